@@ -1,0 +1,351 @@
+"""Typed, frozen configuration loaded from YAML presets plus overrides.
+
+Precedence: dataclass defaults < YAML file < ``overrides`` (``--set key=value``
+on the command line, keyword arguments of ``gym.make``). Unknown keys and wrong
+types raise :class:`ConfigError` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A bad configuration value or key."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images to train on."""
+
+    name: str = "fashion-mnist"  # fashion-mnist | mnist | cifar10 | stl10 | synthetic
+    root: str | None = None  # folder holding (or receiving) torchvision data sets
+    download: bool = True  # allow torchvision downloads when the files are missing
+    image_size: int = 32  # final resolution (last stage)
+    channels: int = 1  # image channels the GAN works in (1 or 3)
+    max_images: int | None = None  # use only the first N training images
+    synthetic_images: int = 2048  # size of the procedurally generated set
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the generator and discriminator."""
+
+    latent_dim: int = 128
+    gf: int = 128  # generator channels
+    df: int = 64  # discriminator channels
+    bottom_width: int = 4  # 4 for 32 px, 6 for 48 px
+    num_generators: int = 1  # Stackelberg GAN: K generators vs one discriminator
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """GAN training hyper-parameters shared by the proxy trainer and retraining."""
+
+    loss: str = "hinge"  # hinge | ns | wgan-gp | rpgan
+    gp_weight: float = 10.0  # wgan-gp gradient penalty weight
+    n_critic: int = 5
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    g_batch_size: int = 128
+    d_batch_size: int = 64
+    epochs_per_cell: float = 1.0  # proxy budget: epochs of the data set per cell
+    d_iters_per_cell: int | None = None  # if set, overrides epochs_per_cell
+    amp: bool = False  # bf16 autocast on CUDA
+    grad_clip: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """How IS / FID / KID are computed."""
+
+    features: str = "domain"  # domain (project's classifier) | inception
+    num_samples: int = 5000  # generated images scored per evaluation
+    real_samples: int | None = None  # real images for statistics (None: all available)
+    batch_size: int = 250
+    kid: bool = True
+    kid_subset_size: int = 1000
+    cache_dir: str = "~/.cache/gan_nas_env"
+    repr_samples: int = 256  # latent codes for the progressive representation
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Reward and observation settings of GANCellSearch."""
+
+    alpha: float = 0.01  # weight of FID in the reward (0 = IS-only variant)
+    diverged_penalty: float = -1.0  # reward when a proxy step diverges
+    collapse_std: float = 1e-3  # generated-image std below this counts as collapse
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The RL search schedule."""
+
+    algo: str = "sac"
+    episodes: int = 100
+    explore_fraction: float = 0.7  # first 70% stochastic, rest deterministic
+    exploit_gradient_steps: int = 10
+    top_k: int = 5
+    grid_samples: int = 64
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """Full training of a found architecture."""
+
+    gf: int = 256
+    df: int = 128
+    g_iters: int = 150_000
+    eval_every: int = 5000
+    eval_samples: int = 50_000
+    ema_decay: float = 0.999
+    checkpoint_every: int = 1000
+    log_every: int = 100
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs; build with :func:`load_config`."""
+
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    name: str = "custom"  # preset name, for logs
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON friendly)."""
+        return dataclasses.asdict(self)
+
+    def proxy_hash(self) -> str:
+        """Short hash of everything that changes a proxy evaluation's result.
+
+        Used as the cache key of the results store: evaluations under different
+        data, model, training or metric settings are never mixed.
+        """
+        keep = {k: v for k, v in self.to_dict().items() if k in ("data", "model", "train", "metrics")}
+        keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "batch_size")}
+        keep["data"] = {k: v for k, v in keep["data"].items() if k not in ("root", "download")}
+        blob = json.dumps(keep, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def preset_names() -> list[str]:
+    """Names of the YAML presets in ``configs/``."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(config: str | Path) -> Path:
+    """A preset name (``quickstart``) or a path to a YAML file."""
+    path = Path(config).expanduser()
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        return path
+    candidate = CONFIG_DIR / f"{config}.yaml"
+    if not candidate.exists():
+        raise ConfigError(
+            f"unknown config preset {str(config)!r}; presets: {', '.join(preset_names())} "
+            "(or give a path to a YAML file)"
+        )
+    return candidate
+
+
+def _type_ok(value: Any, hint: Any) -> tuple[bool, Any]:
+    """Check ``value`` against a simple type hint; ints are accepted for floats."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            ok, v = _type_ok(value, arg)
+            if ok:
+                return True, v
+        return False, value
+    if hint is type(None):
+        return value is None, value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if hint is str:
+        return isinstance(value, str), value
+    return True, value
+
+
+def _build(cls: type, values: dict[str, Any], source: str, prefix: str = "") -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: section {prefix.rstrip('.') or '<top>'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{source}: unknown config key {prefix + str(key)!r}; "
+                f"known keys here: {', '.join(fields)}"
+            )
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, source, prefix + key + ".")
+            continue
+        ok, coerced = _type_ok(value, hint)
+        if not ok:
+            tname = getattr(hint, "__name__", str(hint))
+            raise ConfigError(
+                f"{source}: config key {prefix + key!r} must be {tname}, got {value!r}"
+            )
+        kwargs[key] = coerced
+    return cls(**kwargs)
+
+
+def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in updates.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_update(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_override(item: str) -> dict[str, Any]:
+    """Turn ``"train.g_lr=1e-4"`` into ``{"train": {"g_lr": 1e-4}}`` (value parsed as YAML)."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like key=value, e.g. train.n_critic=5")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw) if raw != "" else None
+    out: dict[str, Any] = {}
+    cur = out
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = value
+    return out
+
+
+def flatten_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Expand dotted keys (``{"train.loss": "ns"}``) into nested dicts."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        nested: dict[str, Any] = {}
+        cur = nested
+        parts = key.split(".")
+        for p in parts[:-1]:
+            cur = cur.setdefault(p, {})
+        cur[parts[-1]] = value
+        out = _deep_update(out, nested)
+    return out
+
+
+def load_config(
+    config: str | Path | Config | None = "quickstart",
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> Config:
+    """Load a preset name or YAML path, apply overrides, validate, return a frozen Config.
+
+    :param config: preset name, YAML path, an existing Config, or None for defaults.
+    :param overrides: nested or dotted dict, or a list of ``key=value`` strings.
+    """
+    if isinstance(config, Config):
+        base: dict[str, Any] = config.to_dict()
+        source = f"config {config.name!r}"
+    elif config is None:
+        base, source = {}, "defaults"
+    else:
+        path = resolve_config_path(config)
+        source = str(path)
+        try:
+            base = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        if not isinstance(base, dict):
+            raise ConfigError(f"{source}: top level must be a mapping of sections")
+        base.setdefault("name", path.stem)
+    upd: dict[str, Any] = {}
+    if isinstance(overrides, list):
+        for item in overrides:
+            upd = _deep_update(upd, parse_override(item))
+    elif overrides:
+        upd = flatten_overrides(overrides)
+    if upd:
+        source += " (with overrides)"
+    cfg = _build(Config, _deep_update(base, upd), source)
+    validate(cfg, source)
+    return cfg
+
+
+def validate(cfg: Config, source: str = "config") -> None:
+    """Range checks that types alone cannot express."""
+    positive = {
+        "model.latent_dim": cfg.model.latent_dim,
+        "model.gf": cfg.model.gf,
+        "model.df": cfg.model.df,
+        "model.bottom_width": cfg.model.bottom_width,
+        "model.num_generators": cfg.model.num_generators,
+        "train.n_critic": cfg.train.n_critic,
+        "train.g_batch_size": cfg.train.g_batch_size,
+        "train.d_batch_size": cfg.train.d_batch_size,
+        "train.g_lr": cfg.train.g_lr,
+        "train.d_lr": cfg.train.d_lr,
+        "train.epochs_per_cell": cfg.train.epochs_per_cell,
+        "metrics.num_samples": cfg.metrics.num_samples,
+        "metrics.batch_size": cfg.metrics.batch_size,
+        "metrics.repr_samples": cfg.metrics.repr_samples,
+        "search.episodes": cfg.search.episodes,
+        "retrain.g_iters": cfg.retrain.g_iters,
+        "retrain.eval_samples": cfg.retrain.eval_samples,
+        "retrain.eval_every": cfg.retrain.eval_every,
+        "retrain.checkpoint_every": cfg.retrain.checkpoint_every,
+        "data.synthetic_images": cfg.data.synthetic_images,
+    }
+    if cfg.train.d_iters_per_cell is not None:
+        positive["train.d_iters_per_cell"] = cfg.train.d_iters_per_cell
+    if cfg.data.max_images is not None:
+        positive["data.max_images"] = cfg.data.max_images
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{source}: {key} must be > 0, got {value}")
+    if cfg.data.channels not in (1, 3):
+        raise ConfigError(f"{source}: data.channels must be 1 or 3, got {cfg.data.channels}")
+    if cfg.data.image_size != cfg.model.bottom_width * 8:
+        raise ConfigError(
+            f"{source}: data.image_size ({cfg.data.image_size}) must be 8 x model.bottom_width "
+            f"({cfg.model.bottom_width}) because each of the 3 cells upsamples x2"
+        )
+    if not 0.0 <= cfg.search.explore_fraction <= 1.0:
+        raise ConfigError(f"{source}: search.explore_fraction must be in [0, 1]")
+    if not 0.0 < cfg.retrain.ema_decay < 1.0:
+        raise ConfigError(f"{source}: retrain.ema_decay must be in (0, 1)")
+    if cfg.metrics.features not in ("domain", "inception"):
+        raise ConfigError(
+            f"{source}: metrics.features must be 'domain' or 'inception', got {cfg.metrics.features!r}"
+        )
+    if cfg.env.alpha < 0:
+        raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
