@@ -1,0 +1,200 @@
+"""GANCellSearchEnv: design a GAN generator one cell at a time (E2GAN, SPEC section 3)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from gan_nas_env.config import Config, load_config
+from gan_nas_env.evaluators import Evaluation, Evaluator, FakeEvaluator, RealEvaluator
+from gan_nas_env.search_space import NUM_CELLS, Architecture, cell_from_action
+
+ACTION_NVEC = (2, 3, 3, 2, 2, 2)
+OBS_HEAD = 3  # depth, IS, alpha * FID
+
+
+class GANCellSearchEnv(gym.Env):
+    """Build a 3-cell GAN generator; each step adds a cell, trains the partial GAN, scores it.
+
+    **Action** ``MultiDiscrete([2, 3, 3, 2, 2, 2])``:
+
+    | index | field | values |
+    |---|---|---|
+    | 0 | conv | 0 post-activation, 1 pre-activation |
+    | 1 | norm | 0 none, 1 BatchNorm, 2 InstanceNorm |
+    | 2 | up | 0 bilinear, 1 nearest, 2 deconv |
+    | 3 | shortcut | 0 no, 1 1x1-conv shortcut |
+    | 4 | skip bit 0 | link from the previous cell (ignored at cell 1) |
+    | 5 | skip bit 1 | link from the cell before that (used at cell 3 only) |
+
+    **Observation** ``Box(-inf, inf, (3 + R,), float32)``, unscaled as in E2GAN:
+
+    | index | meaning | scale |
+    |---|---|---|
+    | 0 | depth: cells built so far | 0 .. 3 |
+    | 1 | IS of the current partial GAN | about 1 .. 10 |
+    | 2 | alpha * FID | alpha * (0 .. 400) |
+    | 3 .. 3+R-1 | progressive representation: batch mean of the centre-pooled output features of the newest cell (R = gf) | about -1 .. 1 |
+
+    At reset the observation is the fixed baseline: depth 0, IS and FID of
+    uniform-noise images at the first stage's resolution, zero representation.
+
+    **Reward** ``r_t = (IS_t - IS_{t-1}) + alpha * (FID_{t-1} - FID_t)`` with
+    ``alpha = env.alpha`` (0.01; 0 gives the IS-only variant), so the episode
+    return is ``(IS_3 - alpha FID_3) - (IS_0 - alpha FID_0)``. A diverged proxy
+    step (NaN/Inf loss or a collapsed generator) returns ``env.diverged_penalty``,
+    ends the episode and sets ``info["diverged"] = True``.
+
+    **End**: ``terminated=True`` after cell 3 (or on divergence); no truncation
+    inside the env (the registration adds ``max_episode_steps=3``).
+
+    **info**: ``arch`` (canonical prefix string), ``depth``, ``IS``, ``FID``,
+    ``KID`` (when computed), ``diverged``, ``reason``, ``timings`` (seconds),
+    ``losses``, ``score`` (IS - alpha FID).
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
+
+    def __init__(
+        self,
+        config: str | Path | Config | None = "quickstart",
+        evaluator: Evaluator | str = "real",
+        render_mode: str | None = None,
+        device: str | None = None,
+        overrides: dict[str, Any] | list[str] | None = None,
+    ) -> None:
+        ov: dict[str, Any] = {}
+        if isinstance(overrides, list):
+            cfg = load_config(config, overrides)
+        else:
+            ov = dict(overrides or {})
+            if device is not None:
+                ov["device"] = device
+            cfg = load_config(config, ov)
+        if isinstance(overrides, list) and device is not None:
+            cfg = load_config(cfg, {"device": device})
+        self.cfg = cfg
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode={render_mode!r} is not supported; use one of {self.metadata['render_modes']}"
+            )
+        self.render_mode = render_mode
+        self.evaluator = self._make_evaluator(evaluator)
+        self.alpha = cfg.env.alpha
+        rdim = self.evaluator.representation_dim
+        self.action_space = spaces.MultiDiscrete(np.array(ACTION_NVEC, dtype=np.int64))
+        self.observation_space = spaces.Box(-np.inf, np.inf, (OBS_HEAD + rdim,), np.float32)
+        self._arch: Architecture | None = None
+        self._last: Evaluation | None = None
+        self._done = True
+        self._episode = -1
+
+    def _make_evaluator(self, evaluator: Evaluator | str) -> Evaluator:
+        if isinstance(evaluator, Evaluator):
+            return evaluator
+        if evaluator == "real":
+            return RealEvaluator(self.cfg)
+        if evaluator == "fake":
+            return FakeEvaluator(representation_dim=self.cfg.model.gf)
+        raise ValueError(f"unknown evaluator {evaluator!r}; use 'real', 'fake' or an Evaluator")
+
+    # -- gymnasium API -----------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a new architecture; G and D are re-created at the first step."""
+        super().reset(seed=seed)
+        self._episode += 1
+        self.evaluator.reset(int(self.np_random.integers(2**31 - 1)))
+        self._arch = None
+        self._last = self.evaluator.baseline()
+        self._done = False
+        return self._obs(self._last), self._info(self._last)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Add the cell encoded by ``action``, train and score; see the class docstring."""
+        if self._done or self._last is None:
+            raise RuntimeError(
+                "step() called on a finished episode (after cell 3 or a divergence); call reset() first"
+            )
+        act = np.asarray(action)
+        if act.shape != (len(ACTION_NVEC),) or not self.action_space.contains(act.astype(np.int64)):
+            raise ValueError(
+                f"action {action!r} is outside the action space MultiDiscrete({list(ACTION_NVEC)}): "
+                "expected 6 integers (conv, norm, up, shortcut, skip bit, skip bit) within those ranges"
+            )
+        depth = 0 if self._arch is None else self._arch.depth
+        cell = cell_from_action(act.tolist(), depth)
+        t0 = time.perf_counter()
+        ev = self.evaluator.step(cell)
+        ev.timings = {**ev.timings, "step_s": time.perf_counter() - t0}
+        self._arch = Architecture((cell,)) if self._arch is None else self._arch.append(cell)
+        prev = self._last
+        if ev.diverged:
+            reward = float(self.cfg.env.diverged_penalty)
+            # keep the observation finite: previous metrics, the new depth
+            shown = Evaluation(ev.arch, ev.depth, prev.metrics, prev.representation)
+            self._last, self._done = shown, True
+            return self._obs(shown), reward, True, False, self._info(ev)
+        reward = (ev.metrics["IS"] - prev.metrics["IS"]) + self.alpha * (
+            prev.metrics["FID"] - ev.metrics["FID"]
+        )
+        self._last = ev
+        self._done = self._arch.depth == NUM_CELLS
+        return self._obs(ev), float(reward), self._done, False, self._info(ev)
+
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: the architecture so far; ``rgb_array``: a sample grid of the current generator."""
+        if self.render_mode == "ansi":
+            if self._arch is None:
+                return "empty architecture (no cell yet)\n"
+            return f"[{self._arch}]\n{self._arch.describe()}\n"
+        if self.render_mode == "rgb_array":
+            from gan_nas_env.imageops import make_grid_uint8
+
+            images = self.evaluator.sample(16)
+            if images is None:
+                return np.zeros((32, 32, 3), np.uint8)
+            return make_grid_uint8(images, nrow=4).numpy()
+        return None
+
+    def close(self) -> None:
+        self.evaluator.close()
+
+    # -- helpers ---------------------------------------------------------------------
+    @property
+    def architecture(self) -> Architecture | None:
+        """The prefix built so far in this episode."""
+        return self._arch
+
+    def score(self, ev: Evaluation) -> float:
+        """Combined score ``IS - alpha * FID`` (what the return telescopes to)."""
+        return float(ev.metrics["IS"] - self.alpha * ev.metrics["FID"])
+
+    def _obs(self, ev: Evaluation) -> np.ndarray:
+        head = [ev.depth, ev.metrics["IS"], self.alpha * ev.metrics["FID"]]
+        return np.concatenate([np.asarray(head, np.float32), ev.representation.astype(np.float32)])
+
+    def _info(self, ev: Evaluation) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "arch": ev.arch,
+            "depth": ev.depth,
+            "IS": ev.metrics.get("IS", float("nan")),
+            "FID": ev.metrics.get("FID", float("nan")),
+            "diverged": ev.diverged,
+            "reason": ev.reason,
+            "timings": dict(ev.timings),
+            "losses": dict(ev.losses),
+            "cached": ev.cached,
+            "episode": self._episode,
+        }
+        if "KID" in ev.metrics:
+            info["KID"] = ev.metrics["KID"]
+        if not ev.diverged:
+            info["score"] = self.score(ev)
+        return info
