@@ -99,6 +99,8 @@ class SearchConfig:
     episodes: int = 100
     explore_fraction: float = 0.7  # first 70% stochastic, rest deterministic
     exploit_gradient_steps: int = 10
+    full_buffer_update: bool = True  # E2GAN: one whole-replay-buffer update per episode
+    learning_starts: int | None = None  # overrides the agent YAML (short searches)
     top_k: int = 5
     grid_samples: int = 64
 

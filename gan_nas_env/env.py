@@ -55,7 +55,8 @@ class GANCellSearchEnv(gym.Env):
 
     **info**: ``arch`` (canonical prefix string), ``depth``, ``IS``, ``FID``,
     ``KID`` (when computed), ``diverged``, ``reason``, ``timings`` (seconds),
-    ``losses``, ``score`` (IS - alpha FID).
+    ``losses``, ``score`` (IS - alpha FID), ``episode``, ``gan_seed`` (seed of this
+    episode's GAN initialisation and batches).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
@@ -93,6 +94,7 @@ class GANCellSearchEnv(gym.Env):
         self._last: Evaluation | None = None
         self._done = True
         self._episode = -1
+        self._gan_seed = 0
 
     def _make_evaluator(self, evaluator: Evaluator | str) -> Evaluator:
         if isinstance(evaluator, Evaluator):
@@ -110,7 +112,8 @@ class GANCellSearchEnv(gym.Env):
         """Start a new architecture; G and D are re-created at the first step."""
         super().reset(seed=seed)
         self._episode += 1
-        self.evaluator.reset(int(self.np_random.integers(2**31 - 1)))
+        self._gan_seed = int(self.np_random.integers(2**31 - 1))
+        self.evaluator.reset(self._gan_seed)
         self._arch = None
         self._last = self.evaluator.baseline()
         self._done = False
@@ -192,6 +195,7 @@ class GANCellSearchEnv(gym.Env):
             "losses": dict(ev.losses),
             "cached": ev.cached,
             "episode": self._episode,
+            "gan_seed": self._gan_seed,
         }
         if "KID" in ev.metrics:
             info["KID"] = ev.metrics["KID"]

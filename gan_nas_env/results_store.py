@@ -1,0 +1,157 @@
+"""Durable results store: every proxy evaluation and every search step, in SQLite (WAL).
+
+Rows are committed as they are written, so a killed run never loses finished
+results. Evaluations are keyed by (config hash, architecture prefix, GAN seed):
+the cached evaluator replays them instead of training.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS evaluations (
+    config_hash TEXT NOT NULL, arch TEXT NOT NULL, seed INTEGER NOT NULL,
+    depth INTEGER NOT NULL, metrics TEXT NOT NULL, representation BLOB NOT NULL,
+    diverged INTEGER NOT NULL, reason TEXT, timings TEXT, losses TEXT, created REAL,
+    PRIMARY KEY (config_hash, arch, seed)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT NOT NULL, episode INTEGER NOT NULL,
+    step INTEGER NOT NULL, arch TEXT NOT NULL, reward REAL, score REAL,
+    "IS" REAL, FID REAL, KID REAL, diverged INTEGER NOT NULL, timings TEXT, created REAL
+);
+"""
+
+
+class ResultsStoreError(RuntimeError):
+    """The results file cannot be used (corrupted, locked, wrong schema)."""
+
+
+class ResultsStore:
+    """SQLite results file; safe to open from several processes.
+
+    :param path: the ``.sqlite`` file (created if missing).
+    :param timeout: seconds to wait for a lock held by another process.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con.executescript(_SCHEMA)
+            self._con.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            version = self._con.execute(
+                "SELECT value FROM meta WHERE key='schema_version'"
+            ).fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise ResultsStoreError(
+                f"results store {self.path} cannot be used ({exc}); if it is corrupted, move it "
+                "away and start a new run (or resume from a copy)"
+            ) from None
+        if int(version) != SCHEMA_VERSION:
+            raise ResultsStoreError(
+                f"results store {self.path} has schema version {version}, this code writes "
+                f"{SCHEMA_VERSION}; use a new output folder"
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- evaluations --------------------------------------------------------------
+    def put_evaluation(
+        self, config_hash: str, arch: str, seed: int, depth: int, metrics: dict[str, float],
+        representation: np.ndarray, diverged: bool = False, reason: str = "",
+        timings: dict[str, float] | None = None, losses: dict[str, float] | None = None,
+    ) -> None:
+        """Insert or replace one evaluation."""
+        rep = np.ascontiguousarray(representation, dtype=np.float32)
+        self._con.execute(
+            "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (config_hash, arch, int(seed), int(depth), json.dumps(metrics), rep.tobytes(),
+             int(diverged), reason, json.dumps(timings or {}), json.dumps(losses or {}),
+             time.time()),
+        )
+
+    def get_evaluation(self, config_hash: str, arch: str, seed: int) -> dict[str, Any] | None:
+        """The stored evaluation or None."""
+        row = self._con.execute(
+            "SELECT depth, metrics, representation, diverged, reason, timings, losses "
+            "FROM evaluations WHERE config_hash=? AND arch=? AND seed=?",
+            (config_hash, arch, int(seed)),
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "arch": arch, "seed": int(seed), "depth": row[0], "metrics": json.loads(row[1]),
+            "representation": np.frombuffer(row[2], dtype=np.float32).copy(),
+            "diverged": bool(row[3]), "reason": row[4] or "", "timings": json.loads(row[5] or "{}"),
+            "losses": json.loads(row[6] or "{}"),
+        }
+
+    def count_evaluations(self, config_hash: str | None = None) -> int:
+        """Number of stored evaluations (for one config hash if given)."""
+        if config_hash is None:
+            return self._con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        return self._con.execute(
+            "SELECT COUNT(*) FROM evaluations WHERE config_hash=?", (config_hash,)
+        ).fetchone()[0]
+
+    # -- search steps -----------------------------------------------------------------
+    def add_step(
+        self, run: str, episode: int, step: int, arch: str, reward: float, score: float | None,
+        metrics: dict[str, float], diverged: bool, timings: dict[str, float] | None = None,
+    ) -> None:
+        """Append one env step of a search run."""
+        self._con.execute(
+            'INSERT INTO steps (run, episode, step, arch, reward, score, "IS", FID, KID, diverged, '
+            "timings, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run, int(episode), int(step), arch, float(reward), score, metrics.get("IS"),
+             metrics.get("FID"), metrics.get("KID"), int(diverged), json.dumps(timings or {}),
+             time.time()),
+        )
+
+    def steps(self, run: str | None = None) -> Iterator[dict[str, Any]]:
+        """All recorded steps in insertion order (of one run if given)."""
+        q = 'SELECT run, episode, step, arch, reward, score, "IS", FID, KID, diverged, timings FROM steps'
+        args: tuple[Any, ...] = ()
+        if run is not None:
+            q, args = q + " WHERE run=?", (run,)
+        for r in self._con.execute(q + " ORDER BY id", args):
+            yield {
+                "run": r[0], "episode": r[1], "step": r[2], "arch": r[3], "reward": r[4],
+                "score": r[5], "IS": r[6], "FID": r[7], "KID": r[8], "diverged": bool(r[9]),
+                "timings": json.loads(r[10] or "{}"),
+            }
+
+    def top_architectures(self, run: str | None = None, k: int = 5) -> list[dict[str, Any]]:
+        """Best complete (3-cell) architectures by score, each listed once."""
+        best: dict[str, dict[str, Any]] = {}
+        for s in self.steps(run):
+            if s["step"] != 3 or s["diverged"] or s["score"] is None:
+                continue
+            if s["arch"] not in best or s["score"] > best[s["arch"]]["score"]:
+                best[s["arch"]] = s
+        return sorted(best.values(), key=lambda s: s["score"], reverse=True)[:k]
