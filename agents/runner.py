@@ -76,20 +76,12 @@ class SearchRecorder(BaseCallback):
         self._bar = tqdm(total=total_episodes, desc="search", unit="ep", disable=not progress)
 
     def _on_step(self) -> bool:
-        cfg_hash = self.env.cfg.proxy_hash()
         for info, reward, done in zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"]):
-            ev = self.env._last
             metrics = {k: info[k] for k in ("IS", "FID", "KID") if k in info}
             self.store.add_step(
-                self.run, info["episode"], info["depth"], info["arch"], float(reward),
+                self.run, info["episode_index"], info["depth"], info["arch"], float(reward),
                 info.get("score"), metrics, info["diverged"], info["timings"],
             )
-            if ev is not None and not info.get("cached", False):
-                self.store.put_evaluation(
-                    cfg_hash, info["arch"], info["gan_seed"], info["depth"],
-                    {**metrics}, ev.representation, info["diverged"], info["reason"],
-                    info["timings"], info["losses"],
-                )
             self._ret += float(reward)
             for key in ("IS", "FID"):
                 if key in info and np.isfinite(info[key]):
@@ -163,8 +155,8 @@ def run_search(
     if cfg.search.learning_starts is not None:
         hp.setdefault("learning_starts", cfg.search.learning_starts)
     write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
-    base = GANCellSearchEnv(cfg, evaluator=evaluator)
     store = ResultsStore(out / "results.sqlite")
+    base = GANCellSearchEnv(cfg, evaluator=evaluator, mode="record", results_store=store)
     env = Monitor(wrap_for_algo(base, algo))
     model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
     recorder = SearchRecorder(store, base, out.name, out, episodes, progress)

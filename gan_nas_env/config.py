@@ -89,6 +89,7 @@ class EnvConfig:
     alpha: float = 0.01  # weight of FID in the reward (0 = IS-only variant)
     diverged_penalty: float = -1.0  # reward when a proxy step diverges
     collapse_std: float = 1e-3  # generated-image std below this counts as collapse
+    fixed_gan_seed: int | None = None  # same GAN seed every episode (makes evaluations cacheable)
 
 
 @dataclass(frozen=True)

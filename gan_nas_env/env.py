@@ -11,7 +11,14 @@ import numpy as np
 from gymnasium import spaces
 
 from gan_nas_env.config import Config, load_config
-from gan_nas_env.evaluators import Evaluation, Evaluator, FakeEvaluator, RealEvaluator
+from gan_nas_env.evaluators import (
+    CachedEvaluator,
+    Evaluation,
+    Evaluator,
+    FakeEvaluator,
+    RealEvaluator,
+)
+from gan_nas_env.results_store import ResultsStore
 from gan_nas_env.search_space import NUM_CELLS, Architecture, cell_from_action
 
 ACTION_NVEC = (2, 3, 3, 2, 2, 2)
@@ -55,7 +62,7 @@ class GANCellSearchEnv(gym.Env):
 
     **info**: ``arch`` (canonical prefix string), ``depth``, ``IS``, ``FID``,
     ``KID`` (when computed), ``diverged``, ``reason``, ``timings`` (seconds),
-    ``losses``, ``score`` (IS - alpha FID), ``episode``, ``gan_seed`` (seed of this
+    ``losses``, ``score`` (IS - alpha FID), ``episode_index``, ``gan_seed`` (seed of this
     episode's GAN initialisation and batches).
     """
 
@@ -68,7 +75,20 @@ class GANCellSearchEnv(gym.Env):
         render_mode: str | None = None,
         device: str | None = None,
         overrides: dict[str, Any] | list[str] | None = None,
+        mode: str | None = None,
+        results_store: str | Path | ResultsStore | None = None,
     ) -> None:
+        """Create the env.
+
+        :param config: preset name (``quickstart``, ``tiny``, ...), YAML path or Config.
+        :param evaluator: ``real`` (proxy training), ``fake`` (tests) or an Evaluator.
+        :param render_mode: ``ansi`` or ``rgb_array``.
+        :param device: overrides ``config.device``.
+        :param overrides: config overrides (dotted dict or ``key=value`` list).
+        :param mode: ``cached`` replays evaluations stored in ``results_store`` and
+            records new ones; ``record`` only records. Default: neither.
+        :param results_store: path of the SQLite results file for ``mode``.
+        """
         ov: dict[str, Any] = {}
         if isinstance(overrides, list):
             cfg = load_config(config, overrides)
@@ -85,7 +105,10 @@ class GANCellSearchEnv(gym.Env):
                 f"render_mode={render_mode!r} is not supported; use one of {self.metadata['render_modes']}"
             )
         self.render_mode = render_mode
-        self.evaluator = self._make_evaluator(evaluator)
+        if mode is None:
+            self.evaluator = self._make_evaluator(evaluator)
+        else:
+            self.evaluator = self._wrap_cached(evaluator, mode, results_store)
         self.alpha = cfg.env.alpha
         rdim = self.evaluator.representation_dim
         self.action_space = spaces.MultiDiscrete(np.array(ACTION_NVEC, dtype=np.int64))
@@ -105,6 +128,24 @@ class GANCellSearchEnv(gym.Env):
             return FakeEvaluator(representation_dim=self.cfg.model.gf)
         raise ValueError(f"unknown evaluator {evaluator!r}; use 'real', 'fake' or an Evaluator")
 
+    def _wrap_cached(
+        self, evaluator: Evaluator | str, mode: str, store: str | Path | ResultsStore | None
+    ) -> Evaluator:
+        if mode not in ("cached", "record"):
+            raise ValueError(f"unknown mode {mode!r}; use 'cached' or 'record'")
+        if store is None:
+            raise ValueError(f"mode={mode!r} needs results_store=PATH (the SQLite results file)")
+        if not isinstance(store, ResultsStore):
+            store = ResultsStore(store)
+        if isinstance(evaluator, Evaluator):
+            rdim = evaluator.representation_dim
+        else:
+            rdim = self.cfg.model.gf
+        return CachedEvaluator(
+            lambda: self._make_evaluator(evaluator), store, self.cfg.proxy_hash(), rdim,
+            replay=mode == "cached",
+        )
+
     # -- gymnasium API -----------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -112,7 +153,8 @@ class GANCellSearchEnv(gym.Env):
         """Start a new architecture; G and D are re-created at the first step."""
         super().reset(seed=seed)
         self._episode += 1
-        self._gan_seed = int(self.np_random.integers(2**31 - 1))
+        fixed = self.cfg.env.fixed_gan_seed
+        self._gan_seed = int(self.np_random.integers(2**31 - 1)) if fixed is None else fixed
         self.evaluator.reset(self._gan_seed)
         self._arch = None
         self._last = self.evaluator.baseline()
@@ -194,7 +236,7 @@ class GANCellSearchEnv(gym.Env):
             "timings": dict(ev.timings),
             "losses": dict(ev.losses),
             "cached": ev.cached,
-            "episode": self._episode,
+            "episode_index": self._episode,
             "gan_seed": self._gan_seed,
         }
         if "KID" in ev.metrics:

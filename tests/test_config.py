@@ -1,0 +1,74 @@
+import pytest
+
+from gan_nas_env.config import ConfigError, load_config, preset_names
+
+
+def test_presets_load():
+    names = preset_names()
+    for required in ("tiny", "quickstart", "fashion-mnist", "paper-cifar10", "paper-stl10"):
+        assert required in names
+    for n in names:
+        load_config(n)
+
+
+def test_paper_presets_match_spec():
+    c = load_config("paper-cifar10")
+    assert (c.model.gf, c.model.df, c.model.latent_dim, c.model.bottom_width) == (128, 64, 128, 4)
+    assert (c.train.loss, c.train.n_critic, c.train.g_lr, c.train.beta1, c.train.beta2) == ("hinge", 5, 2e-4, 0.0, 0.9)
+    assert (c.train.g_batch_size, c.train.d_batch_size) == (128, 64)
+    assert (c.metrics.num_samples, c.env.alpha, c.search.episodes) == (5000, 0.01, 100)
+    assert (c.retrain.gf, c.retrain.df, c.retrain.g_iters, c.retrain.ema_decay) == (256, 128, 150000, 0.999)
+    s = load_config("paper-stl10")
+    assert (s.data.name, s.data.image_size, s.model.bottom_width, s.train.g_lr) == ("stl10", 48, 6, 5e-5)
+
+
+def test_overrides_dotted_and_list():
+    c = load_config("tiny", {"train.loss": "ns", "seed": 3})
+    assert c.train.loss == "ns" and c.seed == 3
+    c = load_config("tiny", ["train.n_critic=3", "metrics.kid=false"])
+    assert c.train.n_critic == 3 and c.metrics.kid is False
+
+
+def test_int_accepted_for_float():
+    assert load_config("tiny", {"train.g_lr": 1}).train.g_lr == 1.0
+
+
+@pytest.mark.parametrize(
+    "overrides, needle",
+    [
+        ({"train.lr": 1e-3}, "unknown config key 'train.lr'"),
+        ({"bogus": 1}, "unknown config key 'bogus'"),
+        ({"train.n_critic": "five"}, "'train.n_critic' must be int"),
+        ({"metrics.kid": "yes"}, "'metrics.kid' must be bool"),
+        ({"train.n_critic": 0}, "train.n_critic must be > 0"),
+        ({"search.episodes": -5}, "search.episodes must be > 0"),
+        ({"data.channels": 2}, "data.channels must be 1 or 3"),
+        ({"metrics.features": "clip"}, "metrics.features must be 'domain' or 'inception'"),
+        ({"data.image_size": 30}, "must be 8 x model.bottom_width"),
+    ],
+)
+def test_bad_values_are_named(overrides, needle):
+    with pytest.raises(ConfigError) as exc:
+        load_config("tiny", overrides)
+    assert needle in str(exc.value)
+    assert "tiny.yaml" in str(exc.value)
+
+
+def test_unknown_key_in_file_names_file(tmp_path):
+    p = tmp_path / "mine.yaml"
+    p.write_text("train:\n  los: hinge\n")
+    with pytest.raises(ConfigError, match=r"mine\.yaml: unknown config key 'train.los'"):
+        load_config(p)
+
+
+def test_unknown_preset_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config preset 'nope'; presets:"):
+        load_config("nope")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "x.yaml")
+
+
+def test_proxy_hash_tracks_proxy_settings_only():
+    a = load_config("tiny")
+    assert a.proxy_hash() == load_config("tiny", {"search.episodes": 50}).proxy_hash()
+    assert a.proxy_hash() != load_config("tiny", {"train.n_critic": 2}).proxy_hash()
