@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 import yaml
 
-from gan_nas_env.config import CONFIG_DIR, ConfigError
+from gan_nas_env.config import CONFIG_DIR, ConfigError, parse_scalar
 from gan_nas_env.registry import Registry
 from gan_nas_env.wrappers import DiscreteToContinuousAction, FlatDiscreteAction
 
@@ -81,7 +81,7 @@ def parse_hyperparams(items: list[str]) -> dict[str, Any]:
         if ":" not in item:
             raise ConfigError(f"hyper-parameter {item!r} must look like name:value")
         key, raw = item.split(":", 1)
-        out[key.strip()] = yaml.safe_load(raw)
+        out[key.strip()] = parse_scalar(raw)
     return out
 
 

@@ -80,7 +80,7 @@ class SearchRecorder(BaseCallback):
             metrics = {k: info[k] for k in ("IS", "FID", "KID") if k in info}
             self.store.add_step(
                 self.run, info["episode_index"], info["depth"], info["arch"], float(reward),
-                info.get("score"), metrics, info["diverged"], info["timings"],
+                info.get("score"), metrics, info["diverged"], dict(info["timings"]),
             )
             self._ret += float(reward)
             for key in ("IS", "FID"):

@@ -233,12 +233,23 @@ def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any
     return out
 
 
+def parse_scalar(raw: str) -> Any:
+    """Parse a command-line value as YAML, also reading ``1e-3`` as a float."""
+    value = yaml.safe_load(raw) if raw.strip() != "" else None
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def parse_override(item: str) -> dict[str, Any]:
     """Turn ``"train.g_lr=1e-4"`` into ``{"train": {"g_lr": 1e-4}}`` (value parsed as YAML)."""
     if "=" not in item:
         raise ConfigError(f"override {item!r} must look like key=value, e.g. train.n_critic=5")
     key, raw = item.split("=", 1)
-    value = yaml.safe_load(raw) if raw != "" else None
+    value = parse_scalar(raw)
     out: dict[str, Any] = {}
     cur = out
     parts = key.strip().split(".")

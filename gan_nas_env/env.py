@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,34 @@ from gan_nas_env.results_store import ResultsStore
 from gan_nas_env.search_space import NUM_CELLS, Architecture, cell_from_action
 
 ACTION_NVEC = (2, 3, 3, 2, 2, 2)
+
+
+class Timings(Mapping[str, float]):
+    """Wall-clock seconds of a step's phases (``train_s``, ``score_s``, ``step_s``).
+
+    Two Timings compare equal when they time the same phases: durations are
+    measurements, not env state, so the env checker's determinism test ignores them.
+    """
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> float:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Timings) and other._values.keys() == self._values.keys()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Timings({self._values})"
 OBS_HEAD = 3  # depth, IS, alpha * FID
 
 
@@ -62,7 +91,7 @@ class GANCellSearchEnv(gym.Env):
 
     **info**: ``arch`` (canonical prefix string), ``depth``, ``IS``, ``FID``,
     ``KID`` (when computed), ``diverged``, ``reason``, ``timings`` (seconds),
-    ``losses``, ``score`` (IS - alpha FID), ``episode_index``, ``gan_seed`` (seed of this
+    ``losses``, ``score`` (IS - alpha FID), ``episode_index`` (0 at a seeded reset), ``gan_seed`` (seed of this
     episode's GAN initialisation and batches).
     """
 
@@ -152,7 +181,7 @@ class GANCellSearchEnv(gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start a new architecture; G and D are re-created at the first step."""
         super().reset(seed=seed)
-        self._episode += 1
+        self._episode = 0 if seed is not None else self._episode + 1
         fixed = self.cfg.env.fixed_gan_seed
         self._gan_seed = int(self.np_random.integers(2**31 - 1)) if fixed is None else fixed
         self.evaluator.reset(self._gan_seed)
@@ -233,7 +262,7 @@ class GANCellSearchEnv(gym.Env):
             "FID": ev.metrics.get("FID", float("nan")),
             "diverged": ev.diverged,
             "reason": ev.reason,
-            "timings": dict(ev.timings),
+            "timings": Timings(ev.timings),
             "losses": dict(ev.losses),
             "cached": ev.cached,
             "episode_index": self._episode,

@@ -163,6 +163,7 @@ class FakeEvaluator(Evaluator):
 
     def reset(self, seed: int) -> None:
         self.arch, self.seed = None, int(seed)
+        self._fresh = True
 
     @staticmethod
     def quality(arch: Architecture) -> float:
@@ -178,6 +179,7 @@ class FakeEvaluator(Evaluator):
     def step(self, cell: Cell) -> Evaluation:
         self.calls += 1
         self.arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
+        self.last_arch = self.arch
         key = str(self.arch)
         if key in self.diverge_at:
             return Evaluation(key, self.arch.depth, {"IS": float("nan"), "FID": float("nan")},
@@ -192,10 +194,11 @@ class FakeEvaluator(Evaluator):
                           rep, timings={"train_s": 0.0, "score_s": 0.0})
 
     def sample(self, n: int) -> torch.Tensor | None:
-        if self.arch is None:
+        arch = getattr(self, "last_arch", None)
+        if arch is None:
             return None
-        res = 4 * 2**self.arch.depth
-        vals = torch.tensor(_hash_floats(str(self.arch), n * res * res), dtype=torch.float32)
+        res = 4 * 2**arch.depth
+        vals = torch.tensor(_hash_floats(str(arch), n * res * res), dtype=torch.float32)
         return vals.view(n, 1, res, res) * 2 - 1
 
 
@@ -246,9 +249,9 @@ class CachedEvaluator(Evaluator):
         return ev
 
     def reset(self, seed: int) -> None:
+        # the inner evaluator is reset lazily at the first miss, so sample() still shows
+        # the last trained generator after an auto-reset
         self.seed, self.arch, self._inner_depth = int(seed), None, 0
-        if self._inner is not None:
-            self._inner.reset(self.seed)
 
     def step(self, cell: Cell) -> Evaluation:
         self.arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
@@ -275,9 +278,8 @@ class CachedEvaluator(Evaluator):
         )
 
     def sample(self, n: int) -> torch.Tensor | None:
-        if self._inner is None or self._inner_depth != (self.arch.depth if self.arch else 0):
-            return None
-        return self._inner.sample(n)
+        """Samples of the most recently *trained* generator (None if all steps were replayed)."""
+        return None if self._inner is None else self._inner.sample(n)
 
     def close(self) -> None:
         if self._inner is not None:

@@ -75,18 +75,25 @@ class ProxyTrainer:
         self.D: Discriminator | None = None
         self.arch: Architecture | None = None
         self._seed = 0
+        self._fresh = True
         self._gen = torch.Generator(device=self.device)
 
     # -- episode lifecycle -------------------------------------------------
     def reset(self, seed: int) -> None:
-        """Forget the current GAN; the next ``add_cell`` starts a new one from ``seed``."""
-        self.G, self.D, self.arch = None, None, None
+        """Start a new episode: the next ``add_cell`` builds a new GAN from ``seed``.
+
+        The previous generator stays available to :meth:`sample` until then.
+        """
+        self._fresh = True
         self._seed = int(seed)
         self._gen.manual_seed(self._seed)
 
     def add_cell(self, cell: Cell) -> StageResult:
         """Grow G and D by ``cell``, train one proxy step and score the result."""
         m = self.cfg.model
+        if self._fresh:
+            self.G, self.D, self.arch = None, None, None
+            self._fresh = False
         arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
         # fork_rng: module init uses the global RNG; seed it locally and restore after.
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
