@@ -1,0 +1,302 @@
+"""Generator, MultiGenerator and Discriminator: shapes, growth, gradients, spectral norm."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from gan_nas_env.discriminator import Discriminator
+from gan_nas_env.generator import (
+    Generator,
+    GeneratorCell,
+    MultiGenerator,
+    build_generator,
+    init_weights,
+)
+from gan_nas_env.search_space import AUTOGAN_ARCH, E2GAN_ARCH, SPACE, Architecture, Cell
+
+LATENT, GF, DF, BW = 8, 8, 8, 2  # tiny: 4, 8, 16 px at stages 1, 2, 3
+
+_rng = np.random.default_rng(0)
+RANDOM_ARCHS = [SPACE.sample(_rng) for _ in range(6)]
+ARCHS = [E2GAN_ARCH, AUTOGAN_ARCH, *RANDOM_ARCHS]
+ARCH_IDS = ["e2gan", "autogan", *(str(a).replace(" ", "") for a in RANDOM_ARCHS)]
+
+# Every (conv, norm, up, shortcut) combination, used in all three cells with all skips on.
+CELL_COMBOS = list(itertools.product(range(2), range(3), range(3), range(2)))
+
+
+def _uniform_arch(conv: int, norm: int, up: int, shortcut: int) -> Architecture:
+    return Architecture(
+        (
+            Cell(conv, norm, up, shortcut),
+            Cell(conv, norm, up, shortcut, 1),
+            Cell(conv, norm, up, shortcut, 3),
+        )
+    )
+
+
+def _tiny_g(arch: Architecture, channels: int = 1, bw: int = BW) -> Generator:
+    return Generator(arch, latent_dim=LATENT, gf=GF, bottom_width=bw, channels=channels)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny nets: intra-op threads only add contention on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# -- generator ----------------------------------------------------------------
+@pytest.mark.parametrize("arch", ARCHS, ids=ARCH_IDS)
+def test_generator_and_discriminator_shapes_at_every_stage(arch: Architecture) -> None:
+    g = _tiny_g(arch.prefix(1))
+    d = Discriminator(df=DF, channels=1, bottom_width=BW, stage=1)
+    for t in range(1, 4):
+        if t > 1:
+            g.grow(arch.cells[t - 1])
+            d.grow()
+        assert g.stage == d.stage == t
+        assert g.arch == arch.prefix(t)
+        res = BW * 2**t
+        assert g.resolution == d.resolution == res
+        images, feats = g(torch.randn(3, LATENT), return_features=True)
+        assert images.shape == (3, 1, res, res)
+        assert feats.shape == (3, GF, res, res)
+        assert images.abs().max() <= 1.0
+        assert d(images).shape == (3,)
+
+
+@pytest.mark.parametrize("arch", ARCHS[:2], ids=ARCH_IDS[:2])
+def test_full_arch_constructor_matches_grown(arch: Architecture) -> None:
+    grown = _tiny_g(arch.prefix(1))
+    grown.grow(arch.cells[1])
+    grown.grow(arch.cells[2])
+    built = _tiny_g(arch)
+    assert set(built.state_dict()) == set(grown.state_dict())
+    built.load_state_dict(grown.state_dict())
+    grown.eval()
+    built.eval()
+    z = torch.randn(4, LATENT)
+    with torch.no_grad():
+        assert torch.equal(grown(z), built(z))
+
+
+@pytest.mark.parametrize("combo", CELL_COMBOS, ids=lambda c: "".join(map(str, c)))
+def test_backward_every_cell_option(combo: tuple[int, int, int, int]) -> None:
+    """Forward + backward through G and D for every cell option (catches in-place ops)."""
+    g = _tiny_g(_uniform_arch(*combo))
+    d = Discriminator(df=DF, channels=1, bottom_width=BW, stage=3)
+    images = g(torch.randn(2, LATENT))
+    (-d(images).mean()).backward()
+    used = [g.l1, *g.cells, g.to_rgb[-1]]
+    for module in used:
+        for name, p in module.named_parameters():
+            assert p.grad is not None, name
+            assert torch.isfinite(p.grad).all(), name
+    # heads of earlier stages are not on the path of the stage-3 output
+    assert all(p.grad is None for p in g.to_rgb[0].parameters())
+
+
+def test_cell_modules_follow_choices() -> None:
+    cell = GeneratorCell(4, 4, Cell(1, 1, 2, 1, 3), cell_index=2)
+    assert isinstance(cell.deconv, nn.ConvTranspose2d)
+    assert isinstance(cell.n1, nn.BatchNorm2d) and cell.n1.num_features == 4
+    assert cell.c_sc is not None and len(cell.skip_convs) == 2
+    assert cell.skip_sources == (1, 0)
+    cell = GeneratorCell(4, 4, Cell(0, 2, 0, 0, 0), cell_index=2)
+    assert cell.deconv is None and cell.c_sc is None and len(cell.skip_convs) == 0
+    assert isinstance(cell.n2, nn.InstanceNorm2d) and not cell.n2.affine
+    assert isinstance(GeneratorCell(4, 4, Cell(0, 0, 1, 0), 0).n1, nn.Identity)
+    with pytest.raises(ValueError, match="skip features"):
+        GeneratorCell(4, 4, Cell(0, 0, 0, 0, 1), 1)(torch.randn(1, 4, 2, 2), [])
+
+
+@pytest.mark.parametrize("skip2,skip3", list(itertools.product(range(2), range(4))))
+def test_every_skip_value_gets_gradients(skip2: int, skip3: int) -> None:
+    arch = Architecture((Cell(0, 1, 0, 0), Cell(1, 0, 1, 0, skip2), Cell(0, 2, 2, 1, skip3)))
+    g = _tiny_g(arch)
+    assert len(g.cells[1].skip_convs) == skip2
+    assert len(g.cells[2].skip_convs) == bin(skip3).count("1")
+    g(torch.randn(2, LATENT)).square().mean().backward()
+    for cell in g.cells[1:]:
+        for conv in cell.skip_convs:
+            assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("up", range(3))
+@pytest.mark.parametrize("skip3", [1, 2, 3])
+def test_skip_adds_exactly_its_1x1_conv(up: int, skip3: int) -> None:
+    """Same weights: with skip convs zeroed the output equals the no-skip model's; else differs."""
+    skip_arch = Architecture((Cell(0, 1, up, 0), Cell(1, 1, up, 0, 1), Cell(0, 1, up, 1, skip3)))
+    plain_arch = Architecture((Cell(0, 1, up, 0), Cell(1, 1, up, 0, 0), Cell(0, 1, up, 1, 0)))
+    g_skip, g_plain = _tiny_g(skip_arch), _tiny_g(plain_arch)
+    missing, unexpected = g_plain.load_state_dict(g_skip.state_dict(), strict=False)
+    assert not missing and unexpected and all("skip_convs" in k for k in unexpected)
+    g_skip.eval()
+    g_plain.eval()
+    z = torch.randn(4, LATENT)
+    with torch.no_grad():
+        assert not torch.allclose(g_skip(z), g_plain(z))
+        for cell in g_skip.cells:
+            for conv in cell.skip_convs:
+                conv.weight.zero_()
+                conv.bias.zero_()
+        torch.testing.assert_close(g_skip(z), g_plain(z))
+
+
+@pytest.mark.parametrize("arch", ARCHS[:4], ids=ARCH_IDS[:4])
+def test_grow_keeps_earlier_weights_bit_identical(arch: Architecture) -> None:
+    g = _tiny_g(arch.prefix(1))
+    for t in (1, 2):
+        before = {k: v.clone() for k, v in g.state_dict().items()}
+        n_params = len(list(g.parameters()))
+        g.grow(arch.cells[t])
+        after = g.state_dict()
+        for k, v in before.items():
+            assert torch.equal(after[k], v), k
+        assert len(list(g.parameters())) > n_params
+    with pytest.raises(ValueError):
+        g.grow(Cell(0, 0, 0, 0, 0))  # a 4th cell does not exist
+
+
+def test_grow_matches_device_dtype_and_mode() -> None:
+    g = _tiny_g(E2GAN_ARCH.prefix(1)).double().eval()
+    g.grow(E2GAN_ARCH.cells[1])
+    assert all(p.dtype == torch.float64 for p in g.parameters())
+    assert not g.cells[1].training and not g.to_rgb[1].training
+    assert g(torch.randn(2, LATENT, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_grow_rejects_bad_skip() -> None:
+    g = _tiny_g(E2GAN_ARCH.prefix(1))
+    with pytest.raises(ValueError, match="skip"):
+        g.grow(Cell(0, 0, 0, 0, 2))  # cell 2 has skip 0..1
+    assert g.stage == 1 and len(g.to_rgb) == 1
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("bw", [2, 6])
+def test_channels_and_bottom_width(channels: int, bw: int) -> None:
+    g = _tiny_g(AUTOGAN_ARCH, channels=channels, bw=bw)
+    d = Discriminator(df=DF, channels=channels, bottom_width=bw, stage=3)
+    images = g(torch.randn(2, LATENT))
+    assert images.shape == (2, channels, 8 * bw, 8 * bw)
+    assert g.resolution == d.resolution == 8 * bw
+    assert d(images).shape == (2,)
+
+
+def test_init_weights() -> None:
+    g = _tiny_g(_uniform_arch(0, 1, 2, 1))
+    for m in g.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            assert torch.count_nonzero(m.bias) == 0 and m.weight.std() > 0
+        if isinstance(m, nn.BatchNorm2d):
+            assert torch.all(m.weight == 1) and torch.all(m.bias == 0)
+    lin = init_weights(nn.Linear(64, 64), "normal")
+    assert abs(float(lin.weight.detach().std()) - 0.02) < 0.005
+    with pytest.raises(ValueError, match="xavier_uniform"):
+        init_weights(nn.Linear(2, 2), "bogus")
+
+
+# -- multi-generator (Stackelberg) -------------------------------------------
+def test_multigenerator_uses_every_generator() -> None:
+    k, n = 3, 60
+    mg = MultiGenerator(E2GAN_ARCH.prefix(1), LATENT, GF, BW, channels=1, num_generators=k)
+    w = [gen.l1.weight for gen in mg.generators]
+    assert not torch.equal(w[0], w[1]) and not torch.equal(w[1], w[2])
+    rng = torch.Generator().manual_seed(1)
+    z = torch.randn(n, LATENT)
+    mg.eval()
+    images, feats = mg(z, return_features=True, gen_index_generator=rng)
+    idx = mg.last_indices
+    assert idx is not None and idx.shape == (n,)
+    counts = torch.bincount(idx, minlength=k)
+    assert counts.min() > 0 and counts.sum() == n
+    assert images.shape == (n, 1, 2 * BW, 2 * BW) and feats.shape == (n, GF, 2 * BW, 2 * BW)
+    with torch.no_grad():
+        for j, gen in enumerate(mg.generators):
+            pos = (idx == j).nonzero(as_tuple=True)[0]
+            ref_img, ref_feat = gen(z[pos], return_features=True)
+            torch.testing.assert_close(images[pos], ref_img)
+            torch.testing.assert_close(feats[pos], ref_feat)
+    # same RNG seed -> same split; explicit indices are honoured
+    again = mg.sample_indices(n, torch.Generator().manual_seed(1))
+    assert torch.equal(again, idx)
+    only_last = torch.full((n,), k - 1)
+    mg(z, indices=only_last)
+    assert torch.equal(mg.last_indices, only_last)
+    with pytest.raises(ValueError):
+        mg(z, indices=torch.full((n,), k))
+
+
+def test_multigenerator_grow_and_backward() -> None:
+    mg = build_generator(E2GAN_ARCH.prefix(1), LATENT, GF, BW, channels=1, num_generators=2)
+    assert isinstance(mg, MultiGenerator) and mg.num_generators == 2
+    mg.grow(E2GAN_ARCH.cells[1])
+    mg.grow(E2GAN_ARCH.cells[2])
+    assert mg.stage == 3 and mg.resolution == 8 * BW and mg.arch == E2GAN_ARCH
+    mg(torch.randn(8, LATENT)).mean().backward()
+    for gen in mg.generators:
+        assert gen.l1.weight.grad is not None
+    single = build_generator(E2GAN_ARCH, LATENT, GF, BW, channels=1)
+    assert isinstance(single, Generator)
+
+
+# -- discriminator --------------------------------------------------------------
+def test_discriminator_spectral_norm_on_every_layer() -> None:
+    d = Discriminator(df=DF, channels=3, bottom_width=BW)
+    layers = [m for m in d.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    # 3 entry blocks x 3 convs + down block 3 + two tail blocks x 2 + linear 1
+    assert len(layers) == 17
+    for m in layers:
+        assert parametrize.is_parametrized(m, "weight")
+        assert any("SpectralNorm" in type(p).__name__ for p in m.parametrizations.weight)
+
+
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_discriminator_stage_shapes_and_gradients(stage: int) -> None:
+    d = Discriminator(df=DF, channels=1, bottom_width=BW, stage=stage)
+    res = BW * 2**stage
+    assert d.resolution == res
+    x = torch.randn(5, 1, res, res, requires_grad=True)
+    out = d(x)
+    assert out.shape == (5,)
+    out.sum().backward()
+    assert x.grad is not None
+    for s, entry in enumerate(d.entries, start=1):
+        got = [p.grad is not None for p in entry.parameters()]
+        assert all(got) if s == stage else not any(got)
+    assert all(p.grad is not None for p in d.tail.parameters())
+    assert all((p.grad is not None) == (stage >= 2) for p in d.down.parameters())
+    with pytest.raises(ValueError, match="expects"):
+        d(torch.randn(1, 1, 2 * res, 2 * res))
+
+
+def test_discriminator_grow_keeps_parameters() -> None:
+    d = Discriminator(df=DF, channels=1, bottom_width=BW, stage=1)
+    before = {k: v.clone() for k, v in d.state_dict().items()}
+    d.grow()
+    d.grow()
+    assert d.stage == 3 and d.resolution == 8 * BW
+    after = d.state_dict()
+    assert set(after) == set(before)
+    for k, v in before.items():
+        assert torch.equal(after[k], v), k
+    with pytest.raises(ValueError, match="last stage"):
+        d.grow()
+    with pytest.raises(ValueError):
+        Discriminator(stage=4)
