@@ -154,11 +154,13 @@ def run_search(
     hp = dict(hyperparams or {})
     if cfg.search.learning_starts is not None:
         hp.setdefault("learning_starts", cfg.search.learning_starts)
-    write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
-    store = ResultsStore(out / "results.sqlite")
-    base = GANCellSearchEnv(cfg, evaluator=evaluator, mode="record", results_store=store)
+    # build everything that can fail on bad input before anything is written
+    base = GANCellSearchEnv(cfg, evaluator=evaluator)
     env = Monitor(wrap_for_algo(base, algo))
     model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
+    write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
+    store = ResultsStore(out / "results.sqlite")
+    base.attach_store(store)
     recorder = SearchRecorder(store, base, out.name, out, episodes, progress)
     schedule = E2GANSchedule(
         episodes, cfg.search.explore_fraction, cfg.search.exploit_gradient_steps,

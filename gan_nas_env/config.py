@@ -358,6 +358,13 @@ def validate(cfg: Config, source: str = "config") -> None:
         )
     if cfg.env.alpha < 0:
         raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
+    # registries are imported here (not at module top) to keep config import-light
+    from gan_nas_env.data import DATASETS
+    from gan_nas_env.losses import LOSSES
+
+    for key, name, reg in (("train.loss", cfg.train.loss, LOSSES), ("data.name", cfg.data.name, DATASETS)):
+        if name not in reg:
+            raise ConfigError(f"{source}: {key}: unknown {reg.kind} {name!r}; known: {', '.join(reg.names())}")
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

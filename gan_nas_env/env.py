@@ -175,6 +175,13 @@ class GANCellSearchEnv(gym.Env):
             replay=mode == "cached",
         )
 
+    def attach_store(self, store: ResultsStore, replay: bool = False) -> None:
+        """Record every evaluation in ``store`` (and replay stored ones when ``replay``)."""
+        inner = self.evaluator
+        self.evaluator = CachedEvaluator(
+            lambda: inner, store, self.cfg.proxy_hash(), inner.representation_dim, replay=replay
+        )
+
     # -- gymnasium API -----------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
