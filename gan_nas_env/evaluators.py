@@ -7,6 +7,7 @@ for fast tests. Cached and tabular evaluators build on the same interface.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from abc import ABC, abstractmethod
@@ -92,9 +93,11 @@ class RealEvaluator(Evaluator):
         self.device = resolve_device(str(device or cfg.device))
         images = load_images(cfg.data, "train", device=self.device, seed=cfg.seed)
         self.bank = ImageBank(images)
-        real = images if cfg.metrics.real_samples is None else images[: cfg.metrics.real_samples]
+        # the FID reference set is independent of the training subset (data.max_images)
+        ref_cfg = dataclasses.replace(cfg.data, max_images=cfg.metrics.real_samples)
+        real = images if ref_cfg == cfg.data else load_images(ref_cfg, "train", self.device, cfg.seed)
         self.scorer = FeatureScorer(
-            cfg.metrics, real, dataset_key(cfg.data, "train"), device=self.device
+            cfg.metrics, real, dataset_key(ref_cfg, "train", cfg.seed), device=self.device
         )
         self.trainer = ProxyTrainer(cfg, self.bank, self.scorer, self.device)
         self.representation_dim = self.trainer.representation_dim
