@@ -247,6 +247,18 @@ class GANCellSearchEnv(gym.Env):
     def close(self) -> None:
         self.evaluator.close()
 
+    def action_masks(self) -> np.ndarray:
+        """Valid choices per action field, flattened (14 booleans), for MaskablePPO.
+
+        Skip bits that do not apply at the current depth may only take value 0.
+        """
+        depth = 0 if self._arch is None else self._arch.depth
+        masks = [np.ones(n, dtype=bool) for n in ACTION_NVEC]
+        for bit in (0, 1):
+            if depth <= bit:  # bit 0 needs a previous cell, bit 1 two of them
+                masks[4 + bit][1:] = False
+        return np.concatenate(masks)
+
     # -- helpers ---------------------------------------------------------------------
     @property
     def architecture(self) -> Architecture | None:

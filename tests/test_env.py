@@ -136,3 +136,15 @@ def test_cached_miss_after_hits_retrains_prefix(tmp_path):
 def test_mode_needs_store():
     with pytest.raises(ValueError, match="results_store"):
         make(mode="cached")
+
+
+def test_action_masks_follow_depth():
+    env = make()
+    env.reset(seed=0)
+    m = env.action_masks()
+    assert m.shape == (14,) and m[:10].all()
+    assert m[10:].tolist() == [True, False, True, False]
+    env.step([0, 0, 0, 0, 0, 0])
+    assert env.action_masks()[10:].tolist() == [True, True, True, False]
+    env.step([0, 0, 0, 0, 0, 0])
+    assert env.action_masks().all()

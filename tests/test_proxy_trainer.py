@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+
+from gan_nas_env.config import load_config
+from gan_nas_env.evaluators import RealEvaluator
+from gan_nas_env.proxy_trainer import centre_pool, stage_d_iters
+from gan_nas_env.search_space import E2GAN_ARCH
+
+
+@pytest.fixture(scope="module")
+def evaluator():
+    return RealEvaluator(load_config("tiny"))
+
+
+def run_episode(ev, seed, cells=E2GAN_ARCH.cells):
+    ev.reset(seed)
+    return [ev.step(c) for c in cells]
+
+
+def test_stage_budget_is_one_epoch_by_default():
+    cfg = load_config("tiny", {"train.d_iters_per_cell": None, "train.d_batch_size": 64})
+    assert stage_d_iters(cfg, 50_000) == 782  # E2GAN: 782 D iterations per CIFAR-10 epoch
+    assert stage_d_iters(load_config("tiny"), 50_000) == 4
+
+
+def test_centre_pool_takes_the_central_window():
+    x = torch.zeros(1, 2, 8, 8)
+    x[..., 2:6, 2:6] = 1.0
+    assert torch.equal(centre_pool(x), torch.ones(1, 2))
+    x[..., 0, 0] = 100.0  # outside the window: ignored
+    assert torch.equal(centre_pool(x), torch.ones(1, 2))
+
+
+def test_episode_metrics_shapes_and_growth(evaluator):
+    evs = run_episode(evaluator, seed=0)
+    assert [e.depth for e in evs] == [1, 2, 3]
+    assert evs[-1].arch == str(E2GAN_ARCH)
+    for e in evs:
+        assert not e.diverged
+        assert np.isfinite(e.metrics["IS"]) and np.isfinite(e.metrics["FID"]) and "KID" in e.metrics
+        assert e.representation.shape == (evaluator.representation_dim,)
+        assert e.representation.dtype == np.float32
+        assert e.timings["train_s"] > 0 and e.timings["score_s"] > 0
+    assert evaluator.trainer.G.resolution == 16 and evaluator.trainer.D.stage == 3
+    assert evaluator.sample(4).shape == (4, 1, 16, 16)
+
+
+def test_same_seed_same_numbers_on_cpu(evaluator):
+    a = run_episode(evaluator, seed=7)
+    b = run_episode(evaluator, seed=7)
+    c = run_episode(evaluator, seed=8)
+    for x, y in zip(a, b):
+        assert x.metrics == y.metrics and np.array_equal(x.representation, y.representation)
+        assert x.losses == y.losses
+    assert a[-1].metrics != c[-1].metrics
+
+
+def test_earlier_cells_carry_over_within_an_episode(evaluator):
+    evaluator.reset(3)
+    evaluator.step(E2GAN_ARCH.cells[0])
+    cell1 = evaluator.trainer.G.cells[0]
+    w_after_stage1 = cell1.c1.weight.detach().clone()
+    evaluator.step(E2GAN_ARCH.cells[1])
+    assert evaluator.trainer.G.cells[0] is cell1  # same module, trained further
+    assert not torch.equal(cell1.c1.weight, w_after_stage1)
+    evaluator.reset(3)
+    evaluator.step(E2GAN_ARCH.cells[0])
+    assert evaluator.trainer.G.cells[0] is not cell1  # new GAN each episode
+
+
+def test_global_rng_untouched(evaluator):
+    torch.manual_seed(123)
+    np.random.seed(5)
+    expect_t, expect_n = torch.rand(1), np.random.rand()
+    torch.manual_seed(123)
+    np.random.seed(5)
+    run_episode(evaluator, seed=1, cells=E2GAN_ARCH.cells[:1])
+    assert torch.equal(torch.rand(1), expect_t) and np.random.rand() == expect_n
+
+
+def test_nan_loss_is_reported_as_divergence(evaluator, monkeypatch):
+    loss = evaluator.trainer.loss
+    monkeypatch.setattr(loss, "discriminator_loss", lambda r, f: (r.mean() + f.mean()) * float("nan"))
+    evaluator.reset(0)
+    ev = evaluator.step(E2GAN_ARCH.cells[0])
+    assert ev.diverged and "non-finite" in ev.reason
+
+
+def test_baseline_is_fixed(evaluator):
+    b1 = evaluator.baseline()
+    assert b1.depth == 0 and not np.any(b1.representation)
+    assert RealEvaluator(load_config("tiny")).baseline().metrics == b1.metrics
