@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -79,8 +80,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+# subcommands defined in their own modules register themselves on import
+COMMAND_MODULES = ("gan_nas_env.cli_retrain", "gan_nas_env.cli_toy", "gan_nas_env.cli_benchmark")
+
+
+def _load_command_modules() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a missing dependency inside the module is a real error
+                raise
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
+    _load_command_modules()
     parser = argparse.ArgumentParser(prog="gan-nas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add_args, fn) in SUBCOMMANDS.items():

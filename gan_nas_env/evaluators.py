@@ -71,7 +71,7 @@ class Evaluator(ABC):
         """``n`` images in [-1, 1] from the current generator, or None if there is none."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources."""
 
 
