@@ -1,0 +1,74 @@
+"""Exponential moving average (EMA) of a model, BatchNorm statistics included.
+
+E2GAN/AutoGAN evaluate an EMA of the generator weights (decay 0.999) but their
+released code averages only the parameters: the BatchNorm running mean and
+variance used at evaluation time are those of the raw generator, which do not
+belong to the averaged weights. :class:`EMA` averages the whole floating-point
+state instead:
+
+================================  ===========================================
+state entry                       shadow update
+================================  ===========================================
+floating parameters               ``shadow = decay * shadow + (1 - decay) * x``
+floating buffers (BN running      same average as the parameters, so the
+mean / var)                       statistics drift with the averaged weights
+integer buffers                   copied (``num_batches_tracked``)
+================================  ===========================================
+
+Averaging (rather than copying) the BN statistics keeps them consistent with
+the averaged weights: the raw statistics follow the newest weights, the
+averaged ones follow the same time window as the shadow weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class EMA:
+    """A shadow copy of ``model`` whose floating state is an exponential moving average.
+
+    The shadow starts as an exact copy of ``model``, is kept in eval mode and
+    never needs gradients. Call :meth:`update` after every optimizer step.
+
+    :param model: the module to average (its structure must not change afterwards).
+    :param decay: weight of the old average, in (0, 1); 0.999 in E2GAN.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        self.decay = float(decay)
+        self.num_updates = 0
+        self.module = copy.deepcopy(model).eval()
+        self.module.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Move the shadow towards ``model``'s current parameters and buffers."""
+        src = model.state_dict()
+        for name, shadow in self.module.state_dict().items():
+            value = src[name].detach()
+            if shadow.dtype.is_floating_point:
+                shadow.lerp_(value.to(shadow.dtype), 1.0 - self.decay)
+            else:
+                shadow.copy_(value)
+        self.num_updates += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Decay, update count and the shadow module's state dict."""
+        return {
+            "decay": self.decay,
+            "num_updates": self.num_updates,
+            "module": self.module.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.decay = float(state["decay"])
+        self.num_updates = int(state["num_updates"])
+        self.module.load_state_dict(state["module"])

@@ -1,0 +1,10 @@
+#!/usr/bin/env python
+"""Thin wrapper: ``python scripts/retrain.py ...`` == ``gan-nas retrain ...``."""
+
+import sys
+
+import gan_nas_env.cli_retrain  # noqa: F401  (registers the subcommand)
+from gan_nas_env.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["retrain", *sys.argv[1:]]))
