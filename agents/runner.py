@@ -13,11 +13,19 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEpisodes
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
 import gan_nas_env
 from agents.callbacks import E2GANSchedule
-from agents.factory import make_agent, wrap_for_algo
+from agents.checkpoint import (
+    find_checkpoint,
+    load_rng,
+    load_state,
+    restore_rng_states,
+    save_checkpoint,
+)
+from agents.factory import algo_class, make_agent, wrap_for_algo
 from gan_nas_env.config import Config, save_config
 from gan_nas_env.env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
@@ -64,16 +72,32 @@ class SearchRecorder(BaseCallback):
 
     def __init__(
         self, store: ResultsStore, env: GANCellSearchEnv, run: str, out: Path,
-        total_episodes: int, progress: bool = True,
+        total_episodes: int, progress: bool = True, schedule: E2GANSchedule | None = None,
+        state: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.store, self.env, self.run, self.out = store, env, run, out
         self.total_episodes = total_episodes
-        self.best_score = -np.inf
-        self.best_arch: str | None = None
-        self.episode_returns: list[float] = []
+        self.schedule = schedule
+        state = state or {}
+        self.best_score = state.get("best_score", -np.inf)
+        self.best_arch: str | None = state.get("best_arch")
+        self.episode_returns: list[float] = list(state.get("episode_returns", []))
         self._ret = 0.0
-        self._bar = tqdm(total=total_episodes, desc="search", unit="ep", disable=not progress)
+        self._checkpoint_due = False
+        self._bar = tqdm(total=total_episodes, initial=len(self.episode_returns), desc="search",
+                         unit="ep", disable=not progress)
+
+    def state(self) -> dict[str, Any]:
+        """Position of the search, stored in checkpoints."""
+        sched = self.schedule
+        return {
+            "episodes_done": len(self.episode_returns), "episode_returns": self.episode_returns,
+            "best_score": self.best_score, "best_arch": self.best_arch,
+            "schedule_episodes_done": sched.episodes_done if sched else 0,
+            "exploiting": sched.exploiting if sched else False,
+            "episode_index": self.env.episode_index, "gan_seed": self.env.gan_seed,
+        }
 
     def _on_step(self) -> bool:
         for info, reward, done in zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"]):
@@ -95,7 +119,15 @@ class SearchRecorder(BaseCallback):
                 self._ret = 0.0
                 self._bar.update(1)
                 self._bar.set_postfix(best=f"{self.best_score:.3f}", arch=self.best_arch or "-")
+                self._checkpoint_due = True
         return True
+
+    def _on_rollout_start(self) -> None:
+        # SB3 stores the last transition and trains on it after on_step; the next
+        # rollout start is the first point where the episode is fully accounted for
+        if self._checkpoint_due and self.env.at_episode_start:
+            save_checkpoint(self.out, self.model, self.env, self.state())
+            self._checkpoint_due = False
 
     def _save_grid(self) -> None:
         images = self.env.evaluator.sample(64)
@@ -139,13 +171,16 @@ def plot_rewards(returns: list[float], path: Path) -> None:
 def run_search(
     cfg: Config, out_dir: str | Path, algo: str | None = None, episodes: int | None = None,
     hyperparams: dict[str, Any] | None = None, evaluator: Evaluator | str = "real",
-    progress: bool = True,
+    progress: bool = True, resume: bool = False,
 ) -> SearchResult:
     """Search ``episodes`` architectures with ``algo`` and write the run folder.
 
     :param cfg: resolved configuration (seed, data, proxy budget, schedule).
     :param out_dir: run folder (created): config, results.sqlite, tb/, model.zip,
-        top_architectures.json, best_grid.png, rewards.png.
+        top_architectures.json, best_grid.png, rewards.png, checkpoint/.
+    :param resume: continue the run in ``out_dir`` from its last checkpoint (episode
+        boundary); the episode in flight is redone, its finished steps answered from
+        the results store, so the resumed run ends as an uninterrupted one would.
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -157,18 +192,38 @@ def run_search(
     # build everything that can fail on bad input before anything is written
     base = GANCellSearchEnv(cfg, evaluator=evaluator)
     env = Monitor(wrap_for_algo(base, algo))
-    model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
-    write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
+    ckpt = find_checkpoint(out) if resume else None
+    state: dict[str, Any] = {}
+    if ckpt is None:
+        model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
+        if not resume or not (out / "meta.json").exists():
+            write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
     store = ResultsStore(out / "results.sqlite")
-    base.attach_store(store)
-    recorder = SearchRecorder(store, base, out.name, out, episodes, progress)
+    base.attach_store(store, replay=True)
+    if ckpt is not None:
+        state = load_state(ckpt)
+        venv = DummyVecEnv([lambda: env])
+        model = algo_class(algo).load(ckpt / "model.zip", env=venv, force_reset=False,
+                                      tensorboard_log=str(out / "tb"))
+        if (ckpt / "replay_buffer.pkl").exists():
+            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
+        venv.reset()  # Monitor needs a reset; its draws are overwritten just below
+        base.restart_episode(state["episode_index"], state["gan_seed"])
+        restore_rng_states(load_rng(ckpt), base, model)
+    done = int(state.get("episodes_done", 0))
+    store.delete_steps_after(out.name, done)  # steps of the episode in flight are redone
     schedule = E2GANSchedule(
         episodes, cfg.search.explore_fraction, cfg.search.exploit_gradient_steps,
         cfg.search.full_buffer_update,
     )
-    callbacks = [schedule, recorder, StopTrainingOnMaxEpisodes(episodes)]
+    schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
+    recorder = SearchRecorder(store, base, out.name, out, episodes, progress, schedule, state)
+    remaining = episodes - done
     try:
-        model.learn(total_timesteps=3 * episodes, callback=callbacks, tb_log_name=algo)
+        if remaining > 0:
+            callbacks = [schedule, recorder, StopTrainingOnMaxEpisodes(remaining)]
+            model.learn(total_timesteps=3 * remaining, callback=callbacks, tb_log_name=algo,
+                        reset_num_timesteps=ckpt is None)
         model.save(out / "model.zip")
     finally:
         base.close()

@@ -51,6 +51,8 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="NAME:VALUE",
                    help="agent hyper-parameters, e.g. learning_rate:1e-3")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the killed run in --out from its last checkpoint")
 
 
 @subcommand("search", _search_args)
@@ -59,6 +61,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     from agents.factory import ALGOS, parse_hyperparams
     from agents.runner import run_search
 
+    if args.resume:
+        if not args.out or not (Path(args.out) / "config.yaml").exists():
+            raise ConfigError(f"--resume: nothing to resume in {args.out!r} (no config.yaml); "
+                              "give the run folder of an earlier search with --out")
+        args.config = str(Path(args.out) / "config.yaml")
     cfg = config_from_args(args)
     algo = (args.algo or cfg.search.algo).lower()
     ALGOS.get(algo)
@@ -68,7 +75,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(f"[gan-nas] search: config={cfg.name} algo={algo} seed={cfg.seed} "
           f"episodes={args.episodes or cfg.search.episodes} out={out}")
     res = run_search(cfg, out, algo=algo, episodes=args.episodes,
-                     hyperparams=parse_hyperparams(args.hyperparams), progress=not args.no_progress)
+                     hyperparams=parse_hyperparams(args.hyperparams), progress=not args.no_progress,
+                     resume=args.resume)
     print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
     if res.best_arch is None:
         print("[gan-nas] no complete architecture was scored (all episodes diverged?)")
@@ -117,4 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run through the package module so subcommand modules register into the same registry
+    from gan_nas_env.cli import main as _main
+
+    sys.exit(_main())

@@ -175,6 +175,28 @@ class GANCellSearchEnv(gym.Env):
             replay=mode == "cached",
         )
 
+    @property
+    def at_episode_start(self) -> bool:
+        """True right after a reset, before the first cell."""
+        return not self._done and self._arch is None
+
+    @property
+    def episode_index(self) -> int:
+        """Index of the current episode (0 at a seeded reset)."""
+        return self._episode
+
+    @property
+    def gan_seed(self) -> int:
+        """Seed of the current episode's GAN."""
+        return self._gan_seed
+
+    def restart_episode(self, episode_index: int, gan_seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Put the env at the start of episode ``episode_index`` with ``gan_seed`` (resume)."""
+        self._episode, self._gan_seed = int(episode_index), int(gan_seed)
+        self.evaluator.reset(self._gan_seed)
+        self._arch, self._last, self._done = None, self.evaluator.baseline(), False
+        return self._obs(self._last), self._info(self._last)
+
     def attach_store(self, store: ResultsStore, replay: bool = False) -> None:
         """Record every evaluation in ``store`` (and replay stored ones when ``replay``)."""
         inner = self.evaluator
@@ -188,14 +210,9 @@ class GANCellSearchEnv(gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start a new architecture; G and D are re-created at the first step."""
         super().reset(seed=seed)
-        self._episode = 0 if seed is not None else self._episode + 1
         fixed = self.cfg.env.fixed_gan_seed
-        self._gan_seed = int(self.np_random.integers(2**31 - 1)) if fixed is None else fixed
-        self.evaluator.reset(self._gan_seed)
-        self._arch = None
-        self._last = self.evaluator.baseline()
-        self._done = False
-        return self._obs(self._last), self._info(self._last)
+        gan_seed = int(self.np_random.integers(2**31 - 1)) if fixed is None else fixed
+        return self.restart_episode(0 if seed is not None else self._episode + 1, gan_seed)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Add the cell encoded by ``action``, train and score; see the class docstring."""

@@ -133,6 +133,13 @@ class ResultsStore:
              time.time()),
         )
 
+    def delete_steps_after(self, run: str, episodes_done: int) -> int:
+        """Drop the steps of ``run`` from episode index ``episodes_done`` on (resume)."""
+        cur = self._con.execute(
+            "DELETE FROM steps WHERE run=? AND episode>=?", (run, int(episodes_done))
+        )
+        return cur.rowcount
+
     def steps(self, run: str | None = None) -> Iterator[dict[str, Any]]:
         """All recorded steps in insertion order (of one run if given)."""
         q = 'SELECT run, episode, step, arch, reward, score, "IS", FID, KID, diverged, timings FROM steps'

@@ -1,0 +1,81 @@
+"""Search checkpoints: everything needed to continue a killed search exactly.
+
+A checkpoint is a folder written at every episode boundary: the SB3 model
+(``model.zip``), its replay buffer, the callbacks' positions, and every RNG
+state the search draws from (the env's, the action space's, and the global
+torch / numpy / random states that SB3 samples with). It is written to
+``checkpoint.tmp/`` and swapped in with renames, so a kill at any moment
+leaves either the old or the new checkpoint, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CKPT, TMP, OLD = "checkpoint", "checkpoint.tmp", "checkpoint.old"
+
+
+def rng_states(base_env: Any, model: Any) -> dict[str, Any]:
+    """Every RNG state a search draws from."""
+    return {
+        "env": base_env.np_random.bit_generator.state,
+        "action_space": model.action_space.np_random.bit_generator.state,
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "random": random.getstate(),
+    }
+
+
+def restore_rng_states(states: dict[str, Any], base_env: Any, model: Any) -> None:
+    """Put back the states captured by :func:`rng_states` (resume only)."""
+    base_env.np_random.bit_generator.state = states["env"]
+    model.action_space.np_random.bit_generator.state = states["action_space"]
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["random"])
+
+
+def save_checkpoint(out: Path, model: Any, base_env: Any, state: dict[str, Any]) -> None:
+    """Atomically write the checkpoint folder ``out/checkpoint``."""
+    tmp, final, old = out / TMP, out / CKPT, out / OLD
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save(tmp / "model.zip")
+    if getattr(model, "replay_buffer", None) is not None:
+        model.save_replay_buffer(tmp / "replay_buffer.pkl")
+    with open(tmp / "rng.pkl", "wb") as f:
+        pickle.dump(rng_states(base_env, model), f)
+    (tmp / "state.json").write_text(json.dumps(state))
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def find_checkpoint(out: Path) -> Path | None:
+    """The complete checkpoint folder of a run (``checkpoint`` or, mid-swap, ``checkpoint.old``)."""
+    for name in (CKPT, OLD):
+        p = out / name
+        if (p / "state.json").exists():
+            return p
+    return None
+
+
+def load_state(ckpt: Path) -> dict[str, Any]:
+    """The callbacks' positions stored in a checkpoint."""
+    return json.loads((ckpt / "state.json").read_text())
+
+
+def load_rng(ckpt: Path) -> dict[str, Any]:
+    """The RNG states stored in a checkpoint."""
+    with open(ckpt / "rng.pkl", "rb") as f:
+        return pickle.load(f)
