@@ -4,8 +4,14 @@ Tiny nets are launch-bound; on a 2-core CI box two intra-op threads only add
 contention, so tests run torch single-threaded.
 """
 
-import pytest
-import torch
+import os
+
+# numpy's BLAS threads (FID eigvals, KID) contend like torch's on a 2-core box
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
