@@ -102,3 +102,16 @@ def test_episode_with_two_generators(cache_dir: Path, loss: str) -> None:
     )
     assert env.evaluator.representation_dim == GF_TINY
     env.close()
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES.names()))
+def test_retrain_with_each_loss(tmp_path: Path, loss: str) -> None:
+    from gan_nas_env.config import load_config
+    from gan_nas_env.retrain import retrain
+
+    cfg = load_config("tiny", {"train.loss": loss, "retrain.g_iters": 2, "retrain.eval_every": 2,
+                               "metrics.kid": False})
+    res = retrain(cfg, "e2gan", tmp_path / loss, progress=False)
+    assert res.iterations == 2
+    assert np.isfinite(res.final_metrics["IS"]) and np.isfinite(res.final_metrics["FID"])
+    assert (tmp_path / loss / "best.pt").exists()
