@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -24,15 +22,6 @@ D_FAKE = [0.5, -2.0]
 #   wgan D: mean(0.5, -2) - mean(1, -0.5) = -0.75 - 0.25
 #   rpgan D: real - fake = [0.5, 1.5]: mean(sp(-0.5), sp(-1.5)) = mean(0.4740770, 0.2014133)
 #   rpgan G: fake - real = [-0.5, -1.5]: mean(sp(0.5), sp(1.5)) = mean(0.9740770, 1.7014133)
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny nets: intra-op threads only add contention on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 EXPECTED = {
     "hinge": (1.5, 0.75),
     "ns": (1.1941718, 1.3005025),
