@@ -118,17 +118,11 @@ class GANCellSearchEnv(gym.Env):
             records new ones; ``record`` only records. Default: neither.
         :param results_store: path of the SQLite results file for ``mode``.
         """
-        ov: dict[str, Any] = {}
         if isinstance(overrides, list):
-            cfg = load_config(config, overrides)
+            overrides = [*overrides, *([f"device={device}"] if device is not None else [])]
         else:
-            ov = dict(overrides or {})
-            if device is not None:
-                ov["device"] = device
-            cfg = load_config(config, ov)
-        if isinstance(overrides, list) and device is not None:
-            cfg = load_config(cfg, {"device": device})
-        self.cfg = cfg
+            overrides = {**(overrides or {}), **({"device": device} if device is not None else {})}
+        self.cfg = cfg = load_config(config, overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode={render_mode!r} is not supported; use one of {self.metadata['render_modes']}"
