@@ -6,6 +6,7 @@ from gymnasium.envs.registration import register, registry
 
 ENV_IDS = {
     "GANCellSearch-v0": "gan_nas_env.env:GANCellSearchEnv",
+    "GANCellSearchBench-v0": "gan_nas_env.tabular:make_bench_env",
 }
 
 

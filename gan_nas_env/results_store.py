@@ -111,6 +111,13 @@ class ResultsStore:
             "losses": json.loads(row[6] or "{}"),
         }
 
+    def evaluations(self, config_hash: str) -> list[dict[str, Any]]:
+        """Every stored evaluation of one proxy config."""
+        rows = self._con.execute(
+            "SELECT arch, seed FROM evaluations WHERE config_hash=? ORDER BY arch, seed", (config_hash,)
+        ).fetchall()
+        return [self.get_evaluation(config_hash, a, s) for a, s in rows]
+
     def count_evaluations(self, config_hash: str | None = None) -> int:
         """Number of stored evaluations (for one config hash if given)."""
         if config_hash is None:

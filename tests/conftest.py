@@ -10,8 +10,16 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+from gan_nas_env.config import load_config  # noqa: E402
+from gan_nas_env.env import GANCellSearchEnv  # noqa: E402
+from gan_nas_env.evaluators import FakeEvaluator  # noqa: E402
+from gan_nas_env.results_store import ResultsStore  # noqa: E402
+from gan_nas_env.search_space import SPACE  # noqa: E402
+from gan_nas_env.tabular import export_table  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -20,3 +28,27 @@ def _single_thread_torch():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+def action_of(cell):
+    return [cell.conv, cell.norm, cell.up, cell.shortcut, cell.skip & 1, cell.skip >> 1 & 1]
+
+
+@pytest.fixture(scope="module")
+def small_table(tmp_path_factory):
+    """A table of 60 architectures built by the real build path over the fake evaluator."""
+    d = tmp_path_factory.mktemp("table")
+    cfg = load_config("tiny", {"env.fixed_gan_seed": 0})
+    store = ResultsStore(d / "t.sqlite")
+    env = GANCellSearchEnv(cfg, evaluator=FakeEvaluator(16, seed_noise=0.5), mode="cached",
+                           results_store=store)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    archs = [SPACE.sample(rng) for _ in range(60)]
+    for arch in archs:
+        env.reset()
+        for cell in arch.cells:
+            env.step(action_of(cell))
+    n = export_table(store, cfg, d / "table.npz")
+    assert n == 60
+    return d / "table.npz", cfg, archs

@@ -1,0 +1,67 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import gan_nas_env  # noqa: F401
+from gan_nas_env.config import load_config
+from gan_nas_env.evaluators import FakeEvaluator
+from gan_nas_env.search_space import SPACE
+from gan_nas_env.tabular import DEFAULT_TABLE, Table, TableError, TabularEvaluator
+
+
+def test_table_answers_stored_prefixes_exactly(small_table):
+    path, cfg, archs = small_table
+    table = Table.load(path, expect_hash=cfg.proxy_hash())
+    fake = FakeEvaluator(16, seed_noise=0.5)
+    fake.reset(0)
+    ev = TabularEvaluator(table)
+    ev.reset(0)
+    for cell in archs[3].cells:
+        want, got = fake.step(cell), ev.step(cell)
+        assert got.metrics["IS"] == want.metrics["IS"] and got.metrics["FID"] == want.metrics["FID"]
+        assert got.cached
+    assert ev.lookups == 3 and ev.surrogate_calls == 0
+
+
+def test_tables_of_other_proxies_are_refused(small_table):
+    path, _, _ = small_table
+    other = load_config("tiny", {"train.n_critic": 3})
+    with pytest.raises(TableError, match="never mixed"):
+        Table.load(path, expect_hash=other.proxy_hash())
+    with pytest.raises(TableError, match="does not exist"):
+        Table.load(path.parent / "missing.npz")
+
+
+def test_surrogate_answers_unseen_prefixes(small_table):
+    path, _, archs = small_table
+    table = Table.load(path)
+    ev = TabularEvaluator(table)
+    seen = {str(a) for a in archs}
+    rng = np.random.default_rng(1)
+    unseen = next(a for a in (SPACE.sample(rng) for _ in range(100)) if str(a) not in seen)
+    ev.reset(0)
+    out = [ev.step(c) for c in unseen.cells]
+    assert ev.surrogate_calls >= 1
+    assert all(np.isfinite(o.metrics["IS"]) for o in out)
+    assert out[-1].representation.shape == (16,)
+    assert set(ev.surrogate.holdout_mae) == {1, 2, 3}
+
+
+def test_bench_env_registered_and_checkable(small_table):
+    path, _, _ = small_table
+    env = gym.make("GANCellSearchBench-v0", table=str(path))
+    assert env.spec.max_episode_steps == 3
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        obs, r, term, _, info = env.step(env.action_space.sample())
+    assert term and "simulated_s" in info["timings"]
+
+
+@pytest.mark.skipif(not DEFAULT_TABLE.exists(), reason="shipped table not built yet")
+def test_shipped_table_loads_and_matches_its_preset():
+    table = Table.load(DEFAULT_TABLE, expect_hash=load_config("table-fmnist").proxy_hash())
+    assert len(table.complete()) >= 100
+    assert DEFAULT_TABLE.stat().st_size < 20 * 2**20
