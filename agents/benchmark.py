@@ -1,7 +1,9 @@
 """Benchmark RL agents on GAN NAS: algorithms x seeds x episodes, rliable statistics.
 
-Each run records the best complete-architecture score found so far after every
-episode. Scores are normalised against the table (tabular env) as
+Each SB3 agent runs with its ``configs/agents`` hyper-parameters and the E2GAN
+explore/exploit schedule (as ``gan-nas search``); random search samples
+uniformly. Each run records the best complete-architecture score found so far
+after every episode. Scores are normalised against the table (tabular env) as
 ``(best - mean score of the table's architectures) / (table best - that mean)``:
 0 is what a typical architecture gets, 1 the best architecture in the table.
 Aggregates use rliable: IQM, mean, optimality gap with stratified bootstrap
@@ -21,6 +23,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
+from agents.callbacks import E2GANSchedule
 from agents.factory import ALGOS, make_agent, wrap_for_algo
 from agents.random_search import RandomSearch
 
@@ -49,7 +52,8 @@ def run_one(algo: str, seed: int, episodes: int, make_env: Any,
         RandomSearch(env, seed).learn(total_timesteps=3 * episodes, callback=[cb])
     else:
         model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams)
-        model.learn(total_timesteps=3 * episodes, callback=cb)
+        # the same explore/exploit schedule as `gan-nas search` (SPEC section 3)
+        model.learn(total_timesteps=3 * episodes, callback=[E2GANSchedule(episodes), cb])
     env.close()
     return cb.scores[:episodes]
 
