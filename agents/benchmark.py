@@ -106,14 +106,20 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
     from rliable import library as rly
     from rliable import plot_utils
 
+    from matplotlib.lines import Line2D
+
     paths = []
     algos = list(final)
+    palette = plt.get_cmap("tab10")
+    colors = {a: palette(i % 10) for i, a in enumerate(algos)}
+    handles = [Line2D([0], [0], color=colors[a], lw=2, label=a) for a in algos]
     frames = np.arange(1, len(summary["curves"][algos[0]]["iqm"]) + 1)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     plot_utils.plot_sample_efficiency_curve(
         frames, {a: np.array(summary["curves"][a]["iqm"]) for a in algos},
         {a: np.array(summary["curves"][a]["ci"]) for a in algos}, algorithms=algos,
-        xlabel="episodes", ylabel="IQM normalised best score", ax=ax)
+        colors=colors, xlabel="episodes", ylabel="IQM normalised best score", ax=ax)
+    ax.legend(handles=handles, loc="lower right")
     fig.tight_layout()
     paths.append(out / "sample_efficiency.png")
     fig.savefig(paths[-1], dpi=110)
@@ -121,9 +127,9 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
     taus = np.linspace(-0.5, 1.2, 61)
     prof, prof_ci = rly.create_performance_profile(final, taus)
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci,
+    plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, colors=colors,
                                          xlabel=r"normalised best score $\tau$", ax=ax)
-    ax.legend(algos, loc="lower left")
+    ax.legend(handles=handles, loc="lower left")
     fig.tight_layout()
     paths.append(out / "performance_profile.png")
     fig.savefig(paths[-1], dpi=110)
