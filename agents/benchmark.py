@@ -103,10 +103,9 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from rliable import library as rly
     from rliable import plot_utils
-
-    from matplotlib.lines import Line2D
 
     paths = []
     algos = list(final)
