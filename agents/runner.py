@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,8 @@ from agents.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
-from agents.factory import algo_class, make_agent, wrap_for_algo
-from gan_nas_env.config import Config, save_config
+from agents.factory import ALGOS, algo_class, make_agent, wrap_for_algo
+from gan_nas_env.config import Config, ConfigError, save_config
 from gan_nas_env.env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
 from gan_nas_env.results_store import ResultsStore
@@ -71,11 +73,14 @@ class SearchRecorder(BaseCallback):
     saves its sample grid, and drives a tqdm progress bar over episodes."""
 
     def __init__(
-        self, store: ResultsStore, env: GANCellSearchEnv, run: str, out: Path,
+        self, store: ResultsStore, env: GANCellSearchEnv | None, run: str, out: Path,
         total_episodes: int, progress: bool = True, schedule: E2GANSchedule | None = None,
-        state: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None, sampler: Callable[[dict], Any] | None = None,
     ) -> None:
+        """``env`` is the local base env (None when the envs live in Ray workers: then no
+        checkpoints are written and ``sampler(info)`` gives the sample grid)."""
         super().__init__()
+        self.sampler = sampler
         self.store, self.env, self.run, self.out = store, env, run, out
         self.total_episodes = total_episodes
         self.schedule = schedule
@@ -83,7 +88,7 @@ class SearchRecorder(BaseCallback):
         self.best_score = state.get("best_score", -np.inf)
         self.best_arch: str | None = state.get("best_arch")
         self.episode_returns: list[float] = list(state.get("episode_returns", []))
-        self._ret = 0.0
+        self._ret: dict[int, float] = {}  # episode return so far, per env
         self._checkpoint_due = False
         self._bar = tqdm(total=total_episodes, initial=len(self.episode_returns), desc="search",
                          unit="ep", disable=not progress)
@@ -96,27 +101,33 @@ class SearchRecorder(BaseCallback):
             "best_score": self.best_score, "best_arch": self.best_arch,
             "schedule_episodes_done": sched.episodes_done if sched else 0,
             "exploiting": sched.exploiting if sched else False,
-            "episode_index": self.env.episode_index, "gan_seed": self.env.gan_seed,
+            "episode_index": self.env.episode_index if self.env else -1,
+            "gan_seed": self.env.gan_seed if self.env else 0,
         }
 
     def _on_step(self) -> bool:
-        for info, reward, done in zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"]):
+        for i, (info, reward, done) in enumerate(
+            zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"])
+        ):
+            if info.get("worker_restarted"):  # episode cut short by a dead worker; retried
+                self._ret.pop(i, None)
+                continue
             metrics = {k: info[k] for k in ("IS", "FID", "KID") if k in info}
             self.store.add_step(
                 self.run, info["episode_index"], info["depth"], info["arch"], float(reward),
                 info.get("score"), metrics, info["diverged"], dict(info["timings"]),
             )
-            self._ret += float(reward)
+            self._ret[i] = self._ret.get(i, 0.0) + float(reward)
             for key in ("IS", "FID"):
                 if key in info and np.isfinite(info[key]):
                     self.logger.record(f"proxy/{key}_stage{info['depth']}", info[key])
             if info["depth"] == 3 and not info["diverged"] and info["score"] > self.best_score:
                 self.best_score, self.best_arch = info["score"], info["arch"]
-                self._save_grid()
+                self._save_grid(info)
             if done:
-                self.episode_returns.append(self._ret)
-                self.logger.record("search/episode_return", self._ret)
-                self._ret = 0.0
+                ret = self._ret.pop(i, 0.0)
+                self.episode_returns.append(ret)
+                self.logger.record("search/episode_return", ret)
                 self._bar.update(1)
                 self._bar.set_postfix(best=f"{self.best_score:.3f}", arch=self.best_arch or "-")
                 self._checkpoint_due = True
@@ -125,12 +136,15 @@ class SearchRecorder(BaseCallback):
     def _on_rollout_start(self) -> None:
         # SB3 stores the last transition and trains on it after on_step; the next
         # rollout start is the first point where the episode is fully accounted for
-        if self._checkpoint_due and self.env.at_episode_start:
+        if self._checkpoint_due and self.env is not None and self.env.at_episode_start:
             save_checkpoint(self.out, self.model, self.env, self.state())
             self._checkpoint_due = False
 
-    def _save_grid(self) -> None:
-        images = self.env.evaluator.sample(64)
+    def _save_grid(self, info: dict) -> None:
+        if self.env is not None:
+            images = self.env.evaluator.sample(64)
+        else:
+            images = self.sampler(info) if self.sampler else None
         if images is None:
             return
         from PIL import Image
@@ -168,10 +182,40 @@ def plot_rewards(returns: list[float], path: Path) -> None:
     plt.close(fig)
 
 
+def worker_env(cfg: Config, evaluator: Evaluator | str, algo: str, store_path: Path) -> Any:
+    """The env of one Ray worker: records its evaluations in the run's results store."""
+    base = GANCellSearchEnv(cfg, evaluator=evaluator)
+    base.attach_store(ResultsStore(store_path), replay=True)
+    return Monitor(wrap_for_algo(base, algo))
+
+
+def ray_search_env(
+    cfg: Config, evaluator: Evaluator | str, algo: str, store_path: Path, workers: int,
+    ray_address: str | None = None, gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
+) -> Any:
+    """A RayVecEnv of ``workers`` search envs; joins ``ray_address`` or starts a local Ray."""
+    import math
+    import os
+
+    import ray
+
+    from agents.ray_vec_env import RayVecEnv
+
+    if not ray.is_initialized():
+        if ray_address:
+            ray.init(address=ray_address)
+        else:  # logical CPUs: every worker gets a slot even on a small machine
+            ray.init(num_cpus=max(os.cpu_count() or 1, math.ceil(workers * cpus_per_worker)),
+                     num_gpus=None if gpus_per_worker else 0, include_dashboard=False)
+    fn = functools.partial(worker_env, cfg, evaluator, algo, store_path)
+    return RayVecEnv([fn] * workers, num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)
+
+
 def run_search(
     cfg: Config, out_dir: str | Path, algo: str | None = None, episodes: int | None = None,
     hyperparams: dict[str, Any] | None = None, evaluator: Evaluator | str = "real",
-    progress: bool = True, resume: bool = False,
+    progress: bool = True, resume: bool = False, workers: int = 1,
+    ray_address: str | None = None, gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
 ) -> SearchResult:
     """Search ``episodes`` architectures with ``algo`` and write the run folder.
 
@@ -181,6 +225,13 @@ def run_search(
     :param resume: continue the run in ``out_dir`` from its last checkpoint (episode
         boundary); the episode in flight is redone, its finished steps answered from
         the results store, so the resumed run ends as an uninterrupted one would.
+    :param workers: envs run in parallel in Ray actors (``> 1`` or a ``ray_address``
+        uses :class:`~agents.ray_vec_env.RayVecEnv`; no checkpoints, so no resume).
+        Off-policy agents then default to ``gradient_steps=-1`` (one update per
+        collected transition). The last round may finish up to ``workers - 1`` extra
+        episodes.
+    :param ray_address: join this Ray cluster instead of starting a local instance.
+    :param gpus_per_worker: GPU share of each worker (a fraction shares a GPU).
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -189,9 +240,19 @@ def run_search(
     hp = dict(hyperparams or {})
     if cfg.search.learning_starts is not None:
         hp.setdefault("learning_starts", cfg.search.learning_starts)
+    distributed = workers > 1 or ray_address is not None
+    if distributed and resume:
+        raise ConfigError("--resume is not supported with --workers/--ray-address")
     # build everything that can fail on bad input before anything is written
-    base = GANCellSearchEnv(cfg, evaluator=evaluator)
-    env = Monitor(wrap_for_algo(base, algo))
+    base: GANCellSearchEnv | None = None
+    if distributed:
+        env = ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
+                             gpus_per_worker, cpus_per_worker)
+        if ALGOS.get(algo).off_policy:
+            hp.setdefault("gradient_steps", -1)
+    else:
+        base = GANCellSearchEnv(cfg, evaluator=evaluator)
+        env = Monitor(wrap_for_algo(base, algo))
     ckpt = find_checkpoint(out) if resume else None
     state: dict[str, Any] = {}
     if ckpt is None:
@@ -199,8 +260,9 @@ def run_search(
         if not resume or not (out / "meta.json").exists():
             write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
     store = ResultsStore(out / "results.sqlite")
-    base.attach_store(store, replay=True)
-    if ckpt is not None:
+    if base is not None:
+        base.attach_store(store, replay=True)
+    if ckpt is not None and base is not None:
         state = load_state(ckpt)
         venv = DummyVecEnv([lambda: env])
         model = algo_class(algo).load(ckpt / "model.zip", env=venv, force_reset=False,
@@ -217,16 +279,24 @@ def run_search(
         cfg.search.full_buffer_update,
     )
     schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
-    recorder = SearchRecorder(store, base, out.name, out, episodes, progress, schedule, state)
+    sampler = (lambda info: env.sample(info["worker"], 64)) if distributed else None
+    recorder = SearchRecorder(store, base, out.name, out, episodes, progress, schedule, state,
+                              sampler)
     remaining = episodes - done
     try:
         if remaining > 0:
-            callbacks = [schedule, recorder, StopTrainingOnMaxEpisodes(remaining)]
-            model.learn(total_timesteps=3 * remaining, callback=callbacks, tb_log_name=algo,
-                        reset_num_timesteps=ckpt is None)
+            if distributed:
+                from agents.ray_vec_env import StopOnCompletedEpisodes
+
+                stop: BaseCallback = StopOnCompletedEpisodes(remaining)
+                budget = 30 * (remaining + workers)  # a cap only: the callback stops the search
+            else:
+                stop, budget = StopTrainingOnMaxEpisodes(remaining), 3 * remaining
+            model.learn(total_timesteps=budget, callback=[schedule, recorder, stop],
+                        tb_log_name=algo, reset_num_timesteps=ckpt is None)
         model.save(out / "model.zip")
     finally:
-        base.close()
+        (env if base is None else base).close()
     top = store.top_architectures(out.name, k=cfg.search.top_k)
     store.close()
     (out / "top_architectures.json").write_text(json.dumps(top, indent=2))
