@@ -1,0 +1,256 @@
+#!/usr/bin/env python
+"""Time a full GANCellSearch env step per stage: E2GAN-style reference vs the project's default.
+
+One env step = 1 epoch of proxy training at the stage resolution + scoring the
+samples (SPEC section 3). Both paths train the same models from the same
+initialisation on synthetic data of the chosen shape (timing does not depend
+on the pixels):
+
+- **reference** (as E2GAN does it): fp32, a torch ``DataLoader`` over a dataset
+  with per-sample torchvision transforms (ToTensor, Resize, Normalize), default
+  (non-fused) Adam, scoring by generating all images and running
+  ``torch_fidelity.calculate_metrics`` on them;
+- **default**: the project's ``ProxyTrainer`` + ``FeatureScorer`` (uint8 data
+  resident on the device and resized once per stage, one feature pass for IS,
+  FID and KID, cached real statistics, ``train.amp`` on CUDA).
+
+Writes a JSON file and a Markdown table (``--md``). Examples::
+
+    python benchmarks/step_time.py --preset paper --out docs/step_time_gpu.json --md docs/performance.md
+    python benchmarks/step_time.py --preset quickstart            # CPU-sized
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from gan_nas_env.config import load_config
+from gan_nas_env.data import ImageBank, load_images
+from gan_nas_env.discriminator import Discriminator
+from gan_nas_env.evaluators import resolve_device
+from gan_nas_env.generator import build_generator
+from gan_nas_env.losses import get_loss
+from gan_nas_env.metrics import FeatureScorer
+from gan_nas_env.proxy_trainer import ProxyTrainer
+from gan_nas_env.search_space import E2GAN_ARCH
+
+PRESETS = {
+    # paper protocol on CIFAR-10-shaped data: 50k images 3x32x32, gf 128 / df 64, 5k samples
+    "paper": {"data.name": "synthetic", "data.channels": 3, "data.synthetic_images": 50_000,
+              "metrics.num_samples": 5000, "metrics.real_samples": 10_000, "metrics.kid": False},
+    # quickstart sizes (CPU): 2,048 images, gf 32 / df 32, 1k samples
+    "quickstart": {"data.name": "synthetic", "data.channels": 3, "data.synthetic_images": 2048,
+                   "metrics.num_samples": 1000, "metrics.real_samples": 2048, "metrics.kid": False},
+}
+BASE = {"paper": "fashion-mnist", "quickstart": "quickstart"}
+PEAK_TFLOPS = {"H100": {"bf16": 989.0, "fp32": 67.0}, "H200": {"bf16": 989.0, "fp32": 67.0}}
+
+
+class TransformDataset(Dataset):
+    """uint8 HWC images with per-sample torchvision transforms (the reference's loader)."""
+
+    def __init__(self, images: np.ndarray, res: int) -> None:
+        import torchvision.transforms as T
+
+        self.images = images
+        self.tf = T.Compose([T.ToTensor(), T.Resize(res, antialias=True),
+                             T.Normalize([0.5] * images.shape[-1], [0.5] * images.shape[-1])])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.tf(self.images[i])
+
+
+class UInt8Dataset(Dataset):
+    """Images as torch-fidelity wants them: uint8 [3, H, W]."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+def sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict]:
+    """E2GAN-style proxy: DataLoader + transforms, fp32, non-fused Adam, torch-fidelity scoring."""
+    import torch_fidelity
+
+    from gan_nas_env.imageops import resize_uint8, to_uint8
+
+    m, t = cfg.model, cfg.train
+    loss = get_loss(t.loss, t.gp_weight)
+    hwc = images.permute(0, 2, 3, 1).cpu().numpy()
+    gen = torch.Generator(device=dev).manual_seed(0)
+    out = []
+    G = D = None
+    for depth, cell in enumerate(E2GAN_ARCH.cells, start=1):
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            torch.manual_seed(depth)
+            if G is None:
+                G = build_generator(E2GAN_ARCH.prefix(1), m.latent_dim, m.gf, m.bottom_width,
+                                    cfg.data.channels).to(dev)
+                D = Discriminator(m.df, cfg.data.channels, m.bottom_width, stage=1).to(dev)
+            else:
+                G.grow(cell)
+                D.grow()
+        res = G.resolution
+        loader = DataLoader(TransformDataset(hwc, res), batch_size=t.d_batch_size, shuffle=True,
+                            drop_last=True, num_workers=2 if dev.type == "cuda" else 0)
+        opt_g = torch.optim.Adam(G.parameters(), t.g_lr, (t.beta1, t.beta2), foreach=False)
+        opt_d = torch.optim.Adam(D.parameters(), t.d_lr, (t.beta1, t.beta2), foreach=False)
+        sync(dev)
+        t0 = time.perf_counter()
+        for it, real in enumerate(loader):
+            real = real.to(dev)
+            z = torch.randn(t.d_batch_size, m.latent_dim, device=dev, generator=gen)
+            fake = G(z).detach()
+            d_loss = loss.discriminator_loss(D(real), D(fake)) + loss.penalty(D, real, fake)
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            if (it + 1) % t.n_critic == 0:
+                z = torch.randn(t.g_batch_size, m.latent_dim, device=dev, generator=gen)
+                g_loss = loss.generator_loss(D(G(z)), D(real) if loss.needs_real_for_generator else None)
+                opt_g.zero_grad()
+                g_loss.backward()
+                opt_g.step()
+            float(d_loss)  # the reference logs every iteration: a host sync
+        sync(dev)
+        t1 = time.perf_counter()
+        with torch.no_grad():
+            G.eval()
+            fakes = torch.cat([to_uint8(G(torch.randn(250, m.latent_dim, device=dev))).cpu()
+                               for _ in range(cfg.metrics.num_samples // 250)])
+            G.train()
+        real = resize_uint8(images[: cfg.metrics.real_samples].cpu(), res)
+        metrics = torch_fidelity.calculate_metrics(
+            input1=UInt8Dataset(fakes), input2=UInt8Dataset(real), isc=True, fid=True,
+            feature_extractor="fmnist-classifier-v1", feature_layer_isc="logits_unbiased",
+            feature_layer_fid="128", cuda=dev.type == "cuda", verbose=False, cache=False)
+        sync(dev)
+        t2 = time.perf_counter()
+        out.append({"stage": depth, "res": res, "train_s": t1 - t0, "score_s": t2 - t1,
+                    "IS": metrics["inception_score_mean"], "FID": metrics["frechet_inception_distance"]})
+    return out
+
+
+def default_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict]:
+    """The project's proxy step (what GANCellSearchEnv runs)."""
+    from gan_nas_env.data import dataset_key
+
+    scorer = FeatureScorer(cfg.metrics, images[: cfg.metrics.real_samples], dataset_key(cfg.data, "train"), dev)
+    trainer = ProxyTrainer(cfg, ImageBank(images), scorer, dev)
+    for res in (cfg.model.bottom_width * 2 ** s for s in (1, 2, 3)):
+        scorer.real_statistics(res)  # cached on disk in a real search: not part of a step
+    trainer.reset(0)
+    out = []
+    for depth, cell in enumerate(E2GAN_ARCH.cells, start=1):
+        sync(dev)
+        r = trainer.add_cell(cell)
+        out.append({"stage": depth, "res": trainer.G.resolution, **r.timings,
+                    "IS": r.metrics["IS"], "FID": r.metrics["FID"]})
+    return out
+
+
+def count_flops(cfg, dev: torch.device) -> dict[int, float]:
+    """Model FLOPs (forward + backward) of one proxy epoch per stage, counted with FlopCounterMode."""
+    m, t = cfg.model, cfg.train
+    n_d = cfg.data.synthetic_images // t.d_batch_size
+    n_g = n_d // t.n_critic
+    flops = {}
+    G = build_generator(E2GAN_ARCH.prefix(1), m.latent_dim, m.gf, m.bottom_width, cfg.data.channels).to(dev)
+    D = Discriminator(m.df, cfg.data.channels, m.bottom_width, stage=1).to(dev)
+    for depth, cell in enumerate(E2GAN_ARCH.cells, start=1):
+        if depth > 1:
+            G.grow(cell)
+            D.grow()
+        real = torch.randn(t.d_batch_size, cfg.data.channels, G.resolution, G.resolution, device=dev)
+        with FlopCounterMode(display=False) as fc:
+            with torch.no_grad():
+                fake = G(torch.randn(t.d_batch_size, m.latent_dim, device=dev))
+            (D(real).mean() + D(fake).mean()).backward()
+        d_step = fc.get_total_flops()
+        with FlopCounterMode(display=False) as fc:
+            D(G(torch.randn(t.g_batch_size, m.latent_dim, device=dev))).mean().backward()
+        flops[depth] = float(n_d * d_step + n_g * fc.get_total_flops())
+    return flops
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="quickstart")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--paths", default="reference,default")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", default=None, help="JSON output (default: print only)")
+    p.add_argument("--md", default=None, help="Markdown table output")
+    args = p.parse_args()
+    cfg = load_config(BASE[args.preset], {**PRESETS[args.preset], "device": args.device})
+    if args.overrides:
+        cfg = load_config(cfg, args.overrides)
+    dev = resolve_device(cfg.device)
+    images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
+    flops = count_flops(cfg, dev)
+    result = {"preset": args.preset, "device": torch.cuda.get_device_name() if dev.type == "cuda"
+              else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+              "torch": torch.__version__, "images": len(images), "flops_per_stage": flops, "paths": {}}
+    for path in args.paths.split(","):
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        steps = (reference_episode if path == "reference" else default_episode)(cfg, images, dev)
+        for s in steps:
+            s["step_s"] = s["train_s"] + s["score_s"]
+            s["train_tflops_per_s"] = flops[s["stage"]] / s["train_s"] / 1e12
+        peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        result["paths"][path] = {"steps": steps, "wall_s": time.perf_counter() - t0, "peak_mem_mib": peak}
+        print(f"{path}: " + ", ".join(f"stage {s['stage']} {s['step_s']:.2f} s" for s in steps))
+    if {"reference", "default"} <= set(result["paths"]):
+        ref, dflt = (result["paths"][k]["steps"] for k in ("reference", "default"))
+        result["speedup"] = {s["stage"]: r["step_s"] / s["step_s"] for r, s in zip(ref, dflt)}
+        print("speed-up:", {k: round(v, 2) for k, v in result["speedup"].items()})
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+    if args.md:
+        Path(args.md).write_text(markdown(result))
+
+
+def markdown(r: dict) -> str:
+    """A Markdown table of a result."""
+    gpu = next((k for k in PEAK_TFLOPS if k in r["device"]), None)
+    lines = [f"### `{r['preset']}` preset on {r['device']} (torch {r['torch']})", "",
+             "| path | stage | train s | score s | step s | model TFLOP/s | % of peak | speed-up |",
+             "|---|---|---|---|---|---|---|---|"]
+    for path, d in r["paths"].items():
+        for s in d["steps"]:
+            peak = f"{100 * s['train_tflops_per_s'] / PEAK_TFLOPS[gpu]['bf16']:.2f}" if gpu else "n/a"
+            sp = f"{r['speedup'][s['stage']]:.2f}x" if path == "default" and "speedup" in r else ""
+            lines.append(f"| {path} | {s['stage']} ({s['res']} px) | {s['train_s']:.2f} | "
+                         f"{s['score_s']:.2f} | {s['step_s']:.2f} | {s['train_tflops_per_s']:.4f} | {peak} | {sp} |")
+        lines.append(f"| {path} | peak memory | {d['peak_mem_mib']:.0f} MiB | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
