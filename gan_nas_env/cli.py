@@ -53,6 +53,12 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--resume", action="store_true",
                    help="continue the killed run in --out from its last checkpoint")
+    p.add_argument("--workers", type=int, default=1,
+                   help="envs run in parallel in Ray actors (needs the 'distributed' extra)")
+    p.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster (e.g. HEAD_IP:6379); default: a local Ray")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0,
+                   help="GPU share of each worker; a fraction lets workers share a GPU")
 
 
 @subcommand("search", _search_args)
@@ -69,6 +75,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     algo = (args.algo or cfg.search.algo).lower()
     ALGOS.get(algo)
+    if args.workers <= 0 or args.gpus_per_worker < 0:
+        raise ConfigError("--workers must be > 0 and --gpus-per-worker >= 0")
     if args.episodes is not None and args.episodes <= 0:
         raise ConfigError(f"--episodes must be > 0, got {args.episodes}")
     out = Path(args.out or f"runs/{cfg.name}-{algo}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -76,7 +84,8 @@ def cmd_search(args: argparse.Namespace) -> int:
           f"episodes={args.episodes or cfg.search.episodes} out={out}")
     res = run_search(cfg, out, algo=algo, episodes=args.episodes,
                      hyperparams=parse_hyperparams(args.hyperparams), progress=not args.no_progress,
-                     resume=args.resume)
+                     resume=args.resume, workers=args.workers, ray_address=args.ray_address,
+                     gpus_per_worker=args.gpus_per_worker)
     print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
     if res.best_arch is None:
         print("[gan-nas] no complete architecture was scored (all episodes diverged?)")
@@ -89,7 +98,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 # subcommands defined in their own modules register themselves on import
-COMMAND_MODULES = ("gan_nas_env.cli_retrain", "gan_nas_env.cli_toy", "gan_nas_env.cli_benchmark")
+COMMAND_MODULES = ("gan_nas_env.cli_retrain", "gan_nas_env.cli_toy", "gan_nas_env.cli_benchmark",
+                   "gan_nas_env.cli_pbt")
 
 
 def _load_command_modules() -> None:

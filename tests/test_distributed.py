@@ -5,8 +5,11 @@ CPU only, one local Ray instance per module (``ray.init(num_cpus=2)``).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -113,3 +116,53 @@ def test_search_survives_a_killed_worker(tmp_path):
     finally:
         venv.close()
         store.close()
+
+
+def test_pbt_population_of_four_reports_its_best(tmp_path, small_table):
+    from agents.pbt import ENT_RANGE, LR_RANGE, run_pbt
+
+    table, _, _ = small_table
+    res = run_pbt(tmp_path / "pbt", population=4, algo="sac", env_id="GANCellSearchBench-v0",
+                  env_kwargs={"table": str(table)}, iterations=4, episodes_per_iter=3,
+                  perturbation_interval=2, hyperparams={"learning_starts": 3, "batch_size": 8},
+                  cpus_per_member=0.5)
+    assert len(res.members) == 4
+    assert all(m["training_iteration"] == 4 for m in res.members)
+    for m in res.members:
+        assert LR_RANGE[0] <= m["learning_rate"] <= LR_RANGE[1]
+        assert ENT_RANGE[0] <= m["ent_coef"] <= ENT_RANGE[1]
+    assert res.best_return == max(m["episode_return_mean"] for m in res.members)
+    assert np.isfinite(res.best_score) and res.best_arch is not None
+    assert res.best_checkpoint and (Path(res.best_checkpoint) / "model.zip").exists()
+    assert json.loads((tmp_path / "pbt" / "pbt_summary.json").read_text())["best_arch"] == res.best_arch
+
+
+def test_cli_search_passes_workers(monkeypatch, tmp_path):
+    import agents.runner
+    from gan_nas_env.cli import main
+
+    seen = {}
+
+    def fake_run_search(cfg, out, **kw):
+        seen.update(kw)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(agents.runner, "run_search", fake_run_search)
+    rc = main(["search", "--config", "tiny", "--out", str(tmp_path / "r"), "--workers", "3",
+               "--ray-address", "1.2.3.4:6379", "--gpus-per-worker", "0.25"])
+    assert rc == 2
+    assert seen["workers"] == 3 and seen["ray_address"] == "1.2.3.4:6379"
+    assert seen["gpus_per_worker"] == 0.25
+    assert main(["search", "--config", "tiny", "--workers", "0"]) == 2
+
+
+def test_cli_pbt(tmp_path, capsys):
+    from gan_nas_env.cli import main
+
+    rc = main(["pbt", "--population", "2", "--algo", "ppo", "--env", "GANCellSearch-v0",
+               "--env-kwargs", '{"config": "tiny", "evaluator": "fake"}', "--iterations", "2",
+               "--episodes-per-iter", "2", "--perturbation-interval", "1",
+               "--cpus-per-member", "0.5", "--out", str(tmp_path / "pbt")])
+    assert rc == 0
+    assert "best agent: learning_rate=" in capsys.readouterr().out
+    assert (tmp_path / "pbt" / "pbt_summary.json").exists()
