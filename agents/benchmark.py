@@ -1,20 +1,33 @@
-"""Benchmark RL agents on GAN NAS: algorithms x seeds x episodes, rliable statistics.
+"""Benchmark RL agents on GAN NAS: agents x seeds x episodes, rliable statistics.
 
-Each SB3 agent runs with its ``configs/agents`` hyper-parameters and the E2GAN
-explore/exploit schedule (as ``gan-nas search``); random search samples
-uniformly. Each run records the best complete-architecture score found so far
-after every episode. Scores are normalised against the table (tabular env) as
-``(best - mean score of the table's architectures) / (table best - that mean)``:
-0 is what a typical architecture gets, 1 the best architecture in the table.
-Aggregates use rliable: IQM, mean, optimality gap with stratified bootstrap
-confidence intervals, probability of improvement, sample-efficiency curves and
-performance profiles.
+Each SB3 agent runs with its ``configs/agents`` hyper-parameters (keyed by env
+id) and the E2GAN explore/exploit schedule (as ``gan-nas search``); ``random``
+samples uniformly. Each run records, after every episode, the episode's final
+score ``IS - alpha FID`` and the best score found so far.
+
+Normalisation (tabular env): ``(best so far - mean) / (table best - mean)``,
+where ``mean`` is the mean score of the table's complete architectures (which
+were sampled uniformly, so it is the expected score of a random architecture)
+and ``table best`` the best one: 0 is what a random architecture gets, 1 the
+best architecture in the table (above 1 only for surrogate predictions of
+architectures outside the table). Envs without a table report raw scores.
+
+Aggregates use rliable: IQM, mean and optimality gap (gap to 1) with 95%
+stratified-bootstrap confidence intervals, probability of improvement,
+sample-efficiency curves (IQM over runs per episode) and performance profiles.
+
+Outputs in ``out``: ``curves.csv`` (one row per run and episode), ``curves.json``,
+``summary.json``, ``sample_efficiency.png``, ``performance_profile.png``, ``report.md``.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,36 +39,108 @@ from tqdm.auto import tqdm
 from agents.callbacks import E2GANSchedule
 from agents.factory import ALGOS, make_agent, wrap_for_algo
 from agents.random_search import RandomSearch
+from gan_nas_env.registry import Registry, UnknownNameError
+
+BASELINES: Registry[type] = Registry("agent")
+BASELINES.register("random", RandomSearch)
+
+
+def agent_names() -> list[str]:
+    """Every agent the benchmark can run: the SB3 algorithms and the baselines."""
+    return sorted([*ALGOS.names(), *BASELINES.names()])
+
+
+def check_agent(name: str) -> None:
+    """Raise :class:`~gan_nas_env.registry.UnknownNameError` listing all agents for an unknown name."""
+    if name not in ALGOS and name not in BASELINES:
+        raise UnknownNameError(f"unknown agent {name!r}; known: {', '.join(agent_names())}")
+
+
+@dataclass
+class RunLog:
+    """Per-episode record of one agent run."""
+
+    scores: list[float] = field(default_factory=list)  # NaN for diverged episodes
+    archs: list[str] = field(default_factory=list)
+    surrogate: list[bool] = field(default_factory=list)  # final answer came from the surrogate
+    proxy_s: list[float] = field(default_factory=list)  # (simulated) proxy seconds of the episode
 
 
 class EpisodeScores(BaseCallback):
-    """Collects the score of every finished episode; stops after ``episodes``."""
+    """Records every finished episode into a :class:`RunLog`; stops after ``episodes``."""
 
     def __init__(self, episodes: int) -> None:
         super().__init__()
         self.episodes = episodes
-        self.scores: list[float] = []
+        self.log = RunLog()
+        self._cost = 0.0
+
+    @property
+    def scores(self) -> list[float]:
+        """Scores of the finished episodes."""
+        return self.log.scores
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
-            if done:
-                self.scores.append(float(info.get("score", np.nan)))
-        return len(self.scores) < self.episodes
+            t = info.get("timings", {})
+            self._cost += float(t["simulated_s"] if "simulated_s" in t
+                                else t.get("train_s", 0.0) + t.get("score_s", 0.0))
+            if done and len(self.log.scores) < self.episodes:
+                self.log.scores.append(float(info.get("score", np.nan)))
+                self.log.archs.append(str(info.get("arch", "")))
+                self.log.surrogate.append(info.get("reason") == "surrogate")
+                self.log.proxy_s.append(self._cost)
+                self._cost = 0.0
+        return len(self.log.scores) < self.episodes
 
 
-def run_one(algo: str, seed: int, episodes: int, make_env: Any,
-            hyperparams: dict[str, Any] | None = None) -> list[float]:
-    """Scores of the ``episodes`` episodes of one agent run (NaN for diverged episodes)."""
+def run_one(algo: str, seed: int, episodes: int, make_env: Callable[[], gym.Env],
+            hyperparams: dict[str, Any] | None = None, env_id: str = "GANCellSearch-v0") -> RunLog:
+    """One agent run of ``episodes`` episodes.
+
+    :param algo: a name from :func:`agent_names`.
+    :param make_env: builds a fresh (unwrapped) search env.
+    :param hyperparams: overrides of the agent's YAML hyper-parameters.
+    """
     env = make_env()
     cb = EpisodeScores(episodes)
-    if algo == "random":
-        RandomSearch(env, seed).learn(total_timesteps=3 * episodes, callback=[cb])
+    if algo in BASELINES:
+        BASELINES.get(algo)(env, seed).learn(total_timesteps=3 * episodes, callback=[cb])
     else:
-        model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams)
+        model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams,
+                           env_id=env_id)
         # the same explore/exploit schedule as `gan-nas search` (SPEC section 3)
         model.learn(total_timesteps=3 * episodes, callback=[E2GANSchedule(episodes), cb])
     env.close()
-    return cb.scores[:episodes]
+    return cb.log
+
+
+def time_env_steps(env: gym.Env, steps: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Milliseconds per ``env.step`` with uniform random actions (median, mean, p95)."""
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    times = []
+    for _ in range(steps):
+        action = [int(rng.integers(n)) for n in env.action_space.nvec]
+        t = time.perf_counter()
+        _, _, term, trunc, _ = env.step(action)
+        times.append(1000 * (time.perf_counter() - t))
+        if term or trunc:
+            env.reset()
+    return {"median": float(np.median(times)), "mean": float(np.mean(times)),
+            "p95": float(np.percentile(times, 95)), "steps": steps}
+
+
+def table_facts(env: gym.Env, timing_steps: int = 1000) -> dict[str, Any]:
+    """Size, proxy, surrogate held-out error and step time of a tabular env."""
+    table, ev = env.evaluator.table, env.evaluator
+    return {
+        "path": table.path, "proxy_hash": table.meta["proxy_hash"],
+        "complete_architectures": len(table.complete()), "prefixes": len(table.archs) - 1,
+        "proxy_hours": float(table.seconds.sum()) / 3600, "surrogate": ev.surrogate.kind,
+        "holdout": {str(d): h for d, h in ev.surrogate.holdout.items()},
+        "step_ms": time_env_steps(env, timing_steps),
+    }
 
 
 def best_so_far(scores: list[float]) -> np.ndarray:
@@ -66,8 +151,13 @@ def best_so_far(scores: list[float]) -> np.ndarray:
 
 
 def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
-                    reps: int = 2000) -> dict[str, Any]:
-    """IQM / mean / optimality gap with 95% stratified-bootstrap CIs, probability of improvement."""
+                    reps: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """IQM / mean / optimality gap with 95% stratified-bootstrap CIs, probability of improvement.
+
+    :param final: agent -> ``[runs, tasks]`` normalised final scores.
+    :param curves: agent -> ``[runs, tasks, episodes]`` normalised best-so-far scores.
+    :param seed: seeds the bootstrap (the same scores give the same intervals).
+    """
     from rliable import library as rly
     from rliable import metrics
 
@@ -75,7 +165,13 @@ def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
         return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x),
                          metrics.aggregate_optimality_gap(x)])
 
-    point, ci = rly.get_interval_estimates(final, agg, reps=reps)
+    def interval(scores: dict[str, Any], func: Callable[..., np.ndarray], n: int) -> tuple[dict, dict]:
+        with warnings.catch_warnings():  # arch deprecates the RandomState that rliable passes on
+            warnings.simplefilter("ignore", FutureWarning)
+            return rly.get_interval_estimates(scores, func, reps=n,
+                                              random_state=np.random.RandomState(seed))
+
+    point, ci = interval(final, agg, reps)
     out: dict[str, Any] = {"aggregates": {}, "probability_of_improvement": {}}
     for algo in final:
         out["aggregates"][algo] = {
@@ -85,19 +181,23 @@ def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
     algos = list(final)
     pairs = {f"{a},{b}": (final[a], final[b]) for a in algos for b in algos if a != b}
     if pairs:
-        p_point, p_ci = rly.get_interval_estimates(
-            pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps=reps)
+        p_point, p_ci = interval(
+            pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps)
         for k in pairs:
             out["probability_of_improvement"][k] = {
                 "value": float(p_point[k][0]), "ci": [float(p_ci[k][0][0]), float(p_ci[k][1][0])]}
     frames = next(iter(curves.values())).shape[-1]
-    iqm_curve = lambda s: np.array([metrics.aggregate_iqm(s[..., f]) for f in range(frames)])  # noqa: E731
-    c_point, c_ci = rly.get_interval_estimates(curves, iqm_curve, reps=max(200, reps // 10))
+
+    def iqm_curve(s: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_iqm(s[..., f]) for f in range(frames)])
+
+    c_point, c_ci = interval(curves, iqm_curve, max(200, reps // 10))
     out["curves"] = {a: {"iqm": c_point[a].tolist(), "ci": np.asarray(c_ci[a]).tolist()} for a in curves}
     return out
 
 
-def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: Path) -> list[Path]:
+def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: Path,
+                   normalised: bool = True) -> list[Path]:
     """Sample-efficiency curves and performance profiles as PNGs."""
     import matplotlib
 
@@ -107,52 +207,91 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
     from rliable import library as rly
     from rliable import plot_utils
 
-    paths = []
+    what = "normalised best score" if normalised else "best score"
     algos = list(final)
     palette = plt.get_cmap("tab10")
     colors = {a: palette(i % 10) for i, a in enumerate(algos)}
     handles = [Line2D([0], [0], color=colors[a], lw=2, label=a) for a in algos]
     frames = np.arange(1, len(summary["curves"][algos[0]]["iqm"]) + 1)
+    paths = [out / "sample_efficiency.png", out / "performance_profile.png"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
     plot_utils.plot_sample_efficiency_curve(
         frames, {a: np.array(summary["curves"][a]["iqm"]) for a in algos},
         {a: np.array(summary["curves"][a]["ci"]) for a in algos}, algorithms=algos,
-        colors=colors, xlabel="episodes", ylabel="IQM normalised best score", ax=ax)
+        colors=colors, xlabel="episodes (architectures evaluated)", ylabel=f"IQM {what}", ax=ax)
     ax.legend(handles=handles, loc="lower right")
     fig.tight_layout()
-    paths.append(out / "sample_efficiency.png")
-    fig.savefig(paths[-1], dpi=110)
+    fig.savefig(paths[0], dpi=110)
     plt.close(fig)
-    taus = np.linspace(-0.5, 1.2, 61)
+    values = np.concatenate([v.ravel() for v in final.values()])
+    lo = min(-0.5, float(values.min())) if normalised else float(values.min())
+    hi = max(1.2, float(values.max())) if normalised else float(values.max())
+    taus = np.linspace(lo, hi + 1e-9, 81)
     prof, prof_ci = rly.create_performance_profile(final, taus)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, colors=colors,
-                                         xlabel=r"normalised best score $\tau$", ax=ax)
+                                         xlabel=rf"{what} $\tau$", ax=ax)
     ax.legend(handles=handles, loc="lower left")
     fig.tight_layout()
-    paths.append(out / "performance_profile.png")
-    fig.savefig(paths[-1], dpi=110)
+    fig.savefig(paths[1], dpi=110)
     plt.close(fig)
     return paths
 
 
-def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Path:
-    """A Markdown report of a benchmark."""
+def _fmt(v: dict[str, Any]) -> str:
+    return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
+
+
+def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
+                 logs: dict[str, list[RunLog]]) -> Path:
+    """A Markdown report of a benchmark (aggregates, raw scores, costs, plots)."""
+    if info["normalised"]:
+        norm = (f"0 = mean score of the table's architectures ({info['ref_mean']:.4f}), "
+                f"1 = best architecture in the table ({info['ref_best']:.4f}, `{info['ref_best_arch']}`)")
+    else:
+        norm = "none (no table): raw scores"
     lines = [
         "# Benchmark report", "",
         f"- env: `{info['env_id']}`; episodes per run: {info['episodes']}; seeds: {info['seeds']}",
-        f"- normalisation: 0 = mean score of the table's architectures ({info['ref_mean']:.4f}), "
-        f"1 = best architecture in the table ({info['ref_best']:.4f}); score = IS - alpha * FID",
-        f"- wall time: {info['wall_s']:.1f} s", "",
+        f"- score = IS - {info['alpha']} * FID of an episode's final architecture; each run's "
+        "result is its best score after the last episode",
+        f"- normalisation: {norm}",
+        f"- wall time: {info['wall_s']:.1f} s",
+    ]
+    if info["table"]:
+        t = info["table"]
+        h3 = t["holdout"].get("3", {})
+        lines += [
+            f"- table: `{t['path']}` (proxy `{t['proxy_hash']}`): {t['complete_architectures']} complete "
+            f"architectures, {t['prefixes']} prefixes, {t['proxy_hours']:.2f} h of real proxy time",
+            f"- surrogate ({t['surrogate']}), held-out at depth 3: score MAE {h3.get('score_mae', np.nan):.4f} "
+            f"(mean predictor {h3.get('score_mae_mean_predictor', np.nan):.4f}), "
+            f"Spearman {h3.get('score_spearman', np.nan):.3f}",
+            f"- env step: median {t['step_ms']['median']:.3f} ms, mean {t['step_ms']['mean']:.3f} ms, "
+            f"p95 {t['step_ms']['p95']:.3f} ms",
+        ]
+    lines += [
+        "",
         "| agent | IQM [95% CI] | mean [95% CI] | optimality gap [95% CI] |", "|---|---|---|---|",
     ]
     for algo, agg in summary["aggregates"].items():
-        cells = [f"{agg[k]['value']:.3f} [{agg[k]['ci'][0]:.3f}, {agg[k]['ci'][1]:.3f}]"
-                 for k in ("IQM", "mean", "optimality_gap")]
-        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
-    lines += ["", "Probability of improvement P(X > Y):", "", "| X,Y | P [95% CI] |", "|---|---|"]
+        lines.append(f"| {algo} | " + " | ".join(_fmt(agg[k]) for k in ("IQM", "mean", "optimality_gap")) + " |")
+    lines += ["", "Per agent, over runs: raw best score (mean +- std), how often the run found the "
+              "table's best architecture, share of episodes answered by the surrogate, distinct "
+              "architectures per run, and the (simulated) proxy time of one run.", "",
+              "| agent | best score | found table best | surrogate episodes | distinct archs | proxy time per run |",
+              "|---|---|---|---|---|---|"]
+    for algo, runs in logs.items():
+        best = np.array([np.nanmax(r.scores) if np.isfinite(r.scores).any() else np.nan for r in runs])
+        found = sum(info["ref_best_arch"] in r.archs for r in runs)
+        sur = np.mean([np.mean(r.surrogate) for r in runs])
+        distinct = np.mean([len(set(r.archs)) for r in runs])
+        hours = np.mean([sum(r.proxy_s) for r in runs]) / 3600
+        lines.append(f"| {algo} | {np.nanmean(best):.4f} +- {np.nanstd(best):.4f} | {found}/{len(runs)} "
+                     f"| {100 * sur:.0f}% | {distinct:.0f} | {hours:.2f} h |")
+    lines += ["", "Probability of improvement P(X > Y) [95% CI]:", "", "| X, Y | P(X > Y) |", "|---|---|"]
     for k, v in summary["probability_of_improvement"].items():
-        lines.append(f"| {k} | {v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] |")
+        lines.append(f"| {k.replace(',', ', ')} | {_fmt(v)} |")
     lines += ["", "![sample efficiency](sample_efficiency.png)", "",
               "![performance profile](performance_profile.png)", ""]
     path = out / "report.md"
@@ -160,19 +299,39 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Pa
     return path
 
 
+def _write_curves_csv(path: Path, logs: dict[str, list[RunLog]], seeds: list[int],
+                      ref_mean: float, ref_best: float) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["agent", "seed", "episode", "arch", "score", "best_so_far", "normalised_best",
+                    "surrogate", "proxy_s"])
+        for algo, runs in logs.items():
+            for seed, log in zip(seeds, runs):
+                best = best_so_far(log.scores)
+                for e, (arch, s, b, sur, c) in enumerate(
+                        zip(log.archs, log.scores, best, log.surrogate, log.proxy_s)):
+                    w.writerow([algo, seed, e + 1, arch, f"{s:.6g}", f"{b:.6g}",
+                                f"{(b - ref_mean) / (ref_best - ref_mean):.6g}", int(sur), f"{c:.4g}"])
+
+
 def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | Path,
                   env_id: str = "GANCellSearchBench-v0", env_kwargs: dict[str, Any] | None = None,
                   hyperparams: dict[str, dict[str, Any]] | None = None, reps: int = 2000,
-                  progress: bool = True) -> dict[str, Any]:
-    """Run every algorithm with every seed; write curves, summary JSON, plots and a report.
+                  progress: bool = True, timing_steps: int = 1000) -> dict[str, Any]:
+    """Run every agent with every seed; write curves, summary JSON, plots and a report.
 
-    :param algos: names from ``ALGOS`` plus ``random``.
+    :param algos: names from :func:`agent_names` (SB3 algorithms and ``random``).
+    :param seeds: one run per seed and agent.
+    :param episodes: episodes (architectures) per run.
     :param env_id: a registered id (``GANCellSearchBench-v0`` for the table, or
         ``GANCellSearch-v0`` with ``env_kwargs`` such as ``mode="cached"``).
+    :param hyperparams: agent -> hyper-parameter overrides.
+    :param reps: bootstrap replications of the confidence intervals.
+    :param timing_steps: random steps that time the tabular env for the report.
+    :return: the summary (also in ``out/summary.json``).
     """
     for a in algos:
-        if a != "random":
-            ALGOS.get(a)
+        check_agent(a)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -183,32 +342,40 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
 
     ref_env = make_env()
     table = getattr(ref_env.evaluator, "table", None)
-    alpha = ref_env.alpha
+    alpha = float(ref_env.alpha)
+    ref_best_arch = ""
+    facts = table_facts(ref_env, timing_steps) if table is not None else {}
     if table is not None:
-        ref_scores = np.array([table.score(a, alpha) for a in table.complete()])
-        ref_mean, ref_best = float(ref_scores.mean()), float(ref_scores.max())
+        complete = table.complete()
+        ref_scores = np.array([table.score(a, alpha) for a in complete])
+        ref_mean, ref_best = float(np.nanmean(ref_scores)), float(np.nanmax(ref_scores))
+        ref_best_arch = complete[int(np.nanargmax(ref_scores))]
     else:
         ref_mean, ref_best = 0.0, 1.0  # raw scores when no table is there
+    ref_env.close()
+    logs: dict[str, list[RunLog]] = {}
     curves: dict[str, np.ndarray] = {}
-    raw: dict[str, list[list[float]]] = {}
     bar = tqdm(total=len(algos) * len(seeds), desc="benchmark", unit="run", disable=not progress)
     for algo in algos:
-        runs = []
+        logs[algo] = []
         for seed in seeds:
-            bar.set_postfix(algo=algo, seed=seed)
-            scores = run_one(algo, seed, episodes, make_env, (hyperparams or {}).get(algo))
-            runs.append(scores)
+            bar.set_postfix(agent=algo, seed=seed)
+            logs[algo].append(run_one(algo, seed, episodes, make_env,
+                                      (hyperparams or {}).get(algo), env_id))
             bar.update(1)
-        raw[algo] = runs
-        norm = (np.stack([best_so_far(s) for s in runs]) - ref_mean) / (ref_best - ref_mean)
+        norm = (np.stack([best_so_far(r.scores) for r in logs[algo]]) - ref_mean) / (ref_best - ref_mean)
         curves[algo] = norm[:, None, :]  # [runs, tasks=1, episodes]
     bar.close()
     final = {a: c[:, :, -1] for a, c in curves.items()}
     summary = rliable_summary(final, curves, reps=reps)
-    info = {"env_id": env_id, "episodes": episodes, "seeds": list(seeds), "algos": algos,
-            "ref_mean": ref_mean, "ref_best": ref_best, "wall_s": time.perf_counter() - t0}
-    (out / "curves.json").write_text(json.dumps({"raw_scores": raw, **info}, indent=1))
+    info = {"env_id": env_id, "env_kwargs": kwargs, "episodes": episodes, "seeds": list(seeds),
+            "algos": algos, "alpha": alpha, "normalised": table is not None, "ref_mean": ref_mean,
+            "ref_best": ref_best, "ref_best_arch": ref_best_arch, "hyperparams": hyperparams or {},
+            "table": facts, "wall_s": time.perf_counter() - t0}
+    _write_curves_csv(out / "curves.csv", logs, list(seeds), ref_mean, ref_best)
+    (out / "curves.json").write_text(json.dumps(
+        {**info, "runs": {a: [asdict(r) for r in runs] for a, runs in logs.items()}}, indent=1))
     (out / "summary.json").write_text(json.dumps({**info, **summary}, indent=1))
-    plot_benchmark(final, summary, out)
-    write_report(out, info, summary)
+    plot_benchmark(final, summary, out, normalised=table is not None)
+    write_report(out, info, summary, logs)
     return {**info, **summary}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from gan_nas_env.cli import subcommand
 from gan_nas_env.config import ConfigError
@@ -11,23 +12,43 @@ from gan_nas_env.config import ConfigError
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default="GANCellSearchBench-v0",
-                   help="env id: GANCellSearchBench-v0 (tabular) or GANCellSearch-v0")
-    p.add_argument("--algos", default="sac,ppo,dqn,random", help="comma-separated agent names")
+                   help="env id: GANCellSearchBench-v0 (tabular) or GANCellSearch-v0 (real or cached)")
+    p.add_argument("--algos", default="sac,ppo,dqn,random",
+                   help="comma-separated agents: SB3 algorithm names (sac, td3, ddpg, tqc, crossq, "
+                        "ppo, a2c, maskable_ppo, dqn, qrdqn) and random")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent")
-    p.add_argument("--episodes", type=int, default=100, help="episodes per run")
+    p.add_argument("--episodes", type=int, default=100, help="episodes (architectures) per run")
     p.add_argument("--out", default="runs/benchmark", help="output folder")
     p.add_argument("--env-kwargs", default="{}",
-                   help='JSON keyword arguments of gym.make, e.g. \'{"config": "tiny", "mode": "cached", '
-                        '"results_store": "runs/cache.sqlite"}\'')
+                   help='JSON keyword arguments of gym.make, e.g. \'{"table": "my_table.npz"}\' or '
+                        '\'{"config": "tiny", "mode": "cached", "results_store": "runs/cache.sqlite"}\'')
+    p.add_argument("--hyperparams", nargs="*", default=[], metavar="AGENT:NAME:VALUE",
+                   help="hyper-parameter overrides of one agent, e.g. sac:learning_starts:32 "
+                        "(win over configs/agents/<agent>.yaml)")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap replications")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--timing-steps", type=int, default=1000,
+                   help="random env steps that time a tabular env for the report")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def parse_agent_hyperparams(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["sac:learning_rate:1e-3"]`` -> ``{"sac": {"learning_rate": 0.001}}``."""
+    from agents.factory import parse_hyperparams
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        agent, sep, rest = item.partition(":")
+        if not sep or ":" not in rest:
+            raise ConfigError(f"hyper-parameter {item!r} must look like agent:name:value")
+        out.setdefault(agent.strip().lower(), {}).update(parse_hyperparams([rest]))
+    return out
 
 
 @subcommand("benchmark", _args)
 def cmd_benchmark(args: argparse.Namespace) -> int:
     """Compare RL agents on the (tabular, cached or real) search env."""
     import gan_nas_env  # noqa: F401 - registers the env ids
-    from agents.benchmark import run_benchmark
+    from agents.benchmark import check_agent, run_benchmark
 
     if args.seeds <= 0 or args.episodes <= 0:
         raise ConfigError("--seeds and --episodes must be > 0")
@@ -36,12 +57,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--env-kwargs is not valid JSON: {exc}") from None
     algos = [a.strip().lower() for a in args.algos.split(",") if a.strip()]
+    hyperparams = parse_agent_hyperparams(args.hyperparams)
+    for a in [*algos, *hyperparams]:
+        check_agent(a)
     res = run_benchmark(algos, list(range(args.seeds)), args.episodes, args.out, args.env,
-                        env_kwargs, reps=args.reps, progress=not args.no_progress)
+                        env_kwargs, hyperparams, reps=args.reps, progress=not args.no_progress,
+                        timing_steps=args.timing_steps)
     print(f"[gan-nas] benchmark of {', '.join(algos)} x {args.seeds} seeds x {args.episodes} "
           f"episodes in {res['wall_s']:.1f} s")
     for algo, agg in res["aggregates"].items():
         print(f"  {algo:>12}: IQM {agg['IQM']['value']:.3f}  optimality gap "
               f"{agg['optimality_gap']['value']:.3f}")
-    print(f"[gan-nas] wrote {args.out}/report.md, summary.json, curves.json and plots")
+    print(f"[gan-nas] wrote {args.out}/report.md, summary.json, curves.csv, curves.json and plots")
     return 0

@@ -1,20 +1,52 @@
 """Surrogate of the proxy for prefixes the table does not hold (scikit-learn).
 
-Metrics (IS, FID, KID) are predicted by one random forest per prefix depth on
-the one-hot encoding of the prefix; the representation is the one of the
-nearest stored prefix of the same depth (Hamming distance on the one-hot).
+Metrics (IS, FID, KID) are predicted by one regressor per prefix depth on the
+one-hot encoding of the prefix; the representation is the one of the nearest
+stored prefix of the same depth (Hamming distance on the one-hot), and the
+simulated seconds are the table's mean at that depth.
+
+Before the final fit on all rows, each depth's regressor is fitted on 80% of
+the rows and scored on the other 20% (``holdout``): mean absolute error per
+metric, the error of always predicting the training mean (for scale), and the
+error and Spearman rank correlation of the combined score ``IS - alpha FID``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.ensemble import RandomForestRegressor
+from scipy.stats import spearmanr
+from sklearn.base import RegressorMixin
+from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
 from sklearn.model_selection import train_test_split
+from sklearn.multioutput import MultiOutputRegressor
 
 from gan_nas_env.evaluators import Evaluation
 from gan_nas_env.search_space import SPACE, Architecture
+
+if TYPE_CHECKING:
+    from gan_nas_env.tabular import Table
+
+MIN_HOLDOUT_ROWS = 10
+
+
+def _random_forest(seed: int) -> RegressorMixin:
+    return RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
+
+
+def _extra_trees(seed: int) -> RegressorMixin:
+    return ExtraTreesRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
+
+
+def _gradient_boosting(seed: int) -> RegressorMixin:
+    return MultiOutputRegressor(GradientBoostingRegressor(
+        n_estimators=200, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=seed))
+
+
+MODELS = {"random_forest": _random_forest, "extra_trees": _extra_trees,
+          "gradient_boosting": _gradient_boosting}
 
 
 def one_hot(arch: Architecture) -> np.ndarray:
@@ -27,62 +59,106 @@ def one_hot(arch: Architecture) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
+def holdout_report(model: RegressorMixin, x: np.ndarray, y: np.ndarray, alpha: float,
+                   seed: int = 0) -> dict[str, Any]:
+    """Fit ``model`` on 80% of ``(x, y)`` and score it on the other 20%.
+
+    :param y: ``[n, 3]`` IS, FID, KID.
+    :return: ``n_test``, ``mae`` and ``mae_mean_predictor`` per metric, ``score_mae``
+        and ``score_spearman`` of ``IS - alpha FID``.
+    """
+    from gan_nas_env.tabular import METRIC_KEYS
+
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed)
+    pred = model.fit(xtr, ytr).predict(xte)
+    score = lambda m: m[:, 0] - alpha * m[:, 1]  # noqa: E731
+    rho = spearmanr(score(pred), score(yte)).statistic if len(yte) > 2 else float("nan")
+    return {
+        "n_test": len(yte),
+        "mae": {k: float(e) for k, e in zip(METRIC_KEYS, np.abs(pred - yte).mean(0))},
+        "mae_mean_predictor": {k: float(e) for k, e in
+                               zip(METRIC_KEYS, np.abs(ytr.mean(0) - yte).mean(0))},
+        "score_mae": float(np.abs(score(pred) - score(yte)).mean()),
+        "score_mae_mean_predictor": float(np.abs(score(ytr).mean() - score(yte)).mean()),
+        "score_spearman": float(rho),
+    }
+
+
 @dataclass
 class Surrogate:
-    """Per-depth regressors and nearest-neighbour representations.
+    """Per-depth regressors, nearest-neighbour representations and mean step seconds.
 
-    ``holdout_mae`` holds the mean absolute error on a 20% held-out split, per
-    depth and metric, measured before refitting on all rows.
+    ``holdout`` (see :func:`holdout_report`) is measured per depth before
+    refitting on all rows; ``holdout_mae`` is its per-metric MAE.
     """
 
-    models: dict[int, RandomForestRegressor]
+    models: dict[int, RegressorMixin]
     features: dict[int, np.ndarray]
     representations: dict[int, np.ndarray]
-    holdout_mae: dict[int, dict[str, float]]
-    _memo: dict[str, Evaluation] = field(default_factory=dict)
+    seconds: dict[int, tuple[float, float]]
+    holdout: dict[int, dict[str, Any]]
+    kind: str = "random_forest"
+    _metrics: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
+    _reps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def holdout_mae(self) -> dict[int, dict[str, float]]:
+        """Held-out mean absolute error per depth and metric."""
+        return {d: h["mae"] for d, h in self.holdout.items()}
 
     @classmethod
-    def fit(cls, table, seed: int = 0) -> Surrogate:  # noqa: ANN001 - Table (avoid cycle)
-        """Fit on a :class:`~gan_nas_env.tabular.Table` (non-diverged rows)."""
-        from gan_nas_env.tabular import METRIC_KEYS
+    def fit(cls, table: Table, kind: str = "random_forest", seed: int = 0) -> Surrogate:
+        """Fit on the non-diverged rows of a :class:`~gan_nas_env.tabular.Table`.
 
-        models, feats, reps, maes = {}, {}, {}, {}
+        :param kind: one of ``MODELS`` (random_forest, extra_trees, gradient_boosting).
+        """
+        if kind not in MODELS:
+            raise ValueError(f"unknown surrogate {kind!r}; known: {', '.join(MODELS)}")
+        depths = table.depths()
+        models, feats, reps, secs, hold = {}, {}, {}, {}, {}
         for depth in (1, 2, 3):
-            idx = [i for i, a in enumerate(table.archs)
-                   if a and len(Architecture.parse(a).cells) == depth and not table.diverged[i]]
-            if not idx:
+            idx = np.flatnonzero((depths == depth) & ~table.diverged)
+            if len(idx) == 0:
                 continue
             x = np.stack([one_hot(Architecture.parse(table.archs[i])) for i in idx])
             y = table.metrics[idx]
-            if len(idx) >= 10:
-                xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed)
-                m = RandomForestRegressor(n_estimators=40, random_state=seed, n_jobs=1).fit(xtr, ytr)
-                err = np.abs(m.predict(xte) - yte).mean(0)
-                maes[depth] = {k: float(e) for k, e in zip(METRIC_KEYS, err)}
-            models[depth] = RandomForestRegressor(n_estimators=40, random_state=seed, n_jobs=1).fit(x, y)
+            if len(idx) >= MIN_HOLDOUT_ROWS:
+                hold[depth] = holdout_report(MODELS[kind](seed), x, y, table.alpha, seed)
+            models[depth] = MODELS[kind](seed).fit(x, y)
             feats[depth], reps[depth] = x, table.representation[idx]
-        return cls(models, feats, reps, maes)
+            train_s, score_s = table.seconds[idx].mean(0)
+            secs[depth] = (float(train_s), float(score_s))
+        return cls(models, feats, reps, secs, hold, kind)
 
     def predict(self, arch: Architecture) -> Evaluation:
-        """Predicted evaluation of a prefix (``cached`` is False: not a measured row)."""
-        key = str(arch)
-        if key not in self._memo:
-            self._memo[key] = self._predict(arch)
-        ev = self._memo[key]
-        return Evaluation(ev.arch, ev.depth, dict(ev.metrics), ev.representation.copy(),
-                          timings=dict(ev.timings), reason=ev.reason)
+        """Predicted evaluation of a prefix (``cached`` is False: not a measured row).
 
-    def _predict(self, arch: Architecture) -> Evaluation:
+        The metrics of all siblings (same shorter prefix, any last cell) are predicted
+        in one batch and kept, so an env step costs a dictionary lookup after the first.
+        """
         from gan_nas_env.tabular import METRIC_KEYS
 
         d = arch.depth
         if d not in self.models:
             raise ValueError(f"the table has no prefixes of depth {d}; cannot predict {arch}")
-        x = one_hot(arch)
-        m = self.models[d].predict(x[None])[0]
-        nearest = int(np.argmin(np.abs(self.features[d] - x).sum(1)))
+        key = str(arch)
+        if key not in self._metrics:
+            self._predict_siblings(arch)
+        if key not in self._reps:
+            x = one_hot(arch)
+            self._reps[key] = self.representations[d][int(np.argmin(np.abs(self.features[d] - x).sum(1)))]
+        train_s, score_s = self.seconds[d]
         return Evaluation(
-            arch=str(arch), depth=d, metrics={k: float(v) for k, v in zip(METRIC_KEYS, m)},
-            representation=self.representations[d][nearest].copy(),
-            timings={"simulated_s": 0.0}, reason="surrogate",
+            arch=key, depth=d, metrics=dict(zip(METRIC_KEYS, self._metrics[key])),
+            representation=self._reps[key].copy(),
+            timings={"simulated_s": train_s + score_s, "simulated_train_s": train_s,
+                     "simulated_score_s": score_s},
+            reason="surrogate",
         )
+
+    def _predict_siblings(self, arch: Architecture) -> None:
+        parent = arch.cells[:-1]
+        siblings = [Architecture((*parent, c)) for c in SPACE.cells(arch.depth - 1)]
+        pred = self.models[arch.depth].predict(np.stack([one_hot(a) for a in siblings]))
+        for a, m in zip(siblings, pred):
+            self._metrics[str(a)] = tuple(float(v) for v in m)

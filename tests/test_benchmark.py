@@ -1,3 +1,4 @@
+import csv
 import json
 
 import numpy as np
@@ -16,23 +17,36 @@ def test_best_so_far_ignores_diverged_episodes():
 def test_benchmark_two_algos_two_seeds_on_the_tabular_env(small_table, tmp_path):
     path, _, _ = small_table
     res = run_benchmark(["ppo", "random"], [0, 1], 6, tmp_path, env_kwargs={"table": str(path)},
-                        reps=50, progress=False)
-    for name in ("report.md", "summary.json", "curves.json", "sample_efficiency.png",
+                        reps=50, progress=False, timing_steps=50)
+    for name in ("report.md", "summary.json", "curves.json", "curves.csv", "sample_efficiency.png",
                  "performance_profile.png"):
         assert (tmp_path / name).exists(), name
     assert set(res["aggregates"]) == {"ppo", "random"}
     assert "ppo,random" in res["probability_of_improvement"]
     curves = json.loads((tmp_path / "curves.json").read_text())
-    assert len(curves["raw_scores"]["random"]) == 2 and len(curves["raw_scores"]["random"][0]) == 6
+    assert len(curves["runs"]["random"]) == 2 and len(curves["runs"]["random"][0]["scores"]) == 6
+    rows = list(csv.DictReader((tmp_path / "curves.csv").open()))
+    assert len(rows) == 2 * 2 * 6 and {r["agent"] for r in rows} == {"ppo", "random"}
     iqm = np.array(res["curves"]["random"]["iqm"])
     assert np.all(np.diff(iqm) >= -1e-9)  # best-so-far curves never go down
-    assert "| ppo |" in (tmp_path / "report.md").read_text()
+    report = (tmp_path / "report.md").read_text()
+    assert "| ppo |" in report and "env step: median" in report
 
 
 def test_benchmark_cli(small_table, tmp_path, capsys):
     path, _, _ = small_table
     rc = main(["benchmark", "--algos", "sac,random", "--seeds", "2", "--episodes", "4",
                "--env-kwargs", json.dumps({"table": str(path)}), "--out", str(tmp_path),
-               "--reps", "50", "--no-progress"])
+               "--reps", "50", "--timing-steps", "20", "--no-progress", "--hyperparams", "sac:learning_starts:4"])
     assert rc == 0 and "IQM" in capsys.readouterr().out
     assert main(["benchmark", "--algos", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "known: a2c" in capsys.readouterr().err
+
+
+def test_agent_hyperparams_parse():
+    from gan_nas_env.cli_benchmark import parse_agent_hyperparams
+
+    assert parse_agent_hyperparams(["sac:learning_starts:8", "SAC:tau:0.01", "dqn:gamma:0.9"]) == {
+        "sac": {"learning_starts": 8, "tau": 0.01}, "dqn": {"gamma": 0.9}}
+    with pytest.raises(ValueError, match="agent:name:value"):
+        parse_agent_hyperparams(["learning_starts:8"])

@@ -6,7 +6,14 @@ import gan_nas_env  # noqa: F401
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators import FakeEvaluator
 from gan_nas_env.search_space import SPACE
-from gan_nas_env.tabular import DEFAULT_TABLE, Table, TableError, TabularEvaluator
+from gan_nas_env.tabular import (
+    DEFAULT_TABLE,
+    Table,
+    TableError,
+    TabularEvaluator,
+    load_table,
+    make_bench_env,
+)
 
 
 def test_table_answers_stored_prefixes_exactly(small_table):
@@ -45,6 +52,32 @@ def test_surrogate_answers_unseen_prefixes(small_table):
     assert all(np.isfinite(o.metrics["IS"]) for o in out)
     assert out[-1].representation.shape == (16,)
     assert set(ev.surrogate.holdout_mae) == {1, 2, 3}
+    hold = ev.surrogate.holdout[3]
+    assert set(hold["mae"]) == {"IS", "FID", "KID"} and -1 <= hold["score_spearman"] <= 1
+    mean_s = table.seconds[table.depths() == 3].sum(1).mean()  # the table's mean cost at that depth
+    assert out[-1].timings["simulated_s"] == pytest.approx(mean_s)
+
+
+def test_simulated_clock_and_query(small_table):
+    path, _, archs = small_table
+    table = Table.load(path)
+    ev = TabularEvaluator(table)
+    ev.reset(0)
+    outs = [ev.step(c) for c in archs[0].cells]
+    steps = [o.timings["simulated_s"] for o in outs]
+    assert outs[-1].timings["simulated_total_s"] == pytest.approx(sum(steps))
+    q = table.query(str(archs[0]))
+    assert q["cumulative_s"] == pytest.approx(sum(steps))
+    assert q["score"] == pytest.approx(q["IS"] - table.alpha * q["FID"])
+
+
+def test_envs_share_one_loaded_table_and_refuse_proxy_overrides(small_table):
+    path, _, _ = small_table
+    assert load_table(path) is load_table(str(path))
+    env = make_bench_env(path, overrides={"env.alpha": 0.0})
+    assert env.alpha == 0.0
+    with pytest.raises(TableError, match="change the proxy"):
+        make_bench_env(path, overrides={"train.n_critic": 7})
 
 
 def test_bench_env_registered_and_checkable(small_table):
