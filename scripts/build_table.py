@@ -1,13 +1,18 @@
 #!/usr/bin/env python
 """Build or extend the tabular benchmark: evaluate architectures by the real proxy.
 
-Resumable: every evaluation goes to a SQLite results store first (keyed by the
-config's proxy hash, the prefix and the fixed GAN seed), so a killed build
-continues where it stopped and never re-trains a stored prefix. ``--export``
-writes the compressed table that ``GANCellSearchBench-v0`` loads.
+Architectures come in one seeded order (``--archs N`` takes its first N, so a
+larger N extends a table without changing its start); each is built cell by
+cell in the search env, so prefixes shared with earlier architectures are
+answered from the store instead of re-trained. Resumable: every evaluation goes
+to a SQLite results store first (keyed by the config's proxy hash, the prefix
+and the fixed GAN seed ``env.fixed_gan_seed``), so a killed build continues
+where it stopped. Several workers may share one store (``--worker i --workers n``).
+``--export`` writes the compressed table that ``GANCellSearchBench-v0`` loads.
 
-    python scripts/build_table.py --store runs/table.sqlite --minutes 20 --worker 0
-    python scripts/build_table.py --store runs/table.sqlite --export gan_nas_env/assets/table_fmnist_v1.npz
+    OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 0 --workers 2 &
+    OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 1 --workers 2 &
+    python scripts/build_table.py --export gan_nas_env/assets/table_fmnist_v1.npz
 """
 
 from __future__ import annotations
@@ -25,19 +30,19 @@ from tqdm import tqdm  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.env import GANCellSearchEnv  # noqa: E402
 from gan_nas_env.results_store import ResultsStore  # noqa: E402
-from gan_nas_env.search_space import SPACE  # noqa: E402
+from gan_nas_env.search_space import SPACE, Cell  # noqa: E402
 from gan_nas_env.tabular import export_table  # noqa: E402
 
 
-def action_of(cell, depth: int) -> list[int]:
-    """Env action that decodes to ``cell`` at ``depth`` (0-based)."""
+def action_of(cell: Cell) -> list[int]:
+    """Env action that decodes to ``cell`` (skip bits: previous cell, the one before)."""
     return [cell.conv, cell.norm, cell.up, cell.shortcut, cell.skip & 1, cell.skip >> 1 & 1]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="table-fmnist")
-    p.add_argument("--store", default="runs/table.sqlite")
+    p.add_argument("--config", default="table-fmnist", help="proxy preset or YAML (needs env.fixed_gan_seed)")
+    p.add_argument("--store", default="runs/table.sqlite", help="SQLite results store")
     p.add_argument("--archs", type=int, default=600, help="architectures in the sampling order")
     p.add_argument("--worker", type=int, default=0, help="this worker's index")
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
@@ -45,24 +50,27 @@ def main() -> None:
     p.add_argument("--export", default=None, help="write the table file and exit")
     args = p.parse_args()
     cfg = load_config(args.config)
+    if cfg.env.fixed_gan_seed is None:
+        p.error(f"{args.config} must set env.fixed_gan_seed so that evaluations can be stored and reused")
     store = ResultsStore(args.store)
     if args.export:
         n = export_table(store, cfg, args.export)
-        print(f"wrote {args.export}: {n} complete architectures")
+        size = os.path.getsize(args.export) / 2**20
+        print(f"wrote {args.export}: {n} complete architectures, {size:.2f} MB")
         return
     torch.set_num_threads(1)
     rng = np.random.default_rng(cfg.seed)
-    order = [SPACE.sample(rng) for _ in range(args.archs)]  # same order for every worker
+    order = [SPACE.sample(rng) for _ in range(args.archs)]  # the same order for every worker
     mine = order[args.worker :: args.workers]
     env = GANCellSearchEnv(cfg, mode="cached", results_store=store)
     env.reset(seed=0)
     t0 = time.time()
-    for arch in tqdm(mine, desc=f"worker {args.worker}"):
+    for arch in tqdm(mine, desc=f"worker {args.worker}", mininterval=30):
         if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
             break
         env.reset()
-        for depth, cell in enumerate(arch.cells):
-            _, _, term, _, info = env.step(action_of(cell, depth))
+        for cell in arch.cells:
+            _, _, term, _, info = env.step(action_of(cell))
             if term:
                 break
         assert info["arch"] == str(arch) or info["diverged"]
