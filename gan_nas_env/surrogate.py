@@ -1,7 +1,9 @@
 """Surrogate of the proxy for prefixes the table does not hold (scikit-learn).
 
 Metrics (IS, FID, KID) are predicted by one regressor per prefix depth on the
-one-hot encoding of the prefix; the representation is the one of the nearest
+one-hot encoding of the prefix (default: gradient-boosted trees of depth 4,
+which capture the interactions between a cell's fields and beat a random
+forest and extra trees on held-out rank correlation of the shipped table); the representation is the one of the nearest
 stored prefix of the same depth (Hamming distance on the one-hot), and the
 simulated seconds are the table's mean at that depth.
 
@@ -24,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.multioutput import MultiOutputRegressor
 
 from gan_nas_env.evaluators import Evaluation
-from gan_nas_env.search_space import SPACE, Architecture
+from gan_nas_env.search_space import NUM_CELLS, SPACE, Architecture, Cell
 
 if TYPE_CHECKING:
     from gan_nas_env.tabular import Table
@@ -42,21 +44,26 @@ def _extra_trees(seed: int) -> RegressorMixin:
 
 def _gradient_boosting(seed: int) -> RegressorMixin:
     return MultiOutputRegressor(GradientBoostingRegressor(
-        n_estimators=200, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=seed))
+        n_estimators=300, max_depth=4, learning_rate=0.03, subsample=0.8, random_state=seed))
 
 
 MODELS = {"random_forest": _random_forest, "extra_trees": _extra_trees,
           "gradient_boosting": _gradient_boosting}
 
 
+def cell_one_hot(cell: Cell, cell_index: int) -> np.ndarray:
+    """One-hot encoding of every field of one cell (the skip field from cell 2 on)."""
+    values = [cell.conv, cell.norm, cell.up, cell.shortcut] + ([cell.skip] if cell_index else [])
+    return np.concatenate([np.eye(n)[v] for v, n in zip(values, SPACE.cell_sizes(cell_index))])
+
+
 def one_hot(arch: Architecture) -> np.ndarray:
     """Concatenated one-hot encoding of every field of every cell of a prefix."""
-    parts = []
-    for i, cell in enumerate(arch.cells):
-        values = [cell.conv, cell.norm, cell.up, cell.shortcut] + ([cell.skip] if i else [])
-        for v, n in zip(values, SPACE.cell_sizes(i)):
-            parts.append(np.eye(n)[v])
-    return np.concatenate(parts).astype(np.float32)
+    return np.concatenate([cell_one_hot(c, i) for i, c in enumerate(arch.cells)]).astype(np.float32)
+
+
+_CELL_POS = [{c: j for j, c in enumerate(SPACE.cells(i))} for i in range(NUM_CELLS)]
+_CELL_ONE_HOT = [np.stack([cell_one_hot(c, i) for c in SPACE.cells(i)]) for i in range(NUM_CELLS)]
 
 
 def holdout_report(model: RegressorMixin, x: np.ndarray, y: np.ndarray, alpha: float,
@@ -97,8 +104,8 @@ class Surrogate:
     representations: dict[int, np.ndarray]
     seconds: dict[int, tuple[float, float]]
     holdout: dict[int, dict[str, Any]]
-    kind: str = "random_forest"
-    _metrics: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
+    kind: str = "gradient_boosting"
+    _chunks: dict[tuple[int, Cell | None], np.ndarray] = field(default_factory=dict, repr=False)
     _reps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -107,7 +114,7 @@ class Surrogate:
         return {d: h["mae"] for d, h in self.holdout.items()}
 
     @classmethod
-    def fit(cls, table: Table, kind: str = "random_forest", seed: int = 0) -> Surrogate:
+    def fit(cls, table: Table, kind: str = "gradient_boosting", seed: int = 0) -> Surrogate:
         """Fit on the non-diverged rows of a :class:`~gan_nas_env.tabular.Table`.
 
         :param kind: one of ``MODELS`` (random_forest, extra_trees, gradient_boosting).
@@ -133,8 +140,9 @@ class Surrogate:
     def predict(self, arch: Architecture) -> Evaluation:
         """Predicted evaluation of a prefix (``cached`` is False: not a measured row).
 
-        The metrics of all siblings (same shorter prefix, any last cell) are predicted
-        in one batch and kept, so an env step costs a dictionary lookup after the first.
+        Metrics are predicted in chunks (every prefix of the same depth and first
+        cell at once, at most 1 + 36 chunks) and kept, so that after a chunk's
+        first query an env step costs an array lookup.
         """
         from gan_nas_env.tabular import METRIC_KEYS
 
@@ -142,23 +150,30 @@ class Surrogate:
         if d not in self.models:
             raise ValueError(f"the table has no prefixes of depth {d}; cannot predict {arch}")
         key = str(arch)
-        if key not in self._metrics:
-            self._predict_siblings(arch)
         if key not in self._reps:
             x = one_hot(arch)
             self._reps[key] = self.representations[d][int(np.argmin(np.abs(self.features[d] - x).sum(1)))]
+        first = arch.cells[0] if d > 1 else None
+        if (d, first) not in self._chunks:
+            self._chunks[(d, first)] = self._predict_chunk(d, first)
+        pos = [_CELL_POS[i][c] for i, c in enumerate(arch.cells[1:] if first else arch.cells,
+                                                        start=1 if first else 0)]
+        shape = [len(_CELL_POS[i]) for i in range(1 if first else 0, d)]
+        m = self._chunks[(d, first)][np.ravel_multi_index(pos, shape)]
         train_s, score_s = self.seconds[d]
         return Evaluation(
-            arch=key, depth=d, metrics=dict(zip(METRIC_KEYS, self._metrics[key])),
+            arch=key, depth=d, metrics={k: float(v) for k, v in zip(METRIC_KEYS, m)},
             representation=self._reps[key].copy(),
             timings={"simulated_s": train_s + score_s, "simulated_train_s": train_s,
                      "simulated_score_s": score_s},
             reason="surrogate",
         )
 
-    def _predict_siblings(self, arch: Architecture) -> None:
-        parent = arch.cells[:-1]
-        siblings = [Architecture((*parent, c)) for c in SPACE.cells(arch.depth - 1)]
-        pred = self.models[arch.depth].predict(np.stack([one_hot(a) for a in siblings]))
-        for a, m in zip(siblings, pred):
-            self._metrics[str(a)] = tuple(float(v) for v in m)
+    def _predict_chunk(self, depth: int, first: Cell | None) -> np.ndarray:
+        """Predicted metrics of every prefix of ``depth`` starting with ``first`` (row-major)."""
+        blocks = [_CELL_ONE_HOT[i] for i in range(depth)]
+        if first is not None:
+            blocks[0] = cell_one_hot(first, 0)[None]
+        grids = np.meshgrid(*[np.arange(len(b)) for b in blocks], indexing="ij")
+        x = np.concatenate([b[g.ravel()] for b, g in zip(blocks, grids)], axis=1)
+        return self.models[depth].predict(x.astype(np.float32))

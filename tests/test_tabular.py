@@ -41,7 +41,7 @@ def test_tables_of_other_proxies_are_refused(small_table):
 
 def test_surrogate_answers_unseen_prefixes(small_table):
     path, _, archs = small_table
-    table = Table.load(path)
+    table = load_table(path)
     ev = TabularEvaluator(table)
     seen = {str(a) for a in archs}
     rng = np.random.default_rng(1)
@@ -56,6 +56,18 @@ def test_surrogate_answers_unseen_prefixes(small_table):
     assert set(hold["mae"]) == {"IS", "FID", "KID"} and -1 <= hold["score_spearman"] <= 1
     mean_s = table.seconds[table.depths() == 3].sum(1).mean()  # the table's mean cost at that depth
     assert out[-1].timings["simulated_s"] == pytest.approx(mean_s)
+
+
+def test_chunked_surrogate_predictions_match_the_model(small_table):
+    from gan_nas_env.surrogate import one_hot
+
+    sur = load_table(small_table[0]).surrogate()
+    rng = np.random.default_rng(3)
+    for arch in (SPACE.sample(rng) for _ in range(5)):
+        for d in (1, 2, 3):
+            got = sur.predict(arch.prefix(d)).metrics
+            want = sur.models[d].predict(one_hot(arch.prefix(d))[None])[0]
+            np.testing.assert_allclose([got["IS"], got["FID"], got["KID"]], want, rtol=1e-6)
 
 
 def test_simulated_clock_and_query(small_table):
