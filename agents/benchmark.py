@@ -40,6 +40,7 @@ from agents.callbacks import E2GANSchedule
 from agents.factory import ALGOS, make_agent, wrap_for_algo
 from agents.random_search import RandomSearch
 from gan_nas_env.registry import Registry, UnknownNameError
+from gan_nas_env.search_space import SPACE
 
 BASELINES: Registry[type] = Registry("agent")
 BASELINES.register("random", RandomSearch)
@@ -115,8 +116,8 @@ def run_one(algo: str, seed: int, episodes: int, make_env: Callable[[], gym.Env]
     return cb.log
 
 
-def time_env_steps(env: gym.Env, steps: int = 2000, seed: int = 0) -> dict[str, float]:
-    """Milliseconds per ``env.step`` with uniform random actions (median, mean, p95)."""
+def time_env_steps(env: gym.Env, steps: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Milliseconds per ``env.step`` with uniform random actions (median, mean, p95, max)."""
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     times = []
@@ -128,18 +129,32 @@ def time_env_steps(env: gym.Env, steps: int = 2000, seed: int = 0) -> dict[str, 
         if term or trunc:
             env.reset()
     return {"median": float(np.median(times)), "mean": float(np.mean(times)),
-            "p95": float(np.percentile(times, 95)), "steps": steps}
+            "p95": float(np.percentile(times, 95)), "max": float(np.max(times)), "steps": steps}
 
 
 def table_facts(env: gym.Env, timing_steps: int = 1000) -> dict[str, Any]:
-    """Size, proxy, surrogate held-out error and step time of a tabular env."""
-    table, ev = env.evaluator.table, env.evaluator
+    """Size, proxy, surrogate held-out error, score landscape and step time of a tabular env.
+
+    Step time is measured after the surrogate is fitted and its predictions are
+    filled in (``warmup_s``, paid once per process).
+    """
+    from gan_nas_env.tabular import landscape
+
+    table = env.evaluator.table
+    t0 = time.perf_counter()
+    scores = landscape(table)
+    warmup_s = time.perf_counter() - t0
+    table_scores = np.array([table.score(a) for a in table.complete()])
     return {
         "path": table.path, "proxy_hash": table.meta["proxy_hash"],
         "complete_architectures": len(table.complete()), "prefixes": len(table.archs) - 1,
-        "proxy_hours": float(table.seconds.sum()) / 3600, "surrogate": ev.surrogate.kind,
-        "holdout": {str(d): h for d, h in ev.surrogate.holdout.items()},
-        "step_ms": time_env_steps(env, timing_steps),
+        "proxy_hours": float(table.seconds.sum()) / 3600, "surrogate": table.surrogate().kind,
+        "holdout": {str(d): h for d, h in table.surrogate().holdout.items()},
+        "table_score": {"mean": float(np.nanmean(table_scores)), "max": float(np.nanmax(table_scores))},
+        "space_score": {"mean": float(scores.mean()), "max": float(scores.max()),
+                        "argmax": str(SPACE.from_index(int(scores.argmax()))),
+                        "q99": float(np.quantile(scores, 0.99))},
+        "warmup_s": warmup_s, "step_ms": time_env_steps(env, timing_steps),
     }
 
 
@@ -209,8 +224,8 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
 
     what = "normalised best score" if normalised else "best score"
     algos = list(final)
-    palette = plt.get_cmap("tab10")
-    colors = {a: palette(i % 10) for i, a in enumerate(algos)}
+    palette = plt.get_cmap("tab10" if len(algos) <= 10 else "tab20")
+    colors = {a: palette(i % palette.N) for i, a in enumerate(algos)}
     handles = [Line2D([0], [0], color=colors[a], lw=2, label=a) for a in algos]
     frames = np.arange(1, len(summary["curves"][algos[0]]["iqm"]) + 1)
     paths = [out / "sample_efficiency.png", out / "performance_profile.png"]
@@ -267,8 +282,12 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
             f"- surrogate ({t['surrogate']}), held-out at depth 3: score MAE {h3.get('score_mae', np.nan):.4f} "
             f"(mean predictor {h3.get('score_mae_mean_predictor', np.nan):.4f}), "
             f"Spearman {h3.get('score_spearman', np.nan):.3f}",
+            f"- score landscape of the env over all {len(SPACE)} architectures (table where measured, "
+            f"surrogate elsewhere): mean {t['space_score']['mean']:.4f}, 99th percentile "
+            f"{t['space_score']['q99']:.4f}, max {t['space_score']['max']:.4f} (`{t['space_score']['argmax']}`)",
             f"- env step: median {t['step_ms']['median']:.3f} ms, mean {t['step_ms']['mean']:.3f} ms, "
-            f"p95 {t['step_ms']['p95']:.3f} ms",
+            f"p95 {t['step_ms']['p95']:.3f} ms (after a one-off {t['warmup_s']:.1f} s surrogate fit "
+            "and prediction)",
         ]
     lines += [
         "",

@@ -154,12 +154,10 @@ class Surrogate:
             x = one_hot(arch)
             self._reps[key] = self.representations[d][int(np.argmin(np.abs(self.features[d] - x).sum(1)))]
         first = arch.cells[0] if d > 1 else None
-        if (d, first) not in self._chunks:
-            self._chunks[(d, first)] = self._predict_chunk(d, first)
         pos = [_CELL_POS[i][c] for i, c in enumerate(arch.cells[1:] if first else arch.cells,
                                                         start=1 if first else 0)]
         shape = [len(_CELL_POS[i]) for i in range(1 if first else 0, d)]
-        m = self._chunks[(d, first)][np.ravel_multi_index(pos, shape)]
+        m = self._chunk(d, first)[np.ravel_multi_index(pos, shape)]
         train_s, score_s = self.seconds[d]
         return Evaluation(
             arch=key, depth=d, metrics={k: float(v) for k, v in zip(METRIC_KEYS, m)},
@@ -168,6 +166,15 @@ class Surrogate:
                      "simulated_score_s": score_s},
             reason="surrogate",
         )
+
+    def predict_all(self) -> np.ndarray:
+        """Predicted ``[IS, FID, KID]`` of every full architecture, in ``SPACE.index`` order."""
+        return np.concatenate([self._chunk(NUM_CELLS, c) for c in SPACE.cells(0)])
+
+    def _chunk(self, depth: int, first: Cell | None) -> np.ndarray:
+        if (depth, first) not in self._chunks:
+            self._chunks[(depth, first)] = self._predict_chunk(depth, first)
+        return self._chunks[(depth, first)]
 
     def _predict_chunk(self, depth: int, first: Cell | None) -> np.ndarray:
         """Predicted metrics of every prefix of ``depth`` starting with ``first`` (row-major)."""

@@ -174,6 +174,18 @@ class Table:
         return self._surrogate
 
 
+def landscape(table: Table) -> np.ndarray:
+    """Score ``IS - alpha FID`` of every full architecture as the bench env answers it
+    (table rows where measured, surrogate predictions elsewhere), in ``SPACE.index`` order."""
+    from gan_nas_env.search_space import SPACE
+
+    pred = table.surrogate().predict_all()
+    scores = pred[:, 0] - table.alpha * pred[:, 1]
+    for arch in table.complete():
+        scores[SPACE.index(Architecture.parse(arch))] = table.score(arch)
+    return scores
+
+
 _LOADED: dict[tuple[str, int, str | None], Table] = {}
 
 
