@@ -233,19 +233,23 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
     plot_utils.plot_sample_efficiency_curve(
         frames, {a: np.array(summary["curves"][a]["iqm"]) for a in algos},
         {a: np.array(summary["curves"][a]["ci"]) for a in algos}, algorithms=algos,
-        colors=colors, xlabel="episodes (architectures evaluated)", ylabel=f"IQM {what}", ax=ax)
+        colors=colors, xlabel="episodes (architectures evaluated)", ylabel=f"IQM {what}", ax=ax,
+        marker="", labelsize="large", ticklabelsize="large")
     ax.legend(handles=handles, loc="lower right")
     fig.tight_layout()
     fig.savefig(paths[0], dpi=110)
     plt.close(fig)
     values = np.concatenate([v.ravel() for v in final.values()])
-    lo = min(-0.5, float(values.min())) if normalised else float(values.min())
-    hi = max(1.2, float(values.max())) if normalised else float(values.max())
-    taus = np.linspace(lo, hi + 1e-9, 81)
+    lo, hi = float(values.min()), float(values.max())
+    if normalised:
+        lo, hi = min(0.0, lo), max(1.0, hi)
+    pad = 0.05 * (hi - lo) + 1e-9
+    taus = np.linspace(lo - pad, hi + pad, 101)
     prof, prof_ci = rly.create_performance_profile(final, taus)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, colors=colors,
-                                         xlabel=rf"{what} $\tau$", ax=ax)
+                                         xlabel=rf"{what} $\tau$", ax=ax, labelsize="large",
+                                         ticklabelsize="large")
     ax.legend(handles=handles, loc="lower left")
     fig.tight_layout()
     fig.savefig(paths[1], dpi=110)
