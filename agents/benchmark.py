@@ -25,8 +25,8 @@ from __future__ import annotations
 import csv
 import json
 import time
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,22 @@ def best_so_far(scores: list[float]) -> np.ndarray:
     return np.maximum.accumulate(arr)
 
 
+@contextmanager
+def seeded_numpy(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for the block, then restore its state.
+
+    rliable's stratified bootstrap resamples with ``np.random.choice`` (its
+    ``random_state`` argument does not reach the resampling), so this is how its
+    intervals become reproducible without disturbing anyone else's draws.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
                     reps: int = 2000, seed: int = 0) -> dict[str, Any]:
     """IQM / mean / optimality gap with 95% stratified-bootstrap CIs, probability of improvement.
@@ -181,10 +197,14 @@ def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
                          metrics.aggregate_optimality_gap(x)])
 
     def interval(scores: dict[str, Any], func: Callable[..., np.ndarray], n: int) -> tuple[dict, dict]:
-        with warnings.catch_warnings():  # arch deprecates the RandomState that rliable passes on
-            warnings.simplefilter("ignore", FutureWarning)
-            return rly.get_interval_estimates(scores, func, reps=n,
-                                              random_state=np.random.RandomState(seed))
+        # one freshly seeded bootstrap per entry: an agent's interval does not depend on
+        # which other agents are in the benchmark
+        point, ci = {}, {}
+        for k, v in scores.items():
+            with seeded_numpy(seed):
+                p, c = rly.get_interval_estimates({k: v}, func, reps=n)
+            point[k], ci[k] = p[k], c[k]
+        return point, ci
 
     point, ci = interval(final, agg, reps)
     out: dict[str, Any] = {"aggregates": {}, "probability_of_improvement": {}}
@@ -229,13 +249,22 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
     handles = [Line2D([0], [0], color=colors[a], lw=2, label=a) for a in algos]
     frames = np.arange(1, len(summary["curves"][algos[0]]["iqm"]) + 1)
     paths = [out / "sample_efficiency.png", out / "performance_profile.png"]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    many = len(algos) > 5  # legend beside the axes, not over the curves
+    size = (8.5, 4) if many else (6.5, 4)
+
+    def legend(ax: Any, loc: str) -> None:
+        if many:
+            ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        else:
+            ax.legend(handles=handles, loc=loc)
+
+    fig, ax = plt.subplots(figsize=size)
     plot_utils.plot_sample_efficiency_curve(
         frames, {a: np.array(summary["curves"][a]["iqm"]) for a in algos},
         {a: np.array(summary["curves"][a]["ci"]) for a in algos}, algorithms=algos,
         colors=colors, xlabel="episodes (architectures evaluated)", ylabel=f"IQM {what}", ax=ax,
         marker="", labelsize="large", ticklabelsize="large")
-    ax.legend(handles=handles, loc="lower right")
+    legend(ax, "lower right")
     fig.tight_layout()
     fig.savefig(paths[0], dpi=110)
     plt.close(fig)
@@ -245,12 +274,13 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
         lo, hi = min(0.0, lo), max(1.0, hi)
     pad = 0.05 * (hi - lo) + 1e-9
     taus = np.linspace(lo - pad, hi + pad, 101)
-    prof, prof_ci = rly.create_performance_profile(final, taus)
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    with seeded_numpy(0):
+        prof, prof_ci = rly.create_performance_profile(final, taus)
+    fig, ax = plt.subplots(figsize=size)
     plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, colors=colors,
                                          xlabel=rf"{what} $\tau$", ax=ax, labelsize="large",
                                          ticklabelsize="large")
-    ax.legend(handles=handles, loc="lower left")
+    legend(ax, "lower left")
     fig.tight_layout()
     fig.savefig(paths[1], dpi=110)
     plt.close(fig)
@@ -311,7 +341,7 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
         distinct = np.mean([len(set(r.archs)) for r in runs])
         hours = np.mean([sum(r.proxy_s) for r in runs]) / 3600
         lines.append(f"| {algo} | {np.nanmean(best):.4f} +- {np.nanstd(best):.4f} | {found}/{len(runs)} "
-                     f"| {100 * sur:.0f}% | {distinct:.0f} | {hours:.2f} h |")
+                     f"| {100 * sur:.1f}% | {distinct:.0f} | {hours:.2f} h |")
     lines += ["", "Probability of improvement P(X > Y) [95% CI]:", "", "| X, Y | P(X > Y) |", "|---|---|"]
     for k, v in summary["probability_of_improvement"].items():
         lines.append(f"| {k.replace(',', ', ')} | {_fmt(v)} |")
@@ -377,7 +407,6 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
         ref_mean, ref_best = 0.0, 1.0  # raw scores when no table is there
     ref_env.close()
     logs: dict[str, list[RunLog]] = {}
-    curves: dict[str, np.ndarray] = {}
     bar = tqdm(total=len(algos) * len(seeds), desc="benchmark", unit="run", disable=not progress)
     for algo in algos:
         logs[algo] = []
@@ -386,11 +415,7 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
             logs[algo].append(run_one(algo, seed, episodes, make_env,
                                       (hyperparams or {}).get(algo), env_id))
             bar.update(1)
-        norm = (np.stack([best_so_far(r.scores) for r in logs[algo]]) - ref_mean) / (ref_best - ref_mean)
-        curves[algo] = norm[:, None, :]  # [runs, tasks=1, episodes]
     bar.close()
-    final = {a: c[:, :, -1] for a, c in curves.items()}
-    summary = rliable_summary(final, curves, reps=reps)
     info = {"env_id": env_id, "env_kwargs": kwargs, "episodes": episodes, "seeds": list(seeds),
             "algos": algos, "alpha": alpha, "normalised": table is not None, "ref_mean": ref_mean,
             "ref_best": ref_best, "ref_best_arch": ref_best_arch, "hyperparams": hyperparams or {},
@@ -398,7 +423,26 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
     _write_curves_csv(out / "curves.csv", logs, list(seeds), ref_mean, ref_best)
     (out / "curves.json").write_text(json.dumps(
         {**info, "runs": {a: [asdict(r) for r in runs] for a, runs in logs.items()}}, indent=1))
+    return analyse(out, info, logs, reps)
+
+
+def analyse(out: str | Path, info: dict[str, Any] | None = None,
+            logs: dict[str, list[RunLog]] | None = None, reps: int = 2000) -> dict[str, Any]:
+    """Statistics, plots and report of finished runs; without ``info``/``logs`` they are
+    read from ``out/curves.json`` (re-analyse a benchmark folder without re-running it).
+    """
+    out = Path(out)
+    if info is None or logs is None:
+        data = json.loads((out / "curves.json").read_text())
+        logs = {a: [RunLog(**r) for r in runs] for a, runs in data.pop("runs").items()}
+        info = data
+    ref_mean, ref_best = info["ref_mean"], info["ref_best"]
+    curves = {a: ((np.stack([best_so_far(r.scores) for r in runs]) - ref_mean)
+                  / (ref_best - ref_mean))[:, None, :]  # [runs, tasks=1, episodes]
+              for a, runs in logs.items()}
+    final = {a: c[:, :, -1] for a, c in curves.items()}
+    summary = rliable_summary(final, curves, reps=reps)
     (out / "summary.json").write_text(json.dumps({**info, **summary}, indent=1))
-    plot_benchmark(final, summary, out, normalised=table is not None)
+    plot_benchmark(final, summary, out, normalised=info["normalised"])
     write_report(out, info, summary, logs)
     return {**info, **summary}

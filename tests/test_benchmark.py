@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("rliable")
 
-from agents.benchmark import best_so_far, run_benchmark  # noqa: E402
+from agents.benchmark import analyse, best_so_far, rliable_summary, run_benchmark  # noqa: E402
 from gan_nas_env.cli import main  # noqa: E402
 
 
@@ -31,6 +31,18 @@ def test_benchmark_two_algos_two_seeds_on_the_tabular_env(small_table, tmp_path)
     assert np.all(np.diff(iqm) >= -1e-9)  # best-so-far curves never go down
     report = (tmp_path / "report.md").read_text()
     assert "| ppo |" in report and "env step: median" in report
+    again = analyse(tmp_path, reps=50)  # re-analysis of the folder gives the same statistics
+    assert again["aggregates"] == res["aggregates"]
+
+
+def test_intervals_are_seeded_and_per_agent():
+    rng = np.random.default_rng(0)
+    final = {"a": rng.random((8, 1)), "b": rng.random((8, 1))}
+    curves = {k: np.repeat(v[:, :, None], 3, axis=2) for k, v in final.items()}
+    both = rliable_summary(final, curves, reps=100)
+    alone = rliable_summary({"a": final["a"]}, {"a": curves["a"]}, reps=100)
+    assert both["aggregates"]["a"] == alone["aggregates"]["a"]
+    assert rliable_summary(final, curves, reps=100) == both
 
 
 def test_benchmark_cli(small_table, tmp_path, capsys):
