@@ -62,3 +62,12 @@ def test_random_search_is_seeded_and_stops():
     assert archs(0) == archs(0) and len(archs(0)) == 4
     assert archs(0) != archs(1)
     assert np.all([len(a.split()) == 14 for a in archs(2)])
+
+
+def test_benchmark_lists_every_algorithm_and_random_search():
+    from agents.benchmark import BASELINES, agent_names, check_agent
+
+    assert set(agent_names()) == set(ALGOS.names()) | {"random"}
+    assert BASELINES.get("random") is RandomSearch
+    with pytest.raises(KeyError, match="known: a2c"):
+        check_agent("nope")

@@ -62,3 +62,11 @@ def test_agent_hyperparams_parse():
         "sac": {"learning_starts": 8, "tau": 0.01}, "dqn": {"gamma": 0.9}}
     with pytest.raises(ValueError, match="agent:name:value"):
         parse_agent_hyperparams(["learning_starts:8"])
+
+
+def test_benchmark_on_an_env_without_table_reports_raw_scores(tmp_path):
+    res = run_benchmark(["random"], [0, 1], 3, tmp_path, env_id="GANCellSearch-v0",
+                        env_kwargs={"config": "tiny", "evaluator": "fake"}, reps=20, progress=False)
+    assert not res["normalised"] and res["table"] == {}
+    assert "raw scores" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "performance_profile.png").exists()
