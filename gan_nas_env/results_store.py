@@ -48,6 +48,25 @@ class ResultsStore:
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.time() + timeout
+        while True:  # several processes may create the same new file at once
+            try:
+                version = self._open(timeout)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.time() > deadline:
+                    raise ResultsStoreError(
+                        f"results store {self.path} cannot be used ({exc}); another process holds "
+                        "it locked: wait for it or use another output folder"
+                    ) from None
+                time.sleep(0.05)
+        if int(version) != SCHEMA_VERSION:
+            raise ResultsStoreError(
+                f"results store {self.path} has schema version {version}, this code writes "
+                f"{SCHEMA_VERSION}; use a new output folder"
+            )
+
+    def _open(self, timeout: float) -> str:
         try:
             self._con = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self._con.execute("PRAGMA journal_mode=WAL")
@@ -56,19 +75,16 @@ class ResultsStore:
             self._con.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-            version = self._con.execute(
+            return self._con.execute(
                 "SELECT value FROM meta WHERE key='schema_version'"
             ).fetchone()[0]
+        except sqlite3.OperationalError:
+            raise
         except sqlite3.DatabaseError as exc:
             raise ResultsStoreError(
                 f"results store {self.path} cannot be used ({exc}); if it is corrupted, move it "
                 "away and start a new run (or resume from a copy)"
             ) from None
-        if int(version) != SCHEMA_VERSION:
-            raise ResultsStoreError(
-                f"results store {self.path} has schema version {version}, this code writes "
-                f"{SCHEMA_VERSION}; use a new output folder"
-            )
 
     def close(self) -> None:
         """Close the connection."""

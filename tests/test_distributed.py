@@ -56,6 +56,21 @@ def test_two_workers_make_the_same_store_as_one(tmp_path):
         assert len(seeds) >= 2
 
 
+def _kill_and_wait(actor, timeout: float = 30.0) -> None:
+    """ray.kill is asynchronous: wait until the actor is really gone, so the test is not racy."""
+    import time
+
+    ray.kill(actor)
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            ray.get(actor.__ray_ready__.remote(), timeout=5)
+        except Exception:  # RayActorError / ActorDiedError once it is gone
+            return
+        time.sleep(0.1)
+    raise AssertionError("actor did not die")
+
+
 def test_ray_vec_env_restarts_a_killed_worker(tmp_path):
     cfg = load_config("tiny")
     venv = ray_search_env(cfg, "fake", "ppo", tmp_path / "r.sqlite", 2, cpus_per_worker=0.5)
@@ -67,7 +82,7 @@ def test_ray_vec_env_restarts_a_killed_worker(tmp_path):
         _, _, dones, infos = venv.step(act)
         assert not dones.any() and {i["worker"] for i in infos} == {0, 1}
         seed0 = infos[0]["gan_seed"]
-        ray.kill(venv.actors[0])  # worker 0 dies mid-episode
+        _kill_and_wait(venv.actors[0])  # worker 0 dies mid-episode
         obs, rewards, dones, infos = venv.step(act)
         assert dones[0] and infos[0]["worker_restarted"] and infos[0]["TimeLimit.truncated"]
         assert obs[0][0] == 0  # the retried episode starts at depth 0
