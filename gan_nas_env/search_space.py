@@ -249,4 +249,9 @@ def cell_from_action(action: Sequence[int], cell_index: int) -> Cell:
     return Cell(conv, norm, up, shortcut, skip)
 
 
+def action_from_cell(cell: Cell) -> list[int]:
+    """The env action that :func:`cell_from_action` decodes back to ``cell``."""
+    return [cell.conv, cell.norm, cell.up, cell.shortcut, cell.skip & 1, cell.skip >> 1 & 1]
+
+
 SPACE = SearchSpace()

@@ -30,13 +30,8 @@ from tqdm import tqdm  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.env import GANCellSearchEnv  # noqa: E402
 from gan_nas_env.results_store import ResultsStore  # noqa: E402
-from gan_nas_env.search_space import SPACE, Cell  # noqa: E402
+from gan_nas_env.search_space import SPACE, action_from_cell  # noqa: E402
 from gan_nas_env.tabular import export_table  # noqa: E402
-
-
-def action_of(cell: Cell) -> list[int]:
-    """Env action that decodes to ``cell`` (skip bits: previous cell, the one before)."""
-    return [cell.conv, cell.norm, cell.up, cell.shortcut, cell.skip & 1, cell.skip >> 1 & 1]
 
 
 def main() -> None:
@@ -70,7 +65,7 @@ def main() -> None:
             break
         env.reset()
         for cell in arch.cells:
-            _, _, term, _, info = env.step(action_of(cell))
+            _, _, term, _, info = env.step(action_from_cell(cell))
             if term:
                 break
         assert info["arch"] == str(arch) or info["diverged"]

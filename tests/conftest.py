@@ -18,7 +18,7 @@ from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.env import GANCellSearchEnv  # noqa: E402
 from gan_nas_env.evaluators import FakeEvaluator  # noqa: E402
 from gan_nas_env.results_store import ResultsStore  # noqa: E402
-from gan_nas_env.search_space import SPACE  # noqa: E402
+from gan_nas_env.search_space import SPACE, action_from_cell  # noqa: E402
 from gan_nas_env.tabular import export_table  # noqa: E402
 
 
@@ -28,10 +28,6 @@ def _single_thread_torch():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
-
-
-def action_of(cell):
-    return [cell.conv, cell.norm, cell.up, cell.shortcut, cell.skip & 1, cell.skip >> 1 & 1]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +44,7 @@ def small_table(tmp_path_factory):
     for arch in archs:
         env.reset()
         for cell in arch.cells:
-            env.step(action_of(cell))
+            env.step(action_from_cell(cell))
     n = export_table(store, cfg, d / "table.npz")
     assert n == 60
     return d / "table.npz", cfg, archs

@@ -97,3 +97,11 @@ def test_enumeration_and_index_are_consistent():
 )
 def test_action_decoding_of_skip_bits(depth, bits, skip):
     assert cell_from_action((1, 2, 0, 1, *bits), depth) == Cell(1, 2, 0, 1, skip)
+
+
+def test_action_from_cell_inverts_cell_from_action():
+    from gan_nas_env.search_space import action_from_cell
+
+    for i in range(3):
+        for cell in SPACE.cells(i):
+            assert cell_from_action(action_from_cell(cell), i) == cell
