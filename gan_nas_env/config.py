@@ -49,6 +49,9 @@ class ModelConfig:
     num_generators: int = 1  # Stackelberg GAN: K generators vs one discriminator
 
 
+SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam"})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """GAN training hyper-parameters shared by the proxy trainer and retraining."""
@@ -64,7 +67,12 @@ class TrainConfig:
     d_batch_size: int = 64
     epochs_per_cell: float = 1.0  # proxy budget: epochs of the data set per cell
     d_iters_per_cell: int | None = None  # if set, overrides epochs_per_cell
-    amp: bool = False  # bf16 autocast on CUDA
+    amp: bool = False  # bf16 autocast of the GAN's forward passes (any device; pays on CUDA)
+    # Speed-only settings: they do not change what is computed beyond float rounding, so
+    # they are left out of the proxy hash (SPEED_ONLY_TRAIN_KEYS). None = on CUDA only.
+    cuda_graphs: bool = True  # capture the proxy's D and G steps as CUDA graphs (CUDA only)
+    channels_last: bool = True  # NHWC convolutions (1.4x faster at stage 3 on CPU too)
+    fused_adam: bool | None = None
     grad_clip: float | None = None
 
 
@@ -147,6 +155,7 @@ class Config:
         """
         keep = {k: v for k, v in self.to_dict().items() if k in ("data", "model", "train", "metrics")}
         keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "batch_size")}
+        keep["train"] = {k: v for k, v in keep["train"].items() if k not in SPEED_ONLY_TRAIN_KEYS}
         keep["data"] = {k: v for k, v in keep["data"].items() if k not in ("root", "download")}
         blob = json.dumps(keep, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -71,8 +71,15 @@ class GANLoss:
         """
         raise NotImplementedError
 
-    def penalty(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        """Extra discriminator regulariser to add to its loss; zero by default."""
+    has_penalty = False  # True when :meth:`penalty` is not identically zero
+
+    def penalty(
+        self, D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Extra discriminator regulariser to add to its loss; zero by default.
+
+        :param generator: RNG for any noise the penalty draws (the global RNG when None).
+        """
         return torch.zeros((), device=real.device, dtype=torch.float32)
 
     def __repr__(self) -> str:
@@ -119,11 +126,15 @@ class WGANGPLoss(GANLoss):
     def generator_loss(self, d_fake: Tensor, d_real: Tensor | None = None) -> Tensor:
         return -_flat(d_fake).mean()
 
-    def penalty(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    has_penalty = True
+
+    def penalty(
+        self, D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         n = min(real.shape[0], fake.shape[0])
         real = real[:n].detach().float()
         fake = fake[:n].detach().float()
-        eps = torch.rand((n,) + (1,) * (real.dim() - 1), device=real.device)
+        eps = torch.rand((n,) + (1,) * (real.dim() - 1), device=real.device, generator=generator)
         x_hat = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
         scores = D(x_hat)
         (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)

@@ -22,6 +22,7 @@ from gan_nas_env.generator import build_generator
 from gan_nas_env.losses import get_loss
 from gan_nas_env.metrics import FeatureScorer
 from gan_nas_env.search_space import Architecture, Cell
+from gan_nas_env.stage_trainer import StageTrainer
 
 
 @dataclass
@@ -141,48 +142,21 @@ class ProxyTrainer:
     def _train_stage(self) -> tuple[bool, str, dict[str, float], int, int]:
         """Train the current partial GAN; returns (diverged, reason, mean losses, d_iters, g_iters)."""
         assert self.G is not None and self.D is not None
-        t, G, D, dev = self.cfg.train, self.G, self.D, self.device
-        res = G.resolution
-        opt_g = torch.optim.Adam(G.parameters(), lr=t.g_lr, betas=(t.beta1, t.beta2))
-        opt_d = torch.optim.Adam(D.parameters(), lr=t.d_lr, betas=(t.beta1, t.beta2))
-        n_d = stage_d_iters(self.cfg, len(self.bank))
-        latent = self.cfg.model.latent_dim
-        use_amp = t.amp and dev.type == "cuda"
-        d_sum = torch.zeros((), device=dev)
-        g_sum = torch.zeros((), device=dev)
-        g_iters = 0
-        G.train()
-        D.train()
-        for it in range(n_d):
-            real = self.bank.batch(res, t.d_batch_size, self._gen)
-            z = torch.randn(t.d_batch_size, latent, device=dev, generator=self._gen)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                with torch.no_grad():
-                    fake = G(z)
-                d_loss = self.loss.discriminator_loss(D(real), D(fake))
-            d_loss = d_loss + self.loss.penalty(D, real, fake.float())
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            d_sum += d_loss.detach().float()
-            if (it + 1) % t.n_critic == 0:
-                z = torch.randn(t.g_batch_size, latent, device=dev, generator=self._gen)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                    d_fake = D(G(z))
-                    d_real = D(real) if self.loss.needs_real_for_generator else None
-                    g_loss = self.loss.generator_loss(d_fake, d_real)
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-                g_sum += g_loss.detach().float()
-                g_iters += 1
-        losses = {
-            "d_loss": float(d_sum) / n_d,
-            "g_loss": float(g_sum) / max(g_iters, 1),
-        }
+        stage = StageTrainer(
+            self.G,
+            self.D,
+            self.loss,
+            self.bank.at_resolution(self.G.resolution),
+            self.cfg.train,
+            self.cfg.model.latent_dim,
+            self._gen,
+        )
+        stats = stage.run(stage_d_iters(self.cfg, len(self.bank)))
+        losses = {"d_loss": stats.d_loss, "g_loss": stats.g_loss}
+        n_d, g_iters = stats.d_iters, stats.g_iters
         if not all(math.isfinite(v) for v in losses.values()):
             return True, f"non-finite loss ({losses})", losses, n_d, g_iters
-        if not all(torch.isfinite(p).all() for p in G.parameters()):
+        if not all(torch.isfinite(p).all() for p in self.G.parameters()):
             return True, "non-finite generator weights", losses, n_d, g_iters
         return False, "", losses, n_d, g_iters
 
