@@ -26,6 +26,7 @@ import argparse
 import json
 import platform
 import resource
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,8 +52,21 @@ PRESETS = {
     # quickstart sizes (CPU): 2,048 images, gf 32 / df 32, 1k samples
     "quickstart": {"data.name": "synthetic", "data.channels": 3, "data.synthetic_images": 2048,
                    "metrics.num_samples": 1000, "metrics.real_samples": 2048, "metrics.kid": False},
+    # seconds on CPU: for tests of this script
+    "tiny": {"data.channels": 3, "data.synthetic_images": 256, "metrics.num_samples": 250,
+             "metrics.kid": False},
 }
-BASE = {"paper": "fashion-mnist", "quickstart": "quickstart"}
+BASE = {"paper": "fashion-mnist", "quickstart": "quickstart", "tiny": "tiny"}
+# One row per technique of the default path: the default with that technique turned off.
+# (label, config overrides, benchmark-side change, applies on CPU)
+ABLATIONS = [
+    ("CUDA graphs", {"train.cuda_graphs": False}, None, False),
+    ("host sync per step (no graphs)", {"train.cuda_graphs": False}, "host_sync", True),
+    ("bf16 autocast", {"train.amp": False}, None, True),
+    ("channels_last", {"train.channels_last": False}, None, True),
+    ("fused Adam", {"train.fused_adam": False}, None, False),
+    ("cached real statistics", {}, "fresh_stats", True),
+]
 PEAK_TFLOPS = {"H100": {"bf16": 989.0, "fp32": 67.0}, "H200": {"bf16": 989.0, "fp32": 67.0}}
 
 
@@ -134,7 +148,7 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
                 opt_g.zero_grad()
                 g_loss.backward()
                 opt_g.step()
-            float(d_loss)  # the reference logs every iteration: a host sync
+            float(d_loss.detach())  # the reference logs every iteration: a host sync
         sync(dev)
         t1 = time.perf_counter()
         with torch.no_grad():
@@ -154,8 +168,9 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
     return out
 
 
-def default_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict]:
-    """The project's proxy step (what GANCellSearchEnv runs)."""
+def default_episode(cfg, images: torch.Tensor, dev: torch.device, change: str | None = None) -> list[dict]:
+    """The project's proxy step (what GANCellSearchEnv runs); ``change`` undoes one technique."""
+    from gan_nas_env import stage_trainer
     from gan_nas_env.data import dataset_key
 
     scorer = FeatureScorer(cfg.metrics, images[: cfg.metrics.real_samples], dataset_key(cfg.data, "train"), dev)
@@ -164,12 +179,26 @@ def default_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict]:
         scorer.real_statistics(res)  # cached on disk in a real search: not part of a step
     trainer.reset(0)
     out = []
-    for depth, cell in enumerate(E2GAN_ARCH.cells, start=1):
-        sync(dev)
-        r = trainer.add_cell(cell)
-        out.append({"stage": depth, "res": trainer.G.resolution, **r.timings,
-                    "IS": r.metrics["IS"], "FID": r.metrics["FID"]})
+    d_step = stage_trainer.StageTrainer._d_step
+    if change == "host_sync":  # what a per-iteration loss log costs
+        stage_trainer.StageTrainer._d_step = lambda self: (d_step(self), float(self._d_sum))[0]
+    try:
+        for cell in E2GAN_ARCH.cells:
+            if change == "fresh_stats":  # statistics of the real images recomputed per step
+                scorer._stats.clear()
+                for res in (cfg.model.bottom_width * 2 ** s for s in (1, 2, 3)):
+                    scorer.cache_path(res).unlink(missing_ok=True)
+            sync(dev)
+            out.append(_timed_step(trainer, cell))
+    finally:
+        stage_trainer.StageTrainer._d_step = d_step
     return out
+
+
+def _timed_step(trainer: ProxyTrainer, cell) -> dict:
+    r = trainer.add_cell(cell)
+    return {"stage": r.arch.depth, "res": trainer.G.resolution, **r.timings,
+            "IS": r.metrics["IS"], "FID": r.metrics["FID"]}
 
 
 def count_flops(cfg, dev: torch.device) -> dict[int, float]:
@@ -196,51 +225,95 @@ def count_flops(cfg, dev: torch.device) -> dict[int, float]:
     return flops
 
 
-def main() -> None:
+def run_path(name: str, cfg, images: torch.Tensor, dev: torch.device, flops: dict[int, float],
+             repeats: int, change: str | None = None) -> dict:
+    """Median over ``repeats`` episodes of one path's per-stage times, plus peak memory."""
+    episode = reference_episode if name == "reference" else default_episode
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    runs = [episode(cfg, images, dev) if change is None else episode(cfg, images, dev, change)
+            for _ in range(repeats)]
+    steps = []
+    for stage_runs in zip(*runs):
+        s = dict(stage_runs[0])
+        for key in ("train_s", "score_s"):
+            s[key] = float(np.median([r[key] for r in stage_runs]))
+        s["step_s"] = s["train_s"] + s["score_s"]
+        s["train_tflops_per_s"] = flops[s["stage"]] / s["train_s"] / 1e12
+        steps.append(s)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"steps": steps, "wall_s": time.perf_counter() - t0, "peak_mem_mib": peak}
+
+
+def warm_up(cfg, images: torch.Tensor, dev: torch.device, paths: list[str]) -> None:
+    """One short untimed episode per path: CUDA context, cuDNN autotuning, lazy imports."""
+    short = load_config(cfg, {"train.d_iters_per_cell": 2 * cfg.train.n_critic * 4})
+    for name in paths:
+        (reference_episode if name == "reference" else default_episode)(short, images, dev)
+
+
+def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default="quickstart")
     p.add_argument("--device", default="auto")
     p.add_argument("--paths", default="reference,default")
+    p.add_argument("--ablate", action="store_true",
+                   help="also time the default path with each technique turned off, one at a time")
+    p.add_argument("--repeats", type=int, default=1, help="timed episodes per path (median)")
+    p.add_argument("--no-warmup", action="store_true", help="skip the short untimed warm-up episode")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default=None, help="JSON output (default: print only)")
     p.add_argument("--md", default=None, help="Markdown table output")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     cfg = load_config(BASE[args.preset], {**PRESETS[args.preset], "device": args.device})
     if args.overrides:
         cfg = load_config(cfg, args.overrides)
     dev = resolve_device(cfg.device)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
     flops = count_flops(cfg, dev)
+    paths = args.paths.split(",")
     result = {"preset": args.preset, "device": torch.cuda.get_device_name() if dev.type == "cuda"
               else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
-              "torch": torch.__version__, "images": len(images), "flops_per_stage": flops, "paths": {}}
-    for path in args.paths.split(","):
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        steps = (reference_episode if path == "reference" else default_episode)(cfg, images, dev)
-        for s in steps:
-            s["step_s"] = s["train_s"] + s["score_s"]
-            s["train_tflops_per_s"] = flops[s["stage"]] / s["train_s"] / 1e12
-        peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        result["paths"][path] = {"steps": steps, "wall_s": time.perf_counter() - t0, "peak_mem_mib": peak}
-        print(f"{path}: " + ", ".join(f"stage {s['stage']} {s['step_s']:.2f} s" for s in steps))
+              "torch": torch.__version__, "images": len(images), "amp": cfg.train.amp,
+              "repeats": args.repeats, "flops_per_stage": flops, "paths": {}, "ablations": {}}
+    if not args.no_warmup:
+        warm_up(cfg, images, dev, paths)
+    for path in paths:
+        result["paths"][path] = run_path(path, cfg, images, dev, flops, args.repeats)
+        print(f"{path}: " + ", ".join(f"stage {s['stage']} {s['step_s']:.2f} s"
+                                      for s in result["paths"][path]["steps"]))
     if {"reference", "default"} <= set(result["paths"]):
         ref, dflt = (result["paths"][k]["steps"] for k in ("reference", "default"))
         result["speedup"] = {s["stage"]: r["step_s"] / s["step_s"] for r, s in zip(ref, dflt)}
-        print("speed-up:", {k: round(v, 2) for k, v in result["speedup"].items()})
+        result["speedup_episode"] = sum(r["step_s"] for r in ref) / sum(s["step_s"] for s in dflt)
+        print("speed-up:", {k: round(v, 2) for k, v in result["speedup"].items()},
+              f"episode {result['speedup_episode']:.2f}x")
+    if args.ablate:
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, overrides, change, on_cpu in ABLATIONS:
+                if dev.type != "cuda" and not on_cpu:
+                    continue
+                if overrides.get("train.amp") is False and not cfg.train.amp:
+                    continue  # bf16 is off already
+                variant = load_config(cfg, {**overrides, "metrics.cache_dir": tmp} if change else overrides)
+                result["ablations"][label] = run_path("default", variant, images, dev, flops, args.repeats, change)
+                print(f"without {label}: " + ", ".join(
+                    f"stage {s['stage']} {s['step_s']:.2f} s" for s in result["ablations"][label]["steps"]))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
     if args.md:
         Path(args.md).write_text(markdown(result))
+    return result
 
 
 def markdown(r: dict) -> str:
-    """A Markdown table of a result."""
+    """Markdown tables of a result: per path and stage, then one row per ablation."""
     gpu = next((k for k in PEAK_TFLOPS if k in r["device"]), None)
-    lines = [f"### `{r['preset']}` preset on {r['device']} (torch {r['torch']})", "",
-             "| path | stage | train s | score s | step s | model TFLOP/s | % of peak | speed-up |",
+    lines = [f"### `{r['preset']}` preset on {r['device']} (torch {r['torch']}, bf16 {'on' if r['amp'] else 'off'}, "
+             f"median of {r['repeats']})", "",
+             "| path | stage | train s | score s | step s | model TFLOP/s | % of bf16 peak | speed-up |",
              "|---|---|---|---|---|---|---|---|"]
     for path, d in r["paths"].items():
         for s in d["steps"]:
@@ -248,7 +321,21 @@ def markdown(r: dict) -> str:
             sp = f"{r['speedup'][s['stage']]:.2f}x" if path == "default" and "speedup" in r else ""
             lines.append(f"| {path} | {s['stage']} ({s['res']} px) | {s['train_s']:.2f} | "
                          f"{s['score_s']:.2f} | {s['step_s']:.2f} | {s['train_tflops_per_s']:.4f} | {peak} | {sp} |")
+        total = sum(s["step_s"] for s in d["steps"])
+        sp = f"{r['speedup_episode']:.2f}x" if path == "default" and "speedup_episode" in r else ""
+        lines.append(f"| {path} | episode (3 steps) | | | {total:.2f} | | | {sp} |")
         lines.append(f"| {path} | peak memory | {d['peak_mem_mib']:.0f} MiB | | | | | |")
+    if r["ablations"] and "default" in r["paths"]:
+        base = sum(s["step_s"] for s in r["paths"]["default"]["steps"])
+        lines += ["", "Ablation: the default path with one technique turned off (episode = 3 steps).", "",
+                  "| turned off | stage 1 s | stage 2 s | stage 3 s | episode s | slower by |",
+                  "|---|---|---|---|---|---|",
+                  "| (nothing: default) | " + " | ".join(f"{s['step_s']:.2f}" for s in r["paths"]["default"]["steps"])
+                  + f" | {base:.2f} | |"]
+        for label, d in r["ablations"].items():
+            total = sum(s["step_s"] for s in d["steps"])
+            lines.append(f"| {label} | " + " | ".join(f"{s['step_s']:.2f}" for s in d["steps"])
+                         + f" | {total:.2f} | {total / base:.2f}x |")
     return "\n".join(lines) + "\n"
 
 

@@ -126,6 +126,7 @@ class RetrainConfig:
     ema_decay: float = 0.999
     checkpoint_every: int = 1000
     log_every: int = 100
+    amp: bool = False  # bf16 autocast in full training (CUDA only; train.amp is the proxy's)
 
 
 @dataclass(frozen=True)

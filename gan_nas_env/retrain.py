@@ -164,7 +164,7 @@ def retrain(
                    "channels": cfg.data.channels, "num_generators": m.num_generators}
     header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
               "model": model_sizes, "config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash()}
-    use_amp = t.amp and dev.type == "cuda"
+    use_amp = r.amp and dev.type == "cuda"
     res, latent = G.resolution, m.latent_dim
     writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
     bar = tqdm(total=r.g_iters, initial=step, desc="retrain", unit="it", disable=not progress)

@@ -1,0 +1,32 @@
+"""The performance benchmarks run end to end at tiny sizes (their numbers are not checked)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_step_time_reports_both_paths_speedup_and_ablations(tmp_path):
+    step_time = load("step_time")
+    out, md = tmp_path / "r.json", tmp_path / "r.md"
+    r = step_time.main(["--preset", "tiny", "--ablate", "--no-warmup", "--out", str(out), "--md", str(md)])
+    assert json.loads(out.read_text())["paths"].keys() == {"reference", "default"}
+    for path in ("reference", "default"):
+        steps = r["paths"][path]["steps"]
+        assert [s["stage"] for s in steps] == [1, 2, 3] and [s["res"] for s in steps] == [4, 8, 16]
+        assert all(s["step_s"] == pytest.approx(s["train_s"] + s["score_s"]) > 0 for s in steps)
+    assert set(r["speedup"]) == {1, 2, 3} and r["speedup_episode"] > 0
+    # CPU: only the techniques that act on CPU are ablated (bf16 is off in the tiny preset)
+    assert set(r["ablations"]) == {"host sync per step (no graphs)", "channels_last", "cached real statistics"}
+    text = md.read_text()
+    assert "| default | episode (3 steps) |" in text and "| channels_last |" in text
