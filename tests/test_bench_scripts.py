@@ -30,3 +30,17 @@ def test_step_time_reports_both_paths_speedup_and_ablations(tmp_path):
     assert set(r["ablations"]) == {"host sync per step (no graphs)", "channels_last", "cached real statistics"}
     text = md.read_text()
     assert "| default | episode (3 steps) |" in text and "| channels_last |" in text
+
+
+def test_search_time_measures_episodes_and_projects(tmp_path):
+    search_time = load("search_time")
+    r = search_time.main(["--preset", "tiny", "--episodes", "2", "--project-episodes", "5", "--no-progress",
+                          "--run-dir", str(tmp_path / "runs"), "--md", str(tmp_path / "s.md")])
+    assert r["real"]["episodes"] == 2 and len(r["real"]["per_episode"]) == 2
+    assert all(e["steps"] == 3 and e["train_s"] > 0 and e["score_s"] > 0 for e in r["real"]["per_episode"])
+    assert r["fake_full"]["episodes"] == 5
+    pr = r["projection"]
+    parts = pr["setup_s"] + pr["first_episode_extra_s"] + 5 * pr["steady_episode_s"] + pr["agent_s"]
+    assert pr["projected_s"] == pytest.approx(parts) and pr["projected_s"] > r["real"]["env_s"]
+    assert (tmp_path / "runs" / "real" / "results.sqlite").exists()
+    assert "projected 5-episode search" in (tmp_path / "s.md").read_text()
