@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The GPU measurements of the performance issue, in parts that each fit one device call
+# (10 minutes). Run here first:  bash benchmarks/gpu_wheels.sh   (fills .whl/)
+# then on the device machine (carry [".whl"]), one part per call:
+#
+#   bash benchmarks/gpu_suite.sh steps       # GPU tests + step time: reference vs default + ablation
+#   bash benchmarks/gpu_suite.sh search      # 10 real paper-protocol episodes + 100-episode projection
+#   bash benchmarks/gpu_suite.sh throughput  # env steps per minute with 1, 2, 4, 8 envs on one GPU
+#
+# Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PART="${1:?usage: gpu_suite.sh steps|search|throughput}"
+OUT="${OUT:-out}"
+PRESET="${PRESET:-paper}"
+DEVICE="${DEVICE:-auto}"
+mkdir -p "$OUT"
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+else
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+log() { echo "[gpu_suite $(date +%T)] $*"; }
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU"
+  python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"; } | tee "$OUT/machine.txt"
+
+case "$PART" in
+steps)
+    log "GPU tests"
+    python3 -m pytest -q -p no:cacheprovider -m gpu tests/ 2>&1 | tail -15 | tee "$OUT/gpu_tests.txt" || true
+    log "step time ($PRESET)"
+    timeout 480 python3 benchmarks/step_time.py --preset "$PRESET" --device "$DEVICE" --ablate \
+        --out "$OUT/step_time.json" --md "$OUT/step_time.md" 2>&1 | grep -v Warning | tee "$OUT/step_time.log"
+    ;;
+search)
+    log "search: 10 episodes ($PRESET) + projection"
+    timeout 570 python3 benchmarks/search_time.py --preset "$PRESET" --device "$DEVICE" --episodes 10 \
+        --no-progress --out "$OUT/search_time.json" --md "$OUT/search_time.md" 2>&1 | tee "$OUT/search_time.log"
+    ;;
+throughput)
+    log "throughput ($PRESET)"
+    timeout 570 python3 benchmarks/throughput.py --preset "$PRESET" --device "$DEVICE" --envs 1,2,4,8 \
+        --steps-per-env 3 --backend subproc --out "$OUT/throughput.json" --md "$OUT/throughput.md" 2>&1 \
+        | tee "$OUT/throughput.log"
+    ;;
+*)
+    echo "unknown part $PART: use steps, search or throughput" >&2
+    exit 2
+    ;;
+esac
+log "done"
