@@ -65,6 +65,7 @@ ABLATIONS = [
     ("bf16 autocast", {"train.amp": False}, None, True),
     ("channels_last", {"train.channels_last": False}, None, True),
     ("fused Adam", {"train.fused_adam": False}, None, False),
+    ("cuDNN autotuning", {"train.cudnn_benchmark": False}, None, False),
     ("cached real statistics", {}, "fresh_stats", True),
 ]
 PEAK_TFLOPS = {"H100": {"bf16": 989.0, "fp32": 67.0}, "H200": {"bf16": 989.0, "fp32": 67.0}}
@@ -186,6 +187,7 @@ def default_episode(cfg, images: torch.Tensor, dev: torch.device, change: str | 
         for cell in E2GAN_ARCH.cells:
             if change == "fresh_stats":  # statistics of the real images recomputed per step
                 scorer._stats.clear()
+                scorer._real_sqrt.clear()
                 for res in (cfg.model.bottom_width * 2 ** s for s in (1, 2, 3)):
                     scorer.cache_path(res).unlink(missing_ok=True)
             sync(dev)

@@ -49,7 +49,7 @@ class ModelConfig:
     num_generators: int = 1  # Stackelberg GAN: K generators vs one discriminator
 
 
-SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam"})
+SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam", "cudnn_benchmark"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class TrainConfig:
     cuda_graphs: bool = True  # capture the proxy's D and G steps as CUDA graphs (CUDA only)
     channels_last: bool = True  # NHWC convolutions (1.4x faster at stage 3 on CPU too)
     fused_adam: bool | None = None
+    cudnn_benchmark: bool = True  # cuDNN autotuning (CUDA; shapes are fixed within a stage)
     grad_clip: float | None = None
 
 

@@ -137,25 +137,37 @@ def build_extractor(
     return extractor.to(device)
 
 
+def sqrtm_psd(sigma: torch.Tensor) -> torch.Tensor:
+    """Square root of a symmetric positive semi-definite matrix (eigendecomposition)."""
+    w, v = torch.linalg.eigh(sigma)
+    return (v * w.clamp_min(0).sqrt()) @ v.T
+
+
 def fid_from_statistics_torch(
     mu1: torch.Tensor | np.ndarray,
     sigma1: torch.Tensor | np.ndarray,
     mu2: torch.Tensor | np.ndarray,
     sigma2: torch.Tensor | np.ndarray,
+    sqrt_sigma2: torch.Tensor | None = None,
 ) -> float:
     """FID from Gaussian statistics via symmetric eigendecompositions (runs on GPU).
 
     ``tr sqrt(S1 S2)`` is computed as the sum of square roots of the eigenvalues of
-    ``S1^1/2 S2 S1^1/2`` in float64, on the device of ``sigma1`` when it is a tensor.
+    ``A S B A`` with ``A = S^1/2`` of one side, in float64, on the device of ``sigma1``
+    when it is a tensor. Pass ``sqrt_sigma2`` (:func:`sqrtm_psd` of the real
+    statistics, computed once) to save one of the two eigendecompositions.
     """
     device = sigma1.device if torch.is_tensor(sigma1) else torch.device("cpu")
     m1, s1, m2, s2 = (
         torch.as_tensor(a).to(device=device, dtype=torch.float64)
         for a in (mu1, sigma1, mu2, sigma2)
     )
-    w, v = torch.linalg.eigh(s1)
-    sqrt_s1 = (v * w.clamp_min(0).sqrt()) @ v.T
-    m = sqrt_s1 @ s2 @ sqrt_s1
+    if sqrt_sigma2 is None:
+        root = sqrtm_psd(s1)
+        m = root @ s2 @ root
+    else:
+        root = sqrt_sigma2.to(device=device, dtype=torch.float64)
+        m = root @ s1 @ root
     tr_covmean = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0).sqrt().sum()
     diff = m1 - m2
     return float(diff.dot(diff) + s1.trace() + s2.trace() - 2 * tr_covmean)
@@ -211,6 +223,7 @@ class FeatureScorer:
         self.version = extractor_version(self.spec)
         self.use_torch_fid = self.device.type == "cuda"
         self._stats: dict[int, RealStatistics] = {}
+        self._real_sqrt: dict[int, torch.Tensor] = {}  # sqrt of the real covariance, on device
 
     # -- features -------------------------------------------------------------------------
     @torch.no_grad()
@@ -222,9 +235,9 @@ class FeatureScorer:
             if self.spec.rgb and batch.shape[1] == 1:
                 batch = batch.expand(-1, 3, -1, -1)
             out = self.extractor.convert_features_tuple_to_dict(self.extractor(batch))
-            logits.append(out[self.spec.isc_feature].float().cpu())
-            feats.append(out[self.spec.fid_feature].float().cpu())
-        return torch.cat(logits), torch.cat(feats)
+            logits.append(out[self.spec.isc_feature].float())
+            feats.append(out[self.spec.fid_feature].float())
+        return torch.cat(logits).cpu(), torch.cat(feats).cpu()  # one device-to-host copy
 
     # -- real statistics --------------------------------------------------------------------
     def cache_path(self, resolution: int) -> Path:
@@ -304,8 +317,11 @@ class FeatureScorer:
         out = {"IS": isc[KEY_METRIC_ISC_MEAN], "IS_std": isc[KEY_METRIC_ISC_STD]}
         if self.use_torch_fid:
             f = feats.to(self.device, torch.float64)
+            if resolution not in self._real_sqrt:
+                sigma = torch.as_tensor(real.sigma, device=self.device, dtype=torch.float64)
+                self._real_sqrt[resolution] = sqrtm_psd(sigma)
             out["FID"] = fid_from_statistics_torch(
-                f.mean(0), torch.cov(f.T), real.mu, torch.as_tensor(real.sigma, device=self.device)
+                f.mean(0), torch.cov(f.T), real.mu, real.sigma, self._real_sqrt[resolution]
             )
         else:
             fake_stats = fid_features_to_statistics(feats)

@@ -83,6 +83,8 @@ class StageTrainer:
         self.memory_format = torch.channels_last if _on(cfg.channels_last, dev) else torch.contiguous_format
         G.to(memory_format=self.memory_format)
         D.to(memory_format=self.memory_format)
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = cfg.cudnn_benchmark  # process-wide setting
         self.graphs = bool(cfg.cuda_graphs) and dev.type == "cuda" and can_graph(loss, G)
         opt_kw: dict = {"betas": (cfg.beta1, cfg.beta2)}
         if _on(cfg.fused_adam, dev):

@@ -16,7 +16,7 @@ from gan_nas_env import feature_extractor_fmnist as fmnist
 from gan_nas_env import metrics
 from gan_nas_env.config import MetricsConfig
 from gan_nas_env.imageops import resize_uint8, to_float
-from gan_nas_env.metrics import FeatureScorer, MetricsError, fid_from_statistics_torch
+from gan_nas_env.metrics import FeatureScorer, MetricsError, fid_from_statistics_torch, sqrtm_psd
 
 FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 N_HALF = 1000
@@ -218,6 +218,11 @@ def test_torch_fid_agrees_with_numpy(
     ref = metrics.fid_statistics_to_metric(sa, sb, verbose=False)["frechet_inception_distance"]
     ours = fid_from_statistics_torch(sa["mu"], sa["sigma"], sb["mu"], sb["sigma"])
     assert ours == pytest.approx(ref, rel=1e-6)
+    # with the real side's square root precomputed (what the scorer caches per resolution)
+    root_b = sqrtm_psd(torch.as_tensor(sb["sigma"], dtype=torch.float64))
+    assert torch.allclose(root_b @ root_b, torch.as_tensor(sb["sigma"], dtype=torch.float64), atol=1e-8)
+    assert fid_from_statistics_torch(sa["mu"], sa["sigma"], sb["mu"], sb["sigma"], root_b) == pytest.approx(
+        ref, rel=1e-6)
     assert fid_from_statistics_torch(sa["mu"], sa["sigma"], sa["mu"], sa["sigma"]) == pytest.approx(
         0.0, abs=1e-8
     )
