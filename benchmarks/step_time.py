@@ -61,7 +61,7 @@ BASE = {"paper": "fashion-mnist", "quickstart": "quickstart", "tiny": "tiny"}
 # (label, config overrides, benchmark-side change, applies on CPU)
 ABLATIONS = [
     ("CUDA graphs", {"train.cuda_graphs": False}, None, False),
-    ("host sync per step (no graphs)", {"train.cuda_graphs": False}, "host_sync", True),
+    ("no host sync (one added per step, no graphs)", {"train.cuda_graphs": False}, "host_sync", True),
     ("bf16 autocast", {"train.amp": False}, None, True),
     ("channels_last", {"train.channels_last": False}, None, True),
     ("fused Adam", {"train.fused_adam": False}, None, False),

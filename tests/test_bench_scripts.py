@@ -27,7 +27,7 @@ def test_step_time_reports_both_paths_speedup_and_ablations(tmp_path):
         assert all(s["step_s"] == pytest.approx(s["train_s"] + s["score_s"]) and s["step_s"] > 0 for s in steps)
     assert set(r["speedup"]) == {1, 2, 3} and r["speedup_episode"] > 0
     # CPU: only the techniques that act on CPU are ablated (bf16 is off in the tiny preset)
-    assert set(r["ablations"]) == {"host sync per step (no graphs)", "channels_last", "cached real statistics"}
+    assert set(r["ablations"]) == {"no host sync (one added per step, no graphs)", "channels_last", "cached real statistics"}
     text = md.read_text()
     assert "| default | episode (3 steps) |" in text and "| channels_last |" in text
 
