@@ -1,5 +1,6 @@
 """The proxy's inner loop: slot counters, skipped D gradients, speed flags, bf16, CUDA graphs."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,50 @@ def test_cuda_episode_with_graphs_scores_like_eager():
         metrics[graphs] = [ev.step(c).metrics for c in E2GAN_ARCH.cells]
     for a, b in zip(metrics[False], metrics[True]):
         assert a["IS"] == pytest.approx(b["IS"], rel=1e-3) and a["FID"] == pytest.approx(b["FID"], rel=1e-2)
+
+
+class _Stream:
+    def wait_stream(self, other) -> None:
+        pass
+
+
+class _RecordedGraph:
+    """Stands in for a captured CUDA graph: replay runs the recorded step."""
+
+    def __init__(self, step) -> None:
+        self.step, self.replays = step, 0
+
+    def replay(self) -> None:
+        self.replays += 1
+        self.step()
+
+
+def test_graph_mode_bookkeeping_runs_every_step_once(monkeypatch):
+    """Warm-up steps, one capture per step kind, then replays: the same training as eager.
+
+    The capture itself needs CUDA; here it records the step (as a capture does, without
+    running it), so the test checks that no step is lost or run twice around it.
+    """
+    eager = make_stage(seed=4, n_critic=2)
+    eager_stats = eager.run(21)
+    graphed = make_stage(seed=4, n_critic=2)
+    captured, graphs = [], {}
+
+    def capture(key, step):
+        captured.append((key, graphed._eager_left[key]))
+        graph = graphs[key] = graphed._graphs[key] = _RecordedGraph(step)
+        return graph
+
+    monkeypatch.setattr(graphed, "_capture", capture)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    graphed.graphs, graphed._side = True, _Stream()
+    stats = graphed.run(21)
+    assert captured == [("d", 0), ("g", 0)]  # after the warm-up steps ran eagerly
+    assert stats.graphed and (stats.d_iters, stats.g_iters) == (21, 10)
+    assert {k: g.replays for k, g in graphs.items()} == {"d": 21 - 3, "g": 10 - 2}
+    assert not graphed._graphs  # released at the end of the stage
+    assert (stats.d_loss, stats.g_loss) == (eager_stats.d_loss, eager_stats.g_loss)
+    for a, b in zip((*eager.G.parameters(), *eager.D.parameters()),
+                    (*graphed.G.parameters(), *graphed.D.parameters())):
+        assert torch.equal(a, b)
