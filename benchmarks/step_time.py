@@ -286,6 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["paths"][path] = run_path(path, cfg, images, dev, flops, args.repeats)
         print(f"{path}: " + ", ".join(f"stage {s['stage']} {s['step_s']:.2f} s"
                                       for s in result["paths"][path]["steps"]))
+        save(result, args.out, args.md)
     if {"reference", "default"} <= set(result["paths"]):
         ref, dflt = (result["paths"][k]["steps"] for k in ("reference", "default"))
         result["speedup"] = {s["stage"]: r["step_s"] / s["step_s"] for r, s in zip(ref, dflt)}
@@ -303,11 +304,17 @@ def main(argv: list[str] | None = None) -> dict:
                 result["ablations"][label] = run_path("default", variant, images, dev, flops, args.repeats, change)
                 print(f"without {label}: " + ", ".join(
                     f"stage {s['stage']} {s['step_s']:.2f} s" for s in result["ablations"][label]["steps"]))
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1))
-    if args.md:
-        Path(args.md).write_text(markdown(result))
+                save(result, args.out, args.md)
+    save(result, args.out, args.md)
     return result
+
+
+def save(result: dict, out: str | None, md: str | None) -> None:
+    """Write what is measured so far (called after every path: a cut-off run keeps it)."""
+    if out:
+        Path(out).write_text(json.dumps(result, indent=1))
+    if md:
+        Path(md).write_text(markdown(result))
 
 
 def markdown(r: dict) -> str:

@@ -191,19 +191,24 @@ def main(argv: list[str] | None = None) -> dict:
             mean = "n/a" if r["env_step_s_mean"] is None else f"{r['env_step_s_mean']:.2f} s"
             print(f"N={n}: {r['env_steps_per_min']:.1f} env steps/min, {r['s_per_vec_step']:.2f} s per vec step, "
                   f"mean env step {mean} (warm-up {r['warmup_s']:.1f} s, start {startup:.1f} s)", flush=True)
+            write_results(result, args.out, args.md)  # after every N: a cut-off run keeps what it measured
     finally:
         if started_ray:
             ray.shutdown()
+    return result
+
+
+def write_results(result: dict[str, Any], out: str | None, md: str | None) -> None:
+    """Add speed-ups over N=1 (or the smallest N) and write the JSON and Markdown files."""
     base = next((r for r in result["results"] if r["envs"] == 1), result["results"][0])
     result["speedup_base_envs"] = base["envs"]
     for r in result["results"]:
         r["speedup"] = r["env_steps_per_min"] / base["env_steps_per_min"]
         r["efficiency"] = r["speedup"] * base["envs"] / r["envs"]
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1))
-    if args.md:
-        Path(args.md).write_text(markdown(result))
-    return result
+    if out:
+        Path(out).write_text(json.dumps(result, indent=1))
+    if md:
+        Path(md).write_text(markdown(result))
 
 
 def markdown(r: dict) -> str:
