@@ -36,7 +36,7 @@ steps)
 search)
     log "search: 10 episodes ($PRESET) + projection"
     timeout 570 python3 benchmarks/search_time.py --preset "$PRESET" --device "$DEVICE" --episodes 10 \
-        --no-progress --out "$OUT/search_time.json" --md "$OUT/search_time.md" 2>&1 | tee "$OUT/search_time.log"
+        --no-progress --run-dir "$OUT/search_runs" --out "$OUT/search_time.json" --md "$OUT/search_time.md" 2>&1 | tee "$OUT/search_time.log"
     ;;
 throughput)
     log "throughput ($PRESET)"
