@@ -30,10 +30,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_time import BASE, PRESETS  # noqa: E402
+from presets import add_common_args, preset_config  # noqa: E402
 
 from agents.runner import run_search  # noqa: E402
-from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators import resolve_device  # noqa: E402
 from gan_nas_env.results_store import ResultsStore  # noqa: E402
 
@@ -75,19 +74,13 @@ def project(real: dict, fake_short: dict, fake_full: dict, n: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="quickstart")
-    p.add_argument("--device", default="auto")
+    add_common_args(p)
     p.add_argument("--episodes", type=int, default=10, help="real episodes to measure")
     p.add_argument("--project-episodes", type=int, default=100, help="search length to project to")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--run-dir", default=None, help="keep the run folders here (default: a temp dir)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--out", default=None, help="JSON output")
-    p.add_argument("--md", default=None, help="Markdown output")
     args = p.parse_args(argv)
-    cfg = load_config(BASE[args.preset], {**PRESETS[args.preset], "device": args.device})
-    if args.overrides:
-        cfg = load_config(cfg, args.overrides)
+    cfg = preset_config(args)
     dev = resolve_device(cfg.device)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.run_dir or tmp)

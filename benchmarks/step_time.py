@@ -26,6 +26,7 @@ import argparse
 import json
 import platform
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,18 +46,9 @@ from gan_nas_env.metrics import FeatureScorer
 from gan_nas_env.proxy_trainer import ProxyTrainer
 from gan_nas_env.search_space import E2GAN_ARCH
 
-PRESETS = {
-    # paper protocol on CIFAR-10-shaped data: 50k images 3x32x32, gf 128 / df 64, 5k samples
-    "paper": {"data.name": "synthetic", "data.channels": 3, "data.synthetic_images": 50_000,
-              "metrics.num_samples": 5000, "metrics.real_samples": 10_000, "metrics.kid": False},
-    # quickstart sizes (CPU): 2,048 images, gf 32 / df 32, 1k samples
-    "quickstart": {"data.name": "synthetic", "data.channels": 3, "data.synthetic_images": 2048,
-                   "metrics.num_samples": 1000, "metrics.real_samples": 2048, "metrics.kid": False},
-    # seconds on CPU: for tests of this script
-    "tiny": {"data.channels": 3, "data.synthetic_images": 256, "metrics.num_samples": 250,
-             "metrics.kid": False},
-}
-BASE = {"paper": "fashion-mnist", "quickstart": "quickstart", "tiny": "tiny"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from presets import add_common_args, preset_config  # noqa: E402
+
 # One row per technique of the default path: the default with that technique turned off.
 # (label, config overrides, benchmark-side change, applies on CPU)
 ABLATIONS = [
@@ -258,20 +250,14 @@ def warm_up(cfg, images: torch.Tensor, dev: torch.device, paths: list[str]) -> N
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="quickstart")
-    p.add_argument("--device", default="auto")
+    add_common_args(p)
     p.add_argument("--paths", default="reference,default")
     p.add_argument("--ablate", action="store_true",
                    help="also time the default path with each technique turned off, one at a time")
     p.add_argument("--repeats", type=int, default=1, help="timed episodes per path (median)")
     p.add_argument("--no-warmup", action="store_true", help="skip the short untimed warm-up episode")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", default=None, help="JSON output (default: print only)")
-    p.add_argument("--md", default=None, help="Markdown table output")
     args = p.parse_args(argv)
-    cfg = load_config(BASE[args.preset], {**PRESETS[args.preset], "device": args.device})
-    if args.overrides:
-        cfg = load_config(cfg, args.overrides)
+    cfg = preset_config(args)
     dev = resolve_device(cfg.device)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
     flops = count_flops(cfg, dev)

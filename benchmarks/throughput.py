@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_time import BASE, PRESETS  # noqa: E402
+from presets import add_common_args, preset_config  # noqa: E402
 
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators import resolve_device  # noqa: E402
@@ -137,27 +137,21 @@ def measure(vec: Any, n: int, steps: int, seed: int, dev: torch.device) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="quickstart")
+    add_common_args(p)
     p.add_argument("--envs", default="1,2,4,8", help="comma-separated numbers of concurrent envs")
     p.add_argument("--steps-per-env", type=int, default=6,
                    help="timed vector steps per N (a multiple of 3: whole episodes)")
     p.add_argument("--backend", choices=["subproc", "ray"], default="subproc")
-    p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads per env (0: CPU cores // N, at least 1)")
     p.add_argument("--start-method", choices=["spawn", "forkserver"], default="spawn",
                    help="subproc backend: how env processes start (no fork: CUDA)")
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="ray backend: CPUs per actor")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", default=None, help="JSON output (default: print only)")
-    p.add_argument("--md", default=None, help="Markdown table output")
     args = p.parse_args(argv)
     envs = [int(x) for x in args.envs.split(",") if x.strip()]
     if not envs or min(envs) < 1 or args.steps_per_env < 1:
         p.error("--envs needs positive integers and --steps-per-env at least 1")
-    cfg = load_config(BASE[args.preset], {**PRESETS[args.preset], "device": args.device})
-    if args.overrides:
-        cfg = load_config(cfg, args.overrides)
+    cfg = preset_config(args)
     dev = resolve_device(cfg.device)
     cfg = load_config(cfg, {"device": str(dev)})  # the envs use what the parent resolved
     cores = os.cpu_count() or 1
