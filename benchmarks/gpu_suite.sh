@@ -5,12 +5,13 @@
 #
 #   bash benchmarks/gpu_suite.sh steps       # GPU tests + step time: reference vs default + ablation
 #   bash benchmarks/gpu_suite.sh search      # 10 real paper-protocol episodes + 100-episode projection
-#   bash benchmarks/gpu_suite.sh throughput  # env steps per minute with 1, 2, 4, 8 envs on one GPU
+#   bash benchmarks/gpu_suite.sh throughput  # env steps per minute, 1, 2, 4, 8 envs on one GPU (threads + streams)
+#   bash benchmarks/gpu_suite.sh throughput-subproc   # the same with one process per env (optional)
 #
 # Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PART="${1:?usage: gpu_suite.sh steps|search|throughput}"
+PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc}"
 OUT="${OUT:-out}"
 PRESET="${PRESET:-paper}"
 DEVICE="${DEVICE:-auto}"
@@ -38,14 +39,16 @@ search)
     timeout 570 python3 benchmarks/search_time.py --preset "$PRESET" --device "$DEVICE" --episodes 10 \
         --no-progress --run-dir "$OUT/search_runs" --out "$OUT/search_time.json" --md "$OUT/search_time.md" 2>&1 | tee "$OUT/search_time.log"
     ;;
-throughput)
-    log "throughput ($PRESET)"
+throughput | throughput-subproc)
+    backend=thread
+    [ "$PART" = throughput-subproc ] && backend=subproc
+    log "throughput ($PRESET, $backend)"
     timeout 570 python3 benchmarks/throughput.py --preset "$PRESET" --device "$DEVICE" --envs 1,2,4,8 \
-        --steps-per-env 3 --backend subproc --out "$OUT/throughput.json" --md "$OUT/throughput.md" 2>&1 \
-        | tee "$OUT/throughput.log"
+        --steps-per-env 3 --backend "$backend" --out "$OUT/throughput_$backend.json" \
+        --md "$OUT/throughput_$backend.md" 2>&1 | tee "$OUT/throughput_$backend.log"
     ;;
 *)
-    echo "unknown part $PART: use steps, search or throughput" >&2
+    echo "unknown part $PART: use steps, search, throughput or throughput-subproc" >&2
     exit 2
     ;;
 esac

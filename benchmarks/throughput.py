@@ -10,9 +10,12 @@ advances all N envs by one proxy stage). Reported per N: env steps per minute
 (``N * K / elapsed * 60``), seconds per vector step, the speed-up over N=1 and
 the mean in-env step time (how much the envs slow each other down).
 
-Backends: ``subproc`` (stable-baselines3 ``SubprocVecEnv``, one spawned process
-per env) or ``ray`` (``agents.ray_vec_env.RayVecEnv``, one actor per env, a
-``1/N`` GPU share each on CUDA). Writes JSON and a Markdown table::
+Backends: ``thread`` (``agents.thread_vec_env.ThreadVecEnv``: one process, one
+thread and one CUDA stream per env, so kernels of different envs overlap on the
+GPU), ``subproc`` (stable-baselines3 ``SubprocVecEnv``, one spawned process per
+env; processes on one GPU are time-sliced unless MPS runs) or ``ray``
+(``agents.ray_vec_env.RayVecEnv``, one actor per env, a ``1/N`` GPU share each on
+CUDA). Writes JSON and a Markdown table::
 
     python benchmarks/throughput.py --preset paper --envs 1,2,4,8 --steps-per-env 6 --backend subproc \\
         --out docs/throughput_gpu.json --md docs/throughput_gpu.md
@@ -93,6 +96,10 @@ def build_vec_env(backend: str, cfg: Any, n: int, threads: int, dev: torch.devic
 
         with thread_env(threads):  # BLAS reads them when the child imports numpy
             return SubprocVecEnv(fns, start_method=start_method)
+    if backend == "thread":
+        from agents.thread_vec_env import ThreadVecEnv
+
+        return ThreadVecEnv(fns, device=dev)  # one process: its torch/BLAS pools are shared
     from agents.ray_vec_env import RayVecEnv
 
     # floor to 4 decimals: n shares of 1/n must not add up to more than one GPU
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--envs", default="1,2,4,8", help="comma-separated numbers of concurrent envs")
     p.add_argument("--steps-per-env", type=int, default=6,
                    help="timed vector steps per N (a multiple of 3: whole episodes)")
-    p.add_argument("--backend", choices=["subproc", "ray"], default="subproc")
+    p.add_argument("--backend", choices=["thread", "subproc", "ray"], default="thread")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads per env (0: CPU cores // N, at least 1)")
     p.add_argument("--start-method", choices=["spawn", "forkserver"], default="spawn",

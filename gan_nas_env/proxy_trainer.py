@@ -9,6 +9,7 @@ it. Weights of earlier cells carry over between the steps of an episode.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ from gan_nas_env.losses import get_loss
 from gan_nas_env.metrics import FeatureScorer
 from gan_nas_env.search_space import Architecture, Cell
 from gan_nas_env.stage_trainer import StageTrainer
+
+GLOBAL_RNG_LOCK = threading.Lock()
 
 
 @dataclass
@@ -96,8 +99,9 @@ class ProxyTrainer:
             self.G, self.D, self.arch = None, None, None
             self._fresh = False
         arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
-        # fork_rng: module init uses the global RNG; seed it locally and restore after.
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+        # fork_rng: module init uses the global RNG; seed it locally and restore after
+        # (under a lock: envs stepping in threads share the global RNG).
+        with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self._seed * 1009 + arch.depth)
             if self.G is None:
                 self.G = build_generator(

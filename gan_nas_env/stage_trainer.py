@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,7 +28,8 @@ from gan_nas_env.losses import GANLoss
 log = logging.getLogger(__name__)
 
 CHUNK_BLOCKS = 32  # generator steps whose randomness is drawn at once
-WARMUP_STEPS = {"d": 3, "g": 2}  # eager steps before capture (lazy init: optimizer state, cuDNN)
+WARMUP_STEPS = {"d": 3, "g": 2}
+CAPTURE_LOCK = threading.Lock()  # eager steps before capture (lazy init: optimizer state, cuDNN)
 
 
 @dataclass
@@ -185,7 +187,9 @@ class StageTrainer:
     def _capture(self, key: str, step: Callable[[], None]) -> torch.cuda.CUDAGraph | None:
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            # thread_local: envs stepping in other threads (ThreadVecEnv) may keep running;
+            # the lock keeps captures, which empty the allocator's cache, one at a time.
+            with CAPTURE_LOCK, torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 step()  # recorded, not run: the caller replays it
         except RuntimeError as err:  # an op that cannot be captured: fall back, loudly
             log.warning("CUDA graph capture of the %s step failed (%s); running eagerly", key, err)

@@ -31,7 +31,7 @@ def check(r: dict, out: Path, md: Path, backend: str) -> None:
     assert "| envs |" in text and "\n| 2 |" in text
 
 
-@pytest.mark.parametrize("backend", ["subproc", "ray"])
+@pytest.mark.parametrize("backend", ["thread", "subproc", "ray"])
 def test_throughput_measures_each_number_of_envs(tmp_path, backend):
     if backend == "ray":
         pytest.importorskip("ray")

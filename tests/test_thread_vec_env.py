@@ -1,0 +1,38 @@
+"""ThreadVecEnv steps envs concurrently and gives exactly DummyVecEnv's results."""
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.thread_vec_env import ThreadVecEnv
+from gan_nas_env.config import load_config
+from gan_nas_env.env import GANCellSearchEnv
+
+
+def rollout(venv_cls, steps=6):
+    cfg = load_config("tiny")
+    venv = venv_cls([lambda: GANCellSearchEnv(cfg, evaluator="real") for _ in range(2)])
+    venv.seed(11)
+    venv.action_space.seed(3)
+    obs = [venv.reset()]
+    out = []
+    for _ in range(steps):
+        o, r, d, infos = venv.step(np.stack([venv.action_space.sample() for _ in range(2)]))
+        obs.append(o)
+        out.append((r, d, [(i["arch"], i["IS"], i["FID"], "terminal_observation" in i) for i in infos]))
+    venv.close()
+    return obs, out
+
+
+def test_thread_vec_env_matches_dummy_vec_env():
+    torch.manual_seed(0)
+    a_obs, a = rollout(DummyVecEnv)
+    torch.manual_seed(0)
+    b_obs, b = rollout(ThreadVecEnv)
+    for x, y in zip(a_obs, b_obs):
+        np.testing.assert_array_equal(x, y)
+    for (ra, da, ia), (rb, db, ib) in zip(a, b):
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(da, db)
+        assert ia == ib
+    assert any(d.any() for _, d, _ in b)  # episodes ended and auto-reset inside the rollout
