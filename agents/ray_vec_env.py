@@ -20,13 +20,16 @@ import gymnasium as gym
 import numpy as np
 import ray
 from ray.exceptions import RayActorError
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnv,
     VecEnvIndices,
     VecEnvObs,
     VecEnvStepReturn,
 )
+
+from agents.vec_episodes import EpisodeNumbering, StopOnCompletedEpisodes
+
+__all__ = ["EnvWorker", "RayVecEnv", "StopOnCompletedEpisodes"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class EnvWorker:
         self.env.close()
 
 
-class RayVecEnv(VecEnv):
+class RayVecEnv(EpisodeNumbering, VecEnv):
     """``num_envs`` envs, each in a Ray actor.
 
     :param env_fns: one picklable factory per env (run inside the actor).
@@ -114,29 +117,14 @@ class RayVecEnv(VecEnv):
         self.actors = [self._actor_cls.remote(fn) for fn in self._fns]
         obs_space, act_space = ray.get(self.actors[0].spaces.remote())
         super().__init__(len(self._fns), obs_space, act_space)
-        self.global_episodes = global_episodes
+        self._init_numbering(self.num_envs, global_episodes)
         self.max_restarts = max_restarts
         self.restarts = [0] * self.num_envs
-        self._episode_ids = [-1] * self.num_envs
-        self._next_episode = 0
         self._last_obs: list[Any] = [None] * self.num_envs
         self._last_info: list[dict] = [{} for _ in range(self.num_envs)]
         self._first_seeds: list[int | None] = [None] * self.num_envs
         self._actions: np.ndarray | None = None
         self._futures: list[Any] = []
-
-    # -- episode bookkeeping ------------------------------------------------------
-    def _new_episode(self, i: int, info: dict) -> dict:
-        self._episode_ids[i] = self._next_episode
-        self._next_episode += 1
-        return self._tag(i, info)
-
-    def _tag(self, i: int, info: dict) -> dict:
-        info["worker"] = i
-        if self.global_episodes and "episode_index" in info:
-            info.setdefault("worker_episode_index", info["episode_index"])
-            info["episode_index"] = self._episode_ids[i]
-        return info
 
     # -- VecEnv API ------------------------------------------------------------------
     def reset(self) -> VecEnvObs:
@@ -238,18 +226,3 @@ class RayVecEnv(VecEnv):
     def get_images(self) -> Sequence[np.ndarray | None]:
         return ray.get([a.render.remote() for a in self.actors])
 
-
-class StopOnCompletedEpisodes(BaseCallback):
-    """Stop after ``max_episodes`` finished episodes, not counting those cut short by a
-    worker restart (``info["worker_restarted"]``); those are retried."""
-
-    def __init__(self, max_episodes: int) -> None:
-        super().__init__()
-        self.max_episodes = max_episodes
-        self.n_episodes = 0
-
-    def _on_step(self) -> bool:
-        for done, info in zip(self.locals["dones"], self.locals["infos"]):
-            if done and not info.get("worker_restarted"):
-                self.n_episodes += 1
-        return self.n_episodes < self.max_episodes

@@ -30,7 +30,7 @@ from agents.checkpoint import (
 from agents.factory import ALGOS, algo_class, make_agent, wrap_for_algo
 from gan_nas_env.config import Config, ConfigError, save_config
 from gan_nas_env.env import GANCellSearchEnv
-from gan_nas_env.evaluators import Evaluator
+from gan_nas_env.evaluators import Evaluator, resolve_device
 from gan_nas_env.results_store import ResultsStore
 
 
@@ -183,7 +183,7 @@ def plot_rewards(returns: list[float], path: Path) -> None:
 
 
 def worker_env(cfg: Config, evaluator: Evaluator | str, algo: str, store_path: Path) -> Any:
-    """The env of one Ray worker: records its evaluations in the run's results store."""
+    """The env of one parallel worker: records its evaluations in the run's results store."""
     base = GANCellSearchEnv(cfg, evaluator=evaluator)
     base.attach_store(ResultsStore(store_path), replay=True)
     return Monitor(wrap_for_algo(base, algo))
@@ -216,6 +216,7 @@ def run_search(
     hyperparams: dict[str, Any] | None = None, evaluator: Evaluator | str = "real",
     progress: bool = True, resume: bool = False, workers: int = 1,
     ray_address: str | None = None, gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
+    vec_env: str = "ray",
 ) -> SearchResult:
     """Search ``episodes`` architectures with ``algo`` and write the run folder.
 
@@ -232,6 +233,9 @@ def run_search(
         episodes.
     :param ray_address: join this Ray cluster instead of starting a local instance.
     :param gpus_per_worker: GPU share of each worker (a fraction shares a GPU).
+    :param vec_env: ``ray`` (actors; clusters) or ``thread``
+        (:class:`~agents.thread_vec_env.ThreadVecEnv`: threads of this process with
+        one CUDA stream each, so several small GANs overlap on one GPU).
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -245,7 +249,14 @@ def run_search(
         raise ConfigError("--resume is not supported with --workers/--ray-address")
     # build everything that can fail on bad input before anything is written
     base: GANCellSearchEnv | None = None
-    if distributed:
+    if vec_env not in ("ray", "thread"):
+        raise ConfigError(f"unknown vec_env {vec_env!r}; use 'ray' or 'thread'")
+    if distributed and vec_env == "thread":
+        from agents.thread_vec_env import ThreadVecEnv
+
+        fn = functools.partial(worker_env, cfg, evaluator, algo, out / "results.sqlite")
+        env = ThreadVecEnv([fn] * workers, device=resolve_device(cfg.device), global_episodes=True)
+    elif distributed:
         env = ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
                              gpus_per_worker, cpus_per_worker)
         if ALGOS.get(algo).off_policy:
@@ -286,7 +297,7 @@ def run_search(
     try:
         if remaining > 0:
             if distributed:
-                from agents.ray_vec_env import StopOnCompletedEpisodes
+                from agents.vec_episodes import StopOnCompletedEpisodes
 
                 stop: BaseCallback = StopOnCompletedEpisodes(remaining)
                 budget = 30 * (remaining + workers)  # a cap only: the callback stops the search

@@ -26,22 +26,30 @@ import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
+from agents.vec_episodes import EpisodeNumbering
+
 
 def _env_device(env: gym.Env) -> torch.device | None:
     trainer = getattr(getattr(env.unwrapped, "evaluator", None), "trainer", None)
     return getattr(trainer, "device", None)
 
 
-class ThreadVecEnv(DummyVecEnv):
+class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
     """Steps its envs concurrently, one thread and (on CUDA) one CUDA stream each.
 
     :param env_fns: functions that build the envs (called in this thread, in order).
     :param device: where the envs train; on CUDA each env gets its own stream.
         ``None`` asks each env's evaluator when it exists, else assumes CPU.
+    :param global_episodes: number episodes over all envs (see
+        :class:`~agents.vec_episodes.EpisodeNumbering`); ``info["worker"]`` is always set.
     """
 
-    def __init__(self, env_fns: list[Callable[[], gym.Env]], device: str | torch.device | None = None) -> None:
+    def __init__(
+        self, env_fns: list[Callable[[], gym.Env]], device: str | torch.device | None = None,
+        global_episodes: bool = False,
+    ) -> None:
         super().__init__(env_fns)
+        self._init_numbering(self.num_envs, global_episodes)
         self._pool = ThreadPoolExecutor(max_workers=self.num_envs, thread_name_prefix="env")
         self._streams: list[torch.cuda.Stream | None] = []
         for env in self.envs:
@@ -61,18 +69,29 @@ class ThreadVecEnv(DummyVecEnv):
             stream.synchronize()  # the caller reads what this env wrote
         return obs, reward, terminated, truncated, info, reset_obs, reset_info
 
+    def reset(self) -> Any:
+        obs = super().reset()
+        for i in range(self.num_envs):
+            self._new_episode(i, self.reset_infos[i])
+        return obs
+
     def step_wait(self) -> VecEnvStepReturn:
         results = list(self._pool.map(self._step_one, range(self.num_envs)))
         for i, (obs, reward, terminated, truncated, info, reset_obs, reset_info) in enumerate(results):
             self.buf_rews[i] = reward
             self.buf_dones[i] = terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
+            self._tag(i, info)
             if self.buf_dones[i]:
                 info["terminal_observation"] = obs
-                obs, self.reset_infos[i] = reset_obs, reset_info
+                obs, self.reset_infos[i] = reset_obs, self._new_episode(i, reset_info)
             self.buf_infos[i] = info
             self._save_obs(i, obs)
         return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), deepcopy(self.buf_infos)
+
+    def sample(self, index: int, n: int) -> Any:
+        """``n`` images from the latest generator of env ``index`` (None if there is none)."""
+        return self.envs[index].unwrapped.evaluator.sample(n)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

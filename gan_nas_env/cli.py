@@ -54,7 +54,10 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the killed run in --out from its last checkpoint")
     p.add_argument("--workers", type=int, default=1,
-                   help="envs run in parallel in Ray actors (needs the 'distributed' extra)")
+                   help="envs run in parallel (see --vec-env)")
+    p.add_argument("--vec-env", choices=["ray", "thread"], default="ray",
+                   help="ray: one Ray actor per env (needs the 'distributed' extra; clusters); "
+                        "thread: threads of this process, one CUDA stream each (one GPU)")
     p.add_argument("--ray-address", default=None,
                    help="join this Ray cluster (e.g. HEAD_IP:6379); default: a local Ray")
     p.add_argument("--gpus-per-worker", type=float, default=0.0,
@@ -77,6 +80,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     ALGOS.get(algo)
     if args.workers <= 0 or args.gpus_per_worker < 0:
         raise ConfigError("--workers must be > 0 and --gpus-per-worker >= 0")
+    if args.vec_env == "thread" and args.ray_address:
+        raise ConfigError("--ray-address needs --vec-env ray")
     if args.episodes is not None and args.episodes <= 0:
         raise ConfigError(f"--episodes must be > 0, got {args.episodes}")
     out = Path(args.out or f"runs/{cfg.name}-{algo}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -85,7 +90,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     res = run_search(cfg, out, algo=algo, episodes=args.episodes,
                      hyperparams=parse_hyperparams(args.hyperparams), progress=not args.no_progress,
                      resume=args.resume, workers=args.workers, ray_address=args.ray_address,
-                     gpus_per_worker=args.gpus_per_worker)
+                     gpus_per_worker=args.gpus_per_worker, vec_env=args.vec_env)
     print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
     if res.best_arch is None:
         print("[gan-nas] no complete architecture was scored (all episodes diverged?)")

@@ -68,7 +68,10 @@ class ResultsStore:
 
     def _open(self, timeout: float) -> str:
         try:
-            self._con = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            # check_same_thread off: an env built in the main thread records from a
+            # ThreadVecEnv worker thread (one thread at a time uses a connection)
+            self._con = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None,
+                                        check_same_thread=False)
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=NORMAL")
             self._con.executescript(_SCHEMA)

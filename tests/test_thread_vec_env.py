@@ -36,3 +36,27 @@ def test_thread_vec_env_matches_dummy_vec_env():
         np.testing.assert_array_equal(da, db)
         assert ia == ib
     assert any(d.any() for _, d, _ in b)  # episodes ended and auto-reset inside the rollout
+
+
+def test_search_with_thread_workers_records_every_episode_once(tmp_path):
+    from agents.runner import run_search
+    from gan_nas_env.results_store import ResultsStore
+
+    res = run_search(load_config("tiny"), tmp_path / "run", episodes=4, workers=2, vec_env="thread",
+                     progress=False)
+    assert res.episodes >= 4 and res.best_arch is not None
+    with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
+        steps = list(store.steps("run"))
+    keys = [(s["episode"], s["step"]) for s in steps]
+    assert len(keys) == len(set(keys)) == 3 * res.episodes  # run-wide episode numbers
+    assert sorted({e for e, _ in keys}) == list(range(res.episodes))
+    assert (tmp_path / "run" / "best_grid.png").exists()
+
+
+def test_cli_rejects_a_ray_address_with_thread_workers(tmp_path, capsys):
+    from gan_nas_env.cli import main
+
+    code = main(["search", "--config", "tiny", "--workers", "2", "--vec-env", "thread",
+                 "--ray-address", "1.2.3.4:6379", "--out", str(tmp_path / "r")])
+    assert code == 2 and "--ray-address needs --vec-env ray" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
