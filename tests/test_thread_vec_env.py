@@ -1,6 +1,7 @@
 """ThreadVecEnv steps envs concurrently and gives exactly DummyVecEnv's results."""
 
 import numpy as np
+import pytest
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -60,3 +61,26 @@ def test_cli_rejects_a_ray_address_with_thread_workers(tmp_path, capsys):
                  "--ray-address", "1.2.3.4:6379", "--out", str(tmp_path / "r")])
     assert code == 2 and "--ray-address needs --vec-env ray" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_thread_vec_env_on_cuda_streams_matches_dummy_vec_env():
+    """Concurrent envs on one GPU (own streams, graphs captured while others run)."""
+    def run(cls):
+        cfg = load_config("tiny", {"device": "cuda", "train.d_iters_per_cell": 40})
+        venv = cls([lambda: GANCellSearchEnv(cfg, evaluator="real") for _ in range(3)])
+        venv.seed(5)
+        venv.action_space.seed(2)
+        venv.reset()
+        out = []
+        for _ in range(6):
+            _, r, _, infos = venv.step(np.stack([venv.action_space.sample() for _ in range(3)]))
+            out.append([(i["arch"], i["IS"], i["FID"]) for i in infos])
+        venv.close()
+        return out
+
+    for a, b in zip(run(DummyVecEnv), run(ThreadVecEnv)):
+        for (arch_a, is_a, fid_a), (arch_b, is_b, fid_b) in zip(a, b):
+            assert arch_a == arch_b
+            assert is_a == pytest.approx(is_b, rel=1e-2) and fid_a == pytest.approx(fid_b, rel=5e-2)
