@@ -30,7 +30,7 @@ from agents.checkpoint import (
 from agents.factory import ALGOS, algo_class, make_agent, wrap_for_algo
 from gan_nas_env.config import Config, ConfigError, save_config
 from gan_nas_env.env import GANCellSearchEnv
-from gan_nas_env.evaluators import Evaluator, resolve_device
+from gan_nas_env.evaluators import Evaluator
 from gan_nas_env.results_store import ResultsStore
 
 
@@ -255,7 +255,7 @@ def run_search(
         from agents.thread_vec_env import ThreadVecEnv
 
         fn = functools.partial(worker_env, cfg, evaluator, algo, out / "results.sqlite")
-        env = ThreadVecEnv([fn] * workers, device=resolve_device(cfg.device), global_episodes=True)
+        env = ThreadVecEnv([fn] * workers, global_episodes=True)  # streams on the config's device
     elif distributed:
         env = ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
                              gpus_per_worker, cpus_per_worker)

@@ -27,11 +27,13 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from agents.vec_episodes import EpisodeNumbering
+from gan_nas_env.evaluators import resolve_device
 
 
-def _env_device(env: gym.Env) -> torch.device | None:
-    trainer = getattr(getattr(env.unwrapped, "evaluator", None), "trainer", None)
-    return getattr(trainer, "device", None)
+def _env_device(env: gym.Env) -> torch.device:
+    """Where a search env trains (its config's device); CPU for other envs."""
+    cfg = getattr(env.unwrapped, "cfg", None)
+    return resolve_device(cfg.device) if cfg is not None else torch.device("cpu")
 
 
 class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
@@ -39,7 +41,7 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
 
     :param env_fns: functions that build the envs (called in this thread, in order).
     :param device: where the envs train; on CUDA each env gets its own stream.
-        ``None`` asks each env's evaluator when it exists, else assumes CPU.
+        ``None`` takes each env's configured device (CPU for envs without a config).
     :param global_episodes: number episodes over all envs (see
         :class:`~agents.vec_episodes.EpisodeNumbering`); ``info["worker"]`` is always set.
     """
@@ -54,7 +56,7 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
         self._streams: list[torch.cuda.Stream | None] = []
         for env in self.envs:
             dev = torch.device(device) if device is not None else _env_device(env)
-            self._streams.append(torch.cuda.Stream(dev) if dev is not None and dev.type == "cuda" else None)
+            self._streams.append(torch.cuda.Stream(dev) if dev.type == "cuda" else None)
 
     def _step_one(self, i: int) -> tuple[Any, float, bool, bool, dict, Any, dict | None]:
         stream = self._streams[i]
@@ -96,4 +98,3 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         super().close()
-

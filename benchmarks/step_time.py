@@ -44,7 +44,7 @@ from gan_nas_env.generator import build_generator
 from gan_nas_env.losses import get_loss
 from gan_nas_env.metrics import FeatureScorer
 from gan_nas_env.proxy_trainer import ProxyTrainer
-from gan_nas_env.search_space import E2GAN_ARCH
+from gan_nas_env.search_space import E2GAN_ARCH, NUM_CELLS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from presets import add_common_args, preset_config  # noqa: E402
@@ -168,7 +168,8 @@ def default_episode(cfg, images: torch.Tensor, dev: torch.device, change: str | 
 
     scorer = FeatureScorer(cfg.metrics, images[: cfg.metrics.real_samples], dataset_key(cfg.data, "train"), dev)
     trainer = ProxyTrainer(cfg, ImageBank(images), scorer, dev)
-    for res in (cfg.model.bottom_width * 2 ** s for s in (1, 2, 3)):
+    resolutions = [cfg.model.bottom_width * 2**depth for depth in range(1, NUM_CELLS + 1)]
+    for res in resolutions:
         scorer.real_statistics(res)  # cached on disk in a real search: not part of a step
     trainer.reset(0)
     out = []
@@ -178,9 +179,8 @@ def default_episode(cfg, images: torch.Tensor, dev: torch.device, change: str | 
     try:
         for cell in E2GAN_ARCH.cells:
             if change == "fresh_stats":  # statistics of the real images recomputed per step
-                scorer._stats.clear()
-                scorer._real_sqrt.clear()
-                for res in (cfg.model.bottom_width * 2 ** s for s in (1, 2, 3)):
+                scorer.clear_memory_cache()
+                for res in resolutions:
                     scorer.cache_path(res).unlink(missing_ok=True)
             sync(dev)
             out.append(_timed_step(trainer, cell))

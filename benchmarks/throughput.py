@@ -47,9 +47,7 @@ from presets import add_common_args, preset_config  # noqa: E402
 
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators import resolve_device  # noqa: E402
-
-EPISODE_STEPS = 3
-
+from gan_nas_env.search_space import NUM_CELLS  # noqa: E402
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -130,7 +128,7 @@ def measure(vec: Any, n: int, steps: int, seed: int, dev: torch.device) -> dict:
     vec.seed(seed)
     t0 = time.perf_counter()
     vec.reset()
-    run(EPISODE_STEPS)
+    run(NUM_CELLS)  # one episode
     warmup = time.perf_counter() - t0
     mem = gpu_memory_used_mib(dev)
     t0 = time.perf_counter()

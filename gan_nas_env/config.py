@@ -69,10 +69,10 @@ class TrainConfig:
     d_iters_per_cell: int | None = None  # if set, overrides epochs_per_cell
     amp: bool = False  # bf16 autocast of the GAN's forward passes (any device; pays on CUDA)
     # Speed-only settings: they do not change what is computed beyond float rounding, so
-    # they are left out of the proxy hash (SPEED_ONLY_TRAIN_KEYS). None = on CUDA only.
+    # they are left out of the proxy hash (SPEED_ONLY_TRAIN_KEYS).
     cuda_graphs: bool = True  # capture the proxy's D and G steps as CUDA graphs (CUDA only)
     channels_last: bool = True  # NHWC convolutions (1.4x faster at stage 3 on CPU too)
-    fused_adam: bool | None = None
+    fused_adam: bool | None = None  # fused Adam; None = on CUDA only
     cudnn_benchmark: bool = True  # cuDNN autotuning (CUDA; shapes are fixed within a stage)
     grad_clip: float | None = None
 

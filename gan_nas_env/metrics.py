@@ -223,7 +223,8 @@ class FeatureScorer:
         self.version = extractor_version(self.spec)
         self.use_torch_fid = self.device.type == "cuda"
         self._stats: dict[int, RealStatistics] = {}
-        self._real_sqrt: dict[int, torch.Tensor] = {}  # sqrt of the real covariance, on device
+        # per resolution, on the device: the real covariance and its square root
+        self._real_sigma: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # -- features -------------------------------------------------------------------------
     @torch.no_grad()
@@ -247,6 +248,11 @@ class FeatureScorer:
             f"_n{len(self.real_images)}.npz"
         )
         return Path(self.cfg.cache_dir).expanduser() / "stats" / name
+
+    def clear_memory_cache(self) -> None:
+        """Forget the real statistics held in memory (the disk cache stays)."""
+        self._stats.clear()
+        self._real_sigma.clear()
 
     def real_statistics(self, resolution: int) -> RealStatistics:
         """FID mean/covariance and features of the real images resized to ``resolution``.
@@ -317,12 +323,11 @@ class FeatureScorer:
         out = {"IS": isc[KEY_METRIC_ISC_MEAN], "IS_std": isc[KEY_METRIC_ISC_STD]}
         if self.use_torch_fid:
             f = feats.to(self.device, torch.float64)
-            if resolution not in self._real_sqrt:
+            if resolution not in self._real_sigma:
                 sigma = torch.as_tensor(real.sigma, device=self.device, dtype=torch.float64)
-                self._real_sqrt[resolution] = sqrtm_psd(sigma)
-            out["FID"] = fid_from_statistics_torch(
-                f.mean(0), torch.cov(f.T), real.mu, real.sigma, self._real_sqrt[resolution]
-            )
+                self._real_sigma[resolution] = (sigma, sqrtm_psd(sigma))
+            sigma, root = self._real_sigma[resolution]
+            out["FID"] = fid_from_statistics_torch(f.mean(0), torch.cov(f.T), real.mu, sigma, root)
         else:
             fake_stats = fid_features_to_statistics(feats)
             real_stats = {"mu": real.mu, "sigma": real.sigma}

@@ -28,8 +28,8 @@ from gan_nas_env.losses import GANLoss
 log = logging.getLogger(__name__)
 
 CHUNK_BLOCKS = 32  # generator steps whose randomness is drawn at once
-WARMUP_STEPS = {"d": 3, "g": 2}
-CAPTURE_LOCK = threading.Lock()  # eager steps before capture (lazy init: optimizer state, cuDNN)
+WARMUP_STEPS = {"d": 3, "g": 2}  # eager steps before capture (lazy init: optimizer state, cuDNN)
+CAPTURE_LOCK = threading.Lock()  # one capture at a time across threads
 
 
 @dataclass
