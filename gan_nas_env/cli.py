@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gan_nas_env.config import ConfigError, load_config
 
@@ -22,6 +24,23 @@ def subcommand(name: str, add_args: Callable[[argparse.ArgumentParser], None]) -
         return fn
 
     return deco
+
+
+def add_env_args(p: argparse.ArgumentParser) -> None:
+    """--env and --env-kwargs of the commands that train agents on a registered env id."""
+    p.add_argument("--env", default="GANCellSearchBench-v0",
+                   help="env id: GANCellSearchBench-v0 (tabular) or GANCellSearch-v0 (real or cached)")
+    p.add_argument("--env-kwargs", default="{}",
+                   help='JSON keyword arguments of gym.make, e.g. \'{"table": "my_table.npz"}\' or '
+                        '\'{"config": "tiny", "mode": "cached", "results_store": "runs/cache.sqlite"}\'')
+
+
+def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``--env-kwargs`` parsed; invalid JSON is a :class:`ConfigError`."""
+    try:
+        return json.loads(args.env_kwargs)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--env-kwargs is not valid JSON: {exc}") from None
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str = "quickstart") -> None:

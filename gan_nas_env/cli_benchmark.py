@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from gan_nas_env.cli import subcommand
+from gan_nas_env.cli import add_env_args, env_kwargs_from_args, subcommand
 from gan_nas_env.config import ConfigError
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", default="GANCellSearchBench-v0",
-                   help="env id: GANCellSearchBench-v0 (tabular) or GANCellSearch-v0 (real or cached)")
+    add_env_args(p)
     p.add_argument("--algos", default="sac,ppo,dqn,random",
                    help="comma-separated agents: SB3 algorithm names (sac, td3, ddpg, tqc, crossq, "
                         "ppo, a2c, maskable_ppo, dqn, qrdqn) and random")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent")
     p.add_argument("--episodes", type=int, default=100, help="episodes (architectures) per run")
     p.add_argument("--out", default="runs/benchmark", help="output folder")
-    p.add_argument("--env-kwargs", default="{}",
-                   help='JSON keyword arguments of gym.make, e.g. \'{"table": "my_table.npz"}\' or '
-                        '\'{"config": "tiny", "mode": "cached", "results_store": "runs/cache.sqlite"}\'')
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="AGENT:NAME:VALUE",
                    help="hyper-parameter overrides of one agent, e.g. sac:learning_starts:32 "
                         "(win over configs/agents/<agent>.yaml)")
@@ -52,10 +47,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     if args.seeds <= 0 or args.episodes <= 0:
         raise ConfigError("--seeds and --episodes must be > 0")
-    try:
-        env_kwargs = json.loads(args.env_kwargs)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--env-kwargs is not valid JSON: {exc}") from None
+    env_kwargs = env_kwargs_from_args(args)
     algos = [a.strip().lower() for a in args.algos.split(",") if a.strip()]
     hyperparams = parse_agent_hyperparams(args.hyperparams)
     for a in [*algos, *hyperparams]:

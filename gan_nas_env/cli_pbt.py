@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from gan_nas_env.cli import subcommand
+from gan_nas_env.cli import add_env_args, env_kwargs_from_args, subcommand
 from gan_nas_env.config import ConfigError
 
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--population", type=int, default=10, help="number of agents (default 10)")
     p.add_argument("--algo", default="sac", help="SB3 agent of every member (sac, ppo, ...)")
-    p.add_argument("--env", default="GANCellSearchBench-v0",
-                   help="env id: GANCellSearchBench-v0 (tabular) or GANCellSearch-v0 (real/cached)")
-    p.add_argument("--env-kwargs", default="{}",
-                   help='JSON keyword arguments of gym.make, e.g. \'{"config": "tiny", "mode": "cached", '
-                        '"results_store": "runs/cache.sqlite"}\'')
+    add_env_args(p)
     p.add_argument("--iterations", type=int, default=10, help="Tune iterations per agent")
     p.add_argument("--episodes-per-iter", type=int, default=10, help="episodes per iteration")
     p.add_argument("--perturbation-interval", type=int, default=2,
@@ -39,10 +34,7 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     ALGOS.get(args.algo.lower())
     if args.population <= 0 or args.iterations <= 0 or args.episodes_per_iter <= 0:
         raise ConfigError("--population, --iterations and --episodes-per-iter must be > 0")
-    try:
-        env_kwargs = json.loads(args.env_kwargs)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--env-kwargs is not valid JSON: {exc}") from None
+    env_kwargs = env_kwargs_from_args(args)
     if not ray.is_initialized():
         ray.init(address=args.ray_address, include_dashboard=False)
     res = run_pbt(args.out, args.population, args.algo.lower(), args.env, env_kwargs,
