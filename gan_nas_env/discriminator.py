@@ -1,4 +1,4 @@
-"""The growing SNGAN-style ResNet discriminator used with the searched generator."""
+"""The growing SNGAN-style ResNet discriminator used with the searched generator (as released)."""
 
 from __future__ import annotations
 
@@ -65,33 +65,32 @@ class DisBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """SNGAN ResNet discriminator that grows with the generator (stages 1..3).
+    """SNGAN ResNet discriminator that grows with the generator (stages 1..3), as released.
 
     Spectral norm wraps every conv and linear layer; activations are ReLU;
-    features are sum-pooled over space and a linear layer gives one score per
-    image. At stage ``s`` it reads images of ``bottom_width * 2**s`` pixels
-    (8, 16, 32 for ``bottom_width`` 4). Layout (R = ``bottom_width``):
+    features are sum-pooled over space and a bias-free linear layer gives one score
+    per image. At stage ``s`` it reads images of ``bottom_width * 2**s`` pixels
+    (8, 16, 32 for ``bottom_width`` 4). As the released E2GAN search discriminator
+    (``shared_gan.Discriminator``), one entry block reads the image at every stage
+    and the stage decides how many of the following blocks run (R = ``bottom_width``):
 
-    ======  ========  ==========================  ====================================
-    stage   input     own entry block             shared blocks
-    ======  ========  ==========================  ====================================
-    1       2R        Opt(C->df), no down         tail1, tail2 (at 2R)
-    2       4R        Opt(C->df), no down         down (4R->2R), tail1, tail2
-    3       8R        Opt(C->df), down 8R->4R     down (4R->2R), tail1, tail2
-    ======  ========  ==========================  ====================================
+    ======  ========  ===============================================  ======
+    stage   input     blocks                                           ends at
+    ======  ========  ===============================================  ======
+    1       2R        entry (2R->R), last                              R
+    2       4R        entry (4R->2R), down (2R->R), last               R
+    3       8R        entry (8R->4R), down (4R->2R), middle, last      2R
+    ======  ========  ===============================================  ======
 
-    Stage 3 is exactly SNGAN's CIFAR-10 discriminator (32 -> 16 -> 8 -> 8 -> 8).
-    Only the entry block, which reads the image at the stage's resolution, is
-    stage-specific; every shared block used at stage ``s`` is used at all later
-    stages, so what it learned carries over when the discriminator grows.
+    Stage 3 is SNGAN's CIFAR-10 discriminator (32 -> 16 -> 8 -> 8 -> 8) and the
+    retraining discriminator. ``entry`` = optimized block (C -> df, downsampling),
+    ``down`` = a downsampling block, ``middle`` and ``last`` = plain blocks.
 
     All blocks are created up front, so :meth:`grow` adds no parameters and an
-    optimizer built over ``parameters()`` stays valid: blocks unused at the
-    current stage get no gradient (``grad`` stays None with
-    ``zero_grad(set_to_none=True)``) and Adam skips them. Rebuilding the
-    optimizer after growing (e.g. together with the generator's, whose new cell
-    does add parameters) is equally fine. Because the module structure does not
-    depend on the stage, state dicts load across stages.
+    optimizer built over ``parameters()`` stays valid across stages: blocks unused
+    at the current stage get no gradient (``grad`` stays None with
+    ``zero_grad(set_to_none=True)``) and Adam skips them. Because the module
+    structure does not depend on the stage, state dicts load across stages.
 
     :param df: channels of every block.
     :param channels: image channels.
@@ -115,17 +114,11 @@ class Discriminator(nn.Module):
         self.channels = channels
         self.bottom_width = bottom_width
         self._stage = stage
-        # entries[s - 1] reads stage-s images; only the last one downsamples.
-        self.entries = nn.ModuleList(
-            OptimizedBlock(channels, df, downsample=s == NUM_CELLS, init=init)
-            for s in range(1, NUM_CELLS + 1)
-        )
+        self.entry = OptimizedBlock(channels, df, downsample=True, init=init)
         self.down = DisBlock(df, df, downsample=True, init=init)
-        self.tail = nn.Sequential(
-            DisBlock(df, df, downsample=False, init=init),
-            DisBlock(df, df, downsample=False, init=init),
-        )
-        self.linear = _sn(nn.Linear(df, 1), init)
+        self.middle = DisBlock(df, df, downsample=False, init=init)
+        self.last = DisBlock(df, df, downsample=False, init=init)
+        self.linear = _sn(nn.Linear(df, 1, bias=False), init)
 
     @property
     def stage(self) -> int:
@@ -143,6 +136,10 @@ class Discriminator(nn.Module):
             raise ValueError(f"discriminator is already at the last stage ({NUM_CELLS})")
         self._stage += 1
 
+    def blocks(self) -> list[nn.Module]:
+        """The blocks the current stage runs, in order."""
+        return [self.entry, self.down, self.middle][: self._stage] + [self.last]
+
     def forward(self, x: Tensor) -> Tensor:
         """One realness score per image: ``[N, channels, R, R]`` -> ``[N]``."""
         if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
@@ -150,8 +147,7 @@ class Discriminator(nn.Module):
                 f"discriminator at stage {self._stage} expects {self.resolution}x"
                 f"{self.resolution} images, got {tuple(x.shape[-2:])}"
             )
-        h = self.entries[self._stage - 1](x)
-        if self._stage >= 2:
-            h = self.down(h)
-        h = F.relu(self.tail(h))
-        return self.linear(h.sum(dim=(2, 3))).view(-1)
+        h = x
+        for block in self.blocks():
+            h = block(h)
+        return self.linear(F.relu(h).sum(dim=(2, 3))).view(-1)

@@ -1,14 +1,19 @@
 """The growing generator of the AutoGAN / E2GAN search space (SPEC section 2).
 
-``z -> Linear -> [gf, bw, bw] -> cell 1 -> cell 2 -> cell 3``; every cell doubles
-the resolution and keeps ``gf`` channels. A partial generator with ``t`` cells
-renders its newest cell's features with its own ``to_rgb`` head (BN -> ReLU ->
-3x3 conv -> tanh), so images have ``bottom_width * 2**t`` pixels.
-:meth:`Generator.grow` appends a cell and its head and keeps every existing
-weight, which is how the progressive proxy carries weights between steps.
+``z -> Linear -> [gf, bw, bw] -> cell 1 -> cell 2 -> cell 3 -> to_rgb``; every cell
+doubles the resolution and keeps ``gf`` channels. One ``to_rgb`` head (BN -> ReLU
+-> 3x3 conv -> tanh) renders whatever the newest cell produced, at every stage,
+so it carries its weights from step to step as in the released E2GAN code. A
+generator with no cell yet (stage 0) renders the Linear layer's bottom-width
+features: this is what E2GAN scores as the episode's baseline.
+:meth:`Generator.grow` appends a cell and keeps every existing weight, which is
+how the progressive proxy carries weights between steps.
 
-No operation here modifies in place a tensor that autograd needs (the released
-AutoGAN / E2GAN code did, and fails on current PyTorch).
+The modules a forward pass uses, and what they compute, are those of the
+released E2GAN code (``Yuantian013/E2GAN`` commit 49a20c03,
+``search/models_search``), checked by ``scripts/compare_with_released.py``; see
+``docs/fidelity.md``. No operation here modifies in place a tensor that autograd
+needs (the released code did, and fails on current PyTorch).
 """
 
 from __future__ import annotations
@@ -36,13 +41,15 @@ def _weight_tensor(module: nn.Module) -> Tensor:
 
 
 def init_weights(module: nn.Module, kind: str = "xavier_uniform") -> nn.Module:
-    """Initialise ``module`` and all its sub-modules in place (AutoGAN style).
+    """Initialise ``module`` and all its sub-modules in place, as the released E2GAN code.
 
-    Conv, transposed-conv and linear weights get ``kind`` (``xavier_uniform``,
-    ``normal`` = N(0, 0.02) or ``orthogonal``) and zero biases; BatchNorm gets
-    weight 1 and bias 0. Spectrally normalised layers are initialised through
-    their original (unnormalised) weight; initialise before adding spectral norm
-    so its power-iteration vectors start from the final weight.
+    Only ``Conv2d`` weights get ``kind`` (``xavier_uniform``, ``normal`` = N(0, 0.02)
+    or ``orthogonal``); spectrally normalised convs are initialised through their
+    original (unnormalised) weight. BatchNorm gets weight ~ N(1, 0.02) and bias 0.
+    Conv biases, ``Linear`` and ``ConvTranspose2d`` layers keep PyTorch's default
+    initialisation (the released ``weights_init`` matches the class name ``Conv2d``,
+    which transposed convs do not contain). Initialise before adding spectral norm so
+    its power-iteration vectors start from the final weight.
 
     :param module: the module to initialise (recursively).
     :param kind: one of :data:`INIT_KINDS`.
@@ -52,7 +59,7 @@ def init_weights(module: nn.Module, kind: str = "xavier_uniform") -> nn.Module:
         raise ValueError(f"unknown init kind {kind!r}; known: {', '.join(INIT_KINDS)}")
     with torch.no_grad():
         for m in module.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if isinstance(m, nn.Conv2d):  # not ConvTranspose2d (a different class)
                 w = _weight_tensor(m)
                 if kind == "xavier_uniform":
                     nn.init.xavier_uniform_(w, gain=1.0)
@@ -60,12 +67,19 @@ def init_weights(module: nn.Module, kind: str = "xavier_uniform") -> nn.Module:
                     nn.init.normal_(w, 0.0, 0.02)
                 else:
                     nn.init.orthogonal_(w)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d) and m.affine:
-                nn.init.ones_(m.weight)
+                nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
     return module
+
+
+def progressive_state(features: Tensor) -> Tensor:
+    """E2GAN's progressive state of ``[N, C, H, W]`` features -> ``[N, C]``.
+
+    The features bilinearly interpolated to 1x1 (``align_corners=False``), which is
+    the mean of the central 2x2 pixels for an even size.
+    """
+    return F.interpolate(features, size=(1, 1), mode="bilinear", align_corners=False).flatten(1)
 
 
 def _norm(kind: int, channels: int) -> nn.Module:
@@ -85,20 +99,31 @@ def _resize(x: Tensor, size: tuple[int, int] | None, mode: str, scale: int | Non
     return F.interpolate(x, scale_factor=scale, mode=mode, **kwargs)
 
 
+def _deconv_x2(channels: int) -> nn.ConvTranspose2d:
+    """The learned x2 upsampling of a deconv cell: ``ConvTranspose2d(c, c, 2, stride 2)``."""
+    return nn.ConvTranspose2d(channels, channels, kernel_size=2, stride=2)
+
+
 class GeneratorCell(nn.Module):
     """One searchable cell: ``conv1`` (x2 upsample + 3x3 conv), skips, ``conv2``, shortcut.
 
-    - ``conv=0`` post-activation: conv -> norm -> ReLU for conv1 and conv2.
-      ``conv=1`` pre-activation: norm -> ReLU -> conv; for conv1 the norm and
-      ReLU act on the cell input before upsampling (AutoGAN).
+    As the released E2GAN cell (``building_blocks_search.Cell``):
+
+    - ``conv=0`` post-activation: upsample -> conv -> norm -> ReLU for conv1, conv ->
+      norm -> ReLU for conv2. ``conv=1`` pre-activation: norm -> ReLU -> upsample ->
+      conv, and norm -> ReLU -> conv.
     - ``up``: bilinear or nearest ``F.interpolate`` (scale 2), or ``deconv`` =
-      ``ConvTranspose2d(in, in, 2, stride 2)``; the 3x3 conv follows in all cases.
-    - skip: each earlier cell in ``cell.skip_sources(cell_index)`` contributes
-      its skip feature (its conv1 output, ``out_ch`` channels) resized to this
-      cell's size (bilinear if ``up`` is bilinear, else nearest) and passed
-      through its own 1x1 conv; the sum is added after conv1, before conv2.
-    - ``shortcut=1``: a 1x1 conv of the upsampled cell input (nearest for
-      deconv) is added to the cell output.
+      ``ConvTranspose2d(in, in, 2, stride 2)``.
+    - skip: each earlier cell in ``cell.skip_sources(cell_index)`` contributes its
+      skip feature brought to this cell's size, then a 1x1 conv; the sum is added to
+      conv1's output. The resize is ``F.interpolate`` with the cell's ``up`` mode, or,
+      in a deconv cell, one learned ``ConvTranspose2d(2, stride 2)`` per doubling
+      (x2 from the previous cell, x4 from the one before).
+    - the cell's own skip feature (what later cells read) is conv1's output *after*
+      the skip additions.
+    - ``shortcut=1``: a 1x1 conv of the cell input, upsampled by ``F.interpolate``
+      with the ``up`` mode or, in a deconv cell, by its own learned transposed conv,
+      is added to the cell output.
 
     :param in_ch: input channels.
     :param out_ch: output channels (also the channels of every skip feature).
@@ -112,21 +137,26 @@ class GeneratorCell(nn.Module):
         self.cell_index = cell_index
         self.pre_act = cell.conv == 1
         self.up_name = UP_CHOICES[cell.up]
+        is_deconv = self.up_name == "deconv"
         self.skip_sources = cell.skip_sources(cell_index)
-        # Mode used for shortcut and skip resizing (the learned deconv only upsamples conv1).
-        self.resize_mode = "bilinear" if self.up_name == "bilinear" else "nearest"
-        self.deconv = (
-            nn.ConvTranspose2d(in_ch, in_ch, kernel_size=2, stride=2)
-            if self.up_name == "deconv"
-            else None
-        )
+        self.deconv = _deconv_x2(in_ch) if is_deconv else None
         self.c1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
         self.c2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
         self.n1 = _norm(cell.norm, in_ch if self.pre_act else out_ch)
         self.n2 = _norm(cell.norm, out_ch)
+        # learned upsampling of each skip feature (deconv cells only): one layer per doubling
+        self.skip_ups = (
+            nn.ModuleList(
+                nn.Sequential(*(_deconv_x2(out_ch) for _ in range(cell_index - s)))
+                for s in self.skip_sources
+            )
+            if is_deconv
+            else None
+        )
         self.skip_convs = nn.ModuleList(
             nn.Conv2d(out_ch, out_ch, kernel_size=1) for _ in self.skip_sources
         )
+        self.sc_up = _deconv_x2(in_ch) if is_deconv and cell.shortcut else None
         self.c_sc = nn.Conv2d(in_ch, out_ch, kernel_size=1) if cell.shortcut else None
 
     def _upsample(self, x: Tensor) -> Tensor:
@@ -139,8 +169,8 @@ class GeneratorCell(nn.Module):
 
         :param x: input ``[N, in_ch, H, W]``.
         :param skip_feats: skip features of the cells in ``self.skip_sources``, same order.
-        :return: ``(skip_out, out)``: this cell's conv1 output (the skip feature later
-            cells read) and the cell output ``[N, out_ch, 2H, 2W]``.
+        :return: ``(skip_out, out)``: this cell's skip feature (conv1 output plus the skip
+            inputs, what later cells read) and the cell output ``[N, out_ch, 2H, 2W]``.
         """
         if len(skip_feats) != len(self.skip_sources):
             raise ValueError(
@@ -151,16 +181,18 @@ class GeneratorCell(nn.Module):
             h = self.c1(self._upsample(F.relu(self.n1(x))))
         else:
             h = F.relu(self.n1(self.c1(self._upsample(x))))
-        skip_out = h
         size = (h.shape[-2], h.shape[-1])
-        for feat, conv in zip(skip_feats, self.skip_convs, strict=True):
-            h = h + conv(_resize(feat, size, self.resize_mode))
+        for i, (feat, conv) in enumerate(zip(skip_feats, self.skip_convs, strict=True)):
+            up = self.skip_ups[i](feat) if self.skip_ups is not None else _resize(feat, size, self.up_name)
+            h = h + conv(up)
+        skip_out = h  # after the skip additions, as the released in-place ``h +=``
         if self.pre_act:
             out = self.c2(F.relu(self.n2(h)))
         else:
             out = F.relu(self.n2(self.c2(h)))
         if self.c_sc is not None:
-            out = out + self.c_sc(_resize(x, None, self.resize_mode, scale=2))
+            x_up = self.sc_up(x) if self.sc_up is not None else _resize(x, None, self.up_name, scale=2)
+            out = out + self.c_sc(x_up)
         return skip_out, out
 
 
@@ -171,10 +203,14 @@ def _to_rgb(gf: int, channels: int) -> nn.Sequential:
     )
 
 
-class Generator(nn.Module):
-    """Growing AutoGAN/E2GAN generator built from an architecture prefix of 1..3 cells.
+ArchSpec = Architecture | str | Sequence[int] | None
 
-    :param arch: the architecture (an :class:`Architecture`, vector, string or name).
+
+class Generator(nn.Module):
+    """Growing AutoGAN/E2GAN generator built from an architecture prefix of 0..3 cells.
+
+    :param arch: the architecture (an :class:`Architecture`, vector, string or name);
+        None builds the stage-0 generator (Linear + head, bottom-width images).
     :param latent_dim: size of ``z``.
     :param gf: channels of every cell.
     :param bottom_width: side of the first feature map (4 -> 32 px, 6 -> 48 px).
@@ -184,7 +220,7 @@ class Generator(nn.Module):
 
     def __init__(
         self,
-        arch: Architecture | str | Sequence[int],
+        arch: ArchSpec,
         latent_dim: int = 128,
         gf: int = 128,
         bottom_width: int = 4,
@@ -192,28 +228,28 @@ class Generator(nn.Module):
         init: str = "xavier_uniform",
     ) -> None:
         super().__init__()
-        arch = resolve_architecture(arch)
+        cells = () if arch is None else resolve_architecture(arch).cells
         self.latent_dim = latent_dim
         self.gf = gf
         self.bottom_width = bottom_width
         self.channels = channels
         self.init = init
-        self._arch = Architecture((arch.cells[0],))
+        self._arch: Architecture | None = None
         self.l1 = nn.Linear(latent_dim, bottom_width**2 * gf)
-        self.cells = nn.ModuleList([GeneratorCell(gf, gf, arch.cells[0], 0)])
-        self.to_rgb = nn.ModuleList([_to_rgb(gf, channels)])
+        self.cells = nn.ModuleList()
+        self.to_rgb = _to_rgb(gf, channels)  # one head for every stage
         init_weights(self, init)
-        for cell in arch.cells[1:]:
+        for cell in cells:
             self.grow(cell)
 
     @property
-    def arch(self) -> Architecture:
-        """The architecture built so far."""
+    def arch(self) -> Architecture | None:
+        """The architecture built so far (None at stage 0)."""
         return self._arch
 
     @property
     def stage(self) -> int:
-        """Number of cells (1..3)."""
+        """Number of cells (0..3)."""
         return len(self.cells)
 
     @property
@@ -221,30 +257,29 @@ class Generator(nn.Module):
         """Side of the output images in pixels."""
         return self.bottom_width * 2**self.stage
 
-    def grow(self, cell: Cell) -> None:
-        """Append ``cell`` and its ``to_rgb`` head, keeping every existing weight.
+    def grow(self, cell: Cell) -> list[nn.Parameter]:
+        """Append ``cell``, keeping every existing weight; returns the new parameters.
 
-        New modules are initialised and placed on the device/dtype of the existing
-        parameters. Build a new optimizer afterwards: the new cell's parameters
-        are not in the old one.
+        The new cell is initialised and placed on the device/dtype of the existing
+        parameters. Add the returned parameters to the optimizer (``add_param_group``):
+        the episode's optimizer keeps its state for the older ones, as in E2GAN.
         """
-        new_arch = self._arch.append(cell)  # validates the cell (range, depth <= 3)
+        new_arch = Architecture((cell,)) if self._arch is None else self._arch.append(cell)
         ref = next(self.parameters())
         new_cell = GeneratorCell(self.gf, self.gf, cell, self.stage)
-        head = _to_rgb(self.gf, self.channels)
-        for module in (new_cell, head):
-            init_weights(module, self.init)
-            module.to(device=ref.device, dtype=ref.dtype)
-            module.train(self.training)
+        init_weights(new_cell, self.init)
+        new_cell.to(device=ref.device, dtype=ref.dtype)
+        new_cell.train(self.training)
         self.cells.append(new_cell)
-        self.to_rgb.append(head)
         self._arch = new_arch
+        return list(new_cell.parameters())
 
     def forward(self, z: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Generate images in [-1, 1], ``[N, channels, R, R]`` with ``R = resolution``.
 
         :param z: latent codes ``[N, latent_dim]``.
-        :param return_features: also return the newest cell's output ``[N, gf, R, R]``.
+        :param return_features: also return the newest cell's output ``[N, gf, R, R]``
+            (at stage 0 the Linear layer's bottom-width features).
         """
         h = self.l1(z).view(-1, self.gf, self.bottom_width, self.bottom_width)
         skip_outs: list[Tensor] = []
@@ -252,7 +287,7 @@ class Generator(nn.Module):
             assert isinstance(cell, GeneratorCell)
             skip_out, h = cell(h, [skip_outs[s] for s in cell.skip_sources])
             skip_outs.append(skip_out)
-        images = self.to_rgb[self.stage - 1](h)
+        images = self.to_rgb(h)
         return (images, h) if return_features else images
 
 
@@ -270,7 +305,7 @@ class MultiGenerator(nn.Module):
 
     def __init__(
         self,
-        arch: Architecture | str | Sequence[int],
+        arch: ArchSpec,
         latent_dim: int = 128,
         gf: int = 128,
         bottom_width: int = 4,
@@ -299,13 +334,13 @@ class MultiGenerator(nn.Module):
         return [cast(Generator, g) for g in self.generators]
 
     @property
-    def arch(self) -> Architecture:
+    def arch(self) -> Architecture | None:
         """The architecture built so far (shared by all generators)."""
         return self._members()[0].arch
 
     @property
     def stage(self) -> int:
-        """Number of cells (1..3)."""
+        """Number of cells (0..3)."""
         return self._members()[0].stage
 
     @property
@@ -313,10 +348,9 @@ class MultiGenerator(nn.Module):
         """Side of the output images in pixels."""
         return self._members()[0].resolution
 
-    def grow(self, cell: Cell) -> None:
-        """Append ``cell`` to every generator (see :meth:`Generator.grow`)."""
-        for g in self._members():
-            g.grow(cell)
+    def grow(self, cell: Cell) -> list[nn.Parameter]:
+        """Append ``cell`` to every generator (see :meth:`Generator.grow`); the new parameters."""
+        return [p for g in self._members() for p in g.grow(cell)]
 
     def sample_indices(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Balanced random generator index per sample, ``[n]`` int64 on the RNG's device."""
@@ -370,7 +404,7 @@ class MultiGenerator(nn.Module):
 
 
 def build_generator(
-    arch: Architecture | str | Sequence[int],
+    arch: ArchSpec,
     latent_dim: int = 128,
     gf: int = 128,
     bottom_width: int = 4,
