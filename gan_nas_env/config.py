@@ -49,6 +49,13 @@ class ModelConfig:
     num_generators: int = 1  # Stackelberg GAN: K generators vs one discriminator
 
 
+# Version of the code that builds, trains and scores the proxy's models. It is part of the
+# proxy hash, so results stores and tables made by other model code are never mixed with
+# this one's. 1: the project's first models; 2: the released E2GAN models, baseline, state,
+# optimiser lifetime and FID reference (docs/fidelity.md).
+MODEL_CODE_VERSION = 2
+FID_REFERENCES = ("final", "stage")
+
 SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam", "cudnn_benchmark"})
 
 
@@ -88,7 +95,10 @@ class MetricsConfig:
     kid: bool = True
     kid_subset_size: int = 1000
     cache_dir: str = "~/.cache/gan_nas_env"
-    repr_samples: int = 256  # latent codes for the progressive representation
+    # FID/IS reference: "final" (released E2GAN) scores every stage against the real data at
+    # data.image_size (the feature extractor resizes the generated images); "stage" scores it
+    # against the real images resized down to the stage's resolution.
+    reference: str = "final"
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,7 @@ class Config:
         keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "batch_size")}
         keep["train"] = {k: v for k, v in keep["train"].items() if k not in SPEED_ONLY_TRAIN_KEYS}
         keep["data"] = {k: v for k, v in keep["data"].items() if k not in ("root", "download")}
+        keep["model_code"] = MODEL_CODE_VERSION
         blob = json.dumps(keep, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -337,7 +348,6 @@ def validate(cfg: Config, source: str = "config") -> None:
         "train.epochs_per_cell": cfg.train.epochs_per_cell,
         "metrics.num_samples": cfg.metrics.num_samples,
         "metrics.batch_size": cfg.metrics.batch_size,
-        "metrics.repr_samples": cfg.metrics.repr_samples,
         "search.episodes": cfg.search.episodes,
         "retrain.g_iters": cfg.retrain.g_iters,
         "retrain.eval_samples": cfg.retrain.eval_samples,
@@ -366,6 +376,11 @@ def validate(cfg: Config, source: str = "config") -> None:
     if cfg.metrics.features not in ("domain", "inception"):
         raise ConfigError(
             f"{source}: metrics.features must be 'domain' or 'inception', got {cfg.metrics.features!r}"
+        )
+    if cfg.metrics.reference not in FID_REFERENCES:
+        raise ConfigError(
+            f"{source}: metrics.reference must be one of {', '.join(FID_REFERENCES)}, "
+            f"got {cfg.metrics.reference!r}"
         )
     if cfg.env.alpha < 0:
         raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")

@@ -75,14 +75,21 @@ class GANCellSearchEnv(gym.Env):
     | 0 | depth: cells built so far | 0 .. 3 |
     | 1 | IS of the current partial GAN | about 1 .. 10 |
     | 2 | alpha * FID | alpha * (0 .. 400) |
-    | 3 .. 3+R-1 | progressive representation: batch mean of the centre-pooled output features of the newest cell (R = gf) | about -1 .. 1 |
+    | 3 .. 3+R-1 | progressive state: the newest cell's output features bilinearly interpolated to 1x1 (the mean of the central 2x2 pixels), averaged over the latent codes used for scoring (R = gf) | about -1 .. 1 |
 
-    At reset the observation is the fixed baseline: depth 0, IS and FID of
-    uniform-noise images at the first stage's resolution, zero representation.
+    IS and FID of every stage are measured against the real data at the final
+    resolution (``metrics.reference = final``, as the released E2GAN code).
+
+    **Baseline** (the observation at reset): as the released code, each episode
+    scores its freshly initialised generator before cell 1 (the Linear layer's
+    bottom-width features through the shared ``to_rgb`` head): depth 0, its IS and
+    alpha * FID, and its progressive state (of the Linear layer's features). It
+    depends on the episode's GAN seed (constant with ``env.fixed_gan_seed``).
 
     **Reward** ``r_t = (IS_t - IS_{t-1}) + alpha * (FID_{t-1} - FID_t)`` with
     ``alpha = env.alpha`` (0.01; 0 gives the IS-only variant), so the episode
-    return is ``(IS_3 - alpha FID_3) - (IS_0 - alpha FID_0)``. A diverged proxy
+    return is ``(IS_3 - alpha FID_3) - (IS_0 - alpha FID_0)``, the final combined
+    score minus the episode's baseline score. A diverged proxy
     step (NaN/Inf loss or a collapsed generator) returns ``env.diverged_penalty``,
     ends the episode and sets ``info["diverged"] = True``.
 

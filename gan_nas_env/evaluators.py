@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,10 +77,10 @@ class Evaluator(ABC):
 class RealEvaluator(Evaluator):
     """Progressive proxy training on real data, scored with torch-fidelity features.
 
-    The baseline is the score of uniform-noise images at the first stage's
-    resolution (a fixed seed), with a zero representation: it depends only on
-    the config, so an episode's return is its final combined score minus a
-    constant.
+    The baseline is, as in the released E2GAN code, the score of the episode's
+    freshly initialised generator before its first cell (the bottom-width Linear
+    output through the shared head, scored against the real data like every
+    stage), with its progressive state: it depends on the episode's GAN seed.
     """
 
     def __init__(self, cfg: Config, device: str | torch.device | None = None) -> None:
@@ -101,24 +100,11 @@ class RealEvaluator(Evaluator):
         )
         self.trainer = ProxyTrainer(cfg, self.bank, self.scorer, self.device)
         self.representation_dim = self.trainer.representation_dim
-        self._baseline: Evaluation | None = None
 
     def baseline(self) -> Evaluation:
-        if self._baseline is None:
-            t0 = time.perf_counter()
-            res = self.cfg.model.bottom_width * 2
-            gen = torch.Generator().manual_seed(12345)
-            noise = torch.randint(
-                0, 256, (self.cfg.metrics.num_samples, self.cfg.data.channels, res, res),
-                generator=gen, dtype=torch.uint8,
-            ).to(self.device)
-            metrics = self.scorer.score_images(noise)
-            self._baseline = Evaluation(
-                arch="", depth=0, metrics=metrics,
-                representation=np.zeros(self.representation_dim, np.float32),
-                timings={"score_s": time.perf_counter() - t0},
-            )
-        return self._baseline
+        r = self.trainer.baseline()
+        return Evaluation(arch="", depth=0, metrics=r.metrics, representation=r.representation,
+                          timings=r.timings)
 
     def reset(self, seed: int) -> None:
         self.trainer.reset(seed)
@@ -244,11 +230,13 @@ class CachedEvaluator(Evaluator):
         return self._inner
 
     def baseline(self) -> Evaluation:
-        row = self.store.get_evaluation(self.config_hash, "", 0) if self.replay else None
+        row = self.store.get_evaluation(self.config_hash, "", self.seed) if self.replay else None
         if row is not None:
             return _from_row(row)
-        ev = self.inner.baseline()
-        self._put("", 0, ev)
+        inner = self.inner
+        inner.reset(self.seed)  # the baseline is the fresh generator of this episode's seed
+        ev = inner.baseline()
+        self._put("", self.seed, ev)
         return ev
 
     def reset(self, seed: int) -> None:

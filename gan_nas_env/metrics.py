@@ -5,10 +5,13 @@ images of one data set. One pass of the extractor over a batch yields both the
 logits (Inception Score) and the penultimate features (FID, KID, precision /
 recall); the numbers themselves come from torch-fidelity's own metric
 functions, so they equal ``torch_fidelity.calculate_metrics`` on the same
-images. Real statistics are computed once per resolution (the real images are
-resized to the stage resolution with :func:`~gan_nas_env.imageops.resize_uint8`,
-then the extractor upsamples real and fake images alike) and cached in memory
-and on disk.
+images. By default (``metrics.reference = final``, as the released E2GAN code)
+every generated image, whatever its stage's resolution, is scored against the
+real images at their full resolution: the extractor resizes the generated images
+to its input size. With ``reference = stage`` the real images are first resized
+to the generated images' resolution with
+:func:`~gan_nas_env.imageops.resize_uint8`. Real statistics are computed once per
+resolution and cached in memory and on disk.
 
 Feature extractors (``MetricsConfig.features``):
 
@@ -218,6 +221,7 @@ class FeatureScorer:
             else min(cfg.real_samples, len(real_images))
         )
         self.real_images = real_images[:n]
+        self.final_resolution = int(real_images.shape[-1])
         self.spec = FEATURE_EXTRACTORS.get(cfg.features)
         self.extractor = build_extractor(self.spec, self.device)
         self.version = extractor_version(self.spec)
@@ -278,7 +282,10 @@ class FeatureScorer:
 
     # -- scoring ---------------------------------------------------------------------------
     def score_images(self, fake: torch.Tensor, prc: bool = False) -> dict[str, float]:
-        """Metrics of uint8 ``[N, C, h, w]`` generated images against the real images at ``h``.
+        """Metrics of uint8 ``[N, C, h, w]`` generated images against the real images.
+
+        The real images are at full resolution (``reference = final``) or resized to
+        ``h`` (``reference = stage``).
 
         Keys: IS, IS_std, FID, KID and KID_std (when ``cfg.kid``), precision, recall
         and f_score (when ``prc``).
@@ -318,6 +325,8 @@ class FeatureScorer:
     def _score_features(
         self, logits: torch.Tensor, feats: torch.Tensor, resolution: int, prc: bool
     ) -> dict[str, float]:
+        if self.cfg.reference == "final":  # released E2GAN: real data at full resolution
+            resolution = self.final_resolution
         real = self.real_statistics(resolution)
         isc = isc_features_to_metric(logits, splits=ISC_SPLITS, shuffle=True, rng_seed=RNG_SEED)
         out = {"IS": isc[KEY_METRIC_ISC_MEAN], "IS_std": isc[KEY_METRIC_ISC_STD]}

@@ -1,13 +1,18 @@
 """Progressive proxy training of a partial GAN (E2GAN, SPEC section 3).
 
-One :class:`ProxyTrainer` owns the generator and discriminator of one episode.
-``reset`` re-creates both; ``add_cell`` grows them by one cell, trains the
-partial GAN for the configured budget at that cell's resolution, then scores
-it. Weights of earlier cells carry over between the steps of an episode.
+One :class:`ProxyTrainer` owns the generator, the discriminator and their two Adam
+optimizers for one episode, as the released E2GAN search does. ``reset`` starts a
+new episode: G (at stage 0: Linear + head), D and the optimizers are created at
+its first use. ``baseline`` scores the fresh stage-0 generator (the episode's
+reference, state 0); ``add_cell`` grows G and D by one cell, trains the partial
+GAN for the configured budget at that cell's resolution, then scores it. Weights
+of earlier cells, and the optimizers' state, carry over between the steps of an
+episode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -19,11 +24,11 @@ import torch
 from gan_nas_env.config import Config
 from gan_nas_env.data import ImageBank
 from gan_nas_env.discriminator import Discriminator
-from gan_nas_env.generator import build_generator
+from gan_nas_env.generator import build_generator, progressive_state
 from gan_nas_env.losses import get_loss
 from gan_nas_env.metrics import FeatureScorer
 from gan_nas_env.search_space import Architecture, Cell
-from gan_nas_env.stage_trainer import StageTrainer
+from gan_nas_env.stage_trainer import StageTrainer, make_optimizers
 
 GLOBAL_RNG_LOCK = threading.Lock()
 
@@ -32,7 +37,7 @@ GLOBAL_RNG_LOCK = threading.Lock()
 class StageResult:
     """What one proxy step (train + score) produced."""
 
-    arch: Architecture
+    arch: Architecture | None  # None for the stage-0 baseline
     metrics: dict[str, float]
     representation: np.ndarray
     diverged: bool = False
@@ -48,14 +53,6 @@ def stage_d_iters(cfg: Config, num_images: int) -> int:
     if cfg.train.d_iters_per_cell is not None:
         return cfg.train.d_iters_per_cell
     return max(1, math.ceil(cfg.train.epochs_per_cell * num_images / cfg.train.d_batch_size))
-
-
-def centre_pool(features: torch.Tensor) -> torch.Tensor:
-    """Mean over the central half-size window of ``[N, C, H, W]`` features -> ``[N, C]``."""
-    h, w = features.shape[-2:]
-    top, left = h // 4, w // 4
-    window = features[..., top : top + max(1, h // 2), left : left + max(1, w // 2)]
-    return window.mean(dim=(-2, -1))
 
 
 class ProxyTrainer:
@@ -77,6 +74,7 @@ class ProxyTrainer:
         self.loss = get_loss(cfg.train.loss, gp_weight=cfg.train.gp_weight)
         self.G: torch.nn.Module | None = None
         self.D: Discriminator | None = None
+        self.optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None
         self.arch: Architecture | None = None
         self._seed = 0
         self._fresh = True
@@ -84,7 +82,7 @@ class ProxyTrainer:
 
     # -- episode lifecycle -------------------------------------------------
     def reset(self, seed: int) -> None:
-        """Start a new episode: the next ``add_cell`` builds a new GAN from ``seed``.
+        """Start a new episode: its GAN is built from ``seed`` at the next baseline or cell.
 
         The previous generator stays available to :meth:`sample` until then.
         """
@@ -92,27 +90,51 @@ class ProxyTrainer:
         self._seed = int(seed)
         self._gen.manual_seed(self._seed)
 
+    def _seeded_init(self, salt: int) -> contextlib.AbstractContextManager:
+        """Module init draws from the global RNG: seed it locally and restore it after.
+
+        Under a lock: envs stepping in threads share the global RNG.
+        """
+        stack = contextlib.ExitStack()
+        stack.enter_context(GLOBAL_RNG_LOCK)
+        stack.enter_context(
+            torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+        )
+        torch.manual_seed(self._seed * 1009 + salt)
+        return stack
+
+    def _begin_episode(self) -> None:
+        """Build the episode's stage-0 generator, stage-1 discriminator and optimizers."""
+        if not self._fresh:
+            return
+        m = self.cfg.model
+        with self._seeded_init(0):
+            self.G = build_generator(
+                None, m.latent_dim, m.gf, m.bottom_width, self.cfg.data.channels, m.num_generators
+            ).to(self.device)
+            self.D = Discriminator(m.df, self.cfg.data.channels, m.bottom_width, stage=1).to(self.device)
+        self.optimizers = make_optimizers(self.G, self.D, self.cfg.train, self.device, self.loss)
+        self.arch = None
+        self._fresh = False
+
+    def baseline(self) -> StageResult:
+        """Score the episode's freshly initialised generator before its first cell (stage 0)."""
+        self._begin_episode()
+        t0 = time.perf_counter()
+        metrics, rep, _ = self._score(check_collapse=False)
+        return StageResult(arch=None, metrics=metrics, representation=rep,
+                           timings={"score_s": time.perf_counter() - t0})
+
     def add_cell(self, cell: Cell) -> StageResult:
         """Grow G and D by ``cell``, train one proxy step and score the result."""
-        m = self.cfg.model
-        if self._fresh:
-            self.G, self.D, self.arch = None, None, None
-            self._fresh = False
+        self._begin_episode()
+        assert self.G is not None and self.D is not None and self.optimizers is not None
         arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
-        # fork_rng: module init uses the global RNG; seed it locally and restore after
-        # (under a lock: envs stepping in threads share the global RNG).
-        with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(self._seed * 1009 + arch.depth)
-            if self.G is None:
-                self.G = build_generator(
-                    arch, m.latent_dim, m.gf, m.bottom_width, self.cfg.data.channels, m.num_generators
-                ).to(self.device)
-                self.D = Discriminator(m.df, self.cfg.data.channels, m.bottom_width, stage=1).to(
-                    self.device
-                )
-            else:
-                self.G.grow(cell)
+        with self._seeded_init(arch.depth):
+            new_params = self.G.grow(cell)
+            if arch.depth > 1:
                 self.D.grow()
+        self.optimizers[0].add_param_group({"params": new_params})
         self.arch = arch
         t0 = time.perf_counter()
         diverged, reason, losses, d_iters, g_iters = self._train_stage()
@@ -154,6 +176,7 @@ class ProxyTrainer:
             self.cfg.train,
             self.cfg.model.latent_dim,
             self._gen,
+            optimizers=self.optimizers,
         )
         stats = stage.run(stage_d_iters(self.cfg, len(self.bank)))
         losses = {"d_loss": stats.d_loss, "g_loss": stats.g_loss}
@@ -180,26 +203,36 @@ class ProxyTrainer:
         return out
 
     @torch.no_grad()
-    def _score(self) -> tuple[dict[str, float], np.ndarray, bool]:
-        """Metrics on fixed latents, the progressive representation, and a collapse flag."""
+    def _score(self, check_collapse: bool = True) -> tuple[dict[str, float], np.ndarray, bool]:
+        """Metrics on fixed latents, the progressive state, and a collapse flag.
+
+        As released, the state is the mean over the *scoring* latents of the newest
+        cell's features interpolated to 1x1 (:func:`progressive_state`); the collapse
+        check looks at the first scoring batch before anything is scored.
+        """
         assert self.G is not None
         G, mc = self.G, self.cfg.metrics
         G.eval()
         try:
-            images, feats = G(self._fixed_latents(mc.repr_samples, salt=2), return_features=True)
-            rep = centre_pool(feats.float()).mean(0).cpu().numpy().astype(np.float32)
-            if not bool(torch.isfinite(images).all()) or float(images.float().std()) < self.cfg.env.collapse_std:
-                return {"IS": float("nan"), "FID": float("nan")}, rep, True
             z_all = self._fixed_latents(mc.num_samples, salt=3)
+            if check_collapse:
+                first = G(z_all[: mc.batch_size])
+                if not bool(torch.isfinite(first).all()) or float(first.float().std()) < self.cfg.env.collapse_std:
+                    return {"IS": float("nan"), "FID": float("nan")}, np.zeros(
+                        self.representation_dim, np.float32
+                    ), True
+            state_sum = torch.zeros(self.representation_dim, dtype=torch.float64, device=self.device)
             offset = 0
 
             def sample_fn(n: int) -> torch.Tensor:
-                nonlocal offset
-                out = G(z_all[offset : offset + n])
+                nonlocal offset, state_sum
+                images, feats = G(z_all[offset : offset + n], return_features=True)
+                state_sum += progressive_state(feats.float()).sum(0).double()
                 offset += n
-                return out
+                return images
 
             metrics = self.scorer.score_generator(sample_fn, mc.num_samples)
+            rep = (state_sum / offset).float().cpu().numpy()
         finally:
             G.train()
         return metrics, rep, False

@@ -57,6 +57,30 @@ def can_graph(loss: GANLoss, G: nn.Module) -> bool:
     return not loss.has_penalty and getattr(G, "num_generators", 1) == 1
 
 
+def use_graphs(cfg: TrainConfig, device: torch.device, loss: GANLoss, G: nn.Module) -> bool:
+    """Whether the stage steps are captured as CUDA graphs (``train.cuda_graphs``, CUDA, capturable)."""
+    return bool(cfg.cuda_graphs) and device.type == "cuda" and can_graph(loss, G)
+
+
+def make_optimizers(
+    G: nn.Module, D: nn.Module, cfg: TrainConfig, device: torch.device, loss: GANLoss
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Adam for ``G`` and ``D`` with the speed options the stage steps need.
+
+    Fused on CUDA (``train.fused_adam``), capturable when the steps are graphed.
+    Parameters added later (a grown cell) go in with ``opt.add_param_group``.
+    """
+    opt_kw: dict = {"betas": (cfg.beta1, cfg.beta2)}
+    if _on(cfg.fused_adam, device):
+        opt_kw["fused"] = True
+    if use_graphs(cfg, device, loss, G):
+        opt_kw["capturable"] = True
+    return (
+        torch.optim.Adam(G.parameters(), lr=cfg.g_lr, **opt_kw),
+        torch.optim.Adam(D.parameters(), lr=cfg.d_lr, **opt_kw),
+    )
+
+
 class StageTrainer:
     """Trains ``G`` and ``D`` for one proxy stage on uint8 images at the stage resolution.
 
@@ -67,6 +91,9 @@ class StageTrainer:
     :param cfg: training settings (batch sizes, ``n_critic``, optimiser, speed flags).
     :param latent_dim: size of the latent codes.
     :param generator: the episode's RNG on ``device``; all draws come from it.
+    :param optimizers: ``(opt_g, opt_d)`` that outlive the stage (E2GAN keeps one Adam
+        each per episode, across its stages; see :func:`make_optimizers`); new ones
+        over ``G`` and ``D`` when None.
     """
 
     def __init__(
@@ -78,23 +105,20 @@ class StageTrainer:
         cfg: TrainConfig,
         latent_dim: int,
         generator: torch.Generator,
+        optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
     ) -> None:
         dev = images.device
         self.G, self.D, self.loss, self.images, self.cfg, self.gen = G, D, loss, images, cfg, generator
         self.device = dev
         self.memory_format = torch.channels_last if _on(cfg.channels_last, dev) else torch.contiguous_format
-        G.to(memory_format=self.memory_format)
+        G.to(memory_format=self.memory_format)  # keeps the Parameter objects (optimizers stay valid)
         D.to(memory_format=self.memory_format)
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = cfg.cudnn_benchmark  # process-wide setting
-        self.graphs = bool(cfg.cuda_graphs) and dev.type == "cuda" and can_graph(loss, G)
-        opt_kw: dict = {"betas": (cfg.beta1, cfg.beta2)}
-        if _on(cfg.fused_adam, dev):
-            opt_kw["fused"] = True
-        if self.graphs:
-            opt_kw["capturable"] = True
-        self.opt_g = torch.optim.Adam(G.parameters(), lr=cfg.g_lr, **opt_kw)
-        self.opt_d = torch.optim.Adam(D.parameters(), lr=cfg.d_lr, **opt_kw)
+        self.graphs = use_graphs(cfg, dev, loss, G)
+        if optimizers is None:
+            optimizers = make_optimizers(G, D, cfg, dev, loss)
+        self.opt_g, self.opt_d = optimizers
         chunk_d = CHUNK_BLOCKS * cfg.n_critic
         self._idx = torch.zeros(chunk_d, cfg.d_batch_size, dtype=torch.long, device=dev)
         self._z_d = torch.zeros(chunk_d, cfg.d_batch_size, latent_dim, device=dev)
