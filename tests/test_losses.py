@@ -97,7 +97,7 @@ def test_gradient_penalty_trains_a_real_discriminator() -> None:
     gp = loss.penalty(d, real, fake)
     assert gp.shape == () and float(gp.detach()) > 0
     gp.backward()  # double backward through spectral norm
-    assert all(p.grad is not None for p in d.entries[0].parameters())
+    assert all(p.grad is not None for p in d.entry.parameters())
     assert fake.grad is None  # the penalty detaches its inputs
 
 

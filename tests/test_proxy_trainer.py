@@ -4,7 +4,8 @@ import torch
 
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators import RealEvaluator
-from gan_nas_env.proxy_trainer import centre_pool, stage_d_iters
+from gan_nas_env.generator import progressive_state
+from gan_nas_env.proxy_trainer import stage_d_iters
 from gan_nas_env.search_space import E2GAN_ARCH
 
 
@@ -24,12 +25,14 @@ def test_stage_budget_is_one_epoch_by_default():
     assert stage_d_iters(load_config("tiny"), 50_000) == 4
 
 
-def test_centre_pool_takes_the_central_window():
-    x = torch.zeros(1, 2, 8, 8)
-    x[..., 2:6, 2:6] = 1.0
-    assert torch.equal(centre_pool(x), torch.ones(1, 2))
-    x[..., 0, 0] = 100.0  # outside the window: ignored
-    assert torch.equal(centre_pool(x), torch.ones(1, 2))
+@pytest.mark.parametrize("size", [4, 8, 16])
+def test_progressive_state_is_the_mean_of_the_central_2x2(size):
+    x = torch.randn(3, 2, size, size)
+    c = size // 2
+    expect = x[..., c - 1 : c + 1, c - 1 : c + 1].mean(dim=(-2, -1))
+    assert torch.allclose(progressive_state(x), expect, atol=1e-6)
+    x[..., 0, 0] = 100.0  # outside the central pixels: ignored
+    assert torch.allclose(progressive_state(x), expect, atol=1e-6)
 
 
 def test_episode_metrics_shapes_and_growth(evaluator):
@@ -87,7 +90,43 @@ def test_nan_loss_is_reported_as_divergence(evaluator, monkeypatch):
     assert ev.diverged and "non-finite" in ev.reason
 
 
-def test_baseline_is_fixed(evaluator):
+def test_baseline_scores_the_fresh_stage0_generator(evaluator):
+    evaluator.reset(5)
     b1 = evaluator.baseline()
-    assert b1.depth == 0 and not np.any(b1.representation)
-    assert RealEvaluator(load_config("tiny")).baseline().metrics == b1.metrics
+    assert b1.depth == 0 and b1.arch == ""
+    assert evaluator.trainer.G.stage == 0 and evaluator.trainer.G.resolution == 2  # tiny: bottom 2
+    assert np.isfinite(b1.metrics["IS"]) and np.isfinite(b1.metrics["FID"])
+    assert b1.representation.shape == (evaluator.representation_dim,) and np.any(b1.representation)
+    # state 0 = the Linear layer's features at 1x1, averaged over the scoring latents
+    G, mc = evaluator.trainer.G, evaluator.trainer.cfg.metrics
+    G.eval()
+    with torch.no_grad():
+        _, feats = G(evaluator.trainer._fixed_latents(mc.num_samples, salt=3), return_features=True)
+    G.train()
+    assert np.allclose(b1.representation, progressive_state(feats).mean(0).numpy(), atol=1e-5)
+    # a function of the episode's GAN seed; scoring it does not change the episode's training
+    evaluator.reset(5)
+    assert evaluator.baseline().metrics == b1.metrics
+    evaluator.reset(6)
+    assert evaluator.baseline().metrics != b1.metrics
+    evaluator.reset(5)
+    with_baseline = (evaluator.baseline(), evaluator.step(E2GAN_ARCH.cells[0]))[1]
+    evaluator.reset(5)
+    assert evaluator.step(E2GAN_ARCH.cells[0]).metrics == with_baseline.metrics
+
+
+def test_one_adam_per_episode_across_stages(evaluator):
+    evaluator.reset(2)
+    evaluator.step(E2GAN_ARCH.cells[0])
+    opt_g, opt_d = evaluator.trainer.optimizers
+    cell1_w = evaluator.trainer.G.cells[0].c1.weight
+    steps_after_1 = int(opt_g.state[cell1_w]["step"])
+    evaluator.step(E2GAN_ARCH.cells[1])
+    assert evaluator.trainer.optimizers[0] is opt_g and evaluator.trainer.optimizers[1] is opt_d
+    assert int(opt_g.state[cell1_w]["step"]) > steps_after_1  # state carried over
+    new_w = evaluator.trainer.G.cells[1].c1.weight
+    assert any(new_w is p for group in opt_g.param_groups for p in group["params"])
+    assert int(opt_g.state[new_w]["step"]) == int(opt_g.state[cell1_w]["step"]) - steps_after_1
+    evaluator.reset(2)
+    evaluator.step(E2GAN_ARCH.cells[0])
+    assert evaluator.trainer.optimizers[0] is not opt_g  # a new Adam each episode
