@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from gan_nas_env.config import MODEL_CODE_VERSION
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -64,6 +66,26 @@ class ResultsStore:
             raise ResultsStoreError(
                 f"results store {self.path} has schema version {version}, this code writes "
                 f"{SCHEMA_VERSION}; use a new output folder"
+            )
+        self._check_model_code()
+
+    def _check_model_code(self) -> None:
+        """Refuse a store whose evaluations were made by other model code (never mixed)."""
+        row = self._con.execute("SELECT value FROM meta WHERE key='model_code'").fetchone()
+        if row is None:
+            if self.count_evaluations() == 0:  # new (or empty) store: this code's
+                self._con.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('model_code', ?)", (str(MODEL_CODE_VERSION),)
+                )
+                return
+            stored = "1"  # stores from before the version was recorded
+        else:
+            stored = row[0]
+        if stored != str(MODEL_CODE_VERSION):
+            raise ResultsStoreError(
+                f"results store {self.path} holds evaluations made by model code v{stored}; this "
+                f"version of gan-nas-env builds, trains and scores with model code v{MODEL_CODE_VERSION} "
+                "(docs/fidelity.md), so they cannot be reused: use a new output folder or store"
             )
 
     def _open(self, timeout: float) -> str:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gan_nas_env.config import Config, load_config
+from gan_nas_env.config import MODEL_CODE_VERSION, Config, load_config
 from gan_nas_env.evaluators import Evaluation, Evaluator
 from gan_nas_env.results_store import ResultsStore
 from gan_nas_env.search_space import Architecture, Cell
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from gan_nas_env.surrogate import Surrogate
 
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
-DEFAULT_TABLE = ASSET_DIR / "table_fmnist_v1.npz"
+DEFAULT_TABLE = ASSET_DIR / "table_fmnist_v2.npz"
 METRIC_KEYS = ("IS", "FID", "KID")
 TABLE_FORMAT = 1
 
@@ -70,7 +70,7 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path) -> int:
     metrics = np.array([[r["metrics"].get(k, np.nan) for k in METRIC_KEYS] for r in rows], np.float64)
     secs = np.array([[r["timings"].get("train_s", 0.0), r["timings"].get("score_s", 0.0)] for r in rows])
     meta = {"config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash(), "gan_seed": seed,
-            "format": TABLE_FORMAT, "metrics": list(METRIC_KEYS)}
+            "format": TABLE_FORMAT, "metrics": list(METRIC_KEYS), "model_code": MODEL_CODE_VERSION}
     buf = io.BytesIO()
     np.savez_compressed(
         buf, arch=np.array([r["arch"] for r in rows]), metrics=metrics,
@@ -117,6 +117,13 @@ class Table:
             raise TableError(f"{path} is not a benchmark table: {exc}") from None
         if meta.get("format") != TABLE_FORMAT or "" not in table.index:
             raise TableError(f"{path}: unsupported table format {meta.get('format')!r}")
+        code = meta.get("model_code", 1)  # tables from before the version was recorded: v1
+        if code != MODEL_CODE_VERSION:
+            raise TableError(
+                f"table {path} was made by model code v{code}; this version of gan-nas-env uses "
+                f"model code v{MODEL_CODE_VERSION} (docs/fidelity.md): its numbers do not describe "
+                "these models. Rebuild it with scripts/build_table.py"
+            )
         if expect_hash is not None and meta["proxy_hash"] != expect_hash:
             raise TableError(
                 f"table {path} was made with proxy {meta['proxy_hash']}, not {expect_hash}: "

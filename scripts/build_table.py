@@ -12,7 +12,7 @@ where it stopped. Several workers may share one store (``--worker i --workers n`
 
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 0 --workers 2 &
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 1 --workers 2 &
-    python scripts/build_table.py --export gan_nas_env/assets/table_fmnist_v1.npz
+    python scripts/build_table.py --export gan_nas_env/assets/table_fmnist_v2.npz
 """
 
 from __future__ import annotations

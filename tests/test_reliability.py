@@ -65,3 +65,28 @@ def test_two_processes_same_seed_same_results_bit_for_bit(tmp_path):
     b = _search(tmp_path / "b")
     assert len(a[0]) == 9
     assert a == b
+
+
+def test_results_store_of_older_model_code_is_refused(tmp_path):
+    """Evaluations made by other model code are never replayed: the store is refused."""
+    import numpy as np
+
+    path = tmp_path / "r.sqlite"
+    with ResultsStore(path) as store:
+        store.put_evaluation("h", "", 0, 0, {"IS": 1.0, "FID": 2.0}, np.zeros(2))
+    with ResultsStore(path) as store:  # this code's own store opens again
+        assert store.count_evaluations() == 1
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM meta WHERE key='model_code'")  # a store from before the version
+    con.commit()
+    con.close()
+    with pytest.raises(ResultsStoreError, match="model code v1.*new output folder"):
+        ResultsStore(path)
+    empty = tmp_path / "e.sqlite"
+    ResultsStore(empty).close()
+    con = sqlite3.connect(empty)
+    con.execute("UPDATE meta SET value='7' WHERE key='model_code'")
+    con.commit()
+    con.close()
+    with pytest.raises(ResultsStoreError, match="model code v7"):
+        ResultsStore(empty)

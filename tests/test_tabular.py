@@ -1,3 +1,5 @@
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -110,3 +112,21 @@ def test_shipped_table_loads_and_matches_its_preset():
     table = Table.load(DEFAULT_TABLE, expect_hash=load_config("table-fmnist").proxy_hash())
     assert len(table.complete()) >= 100
     assert DEFAULT_TABLE.stat().st_size < 20 * 2**20
+
+
+def test_tables_of_older_model_code_are_refused(small_table, tmp_path):
+    """A table made by other model code is refused with a message saying so, never mixed."""
+    path, cfg, _ = small_table
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["model_code"] == 2
+    for old in (None, 1):
+        if old is None:
+            meta.pop("model_code")
+        else:
+            meta["model_code"] = old
+        arrays["meta"] = np.array(json.dumps(meta))
+        np.savez_compressed(tmp_path / "old.npz", **arrays)
+        with pytest.raises(TableError, match="made by model code v1.*Rebuild"):
+            Table.load(tmp_path / "old.npz")
