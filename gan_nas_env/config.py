@@ -121,6 +121,7 @@ class SearchConfig:
     exploit_gradient_steps: int = 10
     full_buffer_update: bool = True  # E2GAN: one whole-replay-buffer update per episode
     learning_starts: int | None = None  # overrides the agent YAML (short searches)
+    random_warmup: bool = False  # off-policy: SB3's uniform random actions before learning_starts
     top_k: int = 5
     grid_samples: int = 64
 
@@ -138,6 +139,21 @@ class RetrainConfig:
     checkpoint_every: int = 1000
     log_every: int = 100
     amp: bool = False  # bf16 autocast in full training (CUDA only; train.amp is the proxy's)
+    # Full training's own batch sizes and learning rate (None: those of ``train``); the released
+    # STL-10 retraining (eval/exps/derive_stl.sh) uses G/D batch 32/16 and lr 5e-5.
+    g_batch_size: int | None = None
+    d_batch_size: int | None = None
+    lr: float | None = None
+
+    def train_config(self, train: TrainConfig) -> TrainConfig:
+        """``train`` with this retraining's batch sizes and learning rate applied."""
+        return dataclasses.replace(
+            train,
+            g_batch_size=self.g_batch_size or train.g_batch_size,
+            d_batch_size=self.d_batch_size or train.d_batch_size,
+            g_lr=train.g_lr if self.lr is None else self.lr,
+            d_lr=train.d_lr if self.lr is None else self.lr,
+        )
 
 
 @dataclass(frozen=True)
@@ -359,6 +375,9 @@ def validate(cfg: Config, source: str = "config") -> None:
         positive["train.d_iters_per_cell"] = cfg.train.d_iters_per_cell
     if cfg.data.max_images is not None:
         positive["data.max_images"] = cfg.data.max_images
+    for key in ("g_batch_size", "d_batch_size", "lr"):
+        if getattr(cfg.retrain, key) is not None:
+            positive[f"retrain.{key}"] = getattr(cfg.retrain, key)
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{source}: {key} must be > 0, got {value}")

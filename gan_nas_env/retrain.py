@@ -110,7 +110,8 @@ def retrain(
     arch = resolve_architecture(arch)
     if not arch.is_complete:
         raise ValueError(f"retraining needs a complete 3-cell architecture, got {str(arch)!r}")
-    r, t, m = cfg.retrain, cfg.train, cfg.model
+    r, m = cfg.retrain, cfg.model
+    t = r.train_config(cfg.train)
     out, dev = Path(out_dir), resolve_device(cfg.device)
     ckpt_path, best_path = out / "checkpoint.pt", out / "best.pt"
     ckpt = None
@@ -409,7 +410,8 @@ def _fmt(metrics: dict[str, float], key: str) -> str:
 def write_report(result: RetrainResult, cfg: Config, arch: Architecture, final_iter: int | None) -> None:
     """``report.json`` and ``report.md`` (architecture, metrics, time, memory, final grid)."""
     out = result.out_dir
-    t, r = cfg.train, cfg.retrain
+    r = cfg.retrain
+    t = r.train_config(cfg.train)
     mem = f"{result.gpu_memory_peak_mib:.0f} MiB" if result.gpu_memory_peak_mib is not None else "n/a (CPU)"
     grid = str(result.final_grid.relative_to(out)) if result.final_grid else None
     data = {

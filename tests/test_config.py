@@ -20,6 +20,26 @@ def test_paper_presets_match_spec():
     assert (c.retrain.gf, c.retrain.df, c.retrain.g_iters, c.retrain.ema_decay) == (256, 128, 150000, 0.999)
     s = load_config("paper-stl10")
     assert (s.data.name, s.data.image_size, s.model.bottom_width, s.train.g_lr) == ("stl10", 48, 6, 5e-5)
+    # released STL-10 retraining (eval/exps/derive_stl.sh)
+    rt = s.retrain.train_config(s.train)
+    assert (rt.g_batch_size, rt.d_batch_size, rt.g_lr, rt.d_lr, s.retrain.g_iters) == (32, 16, 5e-5, 5e-5, 600_000)
+    assert (s.retrain.gf, s.retrain.df) == (256, 128)
+    # CIFAR-10 retraining uses the search's batch sizes and lr (eval/exps/derive.sh)
+    rt = c.retrain.train_config(c.train)
+    assert (rt.g_batch_size, rt.d_batch_size, rt.g_lr) == (128, 64, 2e-4)
+
+
+def test_paper_presets_run_fp32_and_the_bf16_preset_differs_only_in_precision():
+    for name in ("paper-cifar10", "paper-stl10", "fashion-mnist"):
+        c = load_config(name)
+        assert not c.train.amp and not c.retrain.amp, name
+        assert c.metrics.reference == "final", name
+    fast, paper = load_config("paper-cifar10-bf16"), load_config("paper-cifar10")
+    assert fast.train.amp and fast.retrain.amp
+    a, b = fast.to_dict(), paper.to_dict()
+    a["train"].pop("amp"), b["train"].pop("amp"), a["retrain"].pop("amp"), b["retrain"].pop("amp")
+    a.pop("name"), b.pop("name")
+    assert a == b
 
 
 def test_overrides_dotted_and_list():

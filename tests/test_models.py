@@ -298,3 +298,70 @@ def test_discriminator_grow_keeps_parameters() -> None:
         d.grow()
     with pytest.raises(ValueError):
         Discriminator(stage=4)
+
+
+def _active_parameters(module: nn.Module, run) -> int:
+    """Parameters on the path of ``run()``'s output (those that receive a gradient)."""
+    for p in module.parameters():
+        p.grad = None
+    run().float().sum().backward()
+    return sum(p.numel() for p in module.parameters() if p.grad is not None)
+
+
+# Released E2GAN code (Yuantian013/E2GAN 49a20c03), 3 image channels, latent 128:
+# the parameters its forward pass uses (scripts/compare_with_released.py measures them).
+RELEASED_G_COUNTS = {
+    "0 1 0 1 0 1 2 1 0 0 1 0 1 2": ((580_099, 1_023_619, 1_352_323), 4_867_331, 5_527_811),
+    "1 0 1 1 1 0 0 1 1 1 0 1 0 3": ((579_587, 907_779, 1_235_971), 4_405_251, 5_065_731),
+}
+
+
+@pytest.mark.parametrize("vector", sorted(RELEASED_G_COUNTS))
+def test_generator_parameter_counts_equal_the_released_code(vector: str) -> None:
+    arch = Architecture.from_vector([int(v) for v in vector.split()])
+    search, retrain32, retrain48 = RELEASED_G_COUNTS[vector]
+    for depth, want in zip((1, 2, 3), search, strict=True):
+        g = Generator(arch.prefix(depth), latent_dim=128, gf=128, bottom_width=4, channels=3)
+        assert _active_parameters(g, lambda g=g: g(torch.randn(2, 128))) == want, depth
+        assert sum(p.numel() for p in g.parameters()) == want  # nothing built that is not used
+    for bw, want in ((4, retrain32), (6, retrain48)):
+        g = Generator(arch, latent_dim=128, gf=256, bottom_width=bw, channels=3)
+        assert _active_parameters(g, lambda g=g: g(torch.randn(2, 128))) == want, bw
+
+
+def test_discriminator_parameter_counts_equal_the_released_code() -> None:
+    for stage, want in zip((1, 2, 3), (112_896, 190_912, 264_768), strict=True):
+        d = Discriminator(df=64, channels=3, bottom_width=4, stage=stage)
+        x = torch.randn(2, 3, d.resolution, d.resolution)
+        assert _active_parameters(d, lambda d=d, x=x: d(x)) == want, stage
+    d = Discriminator(df=128, channels=3, bottom_width=4, stage=3)
+    assert _active_parameters(d, lambda: d(torch.randn(2, 3, 32, 32))) == 1_053_824
+
+
+def test_stage0_generator_renders_the_bottom_width_features() -> None:
+    g = Generator(None, latent_dim=LATENT, gf=8, bottom_width=BW, channels=1)
+    assert g.stage == 0 and g.arch is None and g.resolution == BW
+    images, feats = g(torch.randn(3, LATENT), return_features=True)
+    assert images.shape == (3, 1, BW, BW) and feats.shape == (3, 8, BW, BW)
+    head = g.to_rgb
+    g.grow(E2GAN_ARCH.cells[0])
+    assert g.to_rgb is head and g.resolution == 2 * BW  # one head for every stage
+
+
+def test_deconv_cell_uses_learned_upsampling_for_shortcut_and_skips() -> None:
+    cell = GeneratorCell(4, 4, Cell(0, 1, 2, 1, 3), cell_index=2)
+    assert isinstance(cell.sc_up, nn.ConvTranspose2d)
+    # one transposed conv per doubling: x2 from cell 2 (source 1), x4 from cell 1 (source 0)
+    assert [len(up) for up in cell.skip_ups] == [2 - s for s in cell.skip_sources]
+    plain = GeneratorCell(4, 4, Cell(0, 1, 0, 1, 3), cell_index=2)
+    assert plain.sc_up is None and plain.skip_ups is None
+
+
+def test_skip_feature_includes_the_skip_additions() -> None:
+    torch.manual_seed(0)
+    cell = GeneratorCell(4, 4, Cell(0, 0, 1, 0, 1), cell_index=1).eval()
+    x, feat = torch.randn(2, 4, 4, 4), torch.randn(2, 4, 4, 4)
+    skip_out, _ = cell(x, [feat])
+    h = torch.relu(cell.c1(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")))
+    added = cell.skip_convs[0](torch.nn.functional.interpolate(feat, size=(8, 8), mode="nearest"))
+    torch.testing.assert_close(skip_out, h + added)
