@@ -102,29 +102,29 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
     """E2GAN-style proxy: DataLoader + transforms, fp32, non-fused Adam, torch-fidelity scoring."""
     import torch_fidelity
 
-    from gan_nas_env.imageops import resize_uint8, to_uint8
+    from gan_nas_env.imageops import to_uint8
 
     m, t = cfg.model, cfg.train
     loss = get_loss(t.loss, t.gp_weight)
     hwc = images.permute(0, 2, 3, 1).cpu().numpy()
     gen = torch.Generator(device=dev).manual_seed(0)
     out = []
-    G = D = None
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(0)
+        G = build_generator(None, m.latent_dim, m.gf, m.bottom_width, cfg.data.channels).to(dev)
+        D = Discriminator(m.df, cfg.data.channels, m.bottom_width, stage=1).to(dev)
+    # one Adam each per episode, across the stages, as the released E2GAN search
+    opt_g = torch.optim.Adam(G.parameters(), t.g_lr, (t.beta1, t.beta2), foreach=False)
+    opt_d = torch.optim.Adam(D.parameters(), t.d_lr, (t.beta1, t.beta2), foreach=False)
     for depth, cell in enumerate(E2GAN_ARCH.cells, start=1):
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(depth)
-            if G is None:
-                G = build_generator(E2GAN_ARCH.prefix(1), m.latent_dim, m.gf, m.bottom_width,
-                                    cfg.data.channels).to(dev)
-                D = Discriminator(m.df, cfg.data.channels, m.bottom_width, stage=1).to(dev)
-            else:
-                G.grow(cell)
+            opt_g.add_param_group({"params": G.grow(cell)})
+            if depth > 1:
                 D.grow()
         res = G.resolution
         loader = DataLoader(TransformDataset(hwc, res), batch_size=t.d_batch_size, shuffle=True,
                             drop_last=True, num_workers=2 if dev.type == "cuda" else 0)
-        opt_g = torch.optim.Adam(G.parameters(), t.g_lr, (t.beta1, t.beta2), foreach=False)
-        opt_d = torch.optim.Adam(D.parameters(), t.d_lr, (t.beta1, t.beta2), foreach=False)
         sync(dev)
         t0 = time.perf_counter()
         for it, real in enumerate(loader):
@@ -149,7 +149,8 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
             fakes = torch.cat([to_uint8(G(torch.randn(250, m.latent_dim, device=dev))).cpu()
                                for _ in range(cfg.metrics.num_samples // 250)])
             G.train()
-        real = resize_uint8(images[: cfg.metrics.real_samples].cpu(), res)
+        # scored against the real data at the final resolution, as released
+        real = images[: cfg.metrics.real_samples].cpu()
         metrics = torch_fidelity.calculate_metrics(
             input1=UInt8Dataset(fakes), input2=UInt8Dataset(real), isc=True, fid=True,
             feature_extractor="fmnist-classifier-v1", feature_layer_isc="logits_unbiased",
@@ -168,7 +169,8 @@ def default_episode(cfg, images: torch.Tensor, dev: torch.device, change: str | 
 
     scorer = FeatureScorer(cfg.metrics, images[: cfg.metrics.real_samples], dataset_key(cfg.data, "train"), dev)
     trainer = ProxyTrainer(cfg, ImageBank(images), scorer, dev)
-    resolutions = [cfg.model.bottom_width * 2**depth for depth in range(1, NUM_CELLS + 1)]
+    resolutions = sorted({scorer.reference_resolution(cfg.model.bottom_width * 2**depth)
+                          for depth in range(1, NUM_CELLS + 1)})
     for res in resolutions:
         scorer.real_statistics(res)  # cached on disk in a real search: not part of a step
     trainer.reset(0)

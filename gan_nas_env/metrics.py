@@ -258,6 +258,13 @@ class FeatureScorer:
         self._stats.clear()
         self._real_sigma.clear()
 
+    def reference_resolution(self, resolution: int) -> int:
+        """Resolution of the real images that images of ``resolution`` are scored against.
+
+        ``final`` (the released E2GAN code): the real data's own; ``stage``: ``resolution``.
+        """
+        return self.final_resolution if self.cfg.reference == "final" else resolution
+
     def real_statistics(self, resolution: int) -> RealStatistics:
         """FID mean/covariance and features of the real images resized to ``resolution``.
 
@@ -325,8 +332,7 @@ class FeatureScorer:
     def _score_features(
         self, logits: torch.Tensor, feats: torch.Tensor, resolution: int, prc: bool
     ) -> dict[str, float]:
-        if self.cfg.reference == "final":  # released E2GAN: real data at full resolution
-            resolution = self.final_resolution
+        resolution = self.reference_resolution(resolution)
         real = self.real_statistics(resolution)
         isc = isc_features_to_metric(logits, splits=ISC_SPLITS, shuffle=True, rng_seed=RNG_SEED)
         out = {"IS": isc[KEY_METRIC_ISC_MEAN], "IS_std": isc[KEY_METRIC_ISC_STD]}
