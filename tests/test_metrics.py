@@ -273,3 +273,22 @@ def test_rejects_float_images(
 ) -> None:
     with pytest.raises(ValueError, match="uint8"):
         scorer.score_images(to_float(halves[1][:10]))
+
+
+@pytest.mark.parametrize("reference", ["final", "stage"])
+def test_fid_reference_final_or_stage(halves, cfg: MetricsConfig, reference: str) -> None:
+    """final (released E2GAN): small images against the real data at 32 px; stage: resized real."""
+    import dataclasses
+
+    real, fake = halves
+    scorer = FeatureScorer(dataclasses.replace(cfg, reference=reference, kid=False), real, "fmnist-test")
+    small = resize_uint8(fake, 8)
+    got = scorer.score_images(small)
+    assert scorer.reference_resolution(8) == (32 if reference == "final" else 8)
+    assert set(scorer._stats) == {scorer.reference_resolution(8)}
+    logits, feats = scorer.extract_features(small)
+    ref = scorer.real_statistics(scorer.reference_resolution(8))
+    want = torch_fidelity.metric_fid.fid_statistics_to_metric(
+        torch_fidelity.metric_fid.fid_features_to_statistics(feats), {"mu": ref.mu, "sigma": ref.sigma},
+        verbose=False)["frechet_inception_distance"]
+    assert got["FID"] == pytest.approx(want, rel=1e-9)
