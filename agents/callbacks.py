@@ -6,6 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+from agents.replay import n_transitions
 
 
 class E2GANSchedule(BaseCallback):
@@ -14,7 +17,18 @@ class E2GANSchedule(BaseCallback):
     ``exploit_gradient_steps`` gradient updates per env step.
 
     Optionally (E2GAN's released code) one extra update per finished episode
-    uses the whole replay buffer as its batch.
+    uses the whole replay buffer as its batch (every transition once with
+    :class:`~agents.replay.WithoutReplacementReplayBuffer`), run even before
+    ``learning_starts``.
+
+    Order per env step, as in E2GAN's ``search.py``: SB3 stores the transition and
+    makes its regular updates (``learn`` trains after ``collect_rollouts``); then,
+    for an episode that ended, this callback makes the whole-buffer update and
+    switches to exploiting, at the next rollout start, before the next action
+    (list it before a callback that checkpoints there). At the end of ``learn`` it
+    does the same for the last episode, after storing and training on its last
+    step, which SB3 skips when a stop callback ends training on that step.
+    On-policy agents (no replay buffer) switch at the episode's last step.
 
     :param total_episodes: episodes of the whole search.
     :param explore_fraction: share of episodes that explore (0.7 in the paper).
@@ -33,30 +47,68 @@ class E2GANSchedule(BaseCallback):
         self.full_buffer_update = full_buffer_update
         self.episodes_done = 0
         self.exploiting = False
+        self._ended = 0  # episodes ended in the current rollout, not yet accounted for
+        self._unstored: dict[str, Any] | None = None  # the latest step, until SB3 stores it
+        self._off_policy = True
 
     def _on_training_start(self) -> None:
+        self._ended, self._unstored = 0, None
+        self._off_policy = isinstance(self.model, OffPolicyAlgorithm)
         if self.episodes_done >= self.switch_episode:
             self._start_exploit()
 
     def _on_step(self) -> bool:
-        for done in self.locals.get("dones", []):
-            if not done:
-                continue
+        self._ended += int(sum(bool(d) for d in self.locals.get("dones", [])))
+        keys = ("replay_buffer", "buffer_actions", "new_obs", "rewards", "dones", "infos")
+        if all(k in self.locals for k in keys):
+            self._unstored = {k: self.locals[k] for k in keys}
+        if not self._off_policy:  # no replay buffer, no per-step updates to wait for
+            self._finish_episodes()
+        self.logger.record("schedule/exploiting", int(self.exploiting))
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self._unstored = None  # collect_rollouts stored every step of the rollout
+
+    def _on_rollout_start(self) -> None:
+        self._finish_episodes()
+
+    def _on_training_end(self) -> None:
+        if self._unstored is not None and self._ended:
+            self._store_and_train_last_step()
+        self._unstored = None
+        self._finish_episodes()
+
+    def _finish_episodes(self) -> None:
+        ended, self._ended = self._ended, 0
+        for _ in range(ended):
             self.episodes_done += 1
             if self.full_buffer_update:
                 self._whole_buffer_update()
             if not self.exploiting and self.episodes_done >= self.switch_episode:
                 self._start_exploit()
-        self.logger.record("schedule/exploiting", int(self.exploiting))
-        return True
+
+    def _store_and_train_last_step(self) -> None:
+        """What SB3's ``collect_rollouts`` and ``learn`` skip after a stop in ``on_step``."""
+        model: Any = self.model
+        if not hasattr(model, "_store_transition"):
+            return
+        step = self._unstored
+        model._store_transition(step["replay_buffer"], step["buffer_actions"], step["new_obs"],
+                                step["rewards"], step["dones"], step["infos"])
+        if model.num_timesteps > model.learning_starts:
+            steps = model.gradient_steps if model.gradient_steps >= 0 else model.n_envs
+            if steps > 0:
+                model.train(batch_size=model.batch_size, gradient_steps=steps)
 
     def _whole_buffer_update(self) -> None:
         model: Any = self.model
         buffer = getattr(model, "replay_buffer", None)
-        if buffer is None or model.num_timesteps < getattr(model, "learning_starts", 0):
+        if buffer is None:
             return
-        if buffer.size() > 0:
-            model.train(gradient_steps=1, batch_size=buffer.size())
+        size = n_transitions(buffer)
+        if size > 0:
+            model.train(gradient_steps=1, batch_size=size)
 
     def _start_exploit(self) -> None:
         """Switch the model to deterministic acting with more gradient steps."""

@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import yaml
 
+from agents.offpolicy import e2gan_off_policy
 from gan_nas_env.config import CONFIG_DIR, ConfigError, parse_scalar
 from gan_nas_env.registry import Registry
 from gan_nas_env.wrappers import DiscreteToContinuousAction, FlatDiscreteAction
@@ -48,9 +49,35 @@ for _name, _spec in {
 
 
 def algo_class(name: str) -> type:
-    """The SB3 class for ``name`` (case-insensitive)."""
+    """The SB3 class for ``name`` (case-insensitive).
+
+    Off-policy algorithms come with :class:`~agents.offpolicy.E2GANOffPolicy` mixed
+    in: they act with their policy from the first step (E2GAN) unless made with
+    ``random_warmup=True`` (SB3's uniform random actions before ``learning_starts``).
+    """
     spec = ALGOS.get(name.lower())
-    return getattr(importlib.import_module(spec.module), spec.cls)
+    cls = getattr(importlib.import_module(spec.module), spec.cls)
+    return e2gan_off_policy(cls) if spec.off_policy else cls
+
+
+CLASS_PARAMS = ("replay_buffer_class",)  # hyper-parameters that name a class (dotted path)
+
+
+def resolve_class(value: Any, key: str = "class") -> Any:
+    """``"agents.replay.WithoutReplacementReplayBuffer"`` -> that class (classes pass through)."""
+    if not isinstance(value, str):
+        return value
+    module, _, attr = value.rpartition(".")
+    if not module:
+        raise ConfigError(f"{key} {value!r} must be a dotted name, e.g. "
+                          "agents.replay.WithoutReplacementReplayBuffer")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"unknown {key} {value!r}: {exc}") from None
+    if not isinstance(obj, type):
+        raise ConfigError(f"{key} {value!r} is not a class")
+    return obj
 
 
 def wrap_for_algo(env: gym.Env, name: str) -> gym.Env:
@@ -98,12 +125,23 @@ def make_agent(
 
     :param name: algorithm name, e.g. ``sac``, ``ppo``, ``dqn`` (see ``ALGOS.names()``).
     :param env: a gymnasium env or SB3 VecEnv.
-    :param overrides: hyper-parameters that win over the YAML file.
+    :param overrides: hyper-parameters that win over the YAML file. Besides SB3's,
+        off-policy agents take ``random_warmup`` (see :func:`algo_class`);
+        ``replay_buffer_class`` may be a dotted class name.
     """
     cls = algo_class(name)
     params = load_hyperparams(name, env_id)
     params.update(overrides or {})
     params.pop("n_timesteps", None)
+    for key in CLASS_PARAMS:
+        if key in params:
+            params[key] = resolve_class(params[key], key)
+    buffer_cls = params.get("replay_buffer_class")
+    if buffer_cls is not None:
+        from stable_baselines3.common.buffers import ReplayBuffer
+
+        if not issubclass(buffer_cls, ReplayBuffer):
+            raise ConfigError(f"replay_buffer_class {buffer_cls.__qualname__} is not an SB3 ReplayBuffer")
     policy = params.pop("policy", "MlpPolicy")
     try:
         return cls(

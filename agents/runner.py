@@ -244,6 +244,8 @@ def run_search(
     hp = dict(hyperparams or {})
     if cfg.search.learning_starts is not None:
         hp.setdefault("learning_starts", cfg.search.learning_starts)
+    if ALGOS.get(algo).off_policy:  # E2GAN acts with the policy from the first step
+        hp.setdefault("random_warmup", cfg.search.random_warmup)
     distributed = workers > 1 or ray_address is not None
     if distributed and resume:
         raise ConfigError("--resume is not supported with --workers/--ray-address")
@@ -303,6 +305,7 @@ def run_search(
                 budget = 30 * (remaining + workers)  # a cap only: the callback stops the search
             else:
                 stop, budget = StopTrainingOnMaxEpisodes(remaining), 3 * remaining
+            # schedule first: its end-of-episode update precedes the recorder's checkpoint
             model.learn(total_timesteps=budget, callback=[schedule, recorder, stop],
                         tb_log_name=algo, reset_num_timesteps=ckpt is None)
         model.save(out / "model.zip")

@@ -20,7 +20,8 @@ def env_for(algo):
 def test_sac_defaults_follow_e2gan():
     hp = load_hyperparams("sac")
     assert hp["learning_rate"] == 3e-4 and hp["gamma"] == 1.0 and hp["tau"] == 0.005
-    assert hp["ent_coef"] == 0.1 and hp["learning_starts"] == 64
+    assert hp["ent_coef"] == 0.1 and hp["learning_starts"] == 63  # first update at 64 stored
+    assert hp["batch_size"] == 256
     model = make_agent("sac", env_for("sac"))
     assert model.ent_coef_tensor.item() == pytest.approx(0.1)  # fixed, not learned
     assert model.policy.actor.latent_pi[0].out_features == 128
