@@ -110,8 +110,10 @@ def run_one(algo: str, seed: int, episodes: int, make_env: Callable[[], gym.Env]
     else:
         model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams,
                            env_id=env_id)
-        # the same explore/exploit schedule as `gan-nas search` (SPEC section 3)
-        model.learn(total_timesteps=3 * episodes, callback=[E2GANSchedule(episodes), cb])
+        # the same explore/exploit schedule as `gan-nas search` (SPEC section 3), with its
+        # per-episode whole-buffer update (SearchConfig.full_buffer_update's default)
+        schedule = E2GANSchedule(episodes, full_buffer_update=True)
+        model.learn(total_timesteps=3 * episodes, callback=[schedule, cb])
     env.close()
     return cb.log
 
