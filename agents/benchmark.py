@@ -39,6 +39,7 @@ from agents.benchmark_report import plot_benchmark, rliable_summary, write_repor
 from agents.callbacks import E2GANSchedule
 from agents.factory import ALGOS, make_agent, wrap_for_algo
 from agents.random_search import RandomSearch
+from gan_nas_env.provenance import provenance
 from gan_nas_env.registry import Registry, UnknownNameError
 from gan_nas_env.search_space import SPACE
 
@@ -257,7 +258,7 @@ def analyse(out: str | Path, info: dict[str, Any] | None = None,
               for a, runs in logs.items()}
     final = {a: c[:, :, -1] for a, c in curves.items()}
     summary = rliable_summary(final, curves, reps=reps)
-    (out / "summary.json").write_text(json.dumps({**info, **summary}, indent=1))
+    (out / "summary.json").write_text(json.dumps({**info, **summary, "provenance": provenance()}, indent=1))
     plot_benchmark(final, summary, out, normalised=info["normalised"])
     write_report(out, info, summary, logs)
     return {**info, **summary}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from agents.factory import ALGOS, algo_class, make_agent, wrap_for_algo
 from gan_nas_env.config import Config, ConfigError, save_config
 from gan_nas_env.env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
+from gan_nas_env.provenance import git_sha
 from gan_nas_env.results_store import ResultsStore
 
 
@@ -44,17 +44,6 @@ class SearchResult:
     top: list[dict[str, Any]]
     episodes: int
     wall_s: float
-
-
-def git_sha() -> str:
-    """The repository's commit, or 'unknown' outside a git checkout."""
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def write_run_metadata(out: Path, cfg: Config, extra: dict[str, Any]) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import gan_nas_env  # noqa: F401
+from gan_nas_env.provenance import provenance
+from gan_nas_env.search_space import AUTOGAN_ARCH, E2GAN_ARCH
 from gan_nas_env.tabular import DEFAULT_TABLE, Table
 
 
@@ -18,6 +21,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--table", default=str(DEFAULT_TABLE))
     p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--out", default=None, help="also write the facts as JSON here")
     args = p.parse_args()
     table = Table.load(args.table)
     env = gym.make("GANCellSearchBench-v0", table=args.table).unwrapped
@@ -48,7 +52,38 @@ def main() -> None:
         "step_ms_p95": 1000 * float(np.percentile(times, 95)),
         "table_hits": env.evaluator.lookups, "surrogate_calls": env.evaluator.surrogate_calls,
     }
-    print(json.dumps(facts, indent=1))
+    top = sorted(zip(scores.tolist(), table.complete(), strict=True), reverse=True)[:5]
+    facts["top5"] = [{"arch": a, "score": sc, **table.query(a)} for sc, a in top]
+    facts["score_stats"] = {"std": float(scores.std()), "median": float(np.median(scores)),
+                            "min": float(scores.min()), "max": float(scores.max())}
+    complete = [table.index[a] for a in table.complete()]
+    facts["metric_ranges"] = {k: [float(np.nanmin(table.metrics[complete, i])),
+                                  float(np.nanmax(table.metrics[complete, i]))]
+                              for i, k in enumerate(("IS", "FID", "KID"))}
+    facts["baseline"] = table.query("")
+    facts["seconds_per_complete_arch"] = _arch_seconds(table)
+    for name, vec in (("e2gan", E2GAN_ARCH), ("autogan", AUTOGAN_ARCH)):
+        ev = sur.predict(vec) if str(vec) not in table.index else None
+        facts[f"{name}_score"] = table.score(str(vec), env.alpha) if ev is None else float(
+            ev.metrics["IS"] - env.alpha * ev.metrics["FID"])
+        facts[f"{name}_measured"] = ev is None
+    facts["provenance"] = provenance()
+    text = json.dumps(facts, indent=1, default=float)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+def _arch_seconds(table: Table) -> dict[str, float]:
+    """Proxy seconds of one complete architecture from scratch (its 3 prefixes), and its 32 px stage."""
+    per, last = [], []
+    for a in table.complete():
+        cells = a.split()
+        prefixes = [" ".join(cells[:n]) for n in (4, 9, 14)]
+        secs = [float(table.seconds[table.index[p]].sum()) for p in prefixes]
+        per.append(sum(secs))
+        last.append(secs[-1])
+    return {"mean": float(np.mean(per)), "median": float(np.median(per)), "last_stage_mean": float(np.mean(last))}
 
 
 if __name__ == "__main__":

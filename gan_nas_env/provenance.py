@@ -1,0 +1,62 @@
+"""Where a number came from: the machine, the package version, the git SHA and the command.
+
+Every JSON report behind a number in ``docs/`` carries :func:`provenance`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_sha() -> str:
+    """The repository's commit (``+dirty`` with uncommitted changes), or 'unknown'."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True, cwd=ROOT).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from ``/proc/cpuinfo`` where there is one)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and cores, memory, GPU (if any) and the torch version."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    try:
+        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        mem_gib = None
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "memory_gib": mem_gib, "gpu": gpu,
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def provenance(command: list[str] | None = None) -> dict[str, Any]:
+    """Machine, package version, git SHA, command line and date of a measurement."""
+    import gan_nas_env
+
+    return {"machine": machine(), "version": gan_nas_env.__version__, "git_sha": git_sha(),
+            "command": list(sys.argv if command is None else command),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
