@@ -189,7 +189,9 @@ class ProxyTrainer:
 
     # -- scoring ---------------------------------------------------------------
     def _fixed_latents(self, n: int, salt: int) -> torch.Tensor:
-        gen = torch.Generator(device="cpu").manual_seed(self._seed * 7919 + salt)
+        """The same latent codes in every episode (the released search scores every episode on
+        one fixed set, "to stabilise the training"); ``salt`` tells the sets apart."""
+        gen = torch.Generator(device="cpu").manual_seed(salt)
         return torch.randn(n, self.cfg.model.latent_dim, generator=gen).to(self.device)
 
     @torch.no_grad()

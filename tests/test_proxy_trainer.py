@@ -130,3 +130,12 @@ def test_one_adam_per_episode_across_stages(evaluator):
     evaluator.reset(2)
     evaluator.step(E2GAN_ARCH.cells[0])
     assert evaluator.trainer.optimizers[0] is not opt_g  # a new Adam each episode
+
+
+def test_scoring_latents_are_the_same_in_every_episode(evaluator):
+    """As released: every episode and stage is scored on one fixed set of latent codes."""
+    evaluator.reset(11)
+    a = evaluator.trainer._fixed_latents(8, salt=3)
+    evaluator.reset(12)
+    assert torch.equal(evaluator.trainer._fixed_latents(8, salt=3), a)
+    assert not torch.equal(evaluator.trainer._fixed_latents(8, salt=1), a)
