@@ -344,17 +344,27 @@ def compare_generator(
             "tensors_copied": n_copied,
             "max_abs_diff": diffs,
             "max_abs_released_output": scale,
-            "params_released": rel_count,
-            "params_released_method": "backward" if rel_bwd is not None else "forward hooks",
-            "params_released_hooks": rel_hooks,
-            "released_backward_error": err or None,
-            "params_ours": ours_bwd,
-            "params_ours_hooks": ours_hooks,
-            "ours_backward_error": ours_err or None,
-            "params_expected": expected,
+            **_count_fields(rel_bwd, rel_hooks, err, ours_bwd, ours_hooks, ours_err, expected),
             "pass": ok,
         })
     return out
+
+
+def _count_fields(
+    rel_bwd: int | None, rel_hooks: int, err: str, ours_bwd: int | None, ours_hooks: int,
+    ours_err: str, expected: int | None,
+) -> dict[str, Any]:
+    """The parameter-count part of a result row (released by backward or hooks, ours, published)."""
+    return {
+        "params_released": rel_bwd if rel_bwd is not None else rel_hooks,
+        "params_released_method": "backward" if rel_bwd is not None else "forward hooks",
+        "params_released_hooks": rel_hooks,
+        "released_backward_error": err or None,
+        "params_ours": ours_bwd,
+        "params_ours_hooks": ours_hooks,
+        "ours_backward_error": ours_err or None,
+        "params_expected": expected,
+    }
 
 
 def compare_discriminator(
@@ -410,14 +420,7 @@ def compare_discriminator(
             "tensors_copied": n_copied,
             "max_abs_diff": diffs,
             "max_abs_released_output": {"output": scale},
-            "params_released": rel_count,
-            "params_released_method": "backward" if rel_bwd is not None else "forward hooks",
-            "params_released_hooks": rel_hooks,
-            "released_backward_error": err or None,
-            "params_ours": ours_bwd,
-            "params_ours_hooks": ours_hooks,
-            "ours_backward_error": ours_err or None,
-            "params_expected": expected,
+            **_count_fields(rel_bwd, rel_hooks, err, ours_bwd, ours_hooks, ours_err, expected),
             "pass": ok,
         })
     return out
