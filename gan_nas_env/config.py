@@ -189,6 +189,18 @@ class Config:
         blob = json.dumps(keep, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def final_hash(self) -> str:
+        """Short hash of everything that changes a full (final-fidelity) training's result.
+
+        The proxy hash plus the retraining section, less its logging and checkpoint
+        intervals; prefixed ``final-`` so final rows never mix with proxy rows in a store.
+        The training seed is not part of it: stores key rows by seed.
+        """
+        retrain = {k: v for k, v in dataclasses.asdict(self.retrain).items()
+                   if k not in ("checkpoint_every", "log_every")}
+        blob = json.dumps({"proxy": self.proxy_hash(), "retrain": retrain}, sort_keys=True)
+        return "final-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
 
 def preset_names() -> list[str]:
     """Names of the YAML presets in ``configs/``."""

@@ -1,0 +1,110 @@
+#!/usr/bin/env python
+"""Final-fidelity rows of the benchmark table: complete architectures trained by the final protocol.
+
+Each architecture is trained from scratch with ``gan-nas retrain``'s code under
+``--config`` (default ``configs/final-fmnist.yaml``) and its final metrics are stored
+in a SQLite results store, keyed by the config's :meth:`~gan_nas_env.config.Config.final_hash`,
+the architecture and the training seed. The architectures are, in this order: the
+first ``--archs`` of the table's own seeded sampling order (``scripts/build_table.py``),
+then ``--extra`` ones (default: the published E2GAN and AutoGAN architectures).
+Resumable at two levels: a stored row is never trained again, and a training killed
+half-way resumes from its run folder's checkpoint. Several workers may share one store.
+
+    OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --worker 0 --workers 2 &
+    OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --worker 1 --workers 2 &
+    python scripts/build_finals.py --seeds 0,1,2 --archs 5 --extra ""   # the noise floor
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from gan_nas_env.config import load_config  # noqa: E402
+from gan_nas_env.results_store import ResultsStore  # noqa: E402
+from gan_nas_env.search_space import SPACE, Architecture, resolve_architecture  # noqa: E402
+
+KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
+
+
+def sampling_order(table_config: str, n: int) -> list[Architecture]:
+    """The first ``n`` distinct architectures of the table's seeded uniform sampling order."""
+    rng = np.random.default_rng(load_config(table_config).seed)
+    out: list[Architecture] = []
+    seen: set[str] = set()
+    for _ in range(n):
+        arch = SPACE.sample(rng)
+        if str(arch) not in seen:
+            seen.add(str(arch))
+            out.append(arch)
+    return out
+
+
+def train_one(cfg_name: str, arch: Architecture, seed: int, folder: Path) -> dict:
+    """Train ``arch`` by the final protocol in ``folder`` (resuming it) and return its record."""
+    from gan_nas_env.retrain import retrain
+
+    cfg = load_config(cfg_name, {"seed": seed})
+    resume = (folder / "checkpoint.pt").exists()
+    result = retrain(cfg, arch, folder, resume=resume, progress=False)
+    grid = result.final_grid
+    if grid is not None and grid.exists():  # keep the final samples next to the report
+        shutil.copy(grid, folder / "final_grid.png")
+    for item in folder.iterdir():  # checkpoints and logs are large: keep the reports only
+        if item.name not in (*KEEP, "final_grid.png"):
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    return {"metrics": result.final_metrics, "wall_s": result.wall_s}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="final-fmnist", help="final-protocol preset or YAML")
+    p.add_argument("--table-config", default="table-fmnist", help="preset whose sampling order to follow")
+    p.add_argument("--archs", type=int, default=150, help="architectures of the sampling order")
+    p.add_argument("--extra", default="e2gan,autogan",
+                   help="comma-separated names or 14-integer strings trained after them")
+    p.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    p.add_argument("--store", default="runs/finals.sqlite", help="SQLite results store")
+    p.add_argument("--runs", default="runs/finals", help="folder of the per-architecture run folders")
+    p.add_argument("--worker", type=int, default=0, help="this worker's index")
+    p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    args = p.parse_args()
+    if not 0 <= args.worker < args.workers:
+        p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
+    cfg = load_config(args.config)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    archs = sampling_order(args.table_config, args.archs)
+    for spec in (s.strip() for s in args.extra.split(",")):
+        if spec:
+            arch = resolve_architecture(spec)
+            if str(arch) not in {str(a) for a in archs}:
+                archs.append(arch)
+    jobs = [(a, s) for a in archs for s in seeds][args.worker :: args.workers]
+    torch.set_num_threads(1)
+    store = ResultsStore(args.store)
+    key = cfg.final_hash()
+    todo = [(a, s) for a, s in jobs if store.get_evaluation(key, str(a), s) is None]
+    print(f"final protocol {args.config} ({key}): {len(jobs) - len(todo)} of {len(jobs)} rows stored")
+    t0 = time.time()
+    for arch, seed in tqdm(todo, desc=f"worker {args.worker}", mininterval=30):
+        if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
+            break
+        folder = Path(args.runs) / key / f"{str(arch).replace(' ', '')}-s{seed}"
+        rec = train_one(args.config, arch, seed, folder)
+        store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
+                             timings={"train_s": rec["wall_s"]})
+    print(f"stored final rows: {store.count_evaluations(key)}")
+
+
+if __name__ == "__main__":
+    main()
