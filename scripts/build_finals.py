@@ -99,6 +99,8 @@ def main() -> None:
     for arch, seed in tqdm(todo, desc=f"worker {args.worker}", mininterval=30):
         if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
             break
+        if store.get_evaluation(key, str(arch), seed) is not None:  # another process made it
+            continue
         folder = Path(args.runs) / key / f"{str(arch).replace(' ', '')}-s{seed}"
         rec = train_one(args.config, arch, seed, folder)
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
