@@ -13,11 +13,13 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --worker 0 --workers 2 &
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --worker 1 --workers 2 &
     python scripts/build_finals.py --seeds 0,1,2 --archs 5 --extra ""   # the noise floor
+    python scripts/build_finals.py --export docs/validity/finals.json  # commit partial results
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import time
@@ -65,6 +67,21 @@ def train_one(cfg_name: str, arch: Architecture, seed: int, folder: Path) -> dic
     return {"metrics": result.final_metrics, "wall_s": result.wall_s}
 
 
+def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: Path) -> None:
+    """The stored final rows of protocol ``key`` as JSON, with the protocol and provenance."""
+    from gan_nas_env.provenance import provenance
+
+    rows = [{"arch": r["arch"], "seed": r["seed"], **r["metrics"], "train_s": r["timings"].get("train_s")}
+            for r in store.evaluations(key)]
+    data = {"final_hash": key, "config": load_config(args.config).to_dict(), "rows": rows,
+            "provenance": provenance()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+    print(f"wrote {path}: {len(rows)} final rows")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="final-fmnist", help="final-protocol preset or YAML")
@@ -78,6 +95,7 @@ def main() -> None:
     p.add_argument("--worker", type=int, default=0, help="this worker's index")
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    p.add_argument("--export", default=None, help="write the stored rows as JSON and exit")
     args = p.parse_args()
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
@@ -90,9 +108,12 @@ def main() -> None:
             if str(arch) not in {str(a) for a in archs}:
                 archs.append(arch)
     jobs = [(a, s) for a in archs for s in seeds][args.worker :: args.workers]
-    torch.set_num_threads(1)
     store = ResultsStore(args.store)
     key = cfg.final_hash()
+    if args.export:
+        export_rows(store, key, args, Path(args.export))
+        return
+    torch.set_num_threads(1)
     todo = [(a, s) for a, s in jobs if store.get_evaluation(key, str(a), s) is None]
     print(f"final protocol {args.config} ({key}): {len(jobs) - len(todo)} of {len(jobs)} rows stored")
     t0 = time.time()
