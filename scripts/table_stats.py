@@ -61,6 +61,11 @@ def main() -> None:
                                   float(np.nanmax(table.metrics[complete, i]))]
                               for i, k in enumerate(("IS", "FID", "KID"))}
     facts["baseline"] = table.query("")
+    # an episode's return is its final score minus the baseline's: how often is it positive?
+    facts["share_above_baseline"] = float(np.mean(scores > facts["baseline"]["score"]))
+    facts["prefix_counts"] = {d: int(np.sum(table.depths() == d)) for d in (1, 2, 3)}
+    facts["train_hours"] = float(table.seconds[:, 0].sum() / 3600)
+    facts["score_hours"] = float(table.seconds[:, 1].sum() / 3600)
     facts["seconds_per_complete_arch"] = _arch_seconds(table)
     for name, vec in (("e2gan", E2GAN_ARCH), ("autogan", AUTOGAN_ARCH)):
         ev = sur.predict(vec) if str(vec) not in table.index else None
