@@ -58,7 +58,7 @@ def e2gan_off_policy(cls: type) -> type:
     """``cls`` (an SB3 off-policy algorithm) with :class:`E2GANOffPolicy` mixed in.
 
     The subclass keeps ``cls``'s name and is registered in this module, so it
-    pickles by reference once made (e.g. by :func:`agents.factory.algo_class`).
+    pickles by reference once made (e.g. by :func:`agents.algorithms.algo_class`).
     """
     if issubclass(cls, E2GANOffPolicy):
         return cls

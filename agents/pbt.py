@@ -76,7 +76,7 @@ class SB3Trainable(tune.Trainable):
 
     def setup(self, config: dict[str, Any]) -> None:
         import gan_nas_env  # noqa: F401 - registers the env ids
-        from agents.factory import make_agent, wrap_for_algo
+        from agents.algorithms import make_agent, wrap_for_algo
 
         self.algo = config["algo"]
         self.env = Monitor(wrap_for_algo(gym.make(config["env_id"], **config["env_kwargs"]), self.algo))
@@ -103,7 +103,7 @@ class SB3Trainable(tune.Trainable):
         (Path(checkpoint_dir) / "scores.json").write_text(json.dumps(best))
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        from agents.factory import algo_class
+        from agents.algorithms import algo_class
 
         ckpt = Path(checkpoint_dir)
         self.model = algo_class(self.algo).load(ckpt / "model.zip", env=self.env, device="cpu")

@@ -31,19 +31,19 @@ steps)
     log "GPU tests"
     python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors -m gpu tests/ 2>&1 | tail -15 | tee "$OUT/gpu_tests.txt" || true
     log "step time ($PRESET)"
-    timeout 480 python3 benchmarks/step_time.py --preset "$PRESET" --device "$DEVICE" --ablate \
+    timeout 480 python3 -m benchmarks.step_time --preset "$PRESET" --device "$DEVICE" --ablate \
         --out "$OUT/step_time.json" --md "$OUT/step_time.md" 2>&1 | grep -v Warning | tee "$OUT/step_time.log"
     ;;
 search)
     log "search: 10 episodes ($PRESET) + projection"
-    timeout 570 python3 benchmarks/search_time.py --preset "$PRESET" --device "$DEVICE" --episodes 10 \
+    timeout 570 python3 -m benchmarks.search_time --preset "$PRESET" --device "$DEVICE" --episodes 10 \
         --no-progress --run-dir "$OUT/search_runs" --out "$OUT/search_time.json" --md "$OUT/search_time.md" 2>&1 | tee "$OUT/search_time.log"
     ;;
 throughput | throughput-subproc)
     backend=thread
     [ "$PART" = throughput-subproc ] && backend=subproc
     log "throughput ($PRESET, $backend)"
-    timeout 570 python3 benchmarks/throughput.py --preset "$PRESET" --device "$DEVICE" --envs 1,2,4,8 \
+    timeout 570 python3 -m benchmarks.throughput --preset "$PRESET" --device "$DEVICE" --envs 1,2,4,8 \
         --steps-per-env 3 --backend "$backend" --out "$OUT/throughput_$backend.json" \
         --md "$OUT/throughput_$backend.md" 2>&1 | tee "$OUT/throughput_$backend.log"
     ;;

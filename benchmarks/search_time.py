@@ -13,8 +13,8 @@ projection is::
 where the steady proxy time is the mean over episodes 2.. (episode 1 also pays for
 cuDNN autotuning and the real-image statistics). Writes JSON and Markdown::
 
-    python benchmarks/search_time.py --preset paper --episodes 10 --out docs/search_time_gpu.json --md docs/search_time_gpu.md
-    python benchmarks/search_time.py --preset quickstart --episodes 4      # CPU-sized
+    python -m benchmarks.search_time --preset paper --episodes 10 --out docs/search_time_gpu.json --md docs/search_time_gpu.md
+    python -m benchmarks.search_time --preset quickstart --episodes 4      # CPU-sized
 """
 
 from __future__ import annotations
@@ -22,19 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from presets import add_common_args, preset_config  # noqa: E402
-
-from agents.runner import run_search  # noqa: E402
-from gan_nas_env.evaluators import resolve_device  # noqa: E402
-from gan_nas_env.results_store import ResultsStore  # noqa: E402
+from agents.search import run_search  # noqa: E402
+from benchmarks.presets import add_common_args, preset_config  # noqa: E402
+from gan_nas_env.devices import resolve_device  # noqa: E402
+from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 
 
 def episode_times(run_dir: Path) -> list[dict[str, float]]:

@@ -16,8 +16,8 @@ on the pixels):
 
 Writes a JSON file and a Markdown table (``--md``). Examples::
 
-    python benchmarks/step_time.py --preset paper --out docs/step_time_gpu.json --md docs/performance.md
-    python benchmarks/step_time.py --preset quickstart            # CPU-sized
+    python -m benchmarks.step_time --preset paper --out docs/step_time_gpu.json --md docs/performance.md
+    python -m benchmarks.step_time --preset quickstart            # CPU-sized
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import argparse
 import json
 import platform
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,18 +35,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.presets import add_common_args, preset_config  # noqa: E402
 from gan_nas_env.config import load_config
-from gan_nas_env.data import ImageBank, load_images
-from gan_nas_env.discriminator import Discriminator
-from gan_nas_env.evaluators import resolve_device
-from gan_nas_env.generator import build_generator
-from gan_nas_env.losses import get_loss
-from gan_nas_env.metrics import FeatureScorer
-from gan_nas_env.proxy_trainer import ProxyTrainer
-from gan_nas_env.search_space import E2GAN_ARCH, NUM_CELLS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from presets import add_common_args, preset_config  # noqa: E402
+from gan_nas_env.data.images import ImageBank, load_images
+from gan_nas_env.devices import resolve_device
+from gan_nas_env.metrics.scorer import FeatureScorer
+from gan_nas_env.models.discriminator import Discriminator
+from gan_nas_env.models.generator import build_generator
+from gan_nas_env.space import E2GAN_ARCH, NUM_CELLS
+from gan_nas_env.training.losses import get_loss
+from gan_nas_env.training.proxy import ProxyTrainer
 
 # One row per technique of the default path: the default with that technique turned off.
 # (label, config overrides, benchmark-side change, applies on CPU)
@@ -102,7 +99,7 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
     """E2GAN-style proxy: DataLoader + transforms, fp32, non-fused Adam, torch-fidelity scoring."""
     import torch_fidelity
 
-    from gan_nas_env.imageops import to_uint8
+    from gan_nas_env.data.imageops import to_uint8
 
     m, t = cfg.model, cfg.train
     loss = get_loss(t.loss, t.gp_weight)
@@ -164,8 +161,8 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
 
 def default_episode(cfg, images: torch.Tensor, dev: torch.device, change: str | None = None) -> list[dict]:
     """The project's proxy step (what GANCellSearchEnv runs); ``change`` undoes one technique."""
-    from gan_nas_env import stage_trainer
-    from gan_nas_env.data import dataset_key
+    from gan_nas_env.data.images import dataset_key
+    from gan_nas_env.training import stage as stage_trainer
 
     scorer = FeatureScorer(cfg.metrics, images[: cfg.metrics.real_samples], dataset_key(cfg.data, "train"), dev)
     trainer = ProxyTrainer(cfg, ImageBank(images), scorer, dev)

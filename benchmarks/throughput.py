@@ -10,17 +10,17 @@ advances all N envs by one proxy stage). Reported per N: env steps per minute
 (``N * K / elapsed * 60``), seconds per vector step, the speed-up over N=1 and
 the mean in-env step time (how much the envs slow each other down).
 
-Backends: ``thread`` (``agents.thread_vec_env.ThreadVecEnv``: one process, one
+Backends: ``thread`` (``agents.vec_envs.thread.ThreadVecEnv``: one process, one
 thread and one CUDA stream per env, so kernels of different envs overlap on the
 GPU), ``subproc`` (stable-baselines3 ``SubprocVecEnv``, one spawned process per
 env; processes on one GPU are time-sliced unless MPS runs) or ``ray``
-(``agents.ray_vec_env.RayVecEnv``, one actor per env, a ``1/N`` GPU share each on
+(``agents.vec_envs.ray.RayVecEnv``, one actor per env, a ``1/N`` GPU share each on
 CUDA). Writes JSON and a Markdown table::
 
-    python benchmarks/throughput.py --preset paper --envs 1,2,4,8 --steps-per-env 6 --backend subproc \\
+    python -m benchmarks.throughput --preset paper --envs 1,2,4,8 --steps-per-env 6 --backend subproc \\
         --out docs/throughput_gpu.json --md docs/throughput_gpu.md
-    python benchmarks/throughput.py --preset paper --envs 1,2,4,8 --steps-per-env 6 --backend ray
-    python benchmarks/throughput.py --preset tiny --envs 1,2 --steps-per-env 3 --device cpu   # seconds
+    python -m benchmarks.throughput --preset paper --envs 1,2,4,8 --steps-per-env 6 --backend ray
+    python -m benchmarks.throughput --preset tiny --envs 1,2 --steps-per-env 3 --device cpu   # seconds
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,12 +41,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from presets import add_common_args, preset_config  # noqa: E402
-
+from benchmarks.presets import add_common_args, preset_config  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
-from gan_nas_env.evaluators import resolve_device  # noqa: E402
-from gan_nas_env.search_space import NUM_CELLS  # noqa: E402
+from gan_nas_env.devices import resolve_device  # noqa: E402
+from gan_nas_env.space import NUM_CELLS  # noqa: E402
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -58,7 +55,7 @@ def make_env(cfg: Any, threads: int) -> gym.Env:
     Idle OpenBLAS threads spin: N processes with a BLAS pool of all cores each (the
     FID's eigenvalues) slow each other down several-fold on a small machine.
     """
-    from gan_nas_env.env import GANCellSearchEnv
+    from gan_nas_env.envs.search_env import GANCellSearchEnv
 
     torch.set_num_threads(threads)
     try:
@@ -95,10 +92,10 @@ def build_vec_env(backend: str, cfg: Any, n: int, threads: int, dev: torch.devic
         with thread_env(threads):  # BLAS reads them when the child imports numpy
             return SubprocVecEnv(fns, start_method=start_method)
     if backend == "thread":
-        from agents.thread_vec_env import ThreadVecEnv
+        from agents.vec_envs.thread import ThreadVecEnv
 
         return ThreadVecEnv(fns, device=dev)  # one process: its torch/BLAS pools are shared
-    from agents.ray_vec_env import RayVecEnv
+    from agents.vec_envs.ray import RayVecEnv
 
     # floor to 4 decimals: n shares of 1/n must not add up to more than one GPU
     gpus = math.floor(10_000 / n) / 10_000 if dev.type == "cuda" else 0.0

@@ -7,8 +7,8 @@ Importing the package registers ``GANCellSearch-v0``::
     env = gym.make("GANCellSearch-v0", config="quickstart", device="cpu")
 """
 
-from gan_nas_env.registration import register_envs
-from gan_nas_env.search_space import AUTOGAN_ARCH, E2GAN_ARCH, Architecture, Cell, SearchSpace
+from gan_nas_env.envs.registration import register_envs
+from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH, Architecture, Cell, SearchSpace
 
 __version__ = "0.1.0"
 __all__ = ["AUTOGAN_ARCH", "E2GAN_ARCH", "Architecture", "Cell", "SearchSpace", "__version__"]

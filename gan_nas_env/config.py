@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+from gan_nas_env.resources import CONFIG_DIR  # re-exported: agents read configs/agents here
 
 
 class ConfigError(ValueError):
@@ -416,8 +416,8 @@ def validate(cfg: Config, source: str = "config") -> None:
     if cfg.env.alpha < 0:
         raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
     # registries are imported here (not at module top) to keep config import-light
-    from gan_nas_env.data import DATASETS
-    from gan_nas_env.losses import LOSSES
+    from gan_nas_env.data.images import DATASETS
+    from gan_nas_env.training.losses import LOSSES
 
     for key, name, reg in (("train.loss", cfg.train.loss, LOSSES), ("data.name", cfg.data.name, DATASETS)):
         if name not in reg:

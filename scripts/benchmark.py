@@ -13,7 +13,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-import gan_nas_env.cli_benchmark  # noqa: E402,F401 - registers the subcommand
+import gan_nas_env.cli.benchmark  # noqa: E402,F401 - registers the subcommand
 from gan_nas_env.cli import main  # noqa: E402
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from gan_nas_env.config import load_config  # noqa: E402
-from gan_nas_env.results_store import ResultsStore  # noqa: E402
-from gan_nas_env.search_space import SPACE, Architecture, resolve_architecture  # noqa: E402
+from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
+from gan_nas_env.space import SPACE, Architecture, resolve_architecture  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
 
@@ -53,7 +53,7 @@ def sampling_order(table_config: str, n: int) -> list[Architecture]:
 
 def train_one(cfg_name: str, arch: Architecture, seed: int, folder: Path) -> dict:
     """Train ``arch`` by the final protocol in ``folder`` (resuming it) and return its record."""
-    from gan_nas_env.retrain import retrain
+    from gan_nas_env.training.retrain import retrain
 
     cfg = load_config(cfg_name, {"seed": seed})
     resume = (folder / "checkpoint.pt").exists()

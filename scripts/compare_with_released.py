@@ -43,9 +43,9 @@ from torch import Tensor, nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gan_nas_env.discriminator import Discriminator  # noqa: E402
-from gan_nas_env.generator import Generator, progressive_state  # noqa: E402
-from gan_nas_env.search_space import (  # noqa: E402
+from gan_nas_env.models.discriminator import Discriminator  # noqa: E402
+from gan_nas_env.models.generator import Generator, progressive_state  # noqa: E402
+from gan_nas_env.space import (  # noqa: E402
     AUTOGAN_ARCH,
     E2GAN_ARCH,
     NORM_CHOICES,

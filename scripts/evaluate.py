@@ -3,7 +3,7 @@
 
 import sys
 
-import gan_nas_env.cli_retrain  # noqa: F401  (registers the subcommand)
+import gan_nas_env.cli.retrain  # noqa: F401  (registers the subcommand)
 from gan_nas_env.cli import main
 
 if __name__ == "__main__":

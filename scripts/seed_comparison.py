@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from gan_nas_env.toy import ToyConfig, ToyResult, plot_toy, train_toy
+from gan_nas_env.toy.experiment import ToyConfig, ToyResult, plot_toy, train_toy
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 EXPERIMENT_A = [(t, loss) for t in ("clusters1d", "mog5") for loss in ("ns", "rpgan")]
@@ -71,7 +71,7 @@ def _one(plots: Path | None, **kw: Any) -> dict[str, Any]:
 
 
 def _params(k: int, cfg: ToyConfig) -> int:
-    from gan_nas_env.toy import ToyGenerators
+    from gan_nas_env.toy.experiment import ToyGenerators
 
     return sum(
         p.numel() for p in ToyGenerators(k, cfg.latent_dim, 2, cfg.hidden, cfg.layers).parameters()

@@ -12,9 +12,9 @@ import gymnasium as gym
 import numpy as np
 
 import gan_nas_env  # noqa: F401
+from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
 from gan_nas_env.provenance import provenance
-from gan_nas_env.search_space import AUTOGAN_ARCH, E2GAN_ARCH
-from gan_nas_env.tabular import DEFAULT_TABLE, Table
+from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH
 
 
 def main() -> None:

@@ -26,13 +26,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_nas_env.feature_extractor_fmnist import (
+from gan_nas_env.data.imageops import resize_uint8
+from gan_nas_env.metrics.fmnist_extractor import (
     INPUT_SIZE,
     VERSION,
     WEIGHTS_PATH,
     FMNISTClassifier,
 )
-from gan_nas_env.imageops import resize_uint8
 
 FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -15,11 +15,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from gan_nas_env.config import load_config  # noqa: E402
-from gan_nas_env.env import GANCellSearchEnv  # noqa: E402
+from gan_nas_env.envs.search_env import GANCellSearchEnv  # noqa: E402
 from gan_nas_env.evaluators import FakeEvaluator  # noqa: E402
-from gan_nas_env.results_store import ResultsStore  # noqa: E402
-from gan_nas_env.search_space import SPACE, action_from_cell  # noqa: E402
-from gan_nas_env.tabular import export_table  # noqa: E402
+from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
+from gan_nas_env.evaluators.tabular import export_table  # noqa: E402
+from gan_nas_env.space import SPACE, action_from_cell  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from gan_nas_env.config import load_config
-from gan_nas_env.evaluators import RealEvaluator, resolve_device
-from gan_nas_env.results_store import ResultsStore, ResultsStoreError
+from gan_nas_env.devices import resolve_device
+from gan_nas_env.evaluators import RealEvaluator
+from gan_nas_env.evaluators.store import ResultsStore, ResultsStoreError
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("gan_nas_env.metrics", reason="metrics module not available yet")
-pytest.importorskip("gan_nas_env.generator", reason="generator module not available yet")
+pytest.importorskip("gan_nas_env.metrics.scorer", reason="metrics module not available yet")
+pytest.importorskip("gan_nas_env.models.generator", reason="generator module not available yet")
 
-from gan_nas_env import feature_extractor_fmnist as fmnist  # noqa: E402
-from gan_nas_env.env import OBS_HEAD, GANCellSearchEnv  # noqa: E402
-from gan_nas_env.generator import MultiGenerator  # noqa: E402
-from gan_nas_env.losses import LOSSES  # noqa: E402
+from gan_nas_env.envs.search_env import OBS_HEAD, GANCellSearchEnv  # noqa: E402
+from gan_nas_env.metrics import fmnist_extractor as fmnist  # noqa: E402
+from gan_nas_env.models.generator import MultiGenerator  # noqa: E402
+from gan_nas_env.training.losses import LOSSES  # noqa: E402
 
 ACTIONS = ([0, 1, 0, 1, 1, 0], [1, 0, 1, 0, 1, 0], [0, 2, 2, 1, 1, 1])
 GF_TINY = 16
@@ -107,7 +107,7 @@ def test_episode_with_two_generators(cache_dir: Path, loss: str) -> None:
 @pytest.mark.parametrize("loss", sorted(LOSSES.names()))
 def test_retrain_with_each_loss(tmp_path: Path, loss: str) -> None:
     from gan_nas_env.config import load_config
-    from gan_nas_env.retrain import retrain
+    from gan_nas_env.training.retrain import retrain
 
     cfg = load_config("tiny", {"train.loss": loss, "retrain.g_iters": 2, "retrain.eval_every": 2,
                                "metrics.kid": False})

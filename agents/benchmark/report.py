@@ -1,0 +1,202 @@
+"""Statistics, plots and the Markdown report of a benchmark run (see :mod:`agents.benchmark.run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gan_nas_env.space import SPACE
+
+if TYPE_CHECKING:
+    from agents.benchmark.run import RunLog
+
+
+@contextmanager
+def seeded_numpy(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for the block, then restore its state.
+
+    rliable's stratified bootstrap resamples with ``np.random.choice`` (its
+    ``random_state`` argument does not reach the resampling), so this is how its
+    intervals become reproducible without disturbing anyone else's draws.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
+                    reps: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """IQM / mean / optimality gap with 95% stratified-bootstrap CIs, probability of improvement.
+
+    :param final: agent -> ``[runs, tasks]`` normalised final scores.
+    :param curves: agent -> ``[runs, tasks, episodes]`` normalised best-so-far scores.
+    :param seed: seeds the bootstrap (the same scores give the same intervals).
+    """
+    from rliable import library as rly
+    from rliable import metrics
+
+    def agg(x: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x),
+                         metrics.aggregate_optimality_gap(x)])
+
+    def interval(scores: dict[str, Any], func: Callable[..., np.ndarray], n: int) -> tuple[dict, dict]:
+        # one freshly seeded bootstrap per entry: an agent's interval does not depend on
+        # which other agents are in the benchmark
+        point, ci = {}, {}
+        for k, v in scores.items():
+            with seeded_numpy(seed):
+                p, c = rly.get_interval_estimates({k: v}, func, reps=n)
+            point[k], ci[k] = p[k], c[k]
+        return point, ci
+
+    point, ci = interval(final, agg, reps)
+    out: dict[str, Any] = {"aggregates": {}, "probability_of_improvement": {}}
+    for algo in final:
+        out["aggregates"][algo] = {
+            name: {"value": float(point[algo][i]), "ci": [float(ci[algo][0][i]), float(ci[algo][1][i])]}
+            for i, name in enumerate(("IQM", "mean", "optimality_gap"))
+        }
+    algos = list(final)
+    pairs = {f"{a},{b}": (final[a], final[b]) for a in algos for b in algos if a != b}
+    if pairs:
+        p_point, p_ci = interval(
+            pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps)
+        for k in pairs:
+            out["probability_of_improvement"][k] = {
+                "value": float(p_point[k][0]), "ci": [float(p_ci[k][0][0]), float(p_ci[k][1][0])]}
+    frames = next(iter(curves.values())).shape[-1]
+
+    def iqm_curve(s: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_iqm(s[..., f]) for f in range(frames)])
+
+    c_point, c_ci = interval(curves, iqm_curve, max(200, reps // 10))
+    out["curves"] = {a: {"iqm": c_point[a].tolist(), "ci": np.asarray(c_ci[a]).tolist()} for a in curves}
+    return out
+
+
+def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: Path,
+                   normalised: bool = True) -> list[Path]:
+    """Sample-efficiency curves and performance profiles as PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from rliable import library as rly
+    from rliable import plot_utils
+
+    what = "normalised best score" if normalised else "best score"
+    algos = list(final)
+    palette = plt.get_cmap("tab10" if len(algos) <= 10 else "tab20")
+    colors = {a: palette(i % palette.N) for i, a in enumerate(algos)}
+    handles = [Line2D([0], [0], color=colors[a], lw=2, label=a) for a in algos]
+    frames = np.arange(1, len(summary["curves"][algos[0]]["iqm"]) + 1)
+    paths = [out / "sample_efficiency.png", out / "performance_profile.png"]
+    many = len(algos) > 5  # legend beside the axes, not over the curves
+    size = (8.5, 4) if many else (6.5, 4)
+
+    def legend(ax: Any, loc: str) -> None:
+        if many:
+            ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        else:
+            ax.legend(handles=handles, loc=loc)
+
+    fig, ax = plt.subplots(figsize=size)
+    plot_utils.plot_sample_efficiency_curve(
+        frames, {a: np.array(summary["curves"][a]["iqm"]) for a in algos},
+        {a: np.array(summary["curves"][a]["ci"]) for a in algos}, algorithms=algos,
+        colors=colors, xlabel="episodes (architectures evaluated)", ylabel=f"IQM {what}", ax=ax,
+        marker="", labelsize="large", ticklabelsize="large")
+    legend(ax, "lower right")
+    fig.tight_layout()
+    fig.savefig(paths[0], dpi=110)
+    plt.close(fig)
+    values = np.concatenate([v.ravel() for v in final.values()])
+    lo, hi = float(values.min()), float(values.max())
+    if normalised:
+        lo, hi = min(0.0, lo), max(1.0, hi)
+    pad = 0.05 * (hi - lo) + 1e-9
+    taus = np.linspace(lo - pad, hi + pad, 101)
+    with seeded_numpy(0):
+        prof, prof_ci = rly.create_performance_profile(final, taus)
+    fig, ax = plt.subplots(figsize=size)
+    plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, colors=colors,
+                                         xlabel=rf"{what} $\tau$", ax=ax, labelsize="large",
+                                         ticklabelsize="large")
+    legend(ax, "lower left")
+    fig.tight_layout()
+    fig.savefig(paths[1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _fmt(v: dict[str, Any]) -> str:
+    return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
+
+
+def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
+                 logs: dict[str, list[RunLog]]) -> Path:
+    """A Markdown report of a benchmark (aggregates, raw scores, costs, plots)."""
+    if info["normalised"]:
+        norm = (f"0 = mean score of the table's architectures ({info['ref_mean']:.4f}), "
+                f"1 = best architecture in the table ({info['ref_best']:.4f}, `{info['ref_best_arch']}`)")
+    else:
+        norm = "none (no table): raw scores"
+    lines = [
+        "# Benchmark report", "",
+        f"- env: `{info['env_id']}`; episodes per run: {info['episodes']}; seeds: {info['seeds']}",
+        f"- score = IS - {info['alpha']} * FID of an episode's final architecture; each run's "
+        "result is its best score after the last episode",
+        f"- normalisation: {norm}",
+        f"- wall time: {info['wall_s']:.1f} s",
+    ]
+    if info["table"]:
+        t = info["table"]
+        h3 = t["holdout"].get("3", {})
+        lines += [
+            f"- table: `{t['path']}` (proxy `{t['proxy_hash']}`): {t['complete_architectures']} complete "
+            f"architectures, {t['prefixes']} prefixes, {t['proxy_hours']:.2f} h of real proxy time",
+            f"- surrogate ({t['surrogate']}), held-out at depth 3: score MAE {h3.get('score_mae', np.nan):.4f} "
+            f"(mean predictor {h3.get('score_mae_mean_predictor', np.nan):.4f}), "
+            f"Spearman {h3.get('score_spearman', np.nan):.3f}",
+            f"- score landscape of the env over all {len(SPACE)} architectures (table where measured, "
+            f"surrogate elsewhere): mean {t['space_score']['mean']:.4f}, 99th percentile "
+            f"{t['space_score']['q99']:.4f}, max {t['space_score']['max']:.4f} (`{t['space_score']['argmax']}`)",
+            f"- env step: median {t['step_ms']['median']:.3f} ms, mean {t['step_ms']['mean']:.3f} ms, "
+            f"p95 {t['step_ms']['p95']:.3f} ms (after a one-off {t['warmup_s']:.1f} s surrogate fit "
+            "and prediction)",
+        ]
+    lines += [
+        "",
+        "| agent | IQM [95% CI] | mean [95% CI] | optimality gap [95% CI] |", "|---|---|---|---|",
+    ]
+    for algo, agg in summary["aggregates"].items():
+        lines.append(f"| {algo} | " + " | ".join(_fmt(agg[k]) for k in ("IQM", "mean", "optimality_gap")) + " |")
+    lines += ["", "Per agent, over runs: raw best score (mean +- std), how often the run found the "
+              "table's best architecture, share of episodes answered by the surrogate, distinct "
+              "architectures per run, and the (simulated) proxy time of one run.", "",
+              "| agent | best score | found table best | surrogate episodes | distinct archs | proxy time per run |",
+              "|---|---|---|---|---|---|"]
+    for algo, runs in logs.items():
+        best = np.array([np.nanmax(r.scores) if np.isfinite(r.scores).any() else np.nan for r in runs])
+        found = sum(info["ref_best_arch"] in r.archs for r in runs)
+        sur = np.mean([np.mean(r.surrogate) for r in runs])
+        distinct = np.mean([len(set(r.archs)) for r in runs])
+        hours = np.mean([sum(r.proxy_s) for r in runs]) / 3600
+        lines.append(f"| {algo} | {np.nanmean(best):.4f} +- {np.nanstd(best):.4f} | {found}/{len(runs)} "
+                     f"| {100 * sur:.1f}% | {distinct:.0f} | {hours:.2f} h |")
+    lines += ["", "Probability of improvement P(X > Y) [95% CI]:", "", "| X, Y | P(X > Y) |", "|---|---|"]
+    for k, v in summary["probability_of_improvement"].items():
+        lines.append(f"| {k.replace(',', ', ')} | {_fmt(v)} |")
+    lines += ["", "![sample efficiency](sample_efficiency.png)", "",
+              "![performance profile](performance_profile.png)", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,264 @@
+"""Benchmark RL agents on GAN NAS: agents x seeds x episodes, rliable statistics.
+
+Each SB3 agent runs with its ``configs/agents`` hyper-parameters (keyed by env
+id) and the E2GAN explore/exploit schedule (as ``gan-nas search``); ``random``
+samples uniformly. Each run records, after every episode, the episode's final
+score ``IS - alpha FID`` and the best score found so far.
+
+Normalisation (tabular env): ``(best so far - mean) / (table best - mean)``,
+where ``mean`` is the mean score of the table's complete architectures (which
+were sampled uniformly, so it is the expected score of a random architecture)
+and ``table best`` the best one: 0 is what a random architecture gets, 1 the
+best architecture in the table (above 1 only for surrogate predictions of
+architectures outside the table). Envs without a table report raw scores.
+
+Aggregates use rliable: IQM, mean and optimality gap (gap to 1) with 95%
+stratified-bootstrap confidence intervals, probability of improvement,
+sample-efficiency curves (IQM over runs per episode) and performance profiles.
+
+Outputs in ``out``: ``curves.csv`` (one row per run and episode), ``curves.json``,
+``summary.json``, ``sample_efficiency.png``, ``performance_profile.png``, ``report.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm.auto import tqdm
+
+from agents.algorithms import ALGOS, make_agent, wrap_for_algo
+from agents.benchmark.report import plot_benchmark, rliable_summary, write_report
+from agents.callbacks import E2GANSchedule
+from agents.random_search import RandomSearch
+from gan_nas_env.provenance import provenance
+from gan_nas_env.registry import Registry, UnknownNameError
+from gan_nas_env.space import SPACE
+
+BASELINES: Registry[type] = Registry("agent")
+BASELINES.register("random", RandomSearch)
+
+
+def agent_names() -> list[str]:
+    """Every agent the benchmark can run: the SB3 algorithms and the baselines."""
+    return sorted([*ALGOS.names(), *BASELINES.names()])
+
+
+def check_agent(name: str) -> None:
+    """Raise :class:`~gan_nas_env.registry.UnknownNameError` listing all agents for an unknown name."""
+    if name not in ALGOS and name not in BASELINES:
+        raise UnknownNameError(f"unknown agent {name!r}; known: {', '.join(agent_names())}")
+
+
+@dataclass
+class RunLog:
+    """Per-episode record of one agent run."""
+
+    scores: list[float] = field(default_factory=list)  # NaN for diverged episodes
+    archs: list[str] = field(default_factory=list)
+    surrogate: list[bool] = field(default_factory=list)  # final answer came from the surrogate
+    proxy_s: list[float] = field(default_factory=list)  # (simulated) proxy seconds of the episode
+
+
+class EpisodeScores(BaseCallback):
+    """Records every finished episode into a :class:`RunLog`; stops after ``episodes``."""
+
+    def __init__(self, episodes: int) -> None:
+        super().__init__()
+        self.episodes = episodes
+        self.log = RunLog()
+        self._cost = 0.0
+
+    @property
+    def scores(self) -> list[float]:
+        """Scores of the finished episodes."""
+        return self.log.scores
+
+    def _on_step(self) -> bool:
+        for info, done in zip(self.locals["infos"], self.locals["dones"]):
+            t = info.get("timings", {})
+            self._cost += float(t["simulated_s"] if "simulated_s" in t
+                                else t.get("train_s", 0.0) + t.get("score_s", 0.0))
+            if done and len(self.log.scores) < self.episodes:
+                self.log.scores.append(float(info.get("score", np.nan)))
+                self.log.archs.append(str(info.get("arch", "")))
+                self.log.surrogate.append(info.get("reason") == "surrogate")
+                self.log.proxy_s.append(self._cost)
+                self._cost = 0.0
+        return len(self.log.scores) < self.episodes
+
+
+def run_one(algo: str, seed: int, episodes: int, make_env: Callable[[], gym.Env],
+            hyperparams: dict[str, Any] | None = None, env_id: str = "GANCellSearch-v0") -> RunLog:
+    """One agent run of ``episodes`` episodes.
+
+    :param algo: a name from :func:`agent_names`.
+    :param make_env: builds a fresh (unwrapped) search env.
+    :param hyperparams: overrides of the agent's YAML hyper-parameters.
+    """
+    env = make_env()
+    cb = EpisodeScores(episodes)
+    if algo in BASELINES:
+        BASELINES.get(algo)(env, seed).learn(total_timesteps=3 * episodes, callback=[cb])
+    else:
+        model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams,
+                           env_id=env_id)
+        # the same explore/exploit schedule as `gan-nas search` (SPEC section 3), with its
+        # per-episode whole-buffer update (SearchConfig.full_buffer_update's default)
+        schedule = E2GANSchedule(episodes, full_buffer_update=True)
+        model.learn(total_timesteps=3 * episodes, callback=[schedule, cb])
+    env.close()
+    return cb.log
+
+
+def time_env_steps(env: gym.Env, steps: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Milliseconds per ``env.step`` with uniform random actions (median, mean, p95, max)."""
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    times = []
+    for _ in range(steps):
+        action = [int(rng.integers(n)) for n in env.action_space.nvec]
+        t = time.perf_counter()
+        _, _, term, trunc, _ = env.step(action)
+        times.append(1000 * (time.perf_counter() - t))
+        if term or trunc:
+            env.reset()
+    return {"median": float(np.median(times)), "mean": float(np.mean(times)),
+            "p95": float(np.percentile(times, 95)), "max": float(np.max(times)), "steps": steps}
+
+
+def table_facts(env: gym.Env, timing_steps: int = 1000) -> dict[str, Any]:
+    """Size, proxy, surrogate held-out error, score landscape and step time of a tabular env.
+
+    Step time is measured after the surrogate is fitted and its predictions are
+    filled in (``warmup_s``, paid once per process).
+    """
+    from gan_nas_env.evaluators.tabular import landscape
+
+    table = env.evaluator.table
+    t0 = time.perf_counter()
+    scores = landscape(table)
+    warmup_s = time.perf_counter() - t0
+    table_scores = np.array([table.score(a) for a in table.complete()])
+    return {
+        "path": table.path, "proxy_hash": table.meta["proxy_hash"],
+        "complete_architectures": len(table.complete()), "prefixes": len(table.archs) - 1,
+        "proxy_hours": float(table.seconds.sum()) / 3600, "surrogate": table.surrogate().kind,
+        "holdout": {str(d): h for d, h in table.surrogate().holdout.items()},
+        "table_score": {"mean": float(np.nanmean(table_scores)), "max": float(np.nanmax(table_scores))},
+        "space_score": {"mean": float(scores.mean()), "max": float(scores.max()),
+                        "argmax": str(SPACE.from_index(int(scores.argmax()))),
+                        "q99": float(np.quantile(scores, 0.99))},
+        "warmup_s": warmup_s, "step_ms": time_env_steps(env, timing_steps),
+    }
+
+
+def best_so_far(scores: list[float]) -> np.ndarray:
+    """Running maximum, ignoring NaNs (diverged episodes)."""
+    arr = np.array(scores, dtype=np.float64)
+    arr = np.where(np.isfinite(arr), arr, -np.inf)
+    return np.maximum.accumulate(arr)
+
+
+def _write_curves_csv(path: Path, logs: dict[str, list[RunLog]], seeds: list[int],
+                      ref_mean: float, ref_best: float) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["agent", "seed", "episode", "arch", "score", "best_so_far", "normalised_best",
+                    "surrogate", "proxy_s"])
+        for algo, runs in logs.items():
+            for seed, log in zip(seeds, runs):
+                best = best_so_far(log.scores)
+                for e, (arch, s, b, sur, c) in enumerate(
+                        zip(log.archs, log.scores, best, log.surrogate, log.proxy_s)):
+                    w.writerow([algo, seed, e + 1, arch, f"{s:.6g}", f"{b:.6g}",
+                                f"{(b - ref_mean) / (ref_best - ref_mean):.6g}", int(sur), f"{c:.4g}"])
+
+
+def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | Path,
+                  env_id: str = "GANCellSearchBench-v0", env_kwargs: dict[str, Any] | None = None,
+                  hyperparams: dict[str, dict[str, Any]] | None = None, reps: int = 2000,
+                  progress: bool = True, timing_steps: int = 1000) -> dict[str, Any]:
+    """Run every agent with every seed; write curves, summary JSON, plots and a report.
+
+    :param algos: names from :func:`agent_names` (SB3 algorithms and ``random``).
+    :param seeds: one run per seed and agent.
+    :param episodes: episodes (architectures) per run.
+    :param env_id: a registered id (``GANCellSearchBench-v0`` for the table, or
+        ``GANCellSearch-v0`` with ``env_kwargs`` such as ``mode="cached"``).
+    :param hyperparams: agent -> hyper-parameter overrides.
+    :param reps: bootstrap replications of the confidence intervals.
+    :param timing_steps: random steps that time the tabular env for the report.
+    :return: the summary (also in ``out/summary.json``).
+    """
+    for a in algos:
+        check_agent(a)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    kwargs = dict(env_kwargs or {})
+
+    def make_env() -> gym.Env:
+        return gym.make(env_id, **kwargs).unwrapped
+
+    ref_env = make_env()
+    table = getattr(ref_env.evaluator, "table", None)
+    alpha = float(ref_env.alpha)
+    ref_best_arch = ""
+    facts = table_facts(ref_env, timing_steps) if table is not None else {}
+    if table is not None:
+        complete = table.complete()
+        ref_scores = np.array([table.score(a, alpha) for a in complete])
+        ref_mean, ref_best = float(np.nanmean(ref_scores)), float(np.nanmax(ref_scores))
+        ref_best_arch = complete[int(np.nanargmax(ref_scores))]
+    else:
+        ref_mean, ref_best = 0.0, 1.0  # raw scores when no table is there
+    ref_env.close()
+    logs: dict[str, list[RunLog]] = {}
+    bar = tqdm(total=len(algos) * len(seeds), desc="benchmark", unit="run", disable=not progress)
+    for algo in algos:
+        logs[algo] = []
+        for seed in seeds:
+            bar.set_postfix(agent=algo, seed=seed)
+            logs[algo].append(run_one(algo, seed, episodes, make_env,
+                                      (hyperparams or {}).get(algo), env_id))
+            bar.update(1)
+    bar.close()
+    info = {"env_id": env_id, "env_kwargs": kwargs, "episodes": episodes, "seeds": list(seeds),
+            "algos": algos, "alpha": alpha, "normalised": table is not None, "ref_mean": ref_mean,
+            "ref_best": ref_best, "ref_best_arch": ref_best_arch, "hyperparams": hyperparams or {},
+            "table": facts, "wall_s": time.perf_counter() - t0}
+    _write_curves_csv(out / "curves.csv", logs, list(seeds), ref_mean, ref_best)
+    (out / "curves.json").write_text(json.dumps(
+        {**info, "runs": {a: [asdict(r) for r in runs] for a, runs in logs.items()}}, indent=1))
+    return analyse(out, info, logs, reps)
+
+
+def analyse(out: str | Path, info: dict[str, Any] | None = None,
+            logs: dict[str, list[RunLog]] | None = None, reps: int = 2000) -> dict[str, Any]:
+    """Statistics, plots and report of finished runs; without ``info``/``logs`` they are
+    read from ``out/curves.json`` (re-analyse a benchmark folder without re-running it).
+    """
+    out = Path(out)
+    if info is None or logs is None:
+        data = json.loads((out / "curves.json").read_text())
+        logs = {a: [RunLog(**r) for r in runs] for a, runs in data.pop("runs").items()}
+        info = data
+    ref_mean, ref_best = info["ref_mean"], info["ref_best"]
+    curves = {a: ((np.stack([best_so_far(r.scores) for r in runs]) - ref_mean)
+                  / (ref_best - ref_mean))[:, None, :]  # [runs, tasks=1, episodes]
+              for a, runs in logs.items()}
+    final = {a: c[:, :, -1] for a, c in curves.items()}
+    summary = rliable_summary(final, curves, reps=reps)
+    (out / "summary.json").write_text(json.dumps({**info, **summary, "provenance": provenance()}, indent=1))
+    plot_benchmark(final, summary, out, normalised=info["normalised"])
+    write_report(out, info, summary, logs)
+    return {**info, **summary}

@@ -1,0 +1,298 @@
+"""Run an RL architecture search: env + agent + schedule + recording + final report."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEpisodes
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+from tqdm.auto import tqdm
+
+from agents.algorithms import ALGOS, algo_class, make_agent, wrap_for_algo
+from agents.callbacks import E2GANSchedule
+from agents.checkpoint import (
+    find_checkpoint,
+    load_rng,
+    load_state,
+    restore_rng_states,
+    save_checkpoint,
+)
+from gan_nas_env.config import Config, ConfigError
+from gan_nas_env.envs.search_env import GANCellSearchEnv
+from gan_nas_env.evaluators import Evaluator
+from gan_nas_env.evaluators.store import ResultsStore
+from gan_nas_env.run_folder import write_run_metadata
+
+
+@dataclass
+class SearchResult:
+    """What a search produced."""
+
+    out_dir: Path
+    best_arch: str | None
+    best_score: float | None
+    top: list[dict[str, Any]]
+    episodes: int
+    wall_s: float
+
+
+class SearchRecorder(BaseCallback):
+    """Writes every env step to the results store, keeps the best complete architecture,
+    saves its sample grid, and drives a tqdm progress bar over episodes."""
+
+    def __init__(
+        self, store: ResultsStore, env: GANCellSearchEnv | None, run: str, out: Path,
+        total_episodes: int, progress: bool = True, schedule: E2GANSchedule | None = None,
+        state: dict[str, Any] | None = None, sampler: Callable[[dict], Any] | None = None,
+    ) -> None:
+        """``env`` is the local base env (None when the envs live in Ray workers: then no
+        checkpoints are written and ``sampler(info)`` gives the sample grid)."""
+        super().__init__()
+        self.sampler = sampler
+        self.store, self.env, self.run, self.out = store, env, run, out
+        self.total_episodes = total_episodes
+        self.schedule = schedule
+        state = state or {}
+        self.best_score = state.get("best_score", -np.inf)
+        self.best_arch: str | None = state.get("best_arch")
+        self.episode_returns: list[float] = list(state.get("episode_returns", []))
+        self._ret: dict[int, float] = {}  # episode return so far, per env
+        self._checkpoint_due = False
+        self._bar = tqdm(total=total_episodes, initial=len(self.episode_returns), desc="search",
+                         unit="ep", disable=not progress)
+
+    def state(self) -> dict[str, Any]:
+        """Position of the search, stored in checkpoints."""
+        sched = self.schedule
+        return {
+            "episodes_done": len(self.episode_returns), "episode_returns": self.episode_returns,
+            "best_score": self.best_score, "best_arch": self.best_arch,
+            "schedule_episodes_done": sched.episodes_done if sched else 0,
+            "exploiting": sched.exploiting if sched else False,
+            "episode_index": self.env.episode_index if self.env else -1,
+            "gan_seed": self.env.gan_seed if self.env else 0,
+        }
+
+    def _on_step(self) -> bool:
+        for i, (info, reward, done) in enumerate(
+            zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"])
+        ):
+            if info.get("worker_restarted"):  # episode cut short by a dead worker; retried
+                self._ret.pop(i, None)
+                continue
+            metrics = {k: info[k] for k in ("IS", "FID", "KID") if k in info}
+            self.store.add_step(
+                self.run, info["episode_index"], info["depth"], info["arch"], float(reward),
+                info.get("score"), metrics, info["diverged"], dict(info["timings"]),
+            )
+            self._ret[i] = self._ret.get(i, 0.0) + float(reward)
+            for key in ("IS", "FID"):
+                if key in info and np.isfinite(info[key]):
+                    self.logger.record(f"proxy/{key}_stage{info['depth']}", info[key])
+            if info["depth"] == 3 and not info["diverged"] and info["score"] > self.best_score:
+                self.best_score, self.best_arch = info["score"], info["arch"]
+                self._save_grid(info)
+            if done:
+                ret = self._ret.pop(i, 0.0)
+                self.episode_returns.append(ret)
+                self.logger.record("search/episode_return", ret)
+                self._bar.update(1)
+                self._bar.set_postfix(best=f"{self.best_score:.3f}", arch=self.best_arch or "-")
+                self._checkpoint_due = True
+        return True
+
+    def _on_rollout_start(self) -> None:
+        # SB3 stores the last transition and trains on it after on_step; the next
+        # rollout start is the first point where the episode is fully accounted for
+        if self._checkpoint_due and self.env is not None and self.env.at_episode_start:
+            save_checkpoint(self.out, self.model, self.env, self.state())
+            self._checkpoint_due = False
+
+    def _save_grid(self, info: dict) -> None:
+        if self.env is not None:
+            images = self.env.evaluator.sample(64)
+        else:
+            images = self.sampler(info) if self.sampler else None
+        if images is None:
+            return
+        from PIL import Image
+
+        from gan_nas_env.data.imageops import make_grid_uint8
+
+        tmp = self.out / "best_grid.tmp.png"
+        Image.fromarray(make_grid_uint8(images, nrow=8).numpy()).save(tmp)
+        tmp.replace(self.out / "best_grid.png")
+
+    def _on_training_end(self) -> None:
+        self._bar.close()
+
+
+def plot_rewards(returns: list[float], path: Path) -> None:
+    """Episode return per episode (and its running mean) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = np.arange(1, len(returns) + 1)
+    ax.plot(x, returns, "o-", ms=3, lw=1, label="episode return")
+    if len(returns) >= 3:
+        k = max(3, len(returns) // 10)
+        run = np.convolve(returns, np.ones(k) / k, mode="valid")
+        ax.plot(x[k - 1 :], run, lw=2, label=f"running mean ({k})")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("return = final score - baseline")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def worker_env(cfg: Config, evaluator: Evaluator | str, algo: str, store_path: Path) -> Any:
+    """The env of one parallel worker: records its evaluations in the run's results store."""
+    base = GANCellSearchEnv(cfg, evaluator=evaluator)
+    base.attach_store(ResultsStore(store_path), replay=True)
+    return Monitor(wrap_for_algo(base, algo))
+
+
+def ray_search_env(
+    cfg: Config, evaluator: Evaluator | str, algo: str, store_path: Path, workers: int,
+    ray_address: str | None = None, gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
+) -> Any:
+    """A RayVecEnv of ``workers`` search envs; joins ``ray_address`` or starts a local Ray."""
+    import math
+    import os
+
+    import ray
+
+    from agents.vec_envs.ray import RayVecEnv
+
+    if not ray.is_initialized():
+        if ray_address:
+            ray.init(address=ray_address)
+        else:  # logical CPUs: every worker gets a slot even on a small machine
+            ray.init(num_cpus=max(os.cpu_count() or 1, math.ceil(workers * cpus_per_worker)),
+                     num_gpus=None if gpus_per_worker else 0, include_dashboard=False)
+    fn = functools.partial(worker_env, cfg, evaluator, algo, store_path)
+    return RayVecEnv([fn] * workers, num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)
+
+
+def run_search(
+    cfg: Config, out_dir: str | Path, algo: str | None = None, episodes: int | None = None,
+    hyperparams: dict[str, Any] | None = None, evaluator: Evaluator | str = "real",
+    progress: bool = True, resume: bool = False, workers: int = 1,
+    ray_address: str | None = None, gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
+    vec_env: str = "ray",
+) -> SearchResult:
+    """Search ``episodes`` architectures with ``algo`` and write the run folder.
+
+    :param cfg: resolved configuration (seed, data, proxy budget, schedule).
+    :param out_dir: run folder (created): config, results.sqlite, tb/, model.zip,
+        top_architectures.json, best_grid.png, rewards.png, checkpoint/.
+    :param resume: continue the run in ``out_dir`` from its last checkpoint (episode
+        boundary); the episode in flight is redone, its finished steps answered from
+        the results store, so the resumed run ends as an uninterrupted one would.
+    :param workers: envs run in parallel in Ray actors (``> 1`` or a ``ray_address``
+        uses :class:`~agents.vec_envs.ray.RayVecEnv`; no checkpoints, so no resume).
+        Off-policy agents then default to ``gradient_steps=-1`` (one update per
+        collected transition). The last round may finish up to ``workers - 1`` extra
+        episodes.
+    :param ray_address: join this Ray cluster instead of starting a local instance.
+    :param gpus_per_worker: GPU share of each worker (a fraction shares a GPU).
+    :param vec_env: ``ray`` (actors; clusters) or ``thread``
+        (:class:`~agents.vec_envs.thread.ThreadVecEnv`: threads of this process with
+        one CUDA stream each, so several small GANs overlap on one GPU).
+    """
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    algo = (algo or cfg.search.algo).lower()
+    episodes = episodes or cfg.search.episodes
+    hp = dict(hyperparams or {})
+    if cfg.search.learning_starts is not None:
+        hp.setdefault("learning_starts", cfg.search.learning_starts)
+    if ALGOS.get(algo).off_policy:  # E2GAN acts with the policy from the first step
+        hp.setdefault("random_warmup", cfg.search.random_warmup)
+    distributed = workers > 1 or ray_address is not None
+    if distributed and resume:
+        raise ConfigError("--resume is not supported with --workers/--ray-address")
+    # build everything that can fail on bad input before anything is written
+    base: GANCellSearchEnv | None = None
+    if vec_env not in ("ray", "thread"):
+        raise ConfigError(f"unknown vec_env {vec_env!r}; use 'ray' or 'thread'")
+    if distributed and vec_env == "thread":
+        from agents.vec_envs.thread import ThreadVecEnv
+
+        fn = functools.partial(worker_env, cfg, evaluator, algo, out / "results.sqlite")
+        env = ThreadVecEnv([fn] * workers, global_episodes=True)  # streams on the config's device
+    elif distributed:
+        env = ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
+                             gpus_per_worker, cpus_per_worker)
+        if ALGOS.get(algo).off_policy:
+            hp.setdefault("gradient_steps", -1)
+    else:
+        base = GANCellSearchEnv(cfg, evaluator=evaluator)
+        env = Monitor(wrap_for_algo(base, algo))
+    ckpt = find_checkpoint(out) if resume else None
+    state: dict[str, Any] = {}
+    if ckpt is None:
+        model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
+        if not resume or not (out / "meta.json").exists():
+            write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
+    store = ResultsStore(out / "results.sqlite")
+    if base is not None:
+        base.attach_store(store, replay=True)
+    if ckpt is not None and base is not None:
+        state = load_state(ckpt)
+        venv = DummyVecEnv([lambda: env])
+        model = algo_class(algo).load(ckpt / "model.zip", env=venv, force_reset=False,
+                                      tensorboard_log=str(out / "tb"))
+        if (ckpt / "replay_buffer.pkl").exists():
+            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
+        venv.reset()  # Monitor needs a reset; its draws are overwritten just below
+        base.restart_episode(state["episode_index"], state["gan_seed"])
+        restore_rng_states(load_rng(ckpt), base, model)
+    done = int(state.get("episodes_done", 0))
+    store.delete_steps_after(out.name, done)  # steps of the episode in flight are redone
+    schedule = E2GANSchedule(
+        episodes, cfg.search.explore_fraction, cfg.search.exploit_gradient_steps,
+        cfg.search.full_buffer_update,
+    )
+    schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
+    sampler = (lambda info: env.sample(info["worker"], 64)) if distributed else None
+    recorder = SearchRecorder(store, base, out.name, out, episodes, progress, schedule, state,
+                              sampler)
+    remaining = episodes - done
+    try:
+        if remaining > 0:
+            if distributed:
+                from agents.vec_envs.episodes import StopOnCompletedEpisodes
+
+                stop: BaseCallback = StopOnCompletedEpisodes(remaining)
+                budget = 30 * (remaining + workers)  # a cap only: the callback stops the search
+            else:
+                stop, budget = StopTrainingOnMaxEpisodes(remaining), 3 * remaining
+            # schedule first: its end-of-episode update precedes the recorder's checkpoint
+            model.learn(total_timesteps=budget, callback=[schedule, recorder, stop],
+                        tb_log_name=algo, reset_num_timesteps=ckpt is None)
+        model.save(out / "model.zip")
+    finally:
+        (env if base is None else base).close()
+    top = store.top_architectures(out.name, k=cfg.search.top_k)
+    store.close()
+    (out / "top_architectures.json").write_text(json.dumps(top, indent=2))
+    plot_rewards(recorder.episode_returns, out / "rewards.png")
+    best = top[0] if top else None
+    return SearchResult(
+        out, best["arch"] if best else None, best["score"] if best else None, top,
+        len(recorder.episode_returns), time.perf_counter() - t0,
+    )

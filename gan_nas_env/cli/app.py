@@ -1,0 +1,101 @@
+"""The ``gan-nas`` command: the subcommand table, shared arguments and the entry point.
+
+Each subcommand lives in its own module of this package and registers itself with
+:func:`subcommand` when imported; :data:`COMMAND_MODULES` is the explicit list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gan_nas_env.config import ConfigError, load_config
+
+SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def subcommand(name: str, add_args: Callable[[argparse.ArgumentParser], None]) -> Callable:
+    """Register a subcommand: ``add_args`` fills its parser, the decorated function runs it."""
+
+    def deco(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        SUBCOMMANDS[name] = (add_args, fn)
+        return fn
+
+    return deco
+
+
+def add_env_args(p: argparse.ArgumentParser) -> None:
+    """--env and --env-kwargs of the commands that train agents on a registered env id."""
+    p.add_argument("--env", default="GANCellSearchBench-v0",
+                   help="env id: GANCellSearchBench-v0 (tabular) or GANCellSearch-v0 (real or cached)")
+    p.add_argument("--env-kwargs", default="{}",
+                   help='JSON keyword arguments of gym.make, e.g. \'{"table": "my_table.npz"}\' or '
+                        '\'{"config": "tiny", "mode": "cached", "results_store": "runs/cache.sqlite"}\'')
+
+
+def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``--env-kwargs`` parsed; invalid JSON is a :class:`ConfigError`."""
+    try:
+        return json.loads(args.env_kwargs)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--env-kwargs is not valid JSON: {exc}") from None
+
+
+def add_config_args(p: argparse.ArgumentParser, default: str = "quickstart") -> None:
+    """--config, --set, --seed, --device shared by subcommands."""
+    p.add_argument("--config", default=default, help=f"preset name or YAML path (default: {default})")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.loss=ns (repeatable)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
+
+
+def config_from_args(args: argparse.Namespace):  # noqa: ANN201
+    """Resolve the Config from --config/--set/--seed/--device."""
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    if args.device is not None:
+        overrides.append(f"device={args.device}")
+    return load_config(args.config, overrides)
+
+
+# subcommands defined in their own modules register themselves on import
+COMMAND_MODULES = ("gan_nas_env.cli.search", "gan_nas_env.cli.retrain", "gan_nas_env.cli.toy",
+                   "gan_nas_env.cli.benchmark", "gan_nas_env.cli.pbt")
+
+
+def _load_command_modules() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a missing dependency inside the module is a real error
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    _load_command_modules()
+    parser = argparse.ArgumentParser(prog="gan-nas", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add_args, fn) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0])
+        add_args(p)
+        p.set_defaults(func=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``gan-nas``; bad input exits 2 with a one-line message."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"gan-nas {args.command}: error: {msg}", file=sys.stderr)
+        return 2

@@ -1,0 +1,64 @@
+"""``gan-nas benchmark``: several agents x seeds x episodes with rliable statistics."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gan_nas_env.cli.app import add_env_args, env_kwargs_from_args, subcommand
+from gan_nas_env.config import ConfigError
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    add_env_args(p)
+    p.add_argument("--algos", default="sac,ppo,dqn,random",
+                   help="comma-separated agents: SB3 algorithm names (sac, td3, ddpg, tqc, crossq, "
+                        "ppo, a2c, maskable_ppo, dqn, qrdqn) and random")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent")
+    p.add_argument("--episodes", type=int, default=100, help="episodes (architectures) per run")
+    p.add_argument("--out", default="runs/benchmark", help="output folder")
+    p.add_argument("--hyperparams", nargs="*", default=[], metavar="AGENT:NAME:VALUE",
+                   help="hyper-parameter overrides of one agent, e.g. sac:learning_starts:32 "
+                        "(win over configs/agents/<agent>.yaml)")
+    p.add_argument("--reps", type=int, default=2000, help="bootstrap replications")
+    p.add_argument("--timing-steps", type=int, default=1000,
+                   help="random env steps that time a tabular env for the report")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def parse_agent_hyperparams(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["sac:learning_rate:1e-3"]`` -> ``{"sac": {"learning_rate": 0.001}}``."""
+    from agents.algorithms import parse_hyperparams
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        agent, sep, rest = item.partition(":")
+        if not sep or ":" not in rest:
+            raise ConfigError(f"hyper-parameter {item!r} must look like agent:name:value")
+        out.setdefault(agent.strip().lower(), {}).update(parse_hyperparams([rest]))
+    return out
+
+
+@subcommand("benchmark", _args)
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """Compare RL agents on the (tabular, cached or real) search env."""
+    import gan_nas_env  # noqa: F401 - registers the env ids
+    from agents.benchmark.run import check_agent, run_benchmark
+
+    if args.seeds <= 0 or args.episodes <= 0:
+        raise ConfigError("--seeds and --episodes must be > 0")
+    env_kwargs = env_kwargs_from_args(args)
+    algos = [a.strip().lower() for a in args.algos.split(",") if a.strip()]
+    hyperparams = parse_agent_hyperparams(args.hyperparams)
+    for a in [*algos, *hyperparams]:
+        check_agent(a)
+    res = run_benchmark(algos, list(range(args.seeds)), args.episodes, args.out, args.env,
+                        env_kwargs, hyperparams, reps=args.reps, progress=not args.no_progress,
+                        timing_steps=args.timing_steps)
+    print(f"[gan-nas] benchmark of {', '.join(algos)} x {args.seeds} seeds x {args.episodes} "
+          f"episodes in {res['wall_s']:.1f} s")
+    for algo, agg in res["aggregates"].items():
+        print(f"  {algo:>12}: IQM {agg['IQM']['value']:.3f}  optimality gap "
+              f"{agg['optimality_gap']['value']:.3f}")
+    print(f"[gan-nas] wrote {args.out}/report.md, summary.json, curves.csv, curves.json and plots")
+    return 0

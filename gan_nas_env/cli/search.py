@@ -1,0 +1,69 @@
+"""``gan-nas search``: an RL architecture search on GANCellSearch-v0 (registered on import)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
+from gan_nas_env.config import ConfigError
+
+
+def _search_args(p: argparse.ArgumentParser) -> None:
+    add_config_args(p)
+    p.add_argument("--algo", default=None, help="sac (default), td3, tqc, ppo, a2c, dqn, ...")
+    p.add_argument("--episodes", type=int, default=None, help="episodes (default: from config)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<config>-<algo>-s<seed>)")
+    p.add_argument("--hyperparams", nargs="*", default=[], metavar="NAME:VALUE",
+                   help="agent hyper-parameters, e.g. learning_rate:1e-3")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the killed run in --out from its last checkpoint")
+    p.add_argument("--workers", type=int, default=1,
+                   help="envs run in parallel (see --vec-env)")
+    p.add_argument("--vec-env", choices=["ray", "thread"], default="ray",
+                   help="ray: one Ray actor per env (needs the 'distributed' extra; clusters); "
+                        "thread: threads of this process, one CUDA stream each (one GPU)")
+    p.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster (e.g. HEAD_IP:6379); default: a local Ray")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0,
+                   help="GPU share of each worker; a fraction lets workers share a GPU")
+
+
+@subcommand("search", _search_args)
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run an RL architecture search and write its run folder."""
+    from agents.algorithms import ALGOS, parse_hyperparams
+    from agents.search import run_search
+
+    if args.resume:
+        if not args.out or not (Path(args.out) / "config.yaml").exists():
+            raise ConfigError(f"--resume: nothing to resume in {args.out!r} (no config.yaml); "
+                              "give the run folder of an earlier search with --out")
+        args.config = str(Path(args.out) / "config.yaml")
+    cfg = config_from_args(args)
+    algo = (args.algo or cfg.search.algo).lower()
+    ALGOS.get(algo)
+    if args.workers <= 0 or args.gpus_per_worker < 0:
+        raise ConfigError("--workers must be > 0 and --gpus-per-worker >= 0")
+    if args.vec_env == "thread" and args.ray_address:
+        raise ConfigError("--ray-address needs --vec-env ray")
+    if args.episodes is not None and args.episodes <= 0:
+        raise ConfigError(f"--episodes must be > 0, got {args.episodes}")
+    out = Path(args.out or f"runs/{cfg.name}-{algo}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"[gan-nas] search: config={cfg.name} algo={algo} seed={cfg.seed} "
+          f"episodes={args.episodes or cfg.search.episodes} out={out}")
+    res = run_search(cfg, out, algo=algo, episodes=args.episodes,
+                     hyperparams=parse_hyperparams(args.hyperparams), progress=not args.no_progress,
+                     resume=args.resume, workers=args.workers, ray_address=args.ray_address,
+                     gpus_per_worker=args.gpus_per_worker, vec_env=args.vec_env)
+    print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
+    if res.best_arch is None:
+        print("[gan-nas] no complete architecture was scored (all episodes diverged?)")
+    else:
+        print(f"[gan-nas] best architecture: {res.best_arch}  (score IS - alpha*FID = {res.best_score:.4f})")
+        for i, t in enumerate(res.top, 1):
+            print(f"  {i}. {t['arch']}  score={t['score']:.4f}  IS={t['IS']:.3f}  FID={t['FID']:.2f}")
+    print(f"[gan-nas] wrote {out}/results.sqlite, top_architectures.json, best_grid.png, rewards.png, tb/")
+    return 0

@@ -1,0 +1,262 @@
+"""The tabular benchmark: answer proxy evaluations from a table of real ones.
+
+A table holds, for every prefix of every evaluated architecture, the metrics,
+the progressive representation and the measured train/score seconds, together
+with the config that made it (and its proxy hash). Prefixes not in the table
+are answered by a surrogate fitted on the table (:mod:`gan_nas_env.evaluators.surrogate`).
+
+``GANCellSearchBench-v0`` (:mod:`gan_nas_env.envs.bench_env`) is
+:class:`~gan_nas_env.envs.search_env.GANCellSearchEnv` with a :class:`TabularEvaluator`. Like NATS-Bench it runs a simulated clock: every step
+reports in ``info["timings"]``
+
+| key | meaning |
+|---|---|
+| ``simulated_s`` | seconds the real proxy took for this step (train + score) |
+| ``simulated_train_s`` / ``simulated_score_s`` | the two parts |
+| ``simulated_total_s`` | simulated seconds of every step of this evaluator so far |
+
+Surrogate answers report the table's mean seconds at that depth.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gan_nas_env.config import MODEL_CODE_VERSION, Config, load_config
+from gan_nas_env.evaluators.base import Evaluation, Evaluator
+from gan_nas_env.evaluators.store import ResultsStore
+from gan_nas_env.resources import ASSET_DIR
+from gan_nas_env.space import Architecture, Cell
+
+if TYPE_CHECKING:
+    from gan_nas_env.evaluators.surrogate import Surrogate
+
+DEFAULT_TABLE = ASSET_DIR / "table_fmnist_v2.npz"
+METRIC_KEYS = ("IS", "FID", "KID")
+TABLE_FORMAT = 1
+
+
+class TableError(ValueError):
+    """A table that cannot be used (missing, another proxy, malformed)."""
+
+
+def prefix_depth(arch: str) -> int:
+    """Cells in a canonical prefix string (0 for the empty baseline)."""
+    return 0 if not arch else len(Architecture.parse(arch).cells)
+
+
+def export_table(store: ResultsStore, cfg: Config, path: str | Path) -> int:
+    """Write every stored evaluation of ``cfg``'s proxy to a compressed ``.npz`` table.
+
+    Only evaluations with ``cfg.env.fixed_gan_seed`` are kept (plus the baseline),
+    and only prefixes whose shorter prefixes are stored too. Returns the number
+    of complete (3-cell) architectures.
+    """
+    seed = cfg.env.fixed_gan_seed
+    if seed is None:
+        raise TableError("a table needs env.fixed_gan_seed: evaluations must be a function of the prefix")
+    rows = [r for r in store.evaluations(cfg.proxy_hash()) if r["seed"] == seed or not r["arch"]]
+    have = {r["arch"] for r in rows}
+    rows = [r for r in rows if all(str(Architecture.parse(r["arch"]).prefix(d)) in have
+                                   for d in range(1, prefix_depth(r["arch"])))]
+    if not rows or "" not in have:
+        raise TableError(f"no evaluations of proxy {cfg.proxy_hash()} in {store.path}")
+    metrics = np.array([[r["metrics"].get(k, np.nan) for k in METRIC_KEYS] for r in rows], np.float64)
+    secs = np.array([[r["timings"].get("train_s", 0.0), r["timings"].get("score_s", 0.0)] for r in rows])
+    meta = {"config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash(), "gan_seed": seed,
+            "format": TABLE_FORMAT, "metrics": list(METRIC_KEYS), "model_code": MODEL_CODE_VERSION}
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, arch=np.array([r["arch"] for r in rows]), metrics=metrics,
+        representation=np.stack([r["representation"] for r in rows]).astype(np.float16),
+        seconds=secs, diverged=np.array([r["diverged"] for r in rows], bool),
+        meta=np.array(json.dumps(meta)),
+    )
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)
+    return sum(prefix_depth(r["arch"]) == 3 for r in rows)
+
+
+@dataclass
+class Table:
+    """An in-memory table of proxy evaluations, indexed by canonical prefix string."""
+
+    archs: list[str]
+    metrics: np.ndarray  # [n, 3] IS, FID, KID
+    representation: np.ndarray  # [n, R] float32
+    seconds: np.ndarray  # [n, 2] train_s, score_s
+    diverged: np.ndarray  # [n] bool
+    meta: dict[str, Any]
+    path: str = ""
+    index: dict[str, int] = field(init=False, repr=False)
+    _surrogate: Surrogate | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.index = {a: i for i, a in enumerate(self.archs)}
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_TABLE, expect_hash: str | None = None) -> Table:
+        """Load a table file; ``expect_hash`` refuses a table made with another proxy."""
+        path = Path(path)
+        if not path.exists():
+            raise TableError(f"table file {path} does not exist; build one with scripts/build_table.py")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                table = cls([str(a) for a in z["arch"]], z["metrics"],
+                            z["representation"].astype(np.float32), z["seconds"], z["diverged"], meta,
+                            str(path))
+        except (KeyError, ValueError, OSError) as exc:
+            raise TableError(f"{path} is not a benchmark table: {exc}") from None
+        if meta.get("format") != TABLE_FORMAT or "" not in table.index:
+            raise TableError(f"{path}: unsupported table format {meta.get('format')!r}")
+        code = meta.get("model_code", 1)  # tables from before the version was recorded: v1
+        if code != MODEL_CODE_VERSION:
+            raise TableError(
+                f"table {path} was made by model code v{code}; this version of gan-nas-env uses "
+                f"model code v{MODEL_CODE_VERSION} (docs/fidelity.md): its numbers do not describe "
+                "these models. Rebuild it with scripts/build_table.py"
+            )
+        if expect_hash is not None and meta["proxy_hash"] != expect_hash:
+            raise TableError(
+                f"table {path} was made with proxy {meta['proxy_hash']}, not {expect_hash}: "
+                "tables made with different proxy settings are never mixed"
+            )
+        return table
+
+    @property
+    def config(self) -> Config:
+        """The config the table was made with."""
+        return load_config(None, dict(self.meta["config"]))
+
+    @property
+    def alpha(self) -> float:
+        """The FID weight of the score, from the table's config."""
+        return float(self.meta["config"]["env"]["alpha"])
+
+    def depths(self) -> np.ndarray:
+        """Depth of every row."""
+        return np.array([prefix_depth(a) for a in self.archs])
+
+    def complete(self) -> list[str]:
+        """Full (3-cell) architectures in the table."""
+        return [a for a in self.archs if prefix_depth(a) == 3]
+
+    def score(self, arch: str, alpha: float | None = None) -> float:
+        """``IS - alpha * FID`` of a stored prefix (NaN if it diverged)."""
+        i = self.index[arch]
+        if self.diverged[i]:
+            return float("nan")
+        m = self.metrics[i]
+        return float(m[0] - (self.alpha if alpha is None else alpha) * m[1])
+
+    def query(self, arch: str) -> dict[str, Any]:
+        """NATS-Bench style record of a stored prefix: metrics, score and cost.
+
+        The cost of a prefix is what the real proxy spent on its last cell; the
+        cost of reaching it from scratch (``cumulative_s``) adds its shorter prefixes.
+        """
+        i = self.index[arch]
+        chain = [str(Architecture.parse(arch).prefix(d)) for d in range(1, prefix_depth(arch) + 1)]
+        return {
+            "arch": arch, **{k: float(v) for k, v in zip(METRIC_KEYS, self.metrics[i])},
+            "score": self.score(arch), "diverged": bool(self.diverged[i]),
+            "train_s": float(self.seconds[i, 0]), "score_s": float(self.seconds[i, 1]),
+            "cumulative_s": float(sum(self.seconds[self.index[p]].sum() for p in chain)),
+        }
+
+    def surrogate(self) -> Surrogate:
+        """The surrogate fitted on this table (fitted once, on first use)."""
+        if self._surrogate is None:
+            from gan_nas_env.evaluators.surrogate import Surrogate
+
+            self._surrogate = Surrogate.fit(self)
+        return self._surrogate
+
+
+def landscape(table: Table) -> np.ndarray:
+    """Score ``IS - alpha FID`` of every full architecture as the bench env answers it
+    (table rows where measured, surrogate predictions elsewhere), in ``SPACE.index`` order."""
+    from gan_nas_env.space import SPACE
+
+    pred = table.surrogate().predict_all()
+    scores = pred[:, 0] - table.alpha * pred[:, 1]
+    for arch in table.complete():
+        scores[SPACE.index(Architecture.parse(arch))] = table.score(arch)
+    return scores
+
+
+_LOADED: dict[tuple[str, int, str | None], Table] = {}
+
+
+def load_table(path: str | Path = DEFAULT_TABLE, expect_hash: str | None = None) -> Table:
+    """:meth:`Table.load`, shared between envs of one process (so the surrogate is fitted once)."""
+    p = Path(path).resolve()
+    key = (str(p), p.stat().st_mtime_ns if p.exists() else 0, expect_hash)
+    if key not in _LOADED:
+        _LOADED[key] = Table.load(p, expect_hash)
+    return _LOADED[key]
+
+
+class TabularEvaluator(Evaluator):
+    """Answers from a :class:`Table`, and from its surrogate for unseen prefixes.
+
+    :param table: the loaded table.
+    :param surrogate: a fitted :class:`~gan_nas_env.evaluators.surrogate.Surrogate` (default:
+        the table's own, fitted on first use).
+    """
+
+    def __init__(self, table: Table, surrogate: Surrogate | None = None) -> None:
+        self.table = table
+        self._surrogate = surrogate
+        self.representation_dim = table.representation.shape[1]
+        self.arch: Architecture | None = None
+        self.lookups = 0
+        self.surrogate_calls = 0
+        self.clock_s = 0.0
+
+    @property
+    def surrogate(self) -> Surrogate:
+        """The surrogate model answering prefixes the table lacks."""
+        if self._surrogate is None:
+            self._surrogate = self.table.surrogate()
+        return self._surrogate
+
+    def baseline(self) -> Evaluation:
+        return self._row("")
+
+    def reset(self, seed: int) -> None:
+        self.arch = None
+
+    def step(self, cell: Cell) -> Evaluation:
+        self.arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
+        key = str(self.arch)
+        if key in self.table.index:
+            self.lookups += 1
+            ev = self._row(key)
+        else:
+            self.surrogate_calls += 1
+            ev = self.surrogate.predict(self.arch)
+        self.clock_s += ev.timings["simulated_s"]
+        ev.timings["simulated_total_s"] = self.clock_s
+        return ev
+
+    def _row(self, key: str) -> Evaluation:
+        i = self.table.index[key]
+        train_s, score_s = (float(s) for s in self.table.seconds[i])
+        return Evaluation(
+            arch=key, depth=prefix_depth(key),
+            metrics={k: float(v) for k, v in zip(METRIC_KEYS, self.table.metrics[i])},
+            representation=self.table.representation[i].copy(),
+            diverged=bool(self.table.diverged[i]), reason="diverged" if self.table.diverged[i] else "",
+            timings={"simulated_s": train_s + score_s, "simulated_train_s": train_s,
+                     "simulated_score_s": score_s},
+            cached=True,
+        )

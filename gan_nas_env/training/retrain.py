@@ -1,0 +1,450 @@
+"""Full retraining of a found architecture (E2GAN protocol, SPEC sections 3-4).
+
+:func:`retrain` trains the full-size GAN (``retrain.gf`` / ``retrain.df``, the
+discriminator at its final stage) with the configured loss, ``n_critic``, Adam
+betas and constant learning rates for ``retrain.g_iters`` generator iterations,
+keeps an :class:`~gan_nas_env.models.ema.EMA` of the generator (BatchNorm statistics
+included) and evaluates the EMA generator every ``retrain.eval_every``
+iterations. The run folder holds:
+
+======================  =======================================================
+``checkpoint.pt``       everything needed to resume (written atomically)
+``best.pt``             the EMA generator with the lowest FID so far
+``losses.csv``          ``iter,d_loss,g_loss`` for every generator iteration
+``metrics.csv``         IS / FID / KID of each evaluation
+``samples/``            ``iter_XXXXXX.png`` sample grid of each evaluation
+``tb/``                 TensorBoard scalars
+``report.md/.json``     architecture, final and best metrics, time, memory
+``config.yaml``         resolved config (+ ``meta.json``: command, version, SHA)
+======================  =======================================================
+
+Determinism: batches and latent codes come from one local ``torch.Generator``
+whose state is checkpointed (the global RNG is only used, under
+``fork_rng``, to initialise the weights), so on CPU a killed run resumed from
+its checkpoint reproduces the uninterrupted run's losses bit for bit.
+Evaluation uses a fixed set of latent codes and does not touch that generator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+import gan_nas_env
+from gan_nas_env.config import Config
+from gan_nas_env.models.ema import EMA
+from gan_nas_env.run_folder import write_run_metadata
+from gan_nas_env.space import Architecture, resolve_architecture
+
+CHECKPOINT_FORMAT = "gan-nas-retrain-v1"
+METRIC_KEYS = ("IS", "IS_std", "FID", "KID", "KID_std")
+GRID_SAMPLES = 64
+_EVAL_SALT, _GRID_SALT = 3, 5  # seeds of the fixed evaluation / grid latents (seed * 7919 + salt)
+
+
+class ResumeError(ValueError):
+    """A checkpoint that cannot be resumed with this config / architecture / version."""
+
+
+class RetrainDiverged(RuntimeError):
+    """A loss became non-finite; the last good checkpoint is kept."""
+
+
+@dataclass
+class RetrainResult:
+    """What a retraining run produced."""
+
+    out_dir: Path
+    arch: str
+    iterations: int
+    final_metrics: dict[str, float]
+    best_metrics: dict[str, float]
+    best_iter: int | None
+    wall_s: float
+    gpu_memory_peak_mib: float | None
+    final_grid: Path | None
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def retrain(
+    cfg: Config,
+    arch: Architecture | str,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> RetrainResult:
+    """Train ``arch`` at full size, evaluate its EMA generator, write the run folder.
+
+    :param cfg: resolved config; ``cfg.retrain`` holds sizes, budget and intervals,
+        ``cfg.train`` the loss and optimiser settings, ``cfg.metrics`` the scorer.
+    :param arch: a complete (3-cell) architecture, its string or a name (``e2gan``).
+    :param out_dir: run folder (created).
+    :param resume: continue from ``out_dir/checkpoint.pt``.
+    :param progress: show a tqdm progress bar.
+    :raises ResumeError: resuming a checkpoint of another config, architecture or version.
+    :raises RetrainDiverged: a loss became non-finite (``checkpoint.pt`` keeps the last good state).
+    """
+    from PIL import Image
+    from torch.utils.tensorboard import SummaryWriter
+
+    from gan_nas_env.data.imageops import make_grid_uint8
+    from gan_nas_env.data.images import ImageBank, dataset_key, load_images
+    from gan_nas_env.devices import resolve_device
+    from gan_nas_env.metrics.scorer import FeatureScorer
+    from gan_nas_env.models.discriminator import Discriminator
+    from gan_nas_env.models.generator import build_generator
+    from gan_nas_env.training.losses import get_loss
+
+    t_start = time.perf_counter()
+    arch = resolve_architecture(arch)
+    if not arch.is_complete:
+        raise ValueError(f"retraining needs a complete 3-cell architecture, got {str(arch)!r}")
+    r, m = cfg.retrain, cfg.model
+    t = r.train_config(cfg.train)
+    out, dev = Path(out_dir), resolve_device(cfg.device)
+    ckpt_path, best_path = out / "checkpoint.pt", out / "best.pt"
+    ckpt = None
+    if resume:
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"cannot resume: {ckpt_path} does not exist")
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        check_resume_compatible(ckpt, cfg, arch, dev, ckpt_path)
+    elif ckpt_path.exists():
+        raise ResumeError(
+            f"{out} already holds a retraining checkpoint; pass --resume to continue it "
+            "or choose another --out"
+        )
+    step = ckpt["step"] if ckpt else 0
+    write_run_metadata(out, cfg, {"command_kind": "retrain", "arch": str(arch), "resumed_at": step})
+    (out / "samples").mkdir(exist_ok=True)
+    _start_csv(out / "losses.csv", ["iter", "d_loss", "g_loss"], step)
+    _start_csv(out / "metrics.csv", ["iter", *METRIC_KEYS, "wall_s"], step)
+
+    # data, scorer, models, optimisers, EMA; weights initialised from cfg.seed
+    images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
+    bank = ImageBank(images)
+    real = images if cfg.metrics.real_samples is None else images[: cfg.metrics.real_samples]
+    scorer = FeatureScorer(cfg.metrics, real, dataset_key(cfg.data, "train"), device=dev)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        G = build_generator(arch, m.latent_dim, r.gf, m.bottom_width, cfg.data.channels, m.num_generators).to(dev)
+        D = Discriminator(r.df, cfg.data.channels, m.bottom_width, stage=3).to(dev)
+    ema = EMA(G, r.ema_decay)
+    opt_g = torch.optim.Adam(G.parameters(), lr=t.g_lr, betas=(t.beta1, t.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=t.d_lr, betas=(t.beta1, t.beta2))
+    loss_fn = get_loss(t.loss, gp_weight=t.gp_weight)
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed)
+    best: dict[str, Any] = {"FID": math.inf, "iter": None, "metrics": {}}
+    last_eval: dict[str, Any] = {"iter": None, "metrics": {}, "grid": None}
+    wall_before = 0.0
+    if ckpt:
+        G.load_state_dict(ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+        ema.load_state_dict(ckpt["ema"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        gen.set_state(ckpt["rng"]["train"])
+        best, last_eval, wall_before = ckpt["best"], ckpt["last_eval"], ckpt["wall_s"]
+        if best_path.exists():  # best.pt may be newer than the checkpoint: trust the file
+            saved = torch.load(best_path, map_location="cpu", weights_only=True)
+            best = {"FID": saved["metrics"]["FID"], "iter": saved["step"], "metrics": saved["metrics"]}
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    model_sizes = {"latent_dim": m.latent_dim, "gf": r.gf, "df": r.df, "bottom_width": m.bottom_width,
+                   "channels": cfg.data.channels, "num_generators": m.num_generators}
+    header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
+              "model": model_sizes, "config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash()}
+    use_amp = r.amp and dev.type == "cuda"
+    res, latent = G.resolution, m.latent_dim
+    writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
+    bar = tqdm(total=r.g_iters, initial=step, desc="retrain", unit="it", disable=not progress)
+    pending: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # losses not yet synced to host
+    G.train()
+    D.train()
+    try:
+        while step < r.g_iters:
+            # -- n_critic discriminator steps, then one generator step
+            d_sum = torch.zeros((), device=dev)
+            for _ in range(t.n_critic):
+                real_batch = bank.batch(res, t.d_batch_size, gen)
+                z = torch.randn(t.d_batch_size, latent, device=dev, generator=gen)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+                    with torch.no_grad():
+                        fake = _generate(G, z, gen)
+                    d_loss = loss_fn.discriminator_loss(D(real_batch), D(fake))
+                d_loss = d_loss + loss_fn.penalty(D, real_batch, fake.float())
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                if t.grad_clip:
+                    nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
+                opt_d.step()
+                d_sum += d_loss.detach().float()
+            z = torch.randn(t.g_batch_size, latent, device=dev, generator=gen)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+                d_fake = D(_generate(G, z, gen))
+                d_real = D(real_batch) if loss_fn.needs_real_for_generator else None
+                g_loss = loss_fn.generator_loss(d_fake, d_real)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            if t.grad_clip:
+                nn.utils.clip_grad_norm_(G.parameters(), t.grad_clip)
+            opt_g.step()
+            ema.update(G)
+            step += 1
+            bar.update(1)
+            pending.append((step, d_sum / t.n_critic, g_loss.detach().float()))
+
+            do_eval = step % r.eval_every == 0 or step == r.g_iters
+            do_ckpt = step % r.checkpoint_every == 0 or step == r.g_iters
+            if not (do_eval or do_ckpt or step % r.log_every == 0):
+                continue
+            # -- sync losses to the host (once per log interval), stop on NaN/inf
+            synced = torch.stack([torch.stack((dl, gl)) for _, dl, gl in pending]).cpu().tolist()
+            rows = [(i, dl, gl) for (i, _, _), (dl, gl) in zip(pending, synced, strict=True)]
+            pending.clear()
+            _append_csv(out / "losses.csv", [[i, repr(dl), repr(gl)] for i, dl, gl in rows])
+            bad = [row for row in rows if not (math.isfinite(row[1]) and math.isfinite(row[2]))]
+            if bad:
+                kept = f"{ckpt_path} (iteration {_saved_step(ckpt_path)})" if ckpt_path.exists() else "none"
+                raise RetrainDiverged(
+                    f"non-finite loss at generator iteration {bad[0][0]} (d_loss={bad[0][1]}, "
+                    f"g_loss={bad[0][2]}); stopped without writing a checkpoint. Last good "
+                    f"checkpoint: {kept}. Try a lower learning rate, another loss or train.grad_clip."
+                )
+            writer.add_scalar("loss/d", sum(x[1] for x in rows) / len(rows), step)
+            writer.add_scalar("loss/g", sum(x[2] for x in rows) / len(rows), step)
+
+            if do_eval:  # -- score the EMA generator on fixed latents, save a grid, keep the best
+                metrics = score_generator(ema.module, scorer, r.eval_samples, latent, cfg.seed, dev)
+                grid = out / "samples" / f"iter_{step:06d}.png"
+                grid_images = sample_images(ema.module, GRID_SAMPLES, latent, cfg.seed * 7919 + _GRID_SALT, dev)
+                Image.fromarray(make_grid_uint8(grid_images, nrow=8).numpy()).save(grid)
+                wall = wall_before + time.perf_counter() - t_start
+                _append_csv(out / "metrics.csv", [[step, *(metrics.get(k, "") for k in METRIC_KEYS), f"{wall:.1f}"]])
+                for key, value in metrics.items():
+                    writer.add_scalar(f"eval/{key}", value, step)
+                last_eval = {"iter": step, "metrics": metrics, "grid": str(grid.relative_to(out))}
+                if metrics["FID"] < best["FID"]:
+                    best = {"FID": metrics["FID"], "iter": step, "metrics": metrics}
+                    atomic_save({**header, "step": step, "metrics": metrics, "ema": ema.state_dict(),
+                                 "G": G.state_dict()}, best_path)
+                tqdm.write(f"[retrain] iter {step}: " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            bar.set_postfix(d=f"{rows[-1][1]:.3f}", g=f"{rows[-1][2]:.3f}", best_fid=f"{best['FID']:.2f}")
+            if do_ckpt:
+                atomic_save({
+                    **header, "step": step, "G": G.state_dict(), "D": D.state_dict(),
+                    "ema": ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                    "rng": {"device": dev.type, "train": gen.get_state()}, "best": best,
+                    "last_eval": last_eval, "wall_s": wall_before + time.perf_counter() - t_start,
+                }, ckpt_path)
+    finally:
+        bar.close()
+        writer.close()
+
+    wall_s = wall_before + time.perf_counter() - t_start
+    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+    result = RetrainResult(
+        out, str(arch), step, last_eval["metrics"], best["metrics"], best["iter"], wall_s, peak,
+        out / last_eval["grid"] if last_eval["grid"] else None,
+    )
+    write_report(result, cfg, arch, last_eval["iter"])
+    return result
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _generate(G: nn.Module, z: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """``G(z)``; a Stackelberg MultiGenerator draws its member indices from ``gen``."""
+    if getattr(G, "num_generators", 1) > 1:
+        return G(z, gen_index_generator=gen)
+    return G(z)
+
+
+@torch.no_grad()
+def sample_images(G: nn.Module, n: int, latent_dim: int, seed: int, device: torch.device) -> torch.Tensor:
+    """``n`` images of ``G`` (in eval mode) from latents seeded by ``seed``, float [-1, 1]."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    was_training = G.training
+    G.eval()
+    try:
+        return _generate(G, torch.randn(n, latent_dim, device=device, generator=gen), gen)
+    finally:
+        G.train(was_training)
+
+
+def score_generator(
+    G: nn.Module, scorer: Any, num_samples: int, latent_dim: int, seed: int,
+    device: torch.device, prc: bool = False, salt: int = _EVAL_SALT,
+) -> dict[str, float]:
+    """IS / FID / KID (and precision/recall with ``prc``) of ``G`` on fixed latent codes.
+
+    The codes depend only on ``seed`` and ``salt``, so evaluations at different
+    iterations compare the generator on the same inputs.
+    """
+    gen = torch.Generator(device=device).manual_seed(seed * 7919 + salt)
+    was_training = G.training
+    G.eval()
+    try:
+        return scorer.score_generator(
+            lambda n: _generate(G, torch.randn(n, latent_dim, device=device, generator=gen), gen),
+            num_samples, prc=prc,
+        )
+    finally:
+        G.train(was_training)
+
+
+def atomic_save(obj: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _saved_step(path: Path) -> int:
+    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+
+
+def _start_csv(path: Path, header: list[str], step: int) -> None:
+    """Create ``path`` with ``header``, or keep only its rows up to iteration ``step`` (resume)."""
+    if step == 0 or not path.exists():
+        path.write_text(",".join(header) + "\n")
+        return
+    lines = path.read_text().splitlines()
+    kept = [lines[0]] + [ln for ln in lines[1:] if ln and int(ln.split(",", 1)[0]) <= step]
+    path.write_text("\n".join(kept) + "\n")
+
+
+def _append_csv(path: Path, rows: list[list[Any]]) -> None:
+    with path.open("a") as f:
+        f.writelines(",".join(str(x) for x in row) + "\n" for row in rows)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+_RESUME_IGNORED = {
+    "name", "device", "data.root", "data.download", "metrics.cache_dir", "metrics.batch_size",
+    "retrain.g_iters",  # the budget may grow: a resumed run continues to the new g_iters
+}
+_RESUME_SECTIONS = ("seed", "data.", "model.", "train.", "metrics.", "retrain.")
+
+
+def check_resume_compatible(
+    ckpt: dict[str, Any], cfg: Config, arch: Architecture, device: torch.device, path: Path
+) -> None:
+    """Raise :class:`ResumeError` naming what differs between ``ckpt`` and this run.
+
+    Compared: the architecture, the package major version, the seed and every
+    config key of the proxy hash (data, model, train, metrics) and of the
+    retrain section, except ``retrain.g_iters`` (a run may be extended).
+    """
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ResumeError(f"{path} is not a retraining checkpoint (format {ckpt.get('format')!r})")
+    problems = []
+    if ckpt["arch"] != str(arch):
+        problems.append(f"architecture: {ckpt['arch']!r} (checkpoint) != {str(arch)!r} (now)")
+    old_major, new_major = str(ckpt["version"]).split(".")[0], gan_nas_env.__version__.split(".")[0]
+    if old_major != new_major:
+        problems.append(
+            f"package major version: {ckpt['version']} (checkpoint) != {gan_nas_env.__version__} (now)"
+        )
+    old, new = _flat(ckpt["config"]), _flat(cfg.to_dict())
+    for key in sorted(set(old) | set(new)):
+        if key in _RESUME_IGNORED or not key.startswith(_RESUME_SECTIONS):
+            continue
+        if old.get(key, "<missing>") != new.get(key, "<missing>"):
+            problems.append(f"config {key}: {old.get(key, '<missing>')!r} (checkpoint) != "
+                            f"{new.get(key, '<missing>')!r} (now)")
+    if ckpt["rng"]["device"] != device.type:
+        problems.append(f"device type: {ckpt['rng']['device']} (checkpoint) != {device.type} (now); "
+                        "the RNG state only resumes on the same kind of device")
+    if problems:
+        raise ResumeError(f"cannot resume {path}: it was written by a different run:\n  "
+                          + "\n  ".join(problems))
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Architecture]:
+    """Load the EMA generator (else the raw one) of a ``best.pt`` / ``checkpoint.pt``.
+
+    The generator is rebuilt from the architecture and model sizes stored in the
+    file and returned in eval mode on ``device``; the caller's RNG is untouched.
+
+    :return: ``(generator, architecture)``.
+    """
+    from gan_nas_env.models.generator import build_generator
+
+    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "arch" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{path} is not a gan-nas retraining checkpoint (no 'arch'/'model' entries)")
+    arch, s = Architecture.parse(ckpt["arch"]), ckpt["model"]
+    with torch.random.fork_rng(devices=[]):
+        G = build_generator(arch, s["latent_dim"], s["gf"], s["bottom_width"], s["channels"],
+                            s["num_generators"])
+    G.load_state_dict(ckpt["ema"]["module"] if "ema" in ckpt else ckpt["G"])
+    return G.to(device).eval(), arch
+
+
+def _fmt(metrics: dict[str, float], key: str) -> str:
+    return f"{metrics[key]:.4g}" if key in metrics else "-"
+
+
+def write_report(result: RetrainResult, cfg: Config, arch: Architecture, final_iter: int | None) -> None:
+    """``report.json`` and ``report.md`` (architecture, metrics, time, memory, final grid)."""
+    out = result.out_dir
+    r = cfg.retrain
+    t = r.train_config(cfg.train)
+    mem = f"{result.gpu_memory_peak_mib:.0f} MiB" if result.gpu_memory_peak_mib is not None else "n/a (CPU)"
+    grid = str(result.final_grid.relative_to(out)) if result.final_grid else None
+    data = {
+        "architecture": result.arch, "description": arch.describe(), "config": cfg.name,
+        "dataset": cfg.data.name, "iterations": result.iterations, "g_iters": r.g_iters,
+        "final_iter": final_iter, "final_metrics": result.final_metrics, "best_iter": result.best_iter,
+        "best_metrics": result.best_metrics, "eval_samples": r.eval_samples,
+        "features": cfg.metrics.features, "wall_s": result.wall_s, "gpu_memory_peak": mem,
+        "final_grid": grid, "version": gan_nas_env.__version__,
+    }
+    (out / "report.json").write_text(json.dumps(data, indent=2))
+    f, b = result.final_metrics, result.best_metrics
+    rows = "\n".join(f"| {k} | {_fmt(f, k)} | {_fmt(b, k)} |" for k in ("IS", "IS_std", "FID", "KID"))
+    md = f"""# Retraining report
+
+- architecture: `{result.arch}`
+- config: `{cfg.name}` (data {cfg.data.name}, {cfg.data.image_size} px, {cfg.data.channels} ch)
+- model: gf {r.gf}, df {r.df}, latent {cfg.model.latent_dim}; loss {t.loss}, n_critic {t.n_critic},
+  lr G/D {t.g_lr:g}/{t.d_lr:g}, betas ({t.beta1:g}, {t.beta2:g}), batch G/D {t.g_batch_size}/{t.d_batch_size},
+  EMA decay {r.ema_decay:g}
+- generator iterations: {result.iterations} of {r.g_iters}
+- wall time: {result.wall_s:.1f} s
+- GPU memory peak: {mem}
+- metrics: {cfg.metrics.features} features, {r.eval_samples} generated samples, EMA generator
+
+```
+{arch.describe()}
+```
+
+| metric | final (iter {final_iter}) | best by FID (iter {result.best_iter}) |
+|---|---|---|
+{rows}
+
+"""
+    md += f"![final samples]({grid})\n" if grid else "No evaluation was run.\n"
+    (out / "report.md").write_text(md)

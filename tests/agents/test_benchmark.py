@@ -1,0 +1,72 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rliable")
+
+from agents.benchmark.run import analyse, best_so_far, rliable_summary, run_benchmark  # noqa: E402
+from gan_nas_env.cli import main  # noqa: E402
+
+
+def test_best_so_far_ignores_diverged_episodes():
+    assert best_so_far([1.0, float("nan"), 0.5, 2.0]).tolist() == [1.0, 1.0, 1.0, 2.0]
+
+
+def test_benchmark_two_algos_two_seeds_on_the_tabular_env(small_table, tmp_path):
+    path, _, _ = small_table
+    res = run_benchmark(["ppo", "random"], [0, 1], 6, tmp_path, env_kwargs={"table": str(path)},
+                        reps=50, progress=False, timing_steps=50)
+    for name in ("report.md", "summary.json", "curves.json", "curves.csv", "sample_efficiency.png",
+                 "performance_profile.png"):
+        assert (tmp_path / name).exists(), name
+    assert set(res["aggregates"]) == {"ppo", "random"}
+    assert "ppo,random" in res["probability_of_improvement"]
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert len(curves["runs"]["random"]) == 2 and len(curves["runs"]["random"][0]["scores"]) == 6
+    rows = list(csv.DictReader((tmp_path / "curves.csv").open()))
+    assert len(rows) == 2 * 2 * 6 and {r["agent"] for r in rows} == {"ppo", "random"}
+    iqm = np.array(res["curves"]["random"]["iqm"])
+    assert np.all(np.diff(iqm) >= -1e-9)  # best-so-far curves never go down
+    report = (tmp_path / "report.md").read_text()
+    assert "| ppo |" in report and "env step: median" in report
+    again = analyse(tmp_path, reps=50)  # re-analysis of the folder gives the same statistics
+    assert again["aggregates"] == res["aggregates"]
+
+
+def test_intervals_are_seeded_and_per_agent():
+    rng = np.random.default_rng(0)
+    final = {"a": rng.random((8, 1)), "b": rng.random((8, 1))}
+    curves = {k: np.repeat(v[:, :, None], 3, axis=2) for k, v in final.items()}
+    both = rliable_summary(final, curves, reps=100)
+    alone = rliable_summary({"a": final["a"]}, {"a": curves["a"]}, reps=100)
+    assert both["aggregates"]["a"] == alone["aggregates"]["a"]
+    assert rliable_summary(final, curves, reps=100) == both
+
+
+def test_benchmark_cli(small_table, tmp_path, capsys):
+    path, _, _ = small_table
+    rc = main(["benchmark", "--algos", "sac,random", "--seeds", "2", "--episodes", "4",
+               "--env-kwargs", json.dumps({"table": str(path)}), "--out", str(tmp_path),
+               "--reps", "50", "--timing-steps", "20", "--no-progress", "--hyperparams", "sac:learning_starts:4"])
+    assert rc == 0 and "IQM" in capsys.readouterr().out
+    assert main(["benchmark", "--algos", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "known: a2c" in capsys.readouterr().err
+
+
+def test_agent_hyperparams_parse():
+    from gan_nas_env.cli.benchmark import parse_agent_hyperparams
+
+    assert parse_agent_hyperparams(["sac:learning_starts:8", "SAC:tau:0.01", "dqn:gamma:0.9"]) == {
+        "sac": {"learning_starts": 8, "tau": 0.01}, "dqn": {"gamma": 0.9}}
+    with pytest.raises(ValueError, match="agent:name:value"):
+        parse_agent_hyperparams(["learning_starts:8"])
+
+
+def test_benchmark_on_an_env_without_table_reports_raw_scores(tmp_path):
+    res = run_benchmark(["random"], [0, 1], 3, tmp_path, env_id="GANCellSearch-v0",
+                        env_kwargs={"config": "tiny", "evaluator": "fake"}, reps=20, progress=False)
+    assert not res["normalised"] and res["table"] == {}
+    assert "raw scores" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "performance_profile.png").exists()

@@ -1,0 +1,150 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import gan_nas_env  # noqa: F401
+from gan_nas_env.envs.search_env import GANCellSearchEnv
+from gan_nas_env.evaluators import FakeEvaluator
+from gan_nas_env.evaluators.store import ResultsStore
+
+
+def make(**kw):
+    return GANCellSearchEnv("tiny", evaluator=kw.pop("evaluator", FakeEvaluator(8)), **kw)
+
+
+@pytest.mark.parametrize("env_id", ["GANCellSearch-v0", "gan_nas_env:GANCellSearch-v0"])
+def test_registered_under_both_ids(env_id):
+    env = gym.make(env_id, config="tiny", evaluator="fake")
+    assert env.spec.max_episode_steps == 3 and env.spec.nondeterministic
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    env.close()
+
+
+def test_checkers_pass():
+    gym_check_env(make(), skip_render_check=True)
+    sb3_check_env(make(), warn=False)
+
+
+def test_spaces_and_episode_shape():
+    env = make()
+    assert list(env.action_space.nvec) == [2, 3, 3, 2, 2, 2]
+    obs, info = env.reset(seed=1)
+    assert obs.shape == (3 + 8,) and obs[0] == 0 and info["arch"] == ""
+    terms = []
+    for _ in range(3):
+        obs, r, term, trunc, info = env.step(env.action_space.sample())
+        terms.append(term)
+        assert not trunc
+    assert terms == [False, False, True]
+    assert obs[0] == 3 and len(info["arch"].split()) == 14
+    assert {"IS", "FID", "KID", "timings", "score", "gan_seed"} <= set(info)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.0, 0.5])
+def test_reward_telescopes_to_final_score_minus_baseline(alpha):
+    env = make(overrides={"env.alpha": alpha})
+    obs, _ = env.reset(seed=2)
+    base = obs[1] - obs[2]  # IS_0 - alpha * FID_0
+    total = 0.0
+    for a in ([1, 1, 0, 1, 0, 0], [0, 2, 1, 0, 1, 0], [1, 0, 2, 1, 1, 1]):
+        obs, r, term, _, info = env.step(np.array(a))
+        total += r
+    final = info["IS"] - alpha * info["FID"]
+    assert total == pytest.approx(final - base, rel=1e-6, abs=1e-5)
+    assert info["arch"] == "1 1 0 1 0 2 1 0 1 1 0 2 1 3"
+
+
+def test_step_after_termination_and_bad_actions():
+    env = make()
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step([0, 0, 0, 0, 0, 0])
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step([0, 3, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step([0, 0, 0])
+    for _ in range(3):
+        env.step([0, 0, 0, 0, 0, 0])
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step([0, 0, 0, 0, 0, 0])
+
+
+def test_divergence_ends_episode_with_penalty():
+    env = make(evaluator=FakeEvaluator(8, diverge_at={"0 0 0 0 1 1 1 1 0"}),
+               overrides={"env.diverged_penalty": -7.0})
+    env.reset(seed=0)
+    env.step([0, 0, 0, 0, 0, 0])
+    obs, r, term, _, info = env.step([1, 1, 1, 1, 0, 0])
+    assert term and info["diverged"] and r == -7.0
+    assert np.all(np.isfinite(obs))
+
+
+def test_render_modes():
+    env = make(render_mode="ansi")
+    env.reset(seed=0)
+    env.step([1, 2, 2, 1, 0, 0])
+    assert "cell 1: pre-act, in, deconv, shortcut" in env.render()
+    env = make(render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step([1, 2, 2, 1, 0, 0])
+    img = env.render()
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+    with pytest.raises(ValueError, match="render_mode"):
+        make(render_mode="human")
+
+
+def test_cached_mode_replays_bit_for_bit(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    first = FakeEvaluator(8, seed_noise=1.0)
+    env = make(evaluator=first, mode="cached", results_store=store,
+               overrides={"env.fixed_gan_seed": 5})
+    env.reset(seed=0)
+    out1 = [env.step([1, 0, 1, 0, 1, 1]) for _ in range(3)]
+    assert first.calls == 3
+    second = FakeEvaluator(8, seed_noise=1.0)
+    env2 = make(evaluator=second, mode="cached", results_store=store,
+                overrides={"env.fixed_gan_seed": 5})
+    env2.reset(seed=123)
+    out2 = [env2.step([1, 0, 1, 0, 1, 1]) for _ in range(3)]
+    assert second.calls == 0
+    for a, b in zip(out1, out2):
+        assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+        assert b[4]["cached"]
+
+
+def test_cached_miss_after_hits_retrains_prefix(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    env = make(evaluator=FakeEvaluator(8), mode="cached", results_store=store,
+               overrides={"env.fixed_gan_seed": 1})
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step([0, 0, 0, 0, 0, 0])
+    inner = FakeEvaluator(8)
+    env2 = make(evaluator=inner, mode="cached", results_store=store,
+                overrides={"env.fixed_gan_seed": 1})
+    env2.reset(seed=0)
+    env2.step([0, 0, 0, 0, 0, 0])
+    env2.step([0, 0, 0, 0, 0, 0])
+    _, _, _, _, info = env2.step([1, 1, 1, 1, 1, 1])
+    assert inner.calls == 3  # two replayed cells re-trained, then the new one
+    assert info["arch"] == "0 0 0 0 0 0 0 0 0 1 1 1 1 3" and not info["cached"]
+
+
+def test_mode_needs_store():
+    with pytest.raises(ValueError, match="results_store"):
+        make(mode="cached")
+
+
+def test_action_masks_follow_depth():
+    env = make()
+    env.reset(seed=0)
+    m = env.action_masks()
+    assert m.shape == (14,) and m[:10].all()
+    assert m[10:].tolist() == [True, False, True, False]
+    env.step([0, 0, 0, 0, 0, 0])
+    assert env.action_masks()[10:].tolist() == [True, True, True, False]
+    env.step([0, 0, 0, 0, 0, 0])
+    assert env.action_masks().all()
