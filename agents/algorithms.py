@@ -91,10 +91,20 @@ def wrap_for_algo(env: gym.Env, name: str) -> gym.Env:
 
 
 def load_hyperparams(name: str, env_id: str = "GANCellSearch-v0") -> dict[str, Any]:
-    """Hyper-parameters of ``name`` for ``env_id`` from ``configs/agents/<name>.yaml``."""
+    """Hyper-parameters of ``name`` for ``env_id`` from ``configs/agents/<name>.yaml``.
+
+    Every algorithm in :data:`ALGOS` has its file; a missing one is a broken install or
+    checkout (a :class:`ConfigError`), never a silent fall-back to SB3's defaults.
+    """
+    ALGOS.get(name.lower())  # unknown name: the registry's error, listing the algorithms
     path = AGENT_CONFIG_DIR / f"{name.lower()}.yaml"
-    if not path.exists():
-        return {}
+    if not path.is_file():
+        raise ConfigError(
+            f"hyper-parameter file {str(path)!r} for algorithm {name.lower()!r} is missing; "
+            f"every algorithm in ALGOS needs configs/agents/{name.lower()}.yaml (with a "
+            "'default' entry). Restore it from the checkout, or reinstall the package "
+            "(pip install . ships configs/ as gan_nas_env/configs)."
+        )
     table = yaml.safe_load(path.read_text()) or {}
     params = dict(table.get("default", {}))
     params.update(table.get(env_id, {}))
