@@ -55,6 +55,12 @@ class ModelConfig:
 # optimiser lifetime and FID reference (docs/fidelity.md).
 MODEL_CODE_VERSION = 2
 FID_REFERENCES = ("final", "stage")
+# The names a config may use for train.loss and data.name. Config sits below the layers that
+# implement them, so it keeps the names and the registries (gan_nas_env.training.losses.LOSSES,
+# gan_nas_env.data.images.DATASETS) hold the implementations; tests/test_layers.py checks that
+# both list the same names. A new loss or data set is added to its registry and here.
+LOSS_NAMES = ("hinge", "ns", "rpgan", "wgan-gp")
+DATASET_NAMES = ("cifar10", "fashion-mnist", "mnist", "stl10", "synthetic")
 
 SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam", "cudnn_benchmark"})
 
@@ -415,13 +421,10 @@ def validate(cfg: Config, source: str = "config") -> None:
         )
     if cfg.env.alpha < 0:
         raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
-    # registries are imported here (not at module top) to keep config import-light
-    from gan_nas_env.data.images import DATASETS
-    from gan_nas_env.training.losses import LOSSES
-
-    for key, name, reg in (("train.loss", cfg.train.loss, LOSSES), ("data.name", cfg.data.name, DATASETS)):
-        if name not in reg:
-            raise ConfigError(f"{source}: {key}: unknown {reg.kind} {name!r}; known: {', '.join(reg.names())}")
+    for key, name, kind, known in (("train.loss", cfg.train.loss, "loss", LOSS_NAMES),
+                                   ("data.name", cfg.data.name, "dataset", DATASET_NAMES)):
+        if name not in known:
+            raise ConfigError(f"{source}: {key}: unknown {kind} {name!r}; known: {', '.join(sorted(known))}")
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

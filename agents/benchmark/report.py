@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from gan_nas_env.space import SPACE
 
-if TYPE_CHECKING:
-    from agents.benchmark.run import RunLog
+
+@dataclass
+class RunLog:
+    """Per-episode record of one agent run (written by :mod:`agents.benchmark.run`)."""
+
+    scores: list[float] = field(default_factory=list)  # NaN for diverged episodes
+    archs: list[str] = field(default_factory=list)
+    surrogate: list[bool] = field(default_factory=list)  # final answer came from the surrogate
+    proxy_s: list[float] = field(default_factory=list)  # (simulated) proxy seconds of the episode
 
 
 @contextmanager

@@ -26,7 +26,7 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
 from agents.algorithms import ALGOS, make_agent, wrap_for_algo
-from agents.benchmark.report import plot_benchmark, rliable_summary, write_report
+from agents.benchmark.report import RunLog, plot_benchmark, rliable_summary, write_report
 from agents.callbacks import E2GANSchedule
 from agents.random_search import RandomSearch
 from gan_nas_env.provenance import provenance
@@ -56,16 +56,6 @@ def check_agent(name: str) -> None:
     """Raise :class:`~gan_nas_env.registry.UnknownNameError` listing all agents for an unknown name."""
     if name not in ALGOS and name not in BASELINES:
         raise UnknownNameError(f"unknown agent {name!r}; known: {', '.join(agent_names())}")
-
-
-@dataclass
-class RunLog:
-    """Per-episode record of one agent run."""
-
-    scores: list[float] = field(default_factory=list)  # NaN for diverged episodes
-    archs: list[str] = field(default_factory=list)
-    surrogate: list[bool] = field(default_factory=list)  # final answer came from the surrogate
-    proxy_s: list[float] = field(default_factory=list)  # (simulated) proxy seconds of the episode
 
 
 class EpisodeScores(BaseCallback):

@@ -103,7 +103,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 @subcommand("evaluate", _evaluate_args)
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score a trained generator: IS, FID, KID, precision/recall; writes JSON + Markdown."""
-    from gan_nas_env.metrics.checkpoint_eval import evaluate_checkpoint
+    from gan_nas_env.training.checkpoint_eval import evaluate_checkpoint
 
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
     rec = evaluate_checkpoint(args.checkpoint, overrides, args.num_samples, args.features, args.out)

@@ -18,6 +18,9 @@ import torch
 
 from gan_nas_env.space import Cell
 
+METRIC_KEYS = ("IS", "FID", "KID")
+"""The metrics of a benchmark table row and of a surrogate prediction, in this order."""
+
 
 @dataclass
 class Evaluation:

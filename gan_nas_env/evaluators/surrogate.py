@@ -16,7 +16,7 @@ error and Spearman rank correlation of the combined score ``IS - alpha FID``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -25,11 +25,25 @@ from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, Ran
 from sklearn.model_selection import train_test_split
 from sklearn.multioutput import MultiOutputRegressor
 
-from gan_nas_env.evaluators.base import Evaluation
+from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation
 from gan_nas_env.space import NUM_CELLS, SPACE, Architecture, Cell
 
-if TYPE_CHECKING:
-    from gan_nas_env.evaluators.tabular import Table
+
+class Rows(Protocol):
+    """What :meth:`Surrogate.fit` reads of a :class:`~gan_nas_env.evaluators.tabular.Table`
+    (the table builds its surrogate, so this module does not import it)."""
+
+    archs: list[str]
+    metrics: np.ndarray  # [n, 3] METRIC_KEYS
+    representation: np.ndarray  # [n, R]
+    seconds: np.ndarray  # [n, 2] train_s, score_s
+    diverged: np.ndarray  # [n] bool
+
+    @property
+    def alpha(self) -> float: ...
+
+    def depths(self) -> np.ndarray: ...
+
 
 MIN_HOLDOUT_ROWS = 10
 
@@ -74,8 +88,6 @@ def holdout_report(model: RegressorMixin, x: np.ndarray, y: np.ndarray, alpha: f
     :return: ``n_test``, ``mae`` and ``mae_mean_predictor`` per metric, ``score_mae``
         and ``score_spearman`` of ``IS - alpha FID``.
     """
-    from gan_nas_env.evaluators.tabular import METRIC_KEYS
-
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed)
     pred = model.fit(xtr, ytr).predict(xte)
     score = lambda m: m[:, 0] - alpha * m[:, 1]  # noqa: E731
@@ -114,7 +126,7 @@ class Surrogate:
         return {d: h["mae"] for d, h in self.holdout.items()}
 
     @classmethod
-    def fit(cls, table: Table, kind: str = "gradient_boosting", seed: int = 0) -> Surrogate:
+    def fit(cls, table: Rows, kind: str = "gradient_boosting", seed: int = 0) -> Surrogate:
         """Fit on the non-diverged rows of a :class:`~gan_nas_env.evaluators.tabular.Table`.
 
         :param kind: one of ``MODELS`` (random_forest, extra_trees, gradient_boosting).
@@ -144,8 +156,6 @@ class Surrogate:
         cell at once, at most 1 + 36 chunks) and kept, so that after a chunk's
         first query an env step costs an array lookup.
         """
-        from gan_nas_env.evaluators.tabular import METRIC_KEYS
-
         d = arch.depth
         if d not in self.models:
             raise ValueError(f"the table has no prefixes of depth {d}; cannot predict {arch}")

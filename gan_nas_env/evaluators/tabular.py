@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gan_nas_env.config import MODEL_CODE_VERSION, Config, load_config
-from gan_nas_env.evaluators.base import Evaluation, Evaluator
+from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.resources import ASSET_DIR
 from gan_nas_env.space import Architecture, Cell
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from gan_nas_env.evaluators.surrogate import Surrogate
 
 DEFAULT_TABLE = ASSET_DIR / "table_fmnist_v2.npz"
-METRIC_KEYS = ("IS", "FID", "KID")
 TABLE_FORMAT = 1
 
 

@@ -19,8 +19,8 @@ from gan_nas_env import cli
 from gan_nas_env.cli import retrain as cli_retrain  # noqa: F401  (cli_retrain registers its subcommands)
 from gan_nas_env.config import Config, load_config, save_config
 from gan_nas_env.data.imageops import make_grid_uint8
-from gan_nas_env.metrics.checkpoint_eval import evaluate_checkpoint
 from gan_nas_env.space import E2GAN_ARCH
+from gan_nas_env.training.checkpoint_eval import evaluate_checkpoint
 from gan_nas_env.training.retrain import (
     GRID_SAMPLES,
     ResumeError,
