@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import yaml
@@ -18,6 +18,9 @@ from agents.offpolicy import e2gan_off_policy
 from gan_nas_env.config import CONFIG_DIR, ConfigError, parse_scalar
 from gan_nas_env.envs.wrappers import DiscreteToContinuousAction, FlatDiscreteAction
 from gan_nas_env.registry import Registry
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 AGENT_CONFIG_DIR = CONFIG_DIR / "agents"
 
@@ -48,7 +51,7 @@ for _name, _spec in {
     ALGOS.register(_name, _spec)
 
 
-def algo_class(name: str) -> type:
+def algo_class(name: str) -> type[BaseAlgorithm]:
     """The SB3 class for ``name`` (case-insensitive).
 
     Off-policy algorithms come with :class:`~agents.offpolicy.E2GANOffPolicy` mixed

@@ -94,6 +94,7 @@ class E2GANSchedule(BaseCallback):
         if not hasattr(model, "_store_transition"):
             return
         step = self._unstored
+        assert step is not None, "on_step stored no step to train on"
         model._store_transition(step["replay_buffer"], step["buffer_actions"], step["new_obs"],
                                 step["rewards"], step["dones"], step["infos"])
         if model.num_timesteps > model.learning_starts:

@@ -102,7 +102,9 @@ class SB3Trainable(tune.Trainable):
         best = {"best_score": float(self.scores.best_score), "best_arch": self.scores.best_arch}
         (Path(checkpoint_dir) / "scores.json").write_text(json.dumps(best))
 
-    def load_checkpoint(self, checkpoint_dir: str) -> None:
+    # Ray passes the checkpoint folder (a str) since save_checkpoint returns None; its
+    # signature only declares the dict form
+    def load_checkpoint(self, checkpoint_dir: str) -> None:  # type: ignore[override]
         from agents.algorithms import algo_class
 
         ckpt = Path(checkpoint_dir)
@@ -179,16 +181,19 @@ def run_pbt(
     if grid.errors:
         raise RuntimeError(f"{len(grid.errors)} PBT members failed; first: {grid.errors[0]}")
     best = grid.get_best_result(metric="episode_return_mean", mode="max", scope="last")
+    results = [grid[i] for i in range(len(grid))]  # ResultGrid declares no __iter__
     members = [
-        {"learning_rate": r.config["learning_rate"], "ent_coef": r.config["ent_coef"],
+        {"learning_rate": (r.config or {})["learning_rate"],
+         "ent_coef": (r.config or {})["ent_coef"],
          **{k: r.metrics.get(k) for k in ("episode_return_mean", "best_score", "best_arch",
                                           "episodes", "training_iteration")}}
-        for r in grid if r.metrics
+        for r in results if r.metrics
     ]
+    best_config, best_metrics = best.config or {}, best.metrics or {}
     res = PBTResult(
-        best_hyperparams={k: best.config[k] for k in ("learning_rate", "ent_coef")},
-        best_return=float(best.metrics["episode_return_mean"]),
-        best_score=float(best.metrics["best_score"]), best_arch=best.metrics.get("best_arch"),
+        best_hyperparams={k: best_config[k] for k in ("learning_rate", "ent_coef")},
+        best_return=float(best_metrics["episode_return_mean"]),
+        best_score=float(best_metrics["best_score"]), best_arch=best_metrics.get("best_arch"),
         best_checkpoint=best.checkpoint.path if best.checkpoint else None,
         members=members, wall_s=time.perf_counter() - t0,
     )

@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEpisodes
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from tqdm.auto import tqdm
 
 from agents.algorithms import ALGOS, algo_class, make_agent, wrap_for_algo
@@ -30,6 +32,12 @@ from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.run_folder import write_run_metadata
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from agents.vec_envs.ray import RayVecEnv
+    from agents.vec_envs.thread import ThreadVecEnv
 
 
 @dataclass
@@ -217,28 +225,20 @@ def run_search(
     out = Path(out_dir)
     algo = (algo or cfg.search.algo).lower()
     episodes = episodes or cfg.search.episodes
-    hp = dict(hyperparams or {})
-    if cfg.search.learning_starts is not None:
-        hp.setdefault("learning_starts", cfg.search.learning_starts)
-    if ALGOS.get(algo).off_policy:  # E2GAN acts with the policy from the first step
-        hp.setdefault("random_warmup", cfg.search.random_warmup)
+    hp = _search_hyperparams(cfg, algo, hyperparams)
     distributed = workers > 1 or ray_address is not None
     if distributed and resume:
         raise ConfigError("--resume is not supported with --workers/--ray-address")
     # build everything that can fail on bad input before anything is written
     base: GANCellSearchEnv | None = None
+    sampler: Callable[[dict], Any] | None = None
+    env: gym.Env | VecEnv
     if vec_env not in ("ray", "thread"):
         raise ConfigError(f"unknown vec_env {vec_env!r}; use 'ray' or 'thread'")
-    if distributed and vec_env == "thread":
-        from agents.vec_envs.thread import ThreadVecEnv
-
-        fn = functools.partial(worker_env, cfg, evaluator, algo, out / "results.sqlite")
-        env = ThreadVecEnv([fn] * workers, global_episodes=True)  # streams on the config's device
-    elif distributed:
-        env = ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
-                             gpus_per_worker, cpus_per_worker)
-        if ALGOS.get(algo).off_policy:
-            hp.setdefault("gradient_steps", -1)
+    if distributed:
+        venv = _parallel_env(cfg, evaluator, algo, out, workers, vec_env, ray_address,
+                             gpus_per_worker, cpus_per_worker, hp)
+        env, sampler = venv, (lambda info: venv.sample(info["worker"], 64))
     else:
         base = GANCellSearchEnv(cfg, evaluator=evaluator)
         env = Monitor(wrap_for_algo(base, algo))
@@ -252,15 +252,8 @@ def run_search(
     if base is not None:
         base.attach_store(store, replay=True)
     if ckpt is not None and base is not None:
-        state = load_state(ckpt)
-        venv = DummyVecEnv([lambda: env])
-        model = algo_class(algo).load(ckpt / "model.zip", env=venv, force_reset=False,
-                                      tensorboard_log=str(out / "tb"))
-        if (ckpt / "replay_buffer.pkl").exists():
-            model.load_replay_buffer(ckpt / "replay_buffer.pkl")
-        venv.reset()  # Monitor needs a reset; its draws are overwritten just below
-        base.restart_episode(state["episode_index"], state["gan_seed"])
-        restore_rng_states(load_rng(ckpt), base, model)
+        assert isinstance(env, gym.Env)  # the single-process Monitor
+        model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
     done = int(state.get("episodes_done", 0))
     store.delete_steps_after(out.name, done)  # steps of the episode in flight are redone
     schedule = E2GANSchedule(
@@ -268,31 +261,97 @@ def run_search(
         cfg.search.full_buffer_update,
     )
     schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
-    sampler = (lambda info: env.sample(info["worker"], 64)) if distributed else None
     recorder = SearchRecorder(store, base, out.name, out, episodes, progress, schedule, state,
                               sampler)
-    remaining = episodes - done
     try:
-        if remaining > 0:
-            if distributed:
-                from agents.vec_envs.episodes import StopOnCompletedEpisodes
-
-                stop: BaseCallback = StopOnCompletedEpisodes(remaining)
-                budget = 30 * (remaining + workers)  # a cap only: the callback stops the search
-            else:
-                stop, budget = StopTrainingOnMaxEpisodes(remaining), 3 * remaining
-            # schedule first: its end-of-episode update precedes the recorder's checkpoint
-            model.learn(total_timesteps=budget, callback=[schedule, recorder, stop],
-                        tb_log_name=algo, reset_num_timesteps=ckpt is None)
+        _learn_remaining(model, episodes - done, distributed, workers, algo,
+                         [schedule, recorder], reset_num_timesteps=ckpt is None)
         model.save(out / "model.zip")
     finally:
         (env if base is None else base).close()
-    top = store.top_architectures(out.name, k=cfg.search.top_k)
+    return _write_results(store, recorder, out, cfg.search.top_k, time.perf_counter() - t0)
+
+
+def _search_hyperparams(
+    cfg: Config, algo: str, hyperparams: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``hyperparams`` plus the search section's defaults for ``algo``."""
+    hp = dict(hyperparams or {})
+    if cfg.search.learning_starts is not None:
+        hp.setdefault("learning_starts", cfg.search.learning_starts)
+    if ALGOS.get(algo).off_policy:  # E2GAN acts with the policy from the first step
+        hp.setdefault("random_warmup", cfg.search.random_warmup)
+    return hp
+
+
+def _parallel_env(
+    cfg: Config, evaluator: Evaluator | str, algo: str, out: Path, workers: int, vec_env: str,
+    ray_address: str | None, gpus_per_worker: float, cpus_per_worker: float,
+    hp: dict[str, Any],
+) -> ThreadVecEnv | RayVecEnv:
+    """The vector env of ``workers`` search envs (threads or Ray actors).
+
+    With Ray, off-policy agents default to ``gradient_steps=-1`` in ``hp`` (one update
+    per collected transition).
+    """
+    if vec_env == "thread":
+        from agents.vec_envs.thread import ThreadVecEnv
+
+        fn = functools.partial(worker_env, cfg, evaluator, algo, out / "results.sqlite")
+        return ThreadVecEnv([fn] * workers, global_episodes=True)  # streams on the config's device
+    venv = ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
+                          gpus_per_worker, cpus_per_worker)
+    if ALGOS.get(algo).off_policy:
+        hp.setdefault("gradient_steps", -1)
+    return venv
+
+
+def _resume_from_checkpoint(
+    ckpt: Path, algo: str, env: gym.Env, base: GANCellSearchEnv, out: Path
+) -> tuple[BaseAlgorithm, dict[str, Any]]:
+    """Load the agent saved in ``ckpt`` and put ``base`` at the start of its episode."""
+    state = load_state(ckpt)
+    venv = DummyVecEnv([lambda: env])
+    model = algo_class(algo).load(ckpt / "model.zip", env=venv, force_reset=False,
+                                  tensorboard_log=str(out / "tb"))
+    if (ckpt / "replay_buffer.pkl").exists():
+        assert isinstance(model, OffPolicyAlgorithm), type(model)
+        model.load_replay_buffer(ckpt / "replay_buffer.pkl")
+    venv.reset()  # Monitor needs a reset; its draws are overwritten just below
+    base.restart_episode(state["episode_index"], state["gan_seed"])
+    restore_rng_states(load_rng(ckpt), base, model)
+    return model, state
+
+
+def _learn_remaining(
+    model: BaseAlgorithm, remaining: int, distributed: bool, workers: int, algo: str,
+    callbacks: list[BaseCallback], reset_num_timesteps: bool,
+) -> None:
+    """Train until ``remaining`` more episodes are done (nothing when none remain)."""
+    if remaining <= 0:
+        return
+    if distributed:
+        from agents.vec_envs.episodes import StopOnCompletedEpisodes
+
+        stop: BaseCallback = StopOnCompletedEpisodes(remaining)
+        budget = 30 * (remaining + workers)  # a cap only: the callback stops the search
+    else:
+        stop, budget = StopTrainingOnMaxEpisodes(remaining), 3 * remaining
+    # schedule first: its end-of-episode update precedes the recorder's checkpoint
+    model.learn(total_timesteps=budget, callback=[*callbacks, stop],
+                tb_log_name=algo, reset_num_timesteps=reset_num_timesteps)
+
+
+def _write_results(
+    store: ResultsStore, recorder: SearchRecorder, out: Path, top_k: int, wall_s: float
+) -> SearchResult:
+    """Close ``store``; write top_architectures.json and rewards.png; the search's result."""
+    top = store.top_architectures(out.name, k=top_k)
     store.close()
     (out / "top_architectures.json").write_text(json.dumps(top, indent=2))
     plot_rewards(recorder.episode_returns, out / "rewards.png")
     best = top[0] if top else None
     return SearchResult(
         out, best["arch"] if best else None, best["score"] if best else None, top,
-        len(recorder.episode_returns), time.perf_counter() - t0,
+        len(recorder.episode_returns), wall_s,
     )

@@ -266,7 +266,7 @@ def _build(cls: type, values: dict[str, Any], source: str, prefix: str = "") -> 
                 f"known keys here: {', '.join(fields)}"
             )
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             kwargs[key] = _build(hint, value, source, prefix + key + ".")
             continue
         ok, coerced = _type_ok(value, hint)

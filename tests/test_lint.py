@@ -1,5 +1,7 @@
+import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,4 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff not installed (pip install -e '.[test]')")
 def test_ruff_clean():
     r = subprocess.run(["ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None,
+                    reason="mypy not installed (pip install -e '.[test]')")
+@pytest.mark.xfail(strict=False, reason="issue 16: training step refactor in progress")
+def test_mypy_clean():
+    """``mypy`` over the packages configured in pyproject.toml ([tool.mypy])."""
+    r = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -42,6 +42,9 @@ from agents.random_search import RandomSearch
 from gan_nas_env.provenance import provenance
 from gan_nas_env.registry import Registry, UnknownNameError
 from gan_nas_env.space import SPACE
+
+if TYPE_CHECKING:
+    from gan_nas_env.envs.search_env import GANCellSearchEnv
 
 BASELINES: Registry[type] = Registry("agent")
 BASELINES.register("random", RandomSearch)
@@ -115,7 +118,9 @@ def time_env_steps(env: gym.Env, steps: int = 1000, seed: int = 0) -> dict[str, 
     env.reset(seed=seed)
     times = []
     for _ in range(steps):
-        action = [int(rng.integers(n)) for n in env.action_space.nvec]
+        space = env.action_space
+        assert isinstance(space, gym.spaces.MultiDiscrete), space
+        action = [int(rng.integers(n)) for n in space.nvec]
         t = time.perf_counter()
         _, _, term, trunc, _ = env.step(action)
         times.append(1000 * (time.perf_counter() - t))
@@ -125,14 +130,15 @@ def time_env_steps(env: gym.Env, steps: int = 1000, seed: int = 0) -> dict[str, 
             "p95": float(np.percentile(times, 95)), "max": float(np.max(times)), "steps": steps}
 
 
-def table_facts(env: gym.Env, timing_steps: int = 1000) -> dict[str, Any]:
+def table_facts(env: GANCellSearchEnv, timing_steps: int = 1000) -> dict[str, Any]:
     """Size, proxy, surrogate held-out error, score landscape and step time of a tabular env.
 
     Step time is measured after the surrogate is fitted and its predictions are
     filled in (``warmup_s``, paid once per process).
     """
-    from gan_nas_env.evaluators.tabular import landscape
+    from gan_nas_env.evaluators.tabular import TabularEvaluator, landscape
 
+    assert isinstance(env.evaluator, TabularEvaluator), type(env.evaluator)
     table = env.evaluator.table
     t0 = time.perf_counter()
     scores = landscape(table)
@@ -199,7 +205,7 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
     def make_env() -> gym.Env:
         return gym.make(env_id, **kwargs).unwrapped
 
-    ref_env = make_env()
+    ref_env = cast("GANCellSearchEnv", make_env())
     table = getattr(ref_env.evaluator, "table", None)
     alpha = float(ref_env.alpha)
     ref_best_arch = ""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -28,6 +28,9 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 )
 
 from agents.vec_envs.episodes import EpisodeNumbering, StopOnCompletedEpisodes
+
+if TYPE_CHECKING:
+    from gan_nas_env.envs.search_env import GANCellSearchEnv
 
 __all__ = ["EnvWorker", "RayVecEnv", "StopOnCompletedEpisodes"]
 
@@ -56,7 +59,7 @@ class EnvWorker:
     def restart_episode(self, seed: int | None, episode_index: int, gan_seed: int) -> tuple[Any, dict]:
         """Reset (wrappers need it), then put the env at the start of that episode."""
         self.env.reset(seed=seed)
-        return self.env.unwrapped.restart_episode(episode_index, gan_seed)
+        return cast("GANCellSearchEnv", self.env.unwrapped).restart_episode(episode_index, gan_seed)
 
     def step(self, action: Any) -> tuple[Any, float, bool, dict, dict | None]:
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -87,7 +90,7 @@ class EnvWorker:
 
     def sample(self, n: int) -> Any:
         """Images of the env's most recently trained generator (or None)."""
-        return self.env.unwrapped.evaluator.sample(n)
+        return cast("GANCellSearchEnv", self.env.unwrapped).evaluator.sample(n)
 
     def close(self) -> None:
         self.env.close()
@@ -113,8 +116,9 @@ class RayVecEnv(EpisodeNumbering, VecEnv):
         if not ray.is_initialized():
             ray.init()
         self._fns = list(env_fns)
-        self._actor_cls = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(EnvWorker)
-        self.actors = [self._actor_cls.remote(fn) for fn in self._fns]
+        # Ray types actor handles loosely (method.remote is not visible to mypy)
+        self._actor_cls: Any = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(EnvWorker)
+        self.actors: list[Any] = [self._actor_cls.remote(fn) for fn in self._fns]
         obs_space, act_space = ray.get(self.actors[0].spaces.remote())
         super().__init__(len(self._fns), obs_space, act_space)
         self._init_numbering(self.num_envs, global_episodes)

@@ -18,7 +18,7 @@ import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
@@ -28,6 +28,9 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from agents.vec_envs.episodes import EpisodeNumbering
 from gan_nas_env.devices import resolve_device
+
+if TYPE_CHECKING:
+    from gan_nas_env.envs.search_env import GANCellSearchEnv
 
 
 def _env_device(env: gym.Env) -> torch.device:
@@ -58,7 +61,9 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
             dev = torch.device(device) if device is not None else _env_device(env)
             self._streams.append(torch.cuda.Stream(dev) if dev.type == "cuda" else None)
 
-    def _step_one(self, i: int) -> tuple[Any, float, bool, bool, dict, Any, dict | None]:
+    def _step_one(
+        self, i: int
+    ) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any], Any, dict[str, Any] | None]:
         stream = self._streams[i]
         if stream is not None:
             stream.wait_stream(torch.cuda.current_stream(stream.device))
@@ -86,6 +91,7 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
             self._tag(i, info)
             if self.buf_dones[i]:
                 info["terminal_observation"] = obs
+                assert reset_info is not None  # _step_one resets a finished env
                 obs, self.reset_infos[i] = reset_obs, self._new_episode(i, reset_info)
             self.buf_infos[i] = info
             self._save_obs(i, obs)
@@ -93,7 +99,7 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
 
     def sample(self, index: int, n: int) -> Any:
         """``n`` images from the latest generator of env ``index`` (None if there is none)."""
-        return self.envs[index].unwrapped.evaluator.sample(n)
+        return cast("GANCellSearchEnv", self.envs[index].unwrapped).evaluator.sample(n)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

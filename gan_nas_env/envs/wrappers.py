@@ -26,14 +26,15 @@ class DiscreteToContinuousAction(gym.ActionWrapper):
         super().__init__(env)
         self.nvec = _nvec(env)
         self._splits = np.cumsum(self.nvec)[:-1]
-        self.action_space = spaces.Box(-1.0, 1.0, (int(self.nvec.sum()),), np.float32)
+        self._n_logits = int(self.nvec.sum())
+        self.action_space = spaces.Box(-1.0, 1.0, (self._n_logits,), np.float32)
 
     def action(self, action: Any) -> np.ndarray:
         """Logits -> MultiDiscrete action (argmax per group; ties pick the first)."""
         logits = np.asarray(action, dtype=np.float64).reshape(-1)
-        if logits.shape[0] != self.action_space.shape[0]:
+        if logits.shape[0] != self._n_logits:
             raise ValueError(
-                f"expected {self.action_space.shape[0]} logits, got shape {np.shape(action)}"
+                f"expected {self._n_logits} logits, got shape {np.shape(action)}"
             )
         return np.array([int(np.argmax(g)) for g in np.split(logits, self._splits)], np.int64)
 
@@ -44,11 +45,12 @@ class FlatDiscreteAction(gym.ActionWrapper):
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
         self.nvec = _nvec(env)
-        self.action_space = spaces.Discrete(int(np.prod(self.nvec)))
+        self._n_actions = int(np.prod(self.nvec))
+        self.action_space = spaces.Discrete(self._n_actions)
 
     def action(self, action: Any) -> np.ndarray:
         """Flat index -> MultiDiscrete action."""
         idx = int(np.asarray(action).reshape(()))
-        if not 0 <= idx < self.action_space.n:
-            raise ValueError(f"action {idx} outside Discrete({self.action_space.n})")
+        if not 0 <= idx < self._n_actions:
+            raise ValueError(f"action {idx} outside Discrete({self._n_actions})")
         return np.array(np.unravel_index(idx, tuple(self.nvec)), dtype=np.int64)

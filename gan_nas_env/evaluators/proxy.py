@@ -49,6 +49,7 @@ class RealEvaluator(Evaluator):
 
     def step(self, cell: Cell) -> Evaluation:
         r = self.trainer.add_cell(cell)
+        assert r.arch is not None  # add_cell always returns the grown architecture
         return Evaluation(
             arch=str(r.arch), depth=r.arch.depth, metrics=r.metrics,
             representation=r.representation, diverged=r.diverged, reason=r.reason,

@@ -157,7 +157,8 @@ class ResultsStore:
         rows = self._con.execute(
             "SELECT arch, seed FROM evaluations WHERE config_hash=? ORDER BY arch, seed", (config_hash,)
         ).fetchall()
-        return [self.get_evaluation(config_hash, a, s) for a, s in rows]
+        evals = (self.get_evaluation(config_hash, a, s) for a, s in rows)
+        return [e for e in evals if e is not None]
 
     def count_evaluations(self, config_hash: str | None = None) -> int:
         """Number of stored evaluations (for one config hash if given)."""

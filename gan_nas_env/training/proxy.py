@@ -25,7 +25,7 @@ from gan_nas_env.config import Config
 from gan_nas_env.data.images import ImageBank
 from gan_nas_env.metrics.scorer import FeatureScorer
 from gan_nas_env.models.discriminator import Discriminator
-from gan_nas_env.models.generator import build_generator, progressive_state
+from gan_nas_env.models.generator import Generator, MultiGenerator, build_generator, progressive_state
 from gan_nas_env.space import Architecture, Cell
 from gan_nas_env.training.losses import get_loss
 from gan_nas_env.training.stage import StageTrainer, make_optimizers
@@ -72,7 +72,7 @@ class ProxyTrainer:
         self.scorer = scorer
         self.device = torch.device(device)
         self.loss = get_loss(cfg.train.loss, gp_weight=cfg.train.gp_weight)
-        self.G: torch.nn.Module | None = None
+        self.G: Generator | MultiGenerator | None = None
         self.D: Discriminator | None = None
         self.optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None
         self.arch: Architecture | None = None
