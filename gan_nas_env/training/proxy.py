@@ -25,7 +25,12 @@ from gan_nas_env.config import Config
 from gan_nas_env.data.images import ImageBank
 from gan_nas_env.metrics.scorer import FeatureScorer
 from gan_nas_env.models.discriminator import Discriminator
-from gan_nas_env.models.generator import Generator, MultiGenerator, build_generator, progressive_state
+from gan_nas_env.models.generator import (
+    Generator,
+    MultiGenerator,
+    build_generator,
+    progressive_state,
+)
 from gan_nas_env.space import Architecture, Cell
 from gan_nas_env.training.losses import get_loss
 from gan_nas_env.training.stage import StageTrainer, make_optimizers
