@@ -45,6 +45,7 @@ from gan_nas_env.models.generator import build_generator
 from gan_nas_env.space import E2GAN_ARCH, NUM_CELLS
 from gan_nas_env.training.losses import get_loss
 from gan_nas_env.training.proxy import ProxyTrainer
+from gan_nas_env.training.step import GANStep
 
 # One row per technique of the default path: the default with that technique turned off.
 # (label, config overrides, benchmark-side change, applies on CPU)
@@ -113,6 +114,7 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
     # one Adam each per episode, across the stages, as the released E2GAN search
     opt_g = torch.optim.Adam(G.parameters(), t.g_lr, (t.beta1, t.beta2), foreach=False)
     opt_d = torch.optim.Adam(D.parameters(), t.d_lr, (t.beta1, t.beta2), foreach=False)
+    step = GANStep(G, D, opt_g, opt_d, loss)  # the package's one GAN step, fp32, eager
     for depth, cell in enumerate(E2GAN_ARCH.cells, start=1):
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(depth)
@@ -127,17 +129,10 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
         for it, real in enumerate(loader):
             real = real.to(dev)
             z = torch.randn(t.d_batch_size, m.latent_dim, device=dev, generator=gen)
-            fake = G(z).detach()
-            d_loss = loss.discriminator_loss(D(real), D(fake)) + loss.penalty(D, real, fake)
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
+            d_loss = step.d_update(real, lambda z=z: G(z))
             if (it + 1) % t.n_critic == 0:
                 z = torch.randn(t.g_batch_size, m.latent_dim, device=dev, generator=gen)
-                g_loss = loss.generator_loss(D(G(z)), D(real) if loss.needs_real_for_generator else None)
-                opt_g.zero_grad()
-                g_loss.backward()
-                opt_g.step()
+                step.g_update(lambda z=z: G(z), real)
             float(d_loss.detach())  # the reference logs every iteration: a host sync
         sync(dev)
         t1 = time.perf_counter()

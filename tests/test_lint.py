@@ -17,7 +17,6 @@ def test_ruff_clean():
 
 @pytest.mark.skipif(importlib.util.find_spec("mypy") is None,
                     reason="mypy not installed (pip install -e '.[test]')")
-@pytest.mark.xfail(strict=False, reason="issue 16: training step refactor in progress")
 def test_mypy_clean():
     """``mypy`` over the packages configured in pyproject.toml ([tool.mypy])."""
     r = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)

@@ -19,13 +19,14 @@ so small that more threads only add contention.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from torch import Tensor, nn
 from gan_nas_env.toy.data import TOY_TARGETS, ToySample, sample_target
 from gan_nas_env.toy.metrics import QUALITY_STDS, modes_covered, toy_metrics
 from gan_nas_env.training.losses import get_loss
+from gan_nas_env.training.step import GANStep
 
 
 def mlp(
@@ -88,7 +90,8 @@ class ToyGenerators(nn.Module):
         """
         if indices is None:
             indices = balanced_indices(z.shape[0], self.num_generators)
-        out = z.new_empty(z.shape[0], self.generators[0][-1].out_features)
+        last = cast(nn.Sequential, self.generators[0])[-1]
+        out = z.new_empty(z.shape[0], cast(nn.Linear, last).out_features)
         for j, g in enumerate(self.generators):
             pos = (indices == j).nonzero(as_tuple=True)[0]
             if pos.numel():
@@ -204,6 +207,11 @@ def train_toy(
     return result
 
 
+def _same(t: Tensor) -> Tensor:
+    """``t`` itself (the generator output the G update trains through)."""
+    return t
+
+
 def _run(cfg: ToyConfig) -> ToyResult:
     gan_loss = get_loss(cfg.loss, gp_weight=cfg.gp_weight)
     rng = torch.Generator().manual_seed(cfg.seed)
@@ -212,23 +220,17 @@ def _run(cfg: ToyConfig) -> ToyResult:
     D = mlp(dim, 1, cfg.hidden, cfg.layers, lambda: nn.LeakyReLU(0.2))
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    step_fn = GANStep(G, D, opt_g, opt_d, gan_loss)  # the one GAN step of the package
     idx = balanced_indices(cfg.batch, cfg.num_generators)
     log: dict[str, list[float]] = {"step": [], "d_loss": [], "g_loss": []}
     d_sum = g_sum = 0.0
     diverged = False
     for step in range(1, cfg.steps + 1):
         real = sample_target(cfg.target, cfg.batch, rng).samples
+        # one forward of G serves both updates (the D update sees it detached)
         fake = G(torch.randn(cfg.batch, cfg.latent_dim, generator=rng), idx)
-        d_loss = gan_loss.discriminator_loss(D(real), D(fake.detach()))
-        d_loss = d_loss + gan_loss.penalty(D, real, fake.detach())
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        d_real = D(real) if gan_loss.needs_real_for_generator else None
-        g_loss = gan_loss.generator_loss(D(fake), d_real)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        d_loss = step_fn.d_update(real, fake.detach)
+        g_loss = step_fn.g_update(functools.partial(_same, fake), real)
         d_sum, g_sum = d_sum + float(d_loss.detach()), g_sum + float(g_loss.detach())
         if not (math.isfinite(d_sum) and math.isfinite(g_sum)):
             diverged = True

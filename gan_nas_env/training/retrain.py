@@ -27,6 +27,7 @@ Evaluation uses a fixed set of latent codes and does not touch that generator.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -44,6 +45,7 @@ from gan_nas_env.config import Config
 from gan_nas_env.models.ema import EMA
 from gan_nas_env.run_folder import write_run_metadata
 from gan_nas_env.space import Architecture, resolve_architecture
+from gan_nas_env.training.step import GANStep
 
 CHECKPOINT_FORMAT = "gan-nas-retrain-v1"
 METRIC_KEYS = ("IS", "IS_std", "FID", "KID", "KID_std")
@@ -165,7 +167,9 @@ def retrain(
                    "channels": cfg.data.channels, "num_generators": m.num_generators}
     header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
               "model": model_sizes, "config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash()}
-    use_amp = r.amp and dev.type == "cuda"
+    # the one GAN step (also the proxy's); the penalty draws from the global RNG here
+    gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp and dev.type == "cuda",
+                       device_type=dev.type, grad_clip=t.grad_clip)
     res, latent = G.resolution, m.latent_dim
     writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
     bar = tqdm(total=r.g_iters, initial=step, desc="retrain", unit="it", disable=not progress)
@@ -179,27 +183,10 @@ def retrain(
             for _ in range(t.n_critic):
                 real_batch = bank.batch(res, t.d_batch_size, gen)
                 z = torch.randn(t.d_batch_size, latent, device=dev, generator=gen)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                    with torch.no_grad():
-                        fake = _generate(G, z, gen)
-                    d_loss = loss_fn.discriminator_loss(D(real_batch), D(fake))
-                d_loss = d_loss + loss_fn.penalty(D, real_batch, fake.float())
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                if t.grad_clip:
-                    nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
-                opt_d.step()
+                d_loss = gan_step.d_update(real_batch, functools.partial(_generate, G, z, gen))
                 d_sum += d_loss.detach().float()
             z = torch.randn(t.g_batch_size, latent, device=dev, generator=gen)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                d_fake = D(_generate(G, z, gen))
-                d_real = D(real_batch) if loss_fn.needs_real_for_generator else None
-                g_loss = loss_fn.generator_loss(d_fake, d_real)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            if t.grad_clip:
-                nn.utils.clip_grad_norm_(G.parameters(), t.grad_clip)
-            opt_g.step()
+            g_loss = gan_step.g_update(functools.partial(_generate, G, z, gen), real_batch)
             ema.update(G)
             step += 1
             bar.update(1)

@@ -12,7 +12,6 @@ the same numbers.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from torch import Tensor, nn
 from gan_nas_env.config import TrainConfig
 from gan_nas_env.data.imageops import to_float
 from gan_nas_env.training.losses import GANLoss
+from gan_nas_env.training.step import GANStep
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,9 @@ class StageTrainer:
         if optimizers is None:
             optimizers = make_optimizers(G, D, cfg, dev, loss)
         self.opt_g, self.opt_d = optimizers
+        # cached casts would outlive a capture's memory pool: no cast cache when graphing
+        self.step = GANStep(G, D, self.opt_g, self.opt_d, loss, amp=cfg.amp, device_type=dev.type,
+                            grad_clip=cfg.grad_clip, autocast_cache=not self.graphs)
         chunk_d = CHUNK_BLOCKS * cfg.n_critic
         self._idx = torch.zeros(chunk_d, cfg.d_batch_size, dtype=torch.long, device=dev)
         self._z_d = torch.zeros(chunk_d, cfg.d_batch_size, latent_dim, device=dev)
@@ -136,45 +139,19 @@ class StageTrainer:
         self._side = torch.cuda.Stream(dev) if self.graphs else None
 
     # -- the two steps (captured as they are) ---------------------------------
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        # Cached casts would outlive a capture's memory pool: no cache when graphing.
-        return torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp, cache_enabled=not self.graphs
-        )
-
     def _d_step(self) -> None:
-        G, D = self.G, self.D
         idx = self._idx.index_select(0, self._d_at)[0]
         real = to_float(self.images.index_select(0, idx)).contiguous(memory_format=self.memory_format)
         z = self._z_d.index_select(0, self._d_at)[0]
-        self.opt_d.zero_grad(set_to_none=True)
-        with self._autocast():
-            with torch.no_grad():
-                fake = G(z)
-            d_loss = self.loss.discriminator_loss(D(real), D(fake))
-        if self.loss.has_penalty:
-            d_loss = d_loss + self.loss.penalty(D, real, fake.float(), generator=self.gen)
-        d_loss.backward()
-        self.opt_d.step()
+        d_loss = self.step.d_update(real, lambda: self.G(z), penalty_generator=self.gen)
         self._d_sum.add_(d_loss.detach().float())
         if self.loss.needs_real_for_generator:
             self._real.copy_(real)
         self._d_at.add_(1)
 
     def _g_step(self) -> None:
-        G, D = self.G, self.D
         z = self._z_g.index_select(0, self._g_at)[0]
-        self.opt_g.zero_grad(set_to_none=True)
-        D.requires_grad_(False)  # D's weight gradients are not needed here: skip them
-        try:
-            with self._autocast():
-                d_fake = D(G(z))
-                d_real = D(self._real) if self.loss.needs_real_for_generator else None
-                g_loss = self.loss.generator_loss(d_fake, d_real)
-            g_loss.backward()
-        finally:
-            D.requires_grad_(True)
-        self.opt_g.step()
+        g_loss = self.step.g_update(lambda: self.G(z), self._real)
         self._g_sum.add_(g_loss.detach().float())
         self._g_at.add_(1)
 
@@ -197,10 +174,12 @@ class StageTrainer:
             if self._eager_left[key] > 0:
                 # Warm-up steps are real training steps, run eagerly on a side stream.
                 self._eager_left[key] -= 1
-                self._side.wait_stream(torch.cuda.current_stream(self.device))
-                with torch.cuda.stream(self._side):
+                side = self._side
+                assert side is not None  # made whenever graphs are on
+                side.wait_stream(torch.cuda.current_stream(self.device))
+                with torch.cuda.stream(side):
                     step()
-                torch.cuda.current_stream(self.device).wait_stream(self._side)
+                torch.cuda.current_stream(self.device).wait_stream(side)
                 return
             graph = self._capture(key, step)
             if graph is None:
