@@ -12,9 +12,11 @@ from agents.replay import n_transitions
 
 
 class E2GANSchedule(BaseCallback):
-    """The paper's schedule: explore with the stochastic policy for the first
-    ``explore_fraction`` of episodes, then act deterministically with
-    ``exploit_gradient_steps`` gradient updates per env step.
+    """The paper's schedule: explore, then exploit with more gradient steps.
+
+    Explore with the stochastic policy for the first ``explore_fraction`` of
+    episodes, then act deterministically with ``exploit_gradient_steps`` gradient
+    updates per env step.
 
     Optionally (E2GAN's released code) one extra update per finished episode
     uses the whole replay buffer as its batch (every transition once with

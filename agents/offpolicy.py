@@ -45,6 +45,7 @@ class E2GANOffPolicy:
         )
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        """SB3's update; ``batch_size`` is capped at a without-replacement buffer's size."""
         buffer = getattr(self, "replay_buffer", None)
         if isinstance(buffer, WithoutReplacementReplayBuffer):
             batch_size = min(batch_size, buffer.n_transitions())

@@ -67,14 +67,16 @@ def clip_to_ranges(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class SB3Trainable(tune.Trainable):
-    """One population member: an SB3 agent trained ``episodes_per_iter`` episodes per
-    Tune iteration; its checkpoint is the SB3 ``model.zip``.
+    """One population member: an SB3 agent, checkpointed as the SB3 ``model.zip``.
+
+    It trains ``episodes_per_iter`` episodes per Tune iteration.
 
     Config keys: ``algo``, ``env_id``, ``env_kwargs``, ``episodes_per_iter``, ``seed``,
     ``hyperparams`` (fixed SB3 overrides), ``learning_rate``, ``ent_coef``.
     """
 
     def setup(self, config: dict[str, Any]) -> None:
+        """Build the env and the SB3 agent from ``config``."""
         import gan_nas_env  # noqa: F401 - registers the env ids
         from agents.algorithms import make_agent, wrap_for_algo
 
@@ -86,6 +88,7 @@ class SB3Trainable(tune.Trainable):
         self.scores = EpisodeScores()
 
     def step(self) -> dict[str, Any]:
+        """Train ``episodes_per_iter`` episodes; report mean return and best architecture."""
         n = int(self.config["episodes_per_iter"])
         before = len(self.scores.returns)
         self.model.learn(30 * n, callback=[self.scores, StopTrainingOnMaxEpisodes(n)],
@@ -98,6 +101,7 @@ class SB3Trainable(tune.Trainable):
         }
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
+        """Save the model and the best score/architecture to ``checkpoint_dir``."""
         self.model.save(Path(checkpoint_dir) / "model.zip")
         best = {"best_score": float(self.scores.best_score), "best_arch": self.scores.best_arch}
         (Path(checkpoint_dir) / "scores.json").write_text(json.dumps(best))
@@ -105,6 +109,7 @@ class SB3Trainable(tune.Trainable):
     # Ray passes the checkpoint folder (a str) since save_checkpoint returns None; its
     # signature only declares the dict form
     def load_checkpoint(self, checkpoint_dir: str) -> None:  # type: ignore[override]
+        """Load the model and its best score/architecture, keeping this trial's hyperparameters."""
         from agents.algorithms import algo_class
 
         ckpt = Path(checkpoint_dir)
@@ -114,12 +119,14 @@ class SB3Trainable(tune.Trainable):
         self.scores.best_score, self.scores.best_arch = best["best_score"], best["best_arch"]
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Take the new hyperparameters in place (actor reuse) and start a fresh score record."""
         set_hyperparams(self.model, new_config["learning_rate"], new_config["ent_coef"])
         self.config = new_config
         self.scores = EpisodeScores()  # a reused actor starts a new member's record
         return True
 
     def cleanup(self) -> None:
+        """Close the env."""
         self.env.close()
 
 

@@ -53,16 +53,22 @@ class SearchResult:
 
 
 class SearchRecorder(BaseCallback):
-    """Writes every env step to the results store, keeps the best complete architecture,
-    saves its sample grid, and drives a tqdm progress bar over episodes."""
+    """Records the search: results store, best architecture, sample grid, progress bar.
+
+    Writes every env step to the results store, keeps the best complete architecture,
+    saves its sample grid, and drives a tqdm progress bar over episodes.
+    """
 
     def __init__(
         self, store: ResultsStore, env: GANCellSearchEnv | None, run: str, out: Path,
         total_episodes: int, progress: bool = True, schedule: E2GANSchedule | None = None,
         state: dict[str, Any] | None = None, sampler: Callable[[dict], Any] | None = None,
     ) -> None:
-        """``env`` is the local base env (None when the envs live in Ray workers: then no
-        checkpoints are written and ``sampler(info)`` gives the sample grid)."""
+        """``env`` is the local base env, or None when the envs live in Ray workers.
+
+        Without ``env`` no checkpoints are written and ``sampler(info)`` gives the
+        sample grid.
+        """
         super().__init__()
         self.sampler = sampler
         self.store, self.env, self.run, self.out = store, env, run, out

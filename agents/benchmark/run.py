@@ -240,8 +240,10 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
 
 def analyse(out: str | Path, info: dict[str, Any] | None = None,
             logs: dict[str, list[RunLog]] | None = None, reps: int = 2000) -> dict[str, Any]:
-    """Statistics, plots and report of finished runs; without ``info``/``logs`` they are
-    read from ``out/curves.json`` (re-analyse a benchmark folder without re-running it).
+    """Statistics, plots and report of finished runs.
+
+    Without ``info``/``logs`` they are read from ``out/curves.json`` (re-analyse a
+    benchmark folder without re-running it).
     """
     out = Path(out)
     if info is None or logs is None:

@@ -33,8 +33,11 @@ class EpisodeNumbering:
 
 
 class StopOnCompletedEpisodes(BaseCallback):
-    """Stop after ``max_episodes`` finished episodes, not counting those cut short by a
-    worker restart (``info["worker_restarted"]``); those are retried."""
+    """Stop after ``max_episodes`` finished episodes.
+
+    Episodes cut short by a worker restart (``info["worker_restarted"]``) do not
+    count; those are retried.
+    """
 
     def __init__(self, max_episodes: int) -> None:
         super().__init__()

@@ -51,9 +51,11 @@ class EnvWorker:
         self.env = env_fn()
 
     def spaces(self) -> tuple[gym.Space, gym.Space]:
+        """The env's observation and action spaces."""
         return self.env.observation_space, self.env.action_space
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        """Reset the env (``options`` only passed when given)."""
         return self.env.reset(seed=seed, **({"options": options} if options else {}))
 
     def restart_episode(self, seed: int | None, episode_index: int, gan_seed: int) -> tuple[Any, dict]:
@@ -62,6 +64,7 @@ class EnvWorker:
         return cast("GANCellSearchEnv", self.env.unwrapped).restart_episode(episode_index, gan_seed)
 
     def step(self, action: Any) -> tuple[Any, float, bool, dict, dict | None]:
+        """Step the env; on episode end store ``terminal_observation`` and auto-reset."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         done = terminated or truncated
         info["TimeLimit.truncated"] = truncated and not terminated
@@ -72,20 +75,25 @@ class EnvWorker:
         return obs, float(reward), done, info, reset_info
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the env (or wrapper) method ``name``."""
         return self.env.get_wrapper_attr(name)(*args, **kwargs)
 
     def get(self, name: str) -> Any:
+        """The env (or wrapper) attribute ``name``."""
         return self.env.get_wrapper_attr(name)
 
     def set(self, name: str, value: Any) -> None:
+        """Set the env (or wrapper) attribute ``name``."""
         self.env.set_wrapper_attr(name, value)
 
     def is_wrapped(self, wrapper_class: type[gym.Wrapper]) -> bool:
+        """Whether the env is wrapped in ``wrapper_class``."""
         from stable_baselines3.common.env_util import is_wrapped
 
         return is_wrapped(self.env, wrapper_class)
 
     def render(self) -> Any:
+        """Render the env."""
         return self.env.render()
 
     def sample(self, n: int) -> Any:
@@ -93,6 +101,7 @@ class EnvWorker:
         return cast("GANCellSearchEnv", self.env.unwrapped).evaluator.sample(n)
 
     def close(self) -> None:
+        """Close the env."""
         self.env.close()
 
 
@@ -132,6 +141,7 @@ class RayVecEnv(EpisodeNumbering, VecEnv):
 
     # -- VecEnv API ------------------------------------------------------------------
     def reset(self) -> VecEnvObs:
+        """Reset every worker's env (restarting dead ones); return the stacked observations."""
         self._first_seeds = [s if f is None else f for s, f in zip(self._seeds, self._first_seeds)]
         futures = [a.reset.remote(seed=self._seeds[i], options=self._options[i])
                    for i, a in enumerate(self.actors)]
@@ -147,10 +157,12 @@ class RayVecEnv(EpisodeNumbering, VecEnv):
         return np.stack(self._last_obs)
 
     def step_async(self, actions: np.ndarray) -> None:
+        """Send ``actions`` to the workers without waiting."""
         self._actions = actions
         self._futures = [a.step.remote(act) for a, act in zip(self.actors, actions)]
 
     def step_wait(self) -> VecEnvStepReturn:
+        """Collect the workers' steps; a dead worker is restarted and its episode ends truncated."""
         rewards = np.zeros(self.num_envs, np.float32)
         dones = np.zeros(self.num_envs, bool)
         infos: list[dict] = []
@@ -195,6 +207,7 @@ class RayVecEnv(EpisodeNumbering, VecEnv):
         return ray.get(self.actors[i].reset.remote(seed=seed))
 
     def close(self) -> None:
+        """Close and kill every worker."""
         for a in self.actors:
             try:
                 ray.get(a.close.remote())
@@ -207,17 +220,21 @@ class RayVecEnv(EpisodeNumbering, VecEnv):
         return [self.actors[i] for i in self._get_indices(indices)]
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """Attribute ``attr_name`` of the envs at ``indices``."""
         return ray.get([a.get.remote(attr_name) for a in self._targets(indices)])
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set attribute ``attr_name`` of the envs at ``indices``."""
         ray.get([a.set.remote(attr_name, value) for a in self._targets(indices)])
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
                    **method_kwargs: Any) -> list[Any]:
+        """Call method ``method_name`` of the envs at ``indices``."""
         return ray.get([a.call.remote(method_name, *method_args, **method_kwargs)
                         for a in self._targets(indices)])
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        """Whether each env at ``indices`` is wrapped in ``wrapper_class``."""
         return ray.get([a.is_wrapped.remote(wrapper_class) for a in self._targets(indices)])
 
     def sample(self, index: int, n: int) -> Any:
@@ -228,5 +245,6 @@ class RayVecEnv(EpisodeNumbering, VecEnv):
             return None
 
     def get_images(self) -> Sequence[np.ndarray | None]:
+        """Each worker's rendered frame."""
         return ray.get([a.render.remote() for a in self.actors])
 

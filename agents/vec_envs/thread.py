@@ -77,12 +77,14 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
         return obs, reward, terminated, truncated, info, reset_obs, reset_info
 
     def reset(self) -> Any:
+        """Reset every env and start its episode numbering."""
         obs = super().reset()
         for i in range(self.num_envs):
             self._new_episode(i, self.reset_infos[i])
         return obs
 
     def step_wait(self) -> VecEnvStepReturn:
+        """Step the envs in the thread pool; finished envs are auto-reset."""
         results = list(self._pool.map(self._step_one, range(self.num_envs)))
         for i, (obs, reward, terminated, truncated, info, reset_obs, reset_info) in enumerate(results):
             self.buf_rews[i] = reward
@@ -102,5 +104,6 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
         return cast("GANCellSearchEnv", self.envs[index].unwrapped).evaluator.sample(n)
 
     def close(self) -> None:
+        """Shut down the thread pool and close the envs."""
         self._pool.shutdown(wait=True)
         super().close()

@@ -22,7 +22,7 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float ``[-1, 1]`` -> uint8 ``[0, 255]`` (clamped)."""
+    """Float ``[-1, 1]`` -> uint8 ``[0, 255]`` (clamped)."""
     return images.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
 
 

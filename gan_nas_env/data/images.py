@@ -410,8 +410,9 @@ class ImageBank:
     def epoch_batches(
         self, res: int, batch_size: int, generator: torch.Generator
     ) -> Iterator[torch.Tensor]:
-        """One pass over a random permutation in float ``[-1, 1]`` batches; drops the last
-        incomplete batch.
+        """One pass over a random permutation in float ``[-1, 1]`` batches.
+
+        The last incomplete batch is dropped.
 
         :param generator: a generator on :attr:`device` (a CUDA generator for CUDA banks).
         """

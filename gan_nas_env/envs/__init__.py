@@ -1,0 +1,1 @@
+"""The Gymnasium search envs, their action wrappers and env id registration."""

@@ -263,6 +263,7 @@ class GANCellSearchEnv(gym.Env):
         return None
 
     def close(self) -> None:
+        """Close the evaluator."""
         self.evaluator.close()
 
     def action_masks(self) -> np.ndarray:

@@ -12,8 +12,10 @@ from gan_nas_env.space import Architecture, Cell
 
 
 class CachedEvaluator(Evaluator):
-    """Records every evaluation of an inner evaluator in a results store and,
-    with ``replay=True``, answers from the store instead of training.
+    """Records an inner evaluator's evaluations in a results store; can replay them.
+
+    Every evaluation of the inner evaluator is recorded and, with ``replay=True``,
+    answered from the store instead of training.
 
     Stored rows are keyed by (config hash, prefix, GAN seed). On a miss after
     replayed steps, the inner evaluator re-trains the earlier cells of the
@@ -50,6 +52,7 @@ class CachedEvaluator(Evaluator):
         return self._inner
 
     def baseline(self) -> Evaluation:
+        """The episode seed's baseline, from the store or else from the inner evaluator."""
         row = self.store.get_evaluation(self.config_hash, "", self.seed) if self.replay else None
         if row is not None:
             return _from_row(row)
@@ -60,11 +63,13 @@ class CachedEvaluator(Evaluator):
         return ev
 
     def reset(self, seed: int) -> None:
+        """Start an episode with ``seed`` (the inner evaluator is reset on the first miss)."""
         # the inner evaluator is reset lazily at the first miss, so sample() still shows
         # the last trained generator after an auto-reset
         self.seed, self.arch, self._inner_depth = int(seed), None, 0
 
     def step(self, cell: Cell) -> Evaluation:
+        """Add ``cell``; replay its evaluation from the store or else evaluate and record it."""
         self.arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
         key = str(self.arch)
         row = self.store.get_evaluation(self.config_hash, key, self.seed) if self.replay else None
@@ -93,6 +98,7 @@ class CachedEvaluator(Evaluator):
         return None if self._inner is None else self._inner.sample(n)
 
     def close(self) -> None:
+        """Close the inner evaluator, if one was made."""
         if self._inner is not None:
             self._inner.close()
 

@@ -37,10 +37,12 @@ class FakeEvaluator(Evaluator):
         self.calls = 0
 
     def baseline(self) -> Evaluation:
+        """A fixed poor baseline (IS 1, FID 300)."""
         return Evaluation("", 0, {"IS": 1.0, "FID": 300.0, "KID": 0.3},
                           np.zeros(self.representation_dim, np.float32))
 
     def reset(self, seed: int) -> None:
+        """Start an episode with ``seed``."""
         self.arch, self.seed = None, int(seed)
         self._fresh = True
 
@@ -56,6 +58,7 @@ class FakeEvaluator(Evaluator):
         return score / 3.0 + 0.02 * _hash_floats(" ".join(map(str, vec)), 1)[0]
 
     def step(self, cell: Cell) -> Evaluation:
+        """Add ``cell`` and score the prefix from its hidden quality plus seeded noise."""
         self.calls += 1
         self.arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
         self.last_arch = self.arch
@@ -73,6 +76,7 @@ class FakeEvaluator(Evaluator):
                           rep, timings={"train_s": 0.0, "score_s": 0.0})
 
     def sample(self, n: int) -> torch.Tensor | None:
+        """Deterministic pseudo-images for the last architecture (None before any step)."""
         arch = getattr(self, "last_arch", None)
         if arch is None:
             return None

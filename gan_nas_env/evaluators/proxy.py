@@ -40,14 +40,17 @@ class RealEvaluator(Evaluator):
         self.representation_dim = self.trainer.representation_dim
 
     def baseline(self) -> Evaluation:
+        """Metrics of the trainer's fresh generator."""
         r = self.trainer.baseline()
         return Evaluation(arch="", depth=0, metrics=r.metrics, representation=r.representation,
                           timings=r.timings)
 
     def reset(self, seed: int) -> None:
+        """Reset the trainer with ``seed``."""
         self.trainer.reset(seed)
 
     def step(self, cell: Cell) -> Evaluation:
+        """Grow the generator by ``cell``, train it and score it."""
         r = self.trainer.add_cell(cell)
         assert r.arch is not None  # add_cell always returns the grown architecture
         return Evaluation(
@@ -57,4 +60,5 @@ class RealEvaluator(Evaluator):
         )
 
     def sample(self, n: int) -> torch.Tensor | None:
+        """Images of the current generator (None before one exists)."""
         return None if self.trainer.G is None else self.trainer.sample(n)

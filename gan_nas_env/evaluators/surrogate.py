@@ -30,8 +30,10 @@ from gan_nas_env.space import NUM_CELLS, SPACE, Architecture, Cell
 
 
 class Rows(Protocol):
-    """What :meth:`Surrogate.fit` reads of a :class:`~gan_nas_env.evaluators.tabular.Table`
-    (the table builds its surrogate, so this module does not import it)."""
+    """What :meth:`Surrogate.fit` reads of a :class:`~gan_nas_env.evaluators.tabular.Table`.
+
+    The table builds its surrogate, so this module does not import it.
+    """
 
     archs: list[str]
     metrics: np.ndarray  # [n, 3] METRIC_KEYS
@@ -40,9 +42,11 @@ class Rows(Protocol):
     diverged: np.ndarray  # [n] bool
 
     @property
-    def alpha(self) -> float: ...
+    def alpha(self) -> float:
+        """The ``alpha`` of the score ``IS - alpha FID``."""
 
-    def depths(self) -> np.ndarray: ...
+    def depths(self) -> np.ndarray:
+        """Depth of each row's architecture."""
 
 
 MIN_HOLDOUT_ROWS = 10

@@ -181,8 +181,11 @@ class Table:
 
 
 def landscape(table: Table) -> np.ndarray:
-    """Score ``IS - alpha FID`` of every full architecture as the bench env answers it
-    (table rows where measured, surrogate predictions elsewhere), in ``SPACE.index`` order."""
+    """Score ``IS - alpha FID`` of every full architecture, in ``SPACE.index`` order.
+
+    Scores are as the bench env answers them: table rows where measured, surrogate
+    predictions elsewhere.
+    """
     from gan_nas_env.space import SPACE
 
     pred = table.surrogate().predict_all()
@@ -229,12 +232,15 @@ class TabularEvaluator(Evaluator):
         return self._surrogate
 
     def baseline(self) -> Evaluation:
+        """The table's row for the empty architecture."""
         return self._row("")
 
     def reset(self, seed: int) -> None:
+        """Start an episode (the table does not depend on the seed)."""
         self.arch = None
 
     def step(self, cell: Cell) -> Evaluation:
+        """Add ``cell``; answer from the table, or from the surrogate for an unseen prefix."""
         self.arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
         key = str(self.arch)
         if key in self.table.index:

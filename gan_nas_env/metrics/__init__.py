@@ -1,0 +1,1 @@
+"""Image quality metrics (IS, FID, KID, precision/recall) and the offline feature extractor."""

@@ -1,0 +1,1 @@
+"""The growing generator and discriminator of the search space, and model EMA."""

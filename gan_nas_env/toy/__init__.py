@@ -1,0 +1,1 @@
+"""Toy experiments: small MLP GANs on low-dimensional Gaussian mixtures."""

@@ -1,0 +1,1 @@
+"""GAN losses, the training step, proxy training, full retraining and checkpoint scoring."""

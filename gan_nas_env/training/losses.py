@@ -92,9 +92,11 @@ class HingeLoss(GANLoss):
     name = "hinge"
 
     def discriminator_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """Hinge loss of the discriminator."""
         return F.relu(1.0 - _flat(d_real)).mean() + F.relu(1.0 + _flat(d_fake)).mean()
 
     def generator_loss(self, d_fake: Tensor, d_real: Tensor | None = None) -> Tensor:
+        """Hinge loss of the generator (``d_real`` unused)."""
         return -_flat(d_fake).mean()
 
 
@@ -104,9 +106,11 @@ class NonSaturatingLoss(GANLoss):
     name = "ns"
 
     def discriminator_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """Non-saturating loss of the discriminator."""
         return F.softplus(-_flat(d_real)).mean() + F.softplus(_flat(d_fake)).mean()
 
     def generator_loss(self, d_fake: Tensor, d_real: Tensor | None = None) -> Tensor:
+        """Non-saturating loss of the generator (``d_real`` unused)."""
         return F.softplus(-_flat(d_fake)).mean()
 
 
@@ -121,9 +125,11 @@ class WGANGPLoss(GANLoss):
     name = "wgan-gp"
 
     def discriminator_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """Wasserstein loss of the critic (without the penalty)."""
         return _flat(d_fake).mean() - _flat(d_real).mean()
 
     def generator_loss(self, d_fake: Tensor, d_real: Tensor | None = None) -> Tensor:
+        """Wasserstein loss of the generator (``d_real`` unused)."""
         return -_flat(d_fake).mean()
 
     has_penalty = True
@@ -131,6 +137,7 @@ class WGANGPLoss(GANLoss):
     def penalty(
         self, D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
     ) -> Tensor:
+        """The gradient penalty described in the class docstring."""
         n = min(real.shape[0], fake.shape[0])
         real = real[:n].detach().float()
         fake = fake[:n].detach().float()
@@ -149,10 +156,12 @@ class RpGANLoss(GANLoss):
     needs_real_for_generator = True
 
     def discriminator_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """RpGAN loss of the discriminator on real/fake pairs."""
         r, f = _paired(d_real, d_fake)
         return F.softplus(-(r - f)).mean()
 
     def generator_loss(self, d_fake: Tensor, d_real: Tensor | None = None) -> Tensor:
+        """RpGAN loss of the generator on fake/real pairs (needs ``d_real``)."""
         if d_real is None:
             raise ValueError("rpgan's generator loss needs d_real (needs_real_for_generator=True)")
         f, r = _paired(d_fake, d_real)

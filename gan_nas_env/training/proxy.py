@@ -194,8 +194,11 @@ class ProxyTrainer:
 
     # -- scoring ---------------------------------------------------------------
     def _fixed_latents(self, n: int, salt: int) -> torch.Tensor:
-        """The same latent codes in every episode (the released search scores every episode on
-        one fixed set, "to stabilise the training"); ``salt`` tells the sets apart."""
+        """The same latent codes in every episode; ``salt`` tells the sets apart.
+
+        The released search scores every episode on one fixed set, "to stabilise the
+        training".
+        """
         gen = torch.Generator(device="cpu").manual_seed(salt)
         return torch.randn(n, self.cfg.model.latent_dim, generator=gen).to(self.device)
 
