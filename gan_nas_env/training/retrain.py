@@ -32,7 +32,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,44 @@ class RetrainResult:
 # ----------------------------------------------------------------------------- the loop
 
 
+@dataclass
+class _Run:
+    """Everything one retraining run holds while it trains (built by :func:`_build_run`)."""
+
+    cfg: Config
+    arch: Architecture
+    out: Path
+    dev: torch.device
+    G: nn.Module
+    D: nn.Module
+    ema: EMA
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    gan_step: GANStep
+    bank: Any
+    scorer: Any
+    gen: torch.Generator
+    header: dict[str, Any]
+    t_start: float
+    best: dict[str, Any] = field(default_factory=lambda: {"FID": math.inf, "iter": None, "metrics": {}})
+    last_eval: dict[str, Any] = field(default_factory=lambda: {"iter": None, "metrics": {}, "grid": None})
+    wall_before: float = 0.0
+
+    @property
+    def ckpt_path(self) -> Path:
+        """The resumable checkpoint."""
+        return self.out / "checkpoint.pt"
+
+    @property
+    def best_path(self) -> Path:
+        """The EMA generator with the lowest FID so far."""
+        return self.out / "best.pt"
+
+    def wall_s(self) -> float:
+        """Seconds of training so far, earlier sessions of a resumed run included."""
+        return self.wall_before + time.perf_counter() - self.t_start
+
+
 def retrain(
     cfg: Config,
     arch: Architecture | str,
@@ -97,25 +135,70 @@ def retrain(
     :raises ResumeError: resuming a checkpoint of another config, architecture or version.
     :raises RetrainDiverged: a loss became non-finite (``checkpoint.pt`` keeps the last good state).
     """
-    from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
 
-    from gan_nas_env.data.imageops import make_grid_uint8
-    from gan_nas_env.data.images import ImageBank, dataset_key, load_images
     from gan_nas_env.devices import resolve_device
-    from gan_nas_env.metrics.scorer import FeatureScorer
-    from gan_nas_env.models.discriminator import Discriminator
-    from gan_nas_env.models.generator import build_generator
-    from gan_nas_env.training.losses import get_loss
 
     t_start = time.perf_counter()
     arch = resolve_architecture(arch)
     if not arch.is_complete:
         raise ValueError(f"retraining needs a complete 3-cell architecture, got {str(arch)!r}")
-    r, m = cfg.retrain, cfg.model
+    r = cfg.retrain
     t = r.train_config(cfg.train)
     out, dev = Path(out_dir), resolve_device(cfg.device)
-    ckpt_path, best_path = out / "checkpoint.pt", out / "best.pt"
+    ckpt = _open_run_folder(cfg, arch, out, dev, resume)
+    step = ckpt["step"] if ckpt else 0
+    run = _build_run(cfg, arch, out, dev, ckpt, t_start)
+    res, latent = run.G.resolution, cfg.model.latent_dim
+    writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
+    bar = tqdm(total=r.g_iters, initial=step, desc="retrain", unit="it", disable=not progress)
+    pending: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # losses not yet synced to host
+    run.G.train()
+    run.D.train()
+    try:
+        while step < r.g_iters:
+            # -- n_critic discriminator steps, then one generator step
+            d_sum = torch.zeros((), device=dev)
+            for _ in range(t.n_critic):
+                real_batch = run.bank.batch(res, t.d_batch_size, run.gen)
+                z = torch.randn(t.d_batch_size, latent, device=dev, generator=run.gen)
+                d_loss = run.gan_step.d_update(real_batch, functools.partial(_generate, run.G, z, run.gen))
+                d_sum += d_loss.detach().float()
+            z = torch.randn(t.g_batch_size, latent, device=dev, generator=run.gen)
+            g_loss = run.gan_step.g_update(functools.partial(_generate, run.G, z, run.gen), real_batch)
+            run.ema.update(run.G)
+            step += 1
+            bar.update(1)
+            pending.append((step, d_sum / t.n_critic, g_loss.detach().float()))
+
+            do_eval = step % r.eval_every == 0 or step == r.g_iters
+            do_ckpt = step % r.checkpoint_every == 0 or step == r.g_iters
+            if not (do_eval or do_ckpt or step % r.log_every == 0):
+                continue
+            rows = _sync_losses(run, pending, writer, step)
+            if do_eval:
+                _evaluate_ema(run, writer, step)
+            bar.set_postfix(d=f"{rows[-1][1]:.3f}", g=f"{rows[-1][2]:.3f}", best_fid=f"{run.best['FID']:.2f}")
+            if do_ckpt:
+                _save_checkpoint(run, step)
+    finally:
+        bar.close()
+        writer.close()
+
+    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+    result = RetrainResult(
+        out, str(arch), step, run.last_eval["metrics"], run.best["metrics"], run.best["iter"],
+        run.wall_s(), peak, out / run.last_eval["grid"] if run.last_eval["grid"] else None,
+    )
+    write_report(result, cfg, arch, run.last_eval["iter"])
+    return result
+
+
+def _open_run_folder(
+    cfg: Config, arch: Architecture, out: Path, dev: torch.device, resume: bool
+) -> dict[str, Any] | None:
+    """Check the folder against ``resume``, record the run's metadata; the checkpoint to resume."""
+    ckpt_path = out / "checkpoint.pt"
     ckpt = None
     if resume:
         if not ckpt_path.exists():
@@ -132,8 +215,22 @@ def retrain(
     (out / "samples").mkdir(exist_ok=True)
     _start_csv(out / "losses.csv", ["iter", "d_loss", "g_loss"], step)
     _start_csv(out / "metrics.csv", ["iter", *METRIC_KEYS, "wall_s"], step)
+    return ckpt
 
-    # data, scorer, models, optimisers, EMA; weights initialised from cfg.seed
+
+def _build_run(
+    cfg: Config, arch: Architecture, out: Path, dev: torch.device, ckpt: dict[str, Any] | None,
+    t_start: float,
+) -> _Run:
+    """Data, scorer, models (weights from ``cfg.seed``), optimisers, EMA; restored from ``ckpt``."""
+    from gan_nas_env.data.images import ImageBank, dataset_key, load_images
+    from gan_nas_env.metrics.scorer import FeatureScorer
+    from gan_nas_env.models.discriminator import Discriminator
+    from gan_nas_env.models.generator import build_generator
+    from gan_nas_env.training.losses import get_loss
+
+    r, m = cfg.retrain, cfg.model
+    t = r.train_config(cfg.train)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
     bank = ImageBank(images)
     real = images if cfg.metrics.real_samples is None else images[: cfg.metrics.real_samples]
@@ -147,22 +244,6 @@ def retrain(
     opt_d = torch.optim.Adam(D.parameters(), lr=t.d_lr, betas=(t.beta1, t.beta2))
     loss_fn = get_loss(t.loss, gp_weight=t.gp_weight)
     gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-    best: dict[str, Any] = {"FID": math.inf, "iter": None, "metrics": {}}
-    last_eval: dict[str, Any] = {"iter": None, "metrics": {}, "grid": None}
-    wall_before = 0.0
-    if ckpt:
-        G.load_state_dict(ckpt["G"])
-        D.load_state_dict(ckpt["D"])
-        ema.load_state_dict(ckpt["ema"])
-        opt_g.load_state_dict(ckpt["opt_g"])
-        opt_d.load_state_dict(ckpt["opt_d"])
-        gen.set_state(ckpt["rng"]["train"])
-        best, last_eval, wall_before = ckpt["best"], ckpt["last_eval"], ckpt["wall_s"]
-        if best_path.exists():  # best.pt may be newer than the checkpoint: trust the file
-            saved = torch.load(best_path, map_location="cpu", weights_only=True)
-            best = {"FID": saved["metrics"]["FID"], "iter": saved["step"], "metrics": saved["metrics"]}
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
     model_sizes = {"latent_dim": m.latent_dim, "gf": r.gf, "df": r.df, "bottom_width": m.bottom_width,
                    "channels": cfg.data.channels, "num_generators": m.num_generators}
     header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
@@ -170,83 +251,75 @@ def retrain(
     # the one GAN step (also the proxy's); the penalty draws from the global RNG here
     gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp and dev.type == "cuda",
                        device_type=dev.type, grad_clip=t.grad_clip)
-    res, latent = G.resolution, m.latent_dim
-    writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
-    bar = tqdm(total=r.g_iters, initial=step, desc="retrain", unit="it", disable=not progress)
-    pending: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # losses not yet synced to host
-    G.train()
-    D.train()
-    try:
-        while step < r.g_iters:
-            # -- n_critic discriminator steps, then one generator step
-            d_sum = torch.zeros((), device=dev)
-            for _ in range(t.n_critic):
-                real_batch = bank.batch(res, t.d_batch_size, gen)
-                z = torch.randn(t.d_batch_size, latent, device=dev, generator=gen)
-                d_loss = gan_step.d_update(real_batch, functools.partial(_generate, G, z, gen))
-                d_sum += d_loss.detach().float()
-            z = torch.randn(t.g_batch_size, latent, device=dev, generator=gen)
-            g_loss = gan_step.g_update(functools.partial(_generate, G, z, gen), real_batch)
-            ema.update(G)
-            step += 1
-            bar.update(1)
-            pending.append((step, d_sum / t.n_critic, g_loss.detach().float()))
+    run = _Run(cfg, arch, out, dev, G, D, ema, opt_g, opt_d, gan_step, bank, scorer, gen, header, t_start)
+    if ckpt:
+        G.load_state_dict(ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+        ema.load_state_dict(ckpt["ema"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        gen.set_state(ckpt["rng"]["train"])
+        run.best, run.last_eval, run.wall_before = ckpt["best"], ckpt["last_eval"], ckpt["wall_s"]
+        if run.best_path.exists():  # best.pt may be newer than the checkpoint: trust the file
+            saved = torch.load(run.best_path, map_location="cpu", weights_only=True)
+            run.best = {"FID": saved["metrics"]["FID"], "iter": saved["step"], "metrics": saved["metrics"]}
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    return run
 
-            do_eval = step % r.eval_every == 0 or step == r.g_iters
-            do_ckpt = step % r.checkpoint_every == 0 or step == r.g_iters
-            if not (do_eval or do_ckpt or step % r.log_every == 0):
-                continue
-            # -- sync losses to the host (once per log interval), stop on NaN/inf
-            synced = torch.stack([torch.stack((dl, gl)) for _, dl, gl in pending]).cpu().tolist()
-            rows = [(i, dl, gl) for (i, _, _), (dl, gl) in zip(pending, synced, strict=True)]
-            pending.clear()
-            _append_csv(out / "losses.csv", [[i, repr(dl), repr(gl)] for i, dl, gl in rows])
-            bad = [row for row in rows if not (math.isfinite(row[1]) and math.isfinite(row[2]))]
-            if bad:
-                kept = f"{ckpt_path} (iteration {_saved_step(ckpt_path)})" if ckpt_path.exists() else "none"
-                raise RetrainDiverged(
-                    f"non-finite loss at generator iteration {bad[0][0]} (d_loss={bad[0][1]}, "
-                    f"g_loss={bad[0][2]}); stopped without writing a checkpoint. Last good "
-                    f"checkpoint: {kept}. Try a lower learning rate, another loss or train.grad_clip."
-                )
-            writer.add_scalar("loss/d", sum(x[1] for x in rows) / len(rows), step)
-            writer.add_scalar("loss/g", sum(x[2] for x in rows) / len(rows), step)
 
-            if do_eval:  # -- score the EMA generator on fixed latents, save a grid, keep the best
-                metrics = score_generator(ema.module, scorer, r.eval_samples, latent, cfg.seed, dev)
-                grid = out / "samples" / f"iter_{step:06d}.png"
-                grid_images = sample_images(ema.module, GRID_SAMPLES, latent, cfg.seed * 7919 + _GRID_SALT, dev)
-                Image.fromarray(make_grid_uint8(grid_images, nrow=8).numpy()).save(grid)
-                wall = wall_before + time.perf_counter() - t_start
-                _append_csv(out / "metrics.csv", [[step, *(metrics.get(k, "") for k in METRIC_KEYS), f"{wall:.1f}"]])
-                for key, value in metrics.items():
-                    writer.add_scalar(f"eval/{key}", value, step)
-                last_eval = {"iter": step, "metrics": metrics, "grid": str(grid.relative_to(out))}
-                if metrics["FID"] < best["FID"]:
-                    best = {"FID": metrics["FID"], "iter": step, "metrics": metrics}
-                    atomic_save({**header, "step": step, "metrics": metrics, "ema": ema.state_dict(),
-                                 "G": G.state_dict()}, best_path)
-                tqdm.write(f"[retrain] iter {step}: " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-            bar.set_postfix(d=f"{rows[-1][1]:.3f}", g=f"{rows[-1][2]:.3f}", best_fid=f"{best['FID']:.2f}")
-            if do_ckpt:
-                atomic_save({
-                    **header, "step": step, "G": G.state_dict(), "D": D.state_dict(),
-                    "ema": ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "rng": {"device": dev.type, "train": gen.get_state()}, "best": best,
-                    "last_eval": last_eval, "wall_s": wall_before + time.perf_counter() - t_start,
-                }, ckpt_path)
-    finally:
-        bar.close()
-        writer.close()
+def _sync_losses(
+    run: _Run, pending: list[tuple[int, torch.Tensor, torch.Tensor]], writer: Any, step: int
+) -> list[tuple[int, float, float]]:
+    """Bring the pending losses to the host (once per log interval), log them, stop on NaN/inf."""
+    synced = torch.stack([torch.stack((dl, gl)) for _, dl, gl in pending]).cpu().tolist()
+    rows = [(i, dl, gl) for (i, _, _), (dl, gl) in zip(pending, synced, strict=True)]
+    pending.clear()
+    _append_csv(run.out / "losses.csv", [[i, repr(dl), repr(gl)] for i, dl, gl in rows])
+    bad = [row for row in rows if not (math.isfinite(row[1]) and math.isfinite(row[2]))]
+    if bad:
+        kept = f"{run.ckpt_path} (iteration {_saved_step(run.ckpt_path)})" if run.ckpt_path.exists() else "none"
+        raise RetrainDiverged(
+            f"non-finite loss at generator iteration {bad[0][0]} (d_loss={bad[0][1]}, "
+            f"g_loss={bad[0][2]}); stopped without writing a checkpoint. Last good "
+            f"checkpoint: {kept}. Try a lower learning rate, another loss or train.grad_clip."
+        )
+    writer.add_scalar("loss/d", sum(x[1] for x in rows) / len(rows), step)
+    writer.add_scalar("loss/g", sum(x[2] for x in rows) / len(rows), step)
+    return rows
 
-    wall_s = wall_before + time.perf_counter() - t_start
-    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
-    result = RetrainResult(
-        out, str(arch), step, last_eval["metrics"], best["metrics"], best["iter"], wall_s, peak,
-        out / last_eval["grid"] if last_eval["grid"] else None,
-    )
-    write_report(result, cfg, arch, last_eval["iter"])
-    return result
+
+def _evaluate_ema(run: _Run, writer: Any, step: int) -> None:
+    """Score the EMA generator on fixed latents, save a sample grid, keep the best by FID."""
+    from PIL import Image
+
+    from gan_nas_env.data.imageops import make_grid_uint8
+
+    cfg, r, latent, dev = run.cfg, run.cfg.retrain, run.cfg.model.latent_dim, run.dev
+    metrics = score_generator(run.ema.module, run.scorer, r.eval_samples, latent, cfg.seed, dev)
+    grid = run.out / "samples" / f"iter_{step:06d}.png"
+    grid_images = sample_images(run.ema.module, GRID_SAMPLES, latent, cfg.seed * 7919 + _GRID_SALT, dev)
+    Image.fromarray(make_grid_uint8(grid_images, nrow=8).numpy()).save(grid)
+    _append_csv(run.out / "metrics.csv",
+                [[step, *(metrics.get(k, "") for k in METRIC_KEYS), f"{run.wall_s():.1f}"]])
+    for key, value in metrics.items():
+        writer.add_scalar(f"eval/{key}", value, step)
+    run.last_eval = {"iter": step, "metrics": metrics, "grid": str(grid.relative_to(run.out))}
+    if metrics["FID"] < run.best["FID"]:
+        run.best = {"FID": metrics["FID"], "iter": step, "metrics": metrics}
+        atomic_save({**run.header, "step": step, "metrics": metrics, "ema": run.ema.state_dict(),
+                     "G": run.G.state_dict()}, run.best_path)
+    tqdm.write(f"[retrain] iter {step}: " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+
+def _save_checkpoint(run: _Run, step: int) -> None:
+    """Everything needed to resume at ``step``, written atomically."""
+    atomic_save({
+        **run.header, "step": step, "G": run.G.state_dict(), "D": run.D.state_dict(),
+        "ema": run.ema.state_dict(), "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
+        "rng": {"device": run.dev.type, "train": run.gen.get_state()}, "best": run.best,
+        "last_eval": run.last_eval, "wall_s": run.wall_s(),
+    }, run.ckpt_path)
 
 
 # ----------------------------------------------------------------------------- helpers
