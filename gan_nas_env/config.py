@@ -410,6 +410,13 @@ def validate(cfg: Config, source: str = "config") -> None:
         raise ConfigError(f"{source}: search.explore_fraction must be in [0, 1]")
     if not 0.0 < cfg.retrain.ema_decay < 1.0:
         raise ConfigError(f"{source}: retrain.ema_decay must be in (0, 1)")
+    if cfg.env.alpha < 0:
+        raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
+    _validate_choices(cfg, source)
+
+
+def _validate_choices(cfg: Config, source: str) -> None:
+    """Names a config picks from a fixed set: feature extractor, FID reference, loss, data set."""
     if cfg.metrics.features not in ("domain", "inception"):
         raise ConfigError(
             f"{source}: metrics.features must be 'domain' or 'inception', got {cfg.metrics.features!r}"
@@ -419,8 +426,6 @@ def validate(cfg: Config, source: str = "config") -> None:
             f"{source}: metrics.reference must be one of {', '.join(FID_REFERENCES)}, "
             f"got {cfg.metrics.reference!r}"
         )
-    if cfg.env.alpha < 0:
-        raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
     for key, name, kind, known in (("train.loss", cfg.train.loss, "loss", LOSS_NAMES),
                                    ("data.name", cfg.data.name, "dataset", DATASET_NAMES)):
         if name not in known:
