@@ -16,6 +16,7 @@ import contextlib
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,6 +85,7 @@ class ProxyTrainer:
         self._seed = 0
         self._fresh = True
         self._gen = torch.Generator(device=self.device)
+        self._latents: dict[tuple[int, int], torch.Tensor] = {}  # the same in every episode
 
     # -- episode lifecycle -------------------------------------------------
     def reset(self, seed: int) -> None:
@@ -95,18 +97,16 @@ class ProxyTrainer:
         self._seed = int(seed)
         self._gen.manual_seed(self._seed)
 
-    def _seeded_init(self, salt: int) -> contextlib.AbstractContextManager:
+    @contextlib.contextmanager
+    def _seeded_init(self, salt: int) -> Iterator[None]:
         """Module init draws from the global RNG: seed it locally and restore it after.
 
         Under a lock: envs stepping in threads share the global RNG.
         """
-        stack = contextlib.ExitStack()
-        stack.enter_context(GLOBAL_RNG_LOCK)
-        stack.enter_context(
-            torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
-        )
-        torch.manual_seed(self._seed * 1009 + salt)
-        return stack
+        devices = [self.device] if self.device.type == "cuda" else []
+        with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self._seed * 1009 + salt)
+            yield
 
     def _begin_episode(self) -> None:
         """Build the episode's stage-0 generator, stage-1 discriminator and optimizers."""
@@ -197,10 +197,13 @@ class ProxyTrainer:
         """The same latent codes in every episode; ``salt`` tells the sets apart.
 
         The released search scores every episode on one fixed set, "to stabilise the
-        training".
+        training". Drawn once per trainer and kept on the device.
         """
-        gen = torch.Generator(device="cpu").manual_seed(salt)
-        return torch.randn(n, self.cfg.model.latent_dim, generator=gen).to(self.device)
+        key = (n, salt)
+        if key not in self._latents:
+            gen = torch.Generator(device="cpu").manual_seed(salt)
+            self._latents[key] = torch.randn(n, self.cfg.model.latent_dim, generator=gen).to(self.device)
+        return self._latents[key]
 
     @torch.no_grad()
     def sample(self, n: int, salt: int = 1) -> torch.Tensor:
@@ -225,18 +228,24 @@ class ProxyTrainer:
         G.eval()
         try:
             z_all = self._fixed_latents(mc.num_samples, salt=3)
-            if check_collapse:
-                first = G(z_all[: mc.batch_size])
-                if not bool(torch.isfinite(first).all()) or float(first.float().std()) < self.cfg.env.collapse_std:
-                    return {"IS": float("nan"), "FID": float("nan")}, np.zeros(
-                        self.representation_dim, np.float32
-                    ), True
+            # the first scoring batch, computed once: checked for collapse, then scored
+            first = G(z_all[: min(mc.batch_size, mc.num_samples)], return_features=True)
+            if check_collapse and (
+                not bool(torch.isfinite(first[0]).all())
+                or float(first[0].float().std()) < self.cfg.env.collapse_std
+            ):
+                return {"IS": float("nan"), "FID": float("nan")}, np.zeros(
+                    self.representation_dim, np.float32
+                ), True
             state_sum = torch.zeros(self.representation_dim, dtype=torch.float64, device=self.device)
             offset = 0
 
             def sample_fn(n: int) -> torch.Tensor:
                 nonlocal offset, state_sum
-                images, feats = G(z_all[offset : offset + n], return_features=True)
+                if offset == 0 and n == len(first[0]):
+                    images, feats = first
+                else:
+                    images, feats = G(z_all[offset : offset + n], return_features=True)
                 state_sum += progressive_state(feats.float()).sum(0).double()
                 offset += n
                 return images
