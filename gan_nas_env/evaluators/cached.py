@@ -41,6 +41,7 @@ class CachedEvaluator(Evaluator):
         self.seed = 0
         self.arch: Architecture | None = None
         self._inner_depth = 0  # cells of self.arch the inner evaluator has trained
+        self._inner_ready = False  # the inner evaluator is reset to this episode's seed
         self.hits = 0
         self.misses = 0
 
@@ -58,6 +59,7 @@ class CachedEvaluator(Evaluator):
             return _from_row(row)
         inner = self.inner
         inner.reset(self.seed)  # the baseline is the fresh generator of this episode's seed
+        self._inner_ready = True
         ev = inner.baseline()
         self._put("", self.seed, ev)
         return ev
@@ -66,7 +68,7 @@ class CachedEvaluator(Evaluator):
         """Start an episode with ``seed`` (the inner evaluator is reset on the first miss)."""
         # the inner evaluator is reset lazily at the first miss, so sample() still shows
         # the last trained generator after an auto-reset
-        self.seed, self.arch, self._inner_depth = int(seed), None, 0
+        self.seed, self.arch, self._inner_depth, self._inner_ready = int(seed), None, 0, False
 
     def step(self, cell: Cell) -> Evaluation:
         """Add ``cell``; replay its evaluation from the store or else evaluate and record it."""
@@ -78,8 +80,9 @@ class CachedEvaluator(Evaluator):
             return _from_row(row)
         self.misses += 1
         inner = self.inner
-        if self._inner_depth == 0:
+        if not self._inner_ready:
             inner.reset(self.seed)
+            self._inner_ready = True
         for earlier in self.arch.cells[self._inner_depth : self.arch.depth - 1]:
             inner.step(earlier)  # catch up on replayed cells
         ev = inner.step(cell)
