@@ -33,18 +33,17 @@ from tqdm import tqdm  # noqa: E402
 
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
-from gan_nas_env.space import SPACE, Architecture, resolve_architecture  # noqa: E402
+from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
+from gan_nas_env.space import Architecture, resolve_architecture  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
 
 
-def sampling_order(table_config: str, n: int) -> list[Architecture]:
-    """The first ``n`` distinct architectures of the table's seeded uniform sampling order."""
-    rng = np.random.default_rng(load_config(table_config).seed)
+def distinct_order(table_config: str, n: int) -> list[Architecture]:
+    """The distinct architectures among the first ``n`` of the table's sampling order."""
     out: list[Architecture] = []
     seen: set[str] = set()
-    for _ in range(n):
-        arch = SPACE.sample(rng)
+    for arch in sampling_order(load_config(table_config).seed, n):
         if str(arch) not in seen:
             seen.add(str(arch))
             out.append(arch)
@@ -101,7 +100,7 @@ def main() -> None:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
     cfg = load_config(args.config)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    archs = sampling_order(args.table_config, args.archs)
+    archs = distinct_order(args.table_config, args.archs)
     for spec in (s.strip() for s in args.extra.split(",")):
         if spec:
             arch = resolve_architecture(spec)

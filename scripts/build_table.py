@@ -23,15 +23,14 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.envs.search_env import GANCellSearchEnv  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
-from gan_nas_env.evaluators.tabular import export_table  # noqa: E402
-from gan_nas_env.space import SPACE, action_from_cell  # noqa: E402
+from gan_nas_env.evaluators.tabular import export_table, sampling_order  # noqa: E402
+from gan_nas_env.space import action_from_cell  # noqa: E402
 
 
 def main() -> None:
@@ -54,8 +53,7 @@ def main() -> None:
         print(f"wrote {args.export}: {n} complete architectures, {size:.2f} MB")
         return
     torch.set_num_threads(1)
-    rng = np.random.default_rng(cfg.seed)
-    order = [SPACE.sample(rng) for _ in range(args.archs)]  # the same order for every worker
+    order = sampling_order(cfg.seed, args.archs)  # the same order for every worker
     mine = order[args.worker :: args.workers]
     env = GANCellSearchEnv(cfg, mode="cached", results_store=store)
     env.reset(seed=0)

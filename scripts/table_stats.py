@@ -81,15 +81,7 @@ def main() -> None:
 
 def _arch_seconds(table: Table) -> dict[str, float]:
     """Proxy seconds of one complete architecture from scratch (its 3 prefixes), and its 32 px stage."""
-    per, last = [], []
-    for a in table.complete():
-        cells = a.split()
-        prefixes = [" ".join(cells[:n]) for n in (4, 9, 14)]
-        secs = [float(table.seconds[table.index[p]].sum()) for p in prefixes]
-        per.append(sum(secs))
-        last.append(secs[-1])
+    records = [table.query(a) for a in table.complete()]
+    per = [r["cumulative_s"] for r in records]
+    last = [r["train_s"] + r["score_s"] for r in records]
     return {"mean": float(np.mean(per)), "median": float(np.median(per)), "last_stage_mean": float(np.mean(last))}
-
-
-if __name__ == "__main__":
-    main()

@@ -32,7 +32,7 @@ from gan_nas_env.config import MODEL_CODE_VERSION, Config, load_config
 from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.resources import ASSET_DIR
-from gan_nas_env.space import Architecture, Cell
+from gan_nas_env.space import SPACE, Architecture, Cell
 
 if TYPE_CHECKING:
     from gan_nas_env.evaluators.surrogate import Surrogate
@@ -43,6 +43,17 @@ TABLE_FORMAT = 1
 
 class TableError(ValueError):
     """A table that cannot be used (missing, another proxy, malformed)."""
+
+
+def sampling_order(seed: int, n: int) -> list[Architecture]:
+    """The first ``n`` draws of the tables' seeded uniform sampler (repeats included).
+
+    ``scripts/build_table.py`` evaluates architectures in this order (a larger ``n``
+    extends a table without changing its start) and ``scripts/build_finals.py`` trains
+    its final rows in it.
+    """
+    rng = np.random.default_rng(seed)
+    return [SPACE.sample(rng) for _ in range(n)]
 
 
 def prefix_depth(arch: str) -> int:
