@@ -60,5 +60,5 @@ class RealEvaluator(Evaluator):
         )
 
     def sample(self, n: int) -> torch.Tensor | None:
-        """Images of the current generator (None before one exists)."""
+        """Images of the most recently trained generator (None before one exists)."""
         return None if self.trainer.G is None else self.trainer.sample(n)

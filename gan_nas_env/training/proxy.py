@@ -86,6 +86,9 @@ class ProxyTrainer:
         self._fresh = True
         self._gen = torch.Generator(device=self.device)
         self._latents: dict[tuple[int, int], torch.Tensor] = {}  # the same in every episode
+        # the generator of the latest add_cell: a new episode's baseline does not replace it,
+        # so sample grids taken after an auto-reset show the architecture just trained
+        self._trained: torch.nn.Module | None = None
 
     # -- episode lifecycle -------------------------------------------------
     def reset(self, seed: int) -> None:
@@ -141,6 +144,7 @@ class ProxyTrainer:
                 self.D.grow()
         self.optimizers[0].add_param_group({"params": new_params})
         self.arch = arch
+        self._trained = self.G
         t0 = time.perf_counter()
         diverged, reason, losses, d_iters, g_iters = self._train_stage()
         t1 = time.perf_counter()
@@ -207,12 +211,18 @@ class ProxyTrainer:
 
     @torch.no_grad()
     def sample(self, n: int, salt: int = 1) -> torch.Tensor:
-        """``n`` images in [-1, 1] from the current generator on fixed latents."""
-        assert self.G is not None, "no generator yet: add a cell first"
-        self.G.eval()
+        """``n`` images in [-1, 1] on fixed latents from the most recently trained generator.
+
+        That is the generator of the latest :meth:`add_cell`, even after a new episode's
+        :meth:`baseline` has built the next one (the fresh stage-0 generator before any
+        cell was ever added).
+        """
+        G = self._trained if self._trained is not None else self.G
+        assert G is not None, "no generator yet: score a baseline or add a cell first"
+        G.eval()
         z = self._fixed_latents(n, salt)
-        out = torch.cat([self.G(zb) for zb in z.split(self.cfg.metrics.batch_size)])
-        self.G.train()
+        out = torch.cat([G(zb) for zb in z.split(self.cfg.metrics.batch_size)])
+        G.train()
         return out
 
     @torch.no_grad()

@@ -139,3 +139,15 @@ def test_scoring_latents_are_the_same_in_every_episode(evaluator):
     evaluator.reset(12)
     assert torch.equal(evaluator.trainer._fixed_latents(8, salt=3), a)
     assert not torch.equal(evaluator.trainer._fixed_latents(8, salt=1), a)
+
+
+def test_samples_after_a_new_baseline_show_the_last_trained_generator(evaluator):
+    """An auto-reset scores the next episode's baseline; grids must still show the
+    architecture just trained, not the fresh stage-0 generator."""
+    run_episode(evaluator, seed=4)
+    trained = evaluator.sample(4)
+    assert trained.shape[-1] == 16  # tiny: 3 cells on bottom width 2
+    evaluator.reset(5)
+    evaluator.baseline()
+    assert evaluator.trainer.G.stage == 0
+    assert torch.equal(evaluator.sample(4), trained)
