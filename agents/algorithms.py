@@ -1,54 +1,27 @@
-"""Make any stable-baselines3 (or sb3-contrib) agent by name for GANCellSearch.
+"""Make any registered agent (SB3, sb3-contrib or ``random``) by name for GANCellSearch.
 
-Hyper-parameters live in ``configs/agents/<algo>.yaml`` keyed by env id (with a
-``default`` entry), rl-zoo style; precedence: YAML < ``overrides``.
+The names are :data:`agents.registry.ALGOS`; hyper-parameters come from
+:mod:`agents.hyperparams` (``configs/agents/<algo>.yaml``, then ``overrides``).
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
-import yaml
 
+from agents.hyperparams import CLASS_PARAMS, load_hyperparams, resolve_class
 from agents.offpolicy import e2gan_off_policy
-from gan_nas_env.config import CONFIG_DIR, ConfigError, parse_scalar
+from agents.registry import ALGOS
+from gan_nas_env.config import ConfigError
 from gan_nas_env.envs.wrappers import DiscreteToContinuousAction, FlatDiscreteAction
-from gan_nas_env.registry import Registry
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
-AGENT_CONFIG_DIR = CONFIG_DIR / "agents"
-
-
-@dataclass(frozen=True)
-class AlgoSpec:
-    """Where an algorithm lives and which action space it needs."""
-
-    module: str
-    cls: str
-    action: str  # continuous | multidiscrete | discrete
-    off_policy: bool
-
-
-ALGOS: Registry[AlgoSpec] = Registry("algorithm")
-for _name, _spec in {
-    "sac": AlgoSpec("stable_baselines3", "SAC", "continuous", True),
-    "td3": AlgoSpec("stable_baselines3", "TD3", "continuous", True),
-    "ddpg": AlgoSpec("stable_baselines3", "DDPG", "continuous", True),
-    "tqc": AlgoSpec("sb3_contrib", "TQC", "continuous", True),
-    "crossq": AlgoSpec("sb3_contrib", "CrossQ", "continuous", True),
-    "ppo": AlgoSpec("stable_baselines3", "PPO", "multidiscrete", False),
-    "a2c": AlgoSpec("stable_baselines3", "A2C", "multidiscrete", False),
-    "maskable_ppo": AlgoSpec("sb3_contrib", "MaskablePPO", "multidiscrete", False),
-    "dqn": AlgoSpec("stable_baselines3", "DQN", "discrete", True),
-    "qrdqn": AlgoSpec("sb3_contrib", "QRDQN", "discrete", True),
-}.items():
-    ALGOS.register(_name, _spec)
+__all__ = ["ALGOS", "algo_class", "make_agent", "wrap_for_algo"]
 
 
 def algo_class(name: str) -> type[BaseAlgorithm]:
@@ -63,26 +36,6 @@ def algo_class(name: str) -> type[BaseAlgorithm]:
     return e2gan_off_policy(cls) if spec.off_policy else cls
 
 
-CLASS_PARAMS = ("replay_buffer_class",)  # hyper-parameters that name a class (dotted path)
-
-
-def resolve_class(value: Any, key: str = "class") -> Any:
-    """``"agents.replay.WithoutReplacementReplayBuffer"`` -> that class (classes pass through)."""
-    if not isinstance(value, str):
-        return value
-    module, _, attr = value.rpartition(".")
-    if not module:
-        raise ConfigError(f"{key} {value!r} must be a dotted name, e.g. "
-                          "agents.replay.WithoutReplacementReplayBuffer")
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"unknown {key} {value!r}: {exc}") from None
-    if not isinstance(obj, type):
-        raise ConfigError(f"{key} {value!r} is not a class")
-    return obj
-
-
 def wrap_for_algo(env: gym.Env, name: str) -> gym.Env:
     """Wrap the MultiDiscrete env into the action space ``name`` needs."""
     spec = ALGOS.get(name.lower())
@@ -91,38 +44,6 @@ def wrap_for_algo(env: gym.Env, name: str) -> gym.Env:
     if spec.action == "discrete":
         return FlatDiscreteAction(env)
     return env
-
-
-def load_hyperparams(name: str, env_id: str = "GANCellSearch-v0") -> dict[str, Any]:
-    """Hyper-parameters of ``name`` for ``env_id`` from ``configs/agents/<name>.yaml``.
-
-    Every algorithm in :data:`ALGOS` has its file; a missing one is a broken install or
-    checkout (a :class:`ConfigError`), never a silent fall-back to SB3's defaults.
-    """
-    ALGOS.get(name.lower())  # unknown name: the registry's error, listing the algorithms
-    path = AGENT_CONFIG_DIR / f"{name.lower()}.yaml"
-    if not path.is_file():
-        raise ConfigError(
-            f"hyper-parameter file {str(path)!r} for algorithm {name.lower()!r} is missing; "
-            f"every algorithm in ALGOS needs configs/agents/{name.lower()}.yaml (with a "
-            "'default' entry). Restore it from the checkout, or reinstall the package "
-            "(pip install . ships configs/ as gan_nas_env/configs)."
-        )
-    table = yaml.safe_load(path.read_text()) or {}
-    params = dict(table.get("default", {}))
-    params.update(table.get(env_id, {}))
-    return params
-
-
-def parse_hyperparams(items: list[str]) -> dict[str, Any]:
-    """``["learning_rate:1e-3", "batch_size:32"]`` -> dict (values parsed as YAML)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        if ":" not in item:
-            raise ConfigError(f"hyper-parameter {item!r} must look like name:value")
-        key, raw = item.split(":", 1)
-        out[key.strip()] = parse_scalar(raw)
-    return out
 
 
 def make_agent(

@@ -18,7 +18,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from tqdm.auto import tqdm
 
-from agents.algorithms import ALGOS, algo_class, make_agent, wrap_for_algo
+from agents.algorithms import algo_class, make_agent, wrap_for_algo
 from agents.callbacks import E2GANSchedule
 from agents.checkpoint import (
     find_checkpoint,
@@ -27,6 +27,7 @@ from agents.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
+from agents.registry import ALGOS
 from gan_nas_env.config import Config, ConfigError
 from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator

@@ -13,6 +13,8 @@ where it stopped. Several workers may share one store (``--worker i --workers n`
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 0 --workers 2 &
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 1 --workers 2 &
     python scripts/build_table.py --export gan_nas_env/assets/table_fmnist_v2.npz
+    # another proxy budget (the fidelity ladder of docs/validity.md), in its own store:
+    python scripts/build_table.py --archs 62 --set train.d_iters_per_cell=64 --store runs/ladder.sqlite
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument("--export", default=None, help="write the table file and exit")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     args = p.parse_args()
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.set)
     if cfg.env.fixed_gan_seed is None:
         p.error(f"{args.config} must set env.fixed_gan_seed so that evaluations can be stored and reused")
     store = ResultsStore(args.store)

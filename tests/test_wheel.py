@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import algorithms
-from agents.algorithms import ALGOS, load_hyperparams
+from agents import hyperparams
+from agents.hyperparams import load_hyperparams
+from agents.registry import ALGOS
 from gan_nas_env.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,7 +122,8 @@ def test_wheel_install_makes_env_and_finds_presets(wheel_venv):
         import json
         import gymnasium as gym
         import gan_nas_env
-        from agents.algorithms import ALGOS, load_hyperparams
+        from agents.hyperparams import load_hyperparams
+        from agents.registry import ALGOS
         from gan_nas_env.config import preset_names
         from gan_nas_env.resources import CONFIG_DIR
         env = gym.make("GANCellSearch-v0", evaluator="fake")
@@ -161,11 +163,11 @@ def test_wheel_install_cli_help_and_search(wheel_venv):
 
 def test_every_algorithm_has_its_yaml():
     for algo in ALGOS.names():
-        assert (algorithms.AGENT_CONFIG_DIR / f"{algo}.yaml").is_file(), algo
+        assert (hyperparams.AGENT_CONFIG_DIR / f"{algo}.yaml").is_file(), algo
         assert load_hyperparams(algo)
 
 
 def test_missing_agent_yaml_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(algorithms, "AGENT_CONFIG_DIR", tmp_path)
+    monkeypatch.setattr(hyperparams, "AGENT_CONFIG_DIR", tmp_path)
     with pytest.raises(ConfigError, match=r"sac\.yaml"):
         load_hyperparams("sac")

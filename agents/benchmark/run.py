@@ -38,27 +38,20 @@ from tqdm.auto import tqdm
 from agents.algorithms import ALGOS, make_agent, wrap_for_algo
 from agents.benchmark.report import RunLog, plot_benchmark, rliable_summary, write_report
 from agents.callbacks import E2GANSchedule
-from agents.random_search import RandomSearch
 from gan_nas_env.provenance import provenance
-from gan_nas_env.registry import Registry, UnknownNameError
 from gan_nas_env.space import SPACE
 
 if TYPE_CHECKING:
     from gan_nas_env.envs.search_env import GANCellSearchEnv
 
-BASELINES: Registry[type] = Registry("agent")
-BASELINES.register("random", RandomSearch)
-
-
 def agent_names() -> list[str]:
-    """Every agent the benchmark can run: the SB3 algorithms and the baselines."""
-    return sorted([*ALGOS.names(), *BASELINES.names()])
+    """Every agent the benchmark can run: :data:`~agents.registry.ALGOS` (``random`` included)."""
+    return ALGOS.names()
 
 
 def check_agent(name: str) -> None:
     """Raise :class:`~gan_nas_env.registry.UnknownNameError` listing all agents for an unknown name."""
-    if name not in ALGOS and name not in BASELINES:
-        raise UnknownNameError(f"unknown agent {name!r}; known: {', '.join(agent_names())}")
+    ALGOS.get(name)
 
 
 class EpisodeScores(BaseCallback):
@@ -99,15 +92,12 @@ def run_one(algo: str, seed: int, episodes: int, make_env: Callable[[], gym.Env]
     """
     env = make_env()
     cb = EpisodeScores(episodes)
-    if algo in BASELINES:
-        BASELINES.get(algo)(env, seed).learn(total_timesteps=3 * episodes, callback=[cb])
-    else:
-        model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams,
-                           env_id=env_id)
-        # the same explore/exploit schedule as `gan-nas search` (SPEC section 3), with its
-        # per-episode whole-buffer update (SearchConfig.full_buffer_update's default)
-        schedule = E2GANSchedule(episodes, full_buffer_update=True)
-        model.learn(total_timesteps=3 * episodes, callback=[schedule, cb])
+    model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams,
+                       env_id=env_id)
+    # the same explore/exploit schedule as `gan-nas search` (SPEC section 3), with its
+    # per-episode whole-buffer update (SearchConfig.full_buffer_update's default)
+    schedule = E2GANSchedule(episodes, full_buffer_update=True)
+    model.learn(total_timesteps=3 * episodes, callback=[schedule, cb])
     env.close()
     return cb.log
 

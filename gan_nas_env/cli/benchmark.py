@@ -28,7 +28,7 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 def parse_agent_hyperparams(items: list[str]) -> dict[str, dict[str, Any]]:
     """``["sac:learning_rate:1e-3"]`` -> ``{"sac": {"learning_rate": 0.001}}``."""
-    from agents.algorithms import parse_hyperparams
+    from agents.hyperparams import parse_hyperparams
 
     out: dict[str, dict[str, Any]] = {}
     for item in items:

@@ -28,8 +28,8 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     """Population-based training of RL agents (Ray Tune PBT) on the search env."""
     import ray
 
-    from agents.algorithms import ALGOS
     from agents.pbt import run_pbt
+    from agents.registry import ALGOS
 
     ALGOS.get(args.algo.lower())
     if args.population <= 0 or args.iterations <= 0 or args.episodes_per_iter <= 0:

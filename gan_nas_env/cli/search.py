@@ -12,7 +12,7 @@ from gan_nas_env.config import ConfigError
 
 def _search_args(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
-    p.add_argument("--algo", default=None, help="sac (default), td3, tqc, ppo, a2c, dqn, ...")
+    p.add_argument("--algo", default=None, help="sac (default), td3, tqc, ppo, a2c, dqn, random, ...")
     p.add_argument("--episodes", type=int, default=None, help="episodes (default: from config)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config>-<algo>-s<seed>)")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="NAME:VALUE",
@@ -34,7 +34,8 @@ def _search_args(p: argparse.ArgumentParser) -> None:
 @subcommand("search", _search_args)
 def cmd_search(args: argparse.Namespace) -> int:
     """Run an RL architecture search and write its run folder."""
-    from agents.algorithms import ALGOS, parse_hyperparams
+    from agents.hyperparams import parse_hyperparams
+    from agents.registry import ALGOS
     from agents.search import run_search
 
     if args.resume:

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from stable_baselines3.common.callbacks import StopTrainingOnMaxEpisodes
 
-from agents.algorithms import ALGOS, load_hyperparams, make_agent, parse_hyperparams, wrap_for_algo
+from agents.algorithms import ALGOS, make_agent, wrap_for_algo
 from agents.callbacks import E2GANSchedule
+from agents.hyperparams import load_hyperparams, parse_hyperparams
 from agents.search import run_search
 from gan_nas_env.config import ConfigError, load_config
 from gan_nas_env.envs.search_env import GANCellSearchEnv

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.algorithms import ALGOS, make_agent, wrap_for_algo
 from agents.random_search import RandomSearch
@@ -13,6 +14,7 @@ SHORT = {
     "ppo": {"n_steps": 6, "batch_size": 6, "n_epochs": 1},
     "maskable_ppo": {"n_steps": 6, "batch_size": 6, "n_epochs": 1},
     "a2c": {"n_steps": 3},
+    "random": {},
 }
 
 
@@ -49,14 +51,16 @@ def test_random_search_is_seeded_and_stops():
         e = env()
         seen = []
 
-        class Rec:
+        class Rec(BaseCallback):
             def _on_step(self):
                 info = self.locals["infos"][0]
                 if self.locals["dones"][0]:
                     seen.append(info["arch"])
                 return len(seen) < 4
 
-        RandomSearch(e, seed).learn(total_timesteps=30, callback=[Rec()])
+        model = make_agent("random", wrap_for_algo(e, "random"), seed=seed)
+        assert isinstance(model, RandomSearch)
+        model.learn(total_timesteps=30, callback=[Rec()])
         return seen
 
     assert archs(0) == archs(0) and len(archs(0)) == 4
@@ -65,9 +69,10 @@ def test_random_search_is_seeded_and_stops():
 
 
 def test_benchmark_lists_every_algorithm_and_random_search():
-    from agents.benchmark.run import BASELINES, agent_names, check_agent
+    from agents.algorithms import algo_class
+    from agents.benchmark.run import agent_names, check_agent
 
-    assert set(agent_names()) == set(ALGOS.names()) | {"random"}
-    assert BASELINES.get("random") is RandomSearch
+    assert set(agent_names()) == set(ALGOS.names()) and "random" in agent_names()
+    assert algo_class("random") is RandomSearch
     with pytest.raises(KeyError, match="known: a2c"):
         check_agent("nope")

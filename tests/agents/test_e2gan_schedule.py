@@ -13,8 +13,9 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import StopTrainingOnMaxEpisodes
 
-from agents.algorithms import ALGOS, algo_class, make_agent, resolve_class, wrap_for_algo
+from agents.algorithms import ALGOS, algo_class, make_agent, wrap_for_algo
 from agents.callbacks import E2GANSchedule
+from agents.hyperparams import resolve_class
 from agents.replay import WithoutReplacementReplayBuffer
 from agents.search import run_search
 from gan_nas_env.config import ConfigError, load_config
@@ -267,3 +268,20 @@ def test_replay_buffer_save_and_load(tmp_path):
     assert other.replay_buffer.size() == 6
     np.testing.assert_array_equal(np.sort(other.replay_buffer.sample(6).actions.numpy(), axis=0),
                                   np.sort(model.replay_buffer.actions[:6, 0], axis=0))
+
+
+@pytest.mark.parametrize("algo", ["random", "ppo"])
+def test_resume_matches_uninterrupted_search_without_replay_buffer(tmp_path, algo):
+    # random search is an algorithm like the SB3 ones: `search --algo random` checkpoints
+    # and resumes it exactly (its actions come from the checkpointed action-space RNG)
+    cfg = load_config("tiny", {"search.explore_fraction": 0.5})
+    kw = dict(algo=algo, episodes=6, progress=False, hyperparams={"n_steps": 6, "batch_size": 6}
+              if algo == "ppo" else None)
+    run_search(cfg, tmp_path / "ref", evaluator=FakeEvaluator(16), **kw)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(cfg, tmp_path / "run", evaluator=CrashingEvaluator(crash_at=11), **kw)
+    assert (tmp_path / "run" / "checkpoint" / "model.zip").exists()
+    run_search(cfg, tmp_path / "run", evaluator=FakeEvaluator(16), resume=True, **kw)
+    ref, res = _steps(tmp_path / "ref"), _steps(tmp_path / "run")
+    assert len(ref) == 18 and res == ref
+    assert len({r[2] for r in ref if r[1] == 3}) > 1  # not one architecture repeated
