@@ -1,0 +1,87 @@
+#!/usr/bin/env python
+"""Real searches for docs/validity.md: SAC and random search, several seeds, on the table's proxy.
+
+Each search is ``gan-nas search --config table-fmnist`` (real training of every
+architecture, not the table) with ``--episodes`` episodes, in its own run folder under
+``--runs``; a killed search resumes from its checkpoint when this script is run again,
+and a finished one is not run again. ``--export`` writes every finished search's best
+architecture (and its proxy score, episodes, wall time) as JSON;
+``scripts/build_finals.py --extra-from`` then trains those architectures by the final
+protocol, and ``scripts/validity.py`` places them among the uniform sample.
+
+    OMP_NUM_THREADS=1 nohup python scripts/validity_searches.py &
+    python scripts/validity_searches.py --export docs/validity/searches.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_dir(runs: Path, algo: str, seed: int) -> Path:
+    """The run folder of one search."""
+    return runs / f"{algo}-s{seed}"
+
+
+def finished(out: Path) -> bool:
+    """A search that wrote its final report."""
+    return (out / "top_architectures.json").exists() and (out / "model.zip").exists()
+
+
+def export(args: argparse.Namespace, path: Path) -> None:
+    """Best architecture of every finished search, with provenance, as JSON."""
+    from gan_nas_env.provenance import provenance
+
+    rows = []
+    for algo in args.algos.split(","):
+        for seed in args.seeds:
+            out = run_dir(Path(args.runs), algo, seed)
+            if not finished(out):
+                continue
+            top = json.loads((out / "top_architectures.json").read_text())
+            meta = json.loads((out / "meta.json").read_text())
+            rows.append({"algo": algo, "seed": seed, "best_arch": top[0]["arch"] if top else None,
+                         "best_proxy_score": top[0]["score"] if top else None,
+                         "top": top, "episodes": meta.get("episodes"), "run": str(out)})
+    data = {"config": args.config, "episodes": args.episodes, "rows": rows,
+            "command": " ".join(sys.argv), "provenance": provenance()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+    print(f"wrote {path}: {len(rows)} finished searches")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="table-fmnist", help="proxy preset of the searches")
+    p.add_argument("--algos", default="sac,random", help="comma-separated algorithms")
+    p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--runs", default="runs/validity", help="folder of the search run folders")
+    p.add_argument("--export", default=None, help="write the finished searches as JSON and exit")
+    args = p.parse_args()
+    if args.export:
+        export(args, Path(args.export))
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    for seed in args.seeds:  # seed-major: a partial run has both algorithms for its seeds
+        for algo in args.algos.split(","):
+            out = run_dir(Path(args.runs), algo, seed)
+            if finished(out):
+                print(f"{out}: finished")
+                continue
+            cmd = [sys.executable, "-m", "gan_nas_env.cli", "search", "--config", args.config,
+                   "--algo", algo, "--set", f"seed={seed}", "--episodes", str(args.episodes),
+                   "--out", str(out), "--no-progress"]
+            if (out / "checkpoint").exists() or (out / "checkpoint.old").exists():
+                cmd.append("--resume")
+            print(" ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, env=env)
+
+
+if __name__ == "__main__":
+    main()
