@@ -12,7 +12,8 @@ where it stopped. Several workers may share one store (``--worker i --workers n`
 
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 0 --workers 2 &
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 1 --workers 2 &
-    python scripts/build_table.py --export gan_nas_env/assets/table_fmnist_v2.npz
+    python scripts/build_table.py --export gan_nas_env/assets/table_fmnist_v2.npz \
+        --finals docs/validity/finals.json   # with the final fidelity (scripts/build_finals.py)
     # another proxy budget (the fidelity ladder of docs/validity.md), in its own store:
     python scripts/build_table.py --archs 62 --set train.d_iters_per_cell=64 --store runs/ladder.sqlite
 """
@@ -44,14 +45,25 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument("--export", default=None, help="write the table file and exit")
+    p.add_argument("--finals", default=None, help="with --export: final rows JSON (build_finals.py --export)")
+    p.add_argument("--no-surrogate", action="store_true",
+                   help="with --export: do not store the fitted surrogates' predictions")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     args = p.parse_args()
     cfg = load_config(args.config, args.set)
     if cfg.env.fixed_gan_seed is None:
         p.error(f"{args.config} must set env.fixed_gan_seed so that evaluations can be stored and reused")
+    finals = None
+    if args.finals:
+        import json
+
+        from gan_nas_env.evaluators.final import FinalRows
+
+        data = json.loads(open(args.finals).read())
+        finals = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
     store = ResultsStore(args.store)
     if args.export:
-        n = export_table(store, cfg, args.export)
+        n = export_table(store, cfg, args.export, finals=finals, surrogate=not args.no_surrogate)
         size = os.path.getsize(args.export) / 2**20
         print(f"wrote {args.export}: {n} complete architectures, {size:.2f} MB")
         return

@@ -30,10 +30,8 @@ def _single_thread_torch():
     torch.set_num_threads(old)
 
 
-@pytest.fixture(scope="module")
-def small_table(tmp_path_factory):
-    """A table of 60 architectures built by the real build path over the fake evaluator."""
-    d = tmp_path_factory.mktemp("table")
+def _small_store(d):
+    """60 architectures evaluated by the real build path over the fake evaluator."""
     cfg = load_config("tiny", {"env.fixed_gan_seed": 0})
     store = ResultsStore(d / "t.sqlite")
     env = GANCellSearchEnv(cfg, evaluator=FakeEvaluator(16, seed_noise=0.5), mode="cached",
@@ -45,6 +43,45 @@ def small_table(tmp_path_factory):
         env.reset()
         for cell in arch.cells:
             env.step(action_from_cell(cell))
+    return store, cfg, archs
+
+
+@pytest.fixture(scope="module")
+def small_table(tmp_path_factory):
+    """A table of 60 architectures built by the real build path over the fake evaluator."""
+    d = tmp_path_factory.mktemp("table")
+    store, cfg, archs = _small_store(d)
     n = export_table(store, cfg, d / "table.npz")
     assert n == 60
+    return d / "table.npz", cfg, archs
+
+
+def synthetic_final_rows(archs, seeds=(0, 1)):
+    """Final rows of the first 40 of ``archs``: FID falls with the conv and norm choices, plus noise."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for arch in archs[:40]:
+        v = np.array(arch.to_vector())
+        for seed in seeds:
+            fid = 30.0 - 4.0 * v[0] - 2.0 * v[1] - 3.0 * v[4] + rng.normal(0, 0.5)
+            rows.append({"arch": str(arch), "seed": seed, "IS": 1.5 + 0.02 * v[2] + rng.normal(0, 0.01),
+                         "FID": fid, "KID": fid / 100, "train_s": 100.0 + seed})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def synthetic_finals():
+    """:func:`synthetic_final_rows`, for tests that check what the final table stored."""
+    return synthetic_final_rows
+
+
+@pytest.fixture(scope="module")
+def final_table(tmp_path_factory):
+    """``small_table`` with a second fidelity: synthetic final rows of 40 architectures x 2 seeds."""
+    from gan_nas_env.evaluators.final import FinalRows
+
+    d = tmp_path_factory.mktemp("final_table")
+    store, cfg, archs = _small_store(d)
+    finals = FinalRows.from_records(synthetic_final_rows(archs), "final-test", {"seed": 0})
+    export_table(store, cfg, d / "table.npz", finals=finals)
     return d / "table.npz", cfg, archs

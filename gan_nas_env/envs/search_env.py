@@ -12,13 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from gan_nas_env.config import Config, load_config
-from gan_nas_env.evaluators import (
-    CachedEvaluator,
-    Evaluation,
-    Evaluator,
-    FakeEvaluator,
-    RealEvaluator,
-)
+from gan_nas_env.evaluators.base import Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.space import NUM_CELLS, Architecture, cell_from_action
 
@@ -152,9 +146,13 @@ class GANCellSearchEnv(gym.Env):
     def _make_evaluator(self, evaluator: Evaluator | str) -> Evaluator:
         if isinstance(evaluator, Evaluator):
             return evaluator
-        if evaluator == "real":
+        if evaluator == "real":  # torch-based evaluators load on first use (see evaluators/)
+            from gan_nas_env.evaluators.proxy import RealEvaluator
+
             return RealEvaluator(self.cfg)
         if evaluator == "fake":
+            from gan_nas_env.evaluators.fake import FakeEvaluator
+
             return FakeEvaluator(representation_dim=self.cfg.model.gf)
         raise ValueError(f"unknown evaluator {evaluator!r}; use 'real', 'fake' or an Evaluator")
 
@@ -171,6 +169,8 @@ class GANCellSearchEnv(gym.Env):
             rdim = evaluator.representation_dim
         else:
             rdim = self.cfg.model.gf
+        from gan_nas_env.evaluators.cached import CachedEvaluator
+
         return CachedEvaluator(
             lambda: self._make_evaluator(evaluator), store, self.cfg.proxy_hash(), rdim,
             replay=mode == "cached",
@@ -200,6 +200,8 @@ class GANCellSearchEnv(gym.Env):
 
     def attach_store(self, store: ResultsStore, replay: bool = False) -> None:
         """Record every evaluation in ``store`` (and replay stored ones when ``replay``)."""
+        from gan_nas_env.evaluators.cached import CachedEvaluator
+
         inner = self.evaluator
         self.evaluator = CachedEvaluator(
             lambda: inner, store, self.cfg.proxy_hash(), inner.representation_dim, replay=replay

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from gan_nas_env.space import Cell
+
+if TYPE_CHECKING:
+    import torch
 
 METRIC_KEYS = ("IS", "FID", "KID")
 """The metrics of a benchmark table row and of a surrogate prediction, in this order."""

@@ -16,17 +16,15 @@ error and Spearman rank correlation of the combined score ``IS - alpha FID``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from scipy.stats import spearmanr
-from sklearn.base import RegressorMixin
-from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
-from sklearn.model_selection import train_test_split
-from sklearn.multioutput import MultiOutputRegressor
 
 from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation
 from gan_nas_env.space import NUM_CELLS, SPACE, Architecture, Cell
+
+if TYPE_CHECKING:  # scikit-learn loads when a surrogate is fitted, not when one is loaded
+    from sklearn.base import RegressorMixin
 
 
 class Rows(Protocol):
@@ -53,14 +51,21 @@ MIN_HOLDOUT_ROWS = 10
 
 
 def _random_forest(seed: int) -> RegressorMixin:
+    from sklearn.ensemble import RandomForestRegressor
+
     return RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
 
 
 def _extra_trees(seed: int) -> RegressorMixin:
+    from sklearn.ensemble import ExtraTreesRegressor
+
     return ExtraTreesRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
 
 
 def _gradient_boosting(seed: int) -> RegressorMixin:
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.multioutput import MultiOutputRegressor
+
     return MultiOutputRegressor(GradientBoostingRegressor(
         n_estimators=300, max_depth=4, learning_rate=0.03, subsample=0.8, random_state=seed))
 
@@ -92,6 +97,9 @@ def holdout_report(model: RegressorMixin, x: np.ndarray, y: np.ndarray, alpha: f
     :return: ``n_test``, ``mae`` and ``mae_mean_predictor`` per metric, ``score_mae``
         and ``score_spearman`` of ``IS - alpha FID``.
     """
+    from scipy.stats import spearmanr
+    from sklearn.model_selection import train_test_split
+
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed)
     pred = model.fit(xtr, ytr).predict(xte)
     score = lambda m: m[:, 0] - alpha * m[:, 1]  # noqa: E731
@@ -137,21 +145,40 @@ class Surrogate:
         """
         if kind not in MODELS:
             raise ValueError(f"unknown surrogate {kind!r}; known: {', '.join(MODELS)}")
-        depths = table.depths()
-        models, feats, reps, secs, hold = {}, {}, {}, {}, {}
-        for depth in (1, 2, 3):
-            idx = np.flatnonzero((depths == depth) & ~table.diverged)
-            if len(idx) == 0:
-                continue
-            x = np.stack([one_hot(Architecture.parse(table.archs[i])) for i in idx])
-            y = table.metrics[idx]
-            if len(idx) >= MIN_HOLDOUT_ROWS:
+        models, hold = {}, {}
+        feats, reps, secs = _rows_by_depth(table)
+        for depth, x in feats.items():
+            y = table.metrics[_row_index(table, depth)]
+            if len(x) >= MIN_HOLDOUT_ROWS:
                 hold[depth] = holdout_report(MODELS[kind](seed), x, y, table.alpha, seed)
             models[depth] = MODELS[kind](seed).fit(x, y)
-            feats[depth], reps[depth] = x, table.representation[idx]
-            train_s, score_s = table.seconds[idx].mean(0)
-            secs[depth] = (float(train_s), float(score_s))
         return cls(models, feats, reps, secs, hold, kind)
+
+    @classmethod
+    def from_grids(cls, table: Rows, grids: dict[int, np.ndarray], holdout: dict[int, dict[str, Any]],
+                   kind: str = "gradient_boosting") -> Surrogate:
+        """A surrogate that answers from precomputed :meth:`grids` (no fitting, no scikit-learn).
+
+        This is how a table file with its fitted surrogate loads in milliseconds.
+        """
+        feats, reps, secs = _rows_by_depth(table)
+        sur = cls({}, feats, reps, secs, holdout, kind)
+        for depth, grid in grids.items():
+            if depth == 1:
+                sur._chunks[(1, None)] = grid
+                continue
+            per_first = grid.reshape(len(_CELL_POS[0]), -1, grid.shape[-1])
+            for j, first in enumerate(SPACE.cells(0)):
+                sur._chunks[(depth, first)] = per_first[j]
+        return sur
+
+    def grids(self) -> dict[int, np.ndarray]:
+        """Predicted metrics of every prefix of each depth (row-major in the cells' positions)."""
+        out = {}
+        for depth in sorted(self.seconds):
+            out[depth] = (self._chunk(1, None) if depth == 1 else
+                          np.concatenate([self._chunk(depth, c) for c in SPACE.cells(0)]))
+        return out
 
     def predict(self, arch: Architecture) -> Evaluation:
         """Predicted evaluation of a prefix (``cached`` is False: not a measured row).
@@ -161,7 +188,7 @@ class Surrogate:
         first query an env step costs an array lookup.
         """
         d = arch.depth
-        if d not in self.models:
+        if d not in self.seconds:
             raise ValueError(f"the table has no prefixes of depth {d}; cannot predict {arch}")
         key = str(arch)
         if key not in self._reps:
@@ -192,9 +219,43 @@ class Surrogate:
 
     def _predict_chunk(self, depth: int, first: Cell | None) -> np.ndarray:
         """Predicted metrics of every prefix of ``depth`` starting with ``first`` (row-major)."""
-        blocks = [_CELL_ONE_HOT[i] for i in range(depth)]
-        if first is not None:
-            blocks[0] = cell_one_hot(first, 0)[None]
-        grids = np.meshgrid(*[np.arange(len(b)) for b in blocks], indexing="ij")
-        x = np.concatenate([b[g.ravel()] for b, g in zip(blocks, grids)], axis=1)
-        return self.models[depth].predict(x.astype(np.float32))
+        return self.models[depth].predict(prefix_features(depth, first))
+
+
+def prefix_features(depth: int, first: Cell | None = None) -> np.ndarray:
+    """One-hot features of every prefix of ``depth`` (starting with ``first`` if given), row-major."""
+    blocks = [_CELL_ONE_HOT[i] for i in range(depth)]
+    if first is not None:
+        blocks[0] = cell_one_hot(first, 0)[None]
+    grids = np.meshgrid(*[np.arange(len(b)) for b in blocks], indexing="ij")
+    return np.concatenate([b[g.ravel()] for b, g in zip(blocks, grids)], axis=1).astype(np.float32)
+
+
+def one_hot_rows(archs: list[str], depth: int) -> np.ndarray:
+    """:func:`one_hot` of many canonical prefix strings of one ``depth`` at once (not validated)."""
+    sizes = [n for i in range(depth) for n in SPACE.cell_sizes(i)]
+    values = np.array([a.split() for a in archs], dtype=np.int64).reshape(len(archs), len(sizes))
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    out = np.zeros((len(archs), sum(sizes)), np.float32)
+    out[np.arange(len(archs))[:, None], offsets + values] = 1.0
+    return out
+
+
+def _row_index(table: Rows, depth: int) -> np.ndarray:
+    """Rows of ``depth`` that did not diverge."""
+    return np.flatnonzero((table.depths() == depth) & ~table.diverged)
+
+
+def _rows_by_depth(table: Rows) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray],
+                                          dict[int, tuple[float, float]]]:
+    """Per depth: one-hot features, representations and mean (train, score) seconds of the rows."""
+    feats, reps, secs = {}, {}, {}
+    for depth in (1, 2, 3):
+        idx = _row_index(table, depth)
+        if len(idx) == 0:
+            continue
+        feats[depth] = one_hot_rows([table.archs[i] for i in idx], depth)
+        reps[depth] = table.representation[idx]
+        train_s, score_s = table.seconds[idx].mean(0)
+        secs[depth] = (float(train_s), float(score_s))
+    return feats, reps, secs

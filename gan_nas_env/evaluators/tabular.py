@@ -21,6 +21,7 @@ Surrogate answers report the table's mean seconds at that depth.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,10 @@ from gan_nas_env.config import MODEL_CODE_VERSION, Config, load_config
 from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.resources import ASSET_DIR
-from gan_nas_env.space import SPACE, Architecture, Cell
+from gan_nas_env.space import CELL_WIDTHS, SPACE, Architecture, Cell
 
 if TYPE_CHECKING:
+    from gan_nas_env.evaluators.final import FinalRows
     from gan_nas_env.evaluators.surrogate import Surrogate
 
 DEFAULT_TABLE = ASSET_DIR / "table_fmnist_v2.npz"
@@ -56,17 +58,30 @@ def sampling_order(seed: int, n: int) -> list[Architecture]:
     return [SPACE.sample(rng) for _ in range(n)]
 
 
+_DEPTH_OF_LENGTH = {0: 0, **{n: d + 1 for d, n in enumerate(itertools.accumulate(CELL_WIDTHS))}}
+
+
 def prefix_depth(arch: str) -> int:
     """Cells in a canonical prefix string (0 for the empty baseline)."""
-    return 0 if not arch else len(Architecture.parse(arch).cells)
+    n = len(arch.split())
+    if n not in _DEPTH_OF_LENGTH:
+        raise ValueError(f"{arch!r} is not a canonical prefix string (4, 9 or 14 integers)")
+    return _DEPTH_OF_LENGTH[n]
 
 
-def export_table(store: ResultsStore, cfg: Config, path: str | Path) -> int:
+def export_table(store: ResultsStore, cfg: Config, path: str | Path,
+                 finals: FinalRows | None = None, surrogate: bool = True) -> int:
     """Write every stored evaluation of ``cfg``'s proxy to a compressed ``.npz`` table.
 
     Only evaluations with ``cfg.env.fixed_gan_seed`` are kept (plus the baseline),
     and only prefixes whose shorter prefixes are stored too. Returns the number
     of complete (3-cell) architectures.
+
+    :param finals: final-protocol rows (the table's second fidelity), stored with
+        their protocol's hash and config.
+    :param surrogate: fit the surrogates now and store their predictions of every
+        prefix (and, with ``finals``, every complete architecture's final metrics),
+        so that the bench env starts without fitting anything.
     """
     seed = cfg.env.fixed_gan_seed
     if seed is None:
@@ -81,17 +96,57 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path) -> int:
     secs = np.array([[r["timings"].get("train_s", 0.0), r["timings"].get("score_s", 0.0)] for r in rows])
     meta = {"config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash(), "gan_seed": seed,
             "format": TABLE_FORMAT, "metrics": list(METRIC_KEYS), "model_code": MODEL_CODE_VERSION}
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf, arch=np.array([r["arch"] for r in rows]), metrics=metrics,
+    arrays: dict[str, np.ndarray] = dict(
+        arch=np.array([r["arch"] for r in rows]), metrics=metrics,
         representation=np.stack([r["representation"] for r in rows]).astype(np.float16),
         seconds=secs, diverged=np.array([r["diverged"] for r in rows], bool),
-        meta=np.array(json.dumps(meta)),
     )
+    if finals is not None:
+        arrays.update(final_arch=np.array(finals.archs), final_seed=finals.seeds,
+                      final_metrics=finals.metrics, final_train_s=finals.train_s)
+        meta["final"] = {"final_hash": finals.final_hash, "config": finals.config}
+    if surrogate:
+        table = Table(list(arrays["arch"]), metrics, arrays["representation"].astype(np.float32),
+                      secs, arrays["diverged"], meta)
+        table._finals = finals
+        arrays.update(_surrogate_arrays(table, meta))
+    buf = io.BytesIO()
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     tmp = Path(str(path) + ".tmp")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(path)
     return sum(prefix_depth(r["arch"]) == 3 for r in rows)
+
+
+def _pack(a: np.ndarray) -> dict[str, np.ndarray]:
+    """``a`` (``[n, k]`` floats) as uint16 with a per-column offset and step (1/65535 of its range)."""
+    lo, hi = a.min(0), a.max(0)
+    step = np.where(hi > lo, (hi - lo) / 65535.0, 1.0)
+    return {"q": np.round((a - lo) / step).astype(np.uint16), "lo": lo, "step": step}
+
+
+def _unpack(z: Any, prefix: str) -> np.ndarray:
+    return (z[f"{prefix}_q"] * z[f"{prefix}_step"] + z[f"{prefix}_lo"]).astype(np.float32)
+
+
+def _surrogate_arrays(table: Table, meta: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Fit the table's surrogates; their predictions as packed arrays (and their reports in ``meta``)."""
+    import sklearn
+
+    from gan_nas_env.evaluators.final import fit_final_surrogate, predict_final_grid
+
+    sur = table.surrogate()
+    out: dict[str, np.ndarray] = {}
+    for depth, grid in sur.grids().items():
+        out.update({f"grid{depth}_{k}": v for k, v in _pack(grid).items()})
+    meta["surrogate"] = {"kind": sur.kind, "holdout": {str(d): h for d, h in sur.holdout.items()},
+                         "sklearn": sklearn.__version__}
+    if table._finals is not None:
+        model, report = fit_final_surrogate(table._finals, table.alpha)
+        out.update({f"final_grid_{k}": v for k, v in _pack(predict_final_grid(model)).items()})
+        meta["final"]["surrogate"] = report
+    return out
 
 
 @dataclass
@@ -107,6 +162,10 @@ class Table:
     path: str = ""
     index: dict[str, int] = field(init=False, repr=False)
     _surrogate: Surrogate | None = field(default=None, init=False, repr=False)
+    _finals: FinalRows | None = field(default=None, init=False, repr=False)
+    _final_grid: np.ndarray | None = field(default=None, init=False, repr=False)
+    _final_groups: dict[str, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _depths: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.index = {a: i for i, a in enumerate(self.archs)}
@@ -123,6 +182,7 @@ class Table:
                 table = cls([str(a) for a in z["arch"]], z["metrics"],
                             z["representation"].astype(np.float32), z["seconds"], z["diverged"], meta,
                             str(path))
+                table._load_extras(z)
         except (KeyError, ValueError, OSError) as exc:
             raise TableError(f"{path} is not a benchmark table: {exc}") from None
         if meta.get("format") != TABLE_FORMAT or "" not in table.index:
@@ -141,6 +201,55 @@ class Table:
             )
         return table
 
+    def _load_extras(self, z: Any) -> None:
+        """The optional parts of a table file: final rows and the stored surrogate predictions."""
+        from gan_nas_env.evaluators.final import FinalRows
+
+        if "final_arch" in z:
+            final = self.meta["final"]
+            self._finals = FinalRows([str(a) for a in z["final_arch"]], z["final_seed"],
+                                     z["final_metrics"], z["final_train_s"], final["final_hash"],
+                                     final["config"])
+        if "final_grid_q" in z:
+            self._final_grid = _unpack(z, "final_grid")
+        depths = [d for d in (1, 2, 3) if f"grid{d}_q" in z]
+        if depths:
+            from gan_nas_env.evaluators.surrogate import Surrogate
+
+            info = self.meta["surrogate"]
+            self._surrogate = Surrogate.from_grids(
+                self, {d: _unpack(z, f"grid{d}") for d in depths},
+                {int(d): h for d, h in info["holdout"].items()}, info["kind"])
+
+    @property
+    def finals(self) -> FinalRows | None:
+        """The final-protocol rows (second fidelity), or None for a proxy-only table."""
+        return self._finals
+
+    def final(self, arch: str) -> dict[str, Any] | None:
+        """Final metrics of a complete architecture: measured (seed mean) or surrogate-predicted.
+
+        :return: ``IS``, ``FID``, ``score`` (``IS - alpha FID``), ``measured`` and
+            ``seeds`` (rows averaged); None when the table has no final fidelity.
+        """
+        if self._finals is None:
+            return None
+        rows = self._final_by_arch().get(arch)
+        if rows is not None:
+            m = rows.mean(0)
+            return {"IS": float(m[0]), "FID": float(m[1]), "score": float(m[0] - self.alpha * m[1]),
+                    "measured": True, "seeds": len(rows)}
+        if self._final_grid is None:
+            return None
+        m = self._final_grid[SPACE.index(Architecture.parse(arch))]
+        return {"IS": float(m[0]), "FID": float(m[1]), "score": float(m[0] - self.alpha * m[1]),
+                "measured": False, "seeds": 0}
+
+    def _final_by_arch(self) -> dict[str, np.ndarray]:
+        if self._final_groups is None:
+            self._final_groups = self._finals.by_arch() if self._finals is not None else {}
+        return self._final_groups
+
     @property
     def config(self) -> Config:
         """The config the table was made with."""
@@ -153,7 +262,9 @@ class Table:
 
     def depths(self) -> np.ndarray:
         """Depth of every row."""
-        return np.array([prefix_depth(a) for a in self.archs])
+        if self._depths is None:
+            self._depths = np.array([prefix_depth(a) for a in self.archs])
+        return self._depths
 
     def complete(self) -> list[str]:
         """Full (3-cell) architectures in the table."""
@@ -175,7 +286,8 @@ class Table:
         """
         i = self.index[arch]
         chain = [str(Architecture.parse(arch).prefix(d)) for d in range(1, prefix_depth(arch) + 1)]
-        return {
+        final = self.final(arch) if prefix_depth(arch) == 3 else None
+        return {**({"final": final} if final is not None else {}),
             "arch": arch, **{k: float(v) for k, v in zip(METRIC_KEYS, self.metrics[i])},
             "score": self.score(arch), "diverged": bool(self.diverged[i]),
             "train_s": float(self.seconds[i, 0]), "score_s": float(self.seconds[i, 1]),

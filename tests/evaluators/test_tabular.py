@@ -61,15 +61,19 @@ def test_surrogate_answers_unseen_prefixes(small_table):
 
 
 def test_chunked_surrogate_predictions_match_the_model(small_table):
-    from gan_nas_env.evaluators.surrogate import one_hot
+    from gan_nas_env.evaluators.surrogate import Surrogate, one_hot
 
-    sur = load_table(small_table[0]).surrogate()
+    table = load_table(small_table[0])
+    stored, fitted = table.surrogate(), Surrogate.fit(table)  # the file's grids; a fresh fit
+    assert not stored.models and fitted.models
     rng = np.random.default_rng(3)
     for arch in (SPACE.sample(rng) for _ in range(5)):
         for d in (1, 2, 3):
-            got = sur.predict(arch.prefix(d)).metrics
-            want = sur.models[d].predict(one_hot(arch.prefix(d))[None])[0]
+            want = fitted.models[d].predict(one_hot(arch.prefix(d))[None])[0]
+            got = fitted.predict(arch.prefix(d)).metrics
             np.testing.assert_allclose([got["IS"], got["FID"], got["KID"]], want, rtol=1e-6)
+            got = stored.predict(arch.prefix(d)).metrics  # uint16-packed: 1/65535 of the range
+            np.testing.assert_allclose([got["IS"], got["FID"], got["KID"]], want, rtol=1e-4, atol=1e-4)
 
 
 def test_simulated_clock_and_query(small_table):
