@@ -149,6 +149,33 @@ def _fmt(v: dict[str, Any]) -> str:
     return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
 
 
+def _final_fidelity_lines(ff: dict[str, Any]) -> list[str]:
+    """The report's section on the final fidelity (nothing when the table has none)."""
+    if not ff:
+        return []
+    ref, sur = ff["reference"], ff["surrogate"]
+    lines = [
+        "", "## At the final fidelity", "",
+        f"Each run's best architecture (by proxy score) scored by the table's final protocol "
+        f"(`{ff['final_hash']}`): measured when the table holds its final row, predicted by the "
+        f"final surrogate otherwise (out-of-fold Spearman {sur.get('score_spearman', np.nan):.3f} "
+        f"over {sur.get('n', 0)} measured architectures). Normalised: 0 = mean final score of the "
+        f"{ref['n']} measured uniform architectures ({ref['mean']:.4f}), 1 = the best of them "
+        f"({ref['best']:.4f}, `{ref['best_arch']}`).", "",
+        "| agent | final score (raw, mean +- std) | measured | IQM [95% CI] | mean [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for algo, agg in ff["aggregates"].items():
+        a = ff["agents"][algo]
+        raw = np.array(a["final_score"], float)
+        lines.append(f"| {algo} | {np.nanmean(raw):.4f} +- {np.nanstd(raw):.4f} | "
+                     f"{100 * a['measured_share']:.0f}% | {_fmt(agg['IQM'])} | {_fmt(agg['mean'])} |")
+    lines += ["", "| X, Y | P(X > Y) at the final fidelity |", "|---|---|"]
+    for k, v in ff["probability_of_improvement"].items():
+        lines.append(f"| {k.replace(',', ', ')} | {_fmt(v)} |")
+    return lines
+
+
 def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
                  logs: dict[str, list[RunLog]]) -> Path:
     """A Markdown report of a benchmark (aggregates, raw scores, costs, plots)."""
@@ -203,6 +230,7 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
     lines += ["", "Probability of improvement P(X > Y) [95% CI]:", "", "| X, Y | P(X > Y) |", "|---|---|"]
     for k, v in summary["probability_of_improvement"].items():
         lines.append(f"| {k.replace(',', ', ')} | {_fmt(v)} |")
+    lines += _final_fidelity_lines(summary.get("final_fidelity") or {})
     lines += ["", "![sample efficiency](sample_efficiency.png)", "",
               "![performance profile](performance_profile.png)", ""]
     path = out / "report.md"

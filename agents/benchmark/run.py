@@ -228,6 +228,24 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
     return analyse(out, info, logs, reps)
 
 
+def _final_fidelity(info: dict[str, Any], logs: dict[str, list[RunLog]], reps: int) -> dict[str, Any]:
+    """The runs' best architectures scored at the table's final fidelity (empty without one)."""
+    from agents.benchmark.final_scores import final_curves, final_reference
+    from gan_nas_env.evaluators.tabular import load_table
+
+    path = (info.get("table") or {}).get("path")
+    if not path:
+        return {}
+    table = load_table(path)
+    ref = final_reference(table)
+    if ref is None:
+        return {}
+    curves, per_agent = final_curves(table, logs, ref)
+    stats = rliable_summary({a: c[:, :, -1] for a, c in curves.items()}, curves, reps=reps)
+    return {"reference": ref, "agents": per_agent, "final_hash": table.finals.final_hash,  # type: ignore[union-attr]
+            "surrogate": table.meta["final"].get("surrogate", {}), **stats}
+
+
 def analyse(out: str | Path, info: dict[str, Any] | None = None,
             logs: dict[str, list[RunLog]] | None = None, reps: int = 2000) -> dict[str, Any]:
     """Statistics, plots and report of finished runs.
@@ -246,6 +264,7 @@ def analyse(out: str | Path, info: dict[str, Any] | None = None,
               for a, runs in logs.items()}
     final = {a: c[:, :, -1] for a, c in curves.items()}
     summary = rliable_summary(final, curves, reps=reps)
+    summary["final_fidelity"] = _final_fidelity(info, logs, reps)
     (out / "summary.json").write_text(json.dumps({**info, **summary, "provenance": provenance()}, indent=1))
     plot_benchmark(final, summary, out, normalised=info["normalised"])
     write_report(out, info, summary, logs)

@@ -35,6 +35,33 @@ def test_benchmark_two_algos_two_seeds_on_the_tabular_env(small_table, tmp_path)
     assert again["aggregates"] == res["aggregates"]
 
 
+def test_benchmark_reports_the_final_fidelity(final_table, small_table, tmp_path):
+    from agents.benchmark.final_scores import best_arch_curve
+    from gan_nas_env.evaluators.tabular import load_table
+
+    path, _, _ = final_table
+    res = run_benchmark(["random"], [0, 1, 2], 8, tmp_path, env_kwargs={"table": str(path)},
+                        reps=50, progress=False, timing_steps=20)
+    ff = res["final_fidelity"]
+    table = load_table(path)
+    assert ff["reference"]["n"] == 40 and ff["reference"]["best"] >= ff["reference"]["mean"]
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    from agents.benchmark.report import RunLog
+
+    for run, score in zip(curves["runs"]["random"], ff["agents"]["random"]["final_score"]):
+        best = best_arch_curve(RunLog(**run))[-1]
+        assert score == pytest.approx(table.final(best)["score"])  # measured or predicted
+    share = ff["agents"]["random"]["measured_share"]
+    assert 0 <= share <= 1
+    assert set(ff["aggregates"]) == {"random"} and "IQM" in ff["aggregates"]["random"]
+    assert "## At the final fidelity" in (tmp_path / "report.md").read_text()
+    # a proxy-only table reports no final fidelity
+    res = run_benchmark(["random"], [0], 4, tmp_path / "p", env_kwargs={"table": str(small_table[0])},
+                        reps=20, progress=False, timing_steps=10)
+    assert res["final_fidelity"] == {}
+    assert "final fidelity" not in (tmp_path / "p" / "report.md").read_text()
+
+
 def test_intervals_are_seeded_and_per_agent():
     rng = np.random.default_rng(0)
     final = {"a": rng.random((8, 1)), "b": rng.random((8, 1))}
