@@ -1,0 +1,377 @@
+#!/usr/bin/env python
+"""docs/validity.md: does a better proxy score mean a better GAN, and does the search beat random?
+
+Two steps. ``collect`` reads the results stores of this machine's runs (``runs/``)
+and writes what the report needs as committed JSON; ``report`` reads only committed
+files (the table, ``docs/validity/*.json``, and the sample grids it copies) and
+writes ``docs/validity.md``, ``docs/validity/validity.json`` and the plots::
+
+    python scripts/validity.py collect   # ladder.json from runs/table_v2.sqlite, runs/ladder.sqlite
+    python scripts/validity.py report
+
+Inputs: ``finals.json`` (``scripts/build_finals.py --export``: final-protocol rows),
+``ladder.json`` (the proxy at 16, 64 and 256 discriminator steps per cell over the
+first architectures of the table's sampling order, ``scripts/build_table.py --set``),
+``searches.json`` (``scripts/validity_searches.py --export``: SAC and random searches
+on the real proxy). Rank correlations come with seeded bootstrap 95% intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gan_nas_env.config import load_config
+from gan_nas_env.evaluators.tabular import load_table, prefix_depth
+from gan_nas_env.provenance import provenance
+from gan_nas_env.space import Architecture
+
+DOCS = Path("docs/validity")
+BUDGETS = {16: ("runs/table_v2.sqlite", []), 64: ("runs/ladder.sqlite", ["train.d_iters_per_cell=64"]),
+           256: ("runs/ladder.sqlite", ["train.d_iters_per_cell=256"])}
+REPS = 2000
+
+
+# -- collect -------------------------------------------------------------------------
+def ladder_rows(store_path: str, overrides: list[str]) -> dict[str, Any]:
+    """Complete architectures of one proxy budget: score, IS, FID and cost from scratch."""
+    from gan_nas_env.evaluators.store import ResultsStore
+
+    cfg = load_config("table-fmnist", overrides)
+    with ResultsStore(store_path) as store:
+        evals = {e["arch"]: e for e in store.evaluations(cfg.proxy_hash())
+                 if e["seed"] == cfg.env.fixed_gan_seed or not e["arch"]}
+    cost = {a: e["timings"].get("train_s", 0.0) + e["timings"].get("score_s", 0.0) for a, e in evals.items()}
+    rows = {}
+    for arch, e in evals.items():
+        if prefix_depth(arch) != 3:
+            continue
+        chain = [""] + [str(Architecture.parse(arch).prefix(d)) for d in (1, 2, 3)]
+        if not all(p in cost for p in chain):
+            continue
+        m = e["metrics"]
+        rows[arch] = {"IS": m["IS"], "FID": m["FID"], "score": m["IS"] - cfg.env.alpha * m["FID"],
+                      "diverged": bool(e["diverged"]), "cost_s": float(sum(cost[p] for p in chain))}
+    return {"proxy_hash": cfg.proxy_hash(), "d_iters_per_cell": cfg.train.d_iters_per_cell, "rows": rows}
+
+
+def collect(_: argparse.Namespace) -> None:
+    """Write docs/validity/ladder.json from this machine's stores."""
+    data = {"budgets": {str(b): ladder_rows(path, ov) for b, (path, ov) in BUDGETS.items()
+                        if Path(path).exists()},
+            "command": " ".join(sys.argv), "provenance": provenance()}
+    DOCS.mkdir(parents=True, exist_ok=True)
+    (DOCS / "ladder.json").write_text(json.dumps(data, indent=1))
+    print("wrote docs/validity/ladder.json: " + ", ".join(
+        f"{b} steps: {len(v['rows'])} architectures" for b, v in data["budgets"].items()))
+
+
+# -- statistics ----------------------------------------------------------------------
+def rank_corr(x: np.ndarray, y: np.ndarray, reps: int = REPS, seed: int = 0) -> dict[str, Any]:
+    """Spearman and Kendall tau of ``x`` vs ``y`` with percentile-bootstrap 95% intervals."""
+    from scipy.stats import kendalltau, spearmanr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    out: dict[str, Any] = {"n": int(len(x))}
+    if len(x) < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:  # too few rows, or a constant: undefined
+        return out
+    rng = np.random.default_rng(seed)
+    boot: dict[str, list[float]] = {"spearman": [], "kendall": []}
+    for _ in range(reps):
+        i = rng.integers(0, len(x), len(x))
+        if np.ptp(x[i]) == 0 or np.ptp(y[i]) == 0:
+            continue
+        boot["spearman"].append(spearmanr(x[i], y[i]).statistic)
+        boot["kendall"].append(kendalltau(x[i], y[i]).statistic)
+    for name, fn in (("spearman", spearmanr), ("kendall", kendalltau)):
+        out[name] = {"value": float(fn(x, y).statistic),
+                     "ci": [float(np.percentile(boot[name], 2.5)), float(np.percentile(boot[name], 97.5))]}
+    return out
+
+
+def placement(score: float, uniform: np.ndarray, reps: int = REPS, seed: int = 0) -> dict[str, Any]:
+    """Percentile of ``score`` among the uniform sample; P(score > a random architecture) with CI."""
+    rng = np.random.default_rng(seed)
+    p = float(np.mean(uniform < score) + 0.5 * np.mean(uniform == score))
+    boot = [np.mean(rng.choice(uniform, len(uniform)) < score) for _ in range(reps)]
+    return {"score": float(score), "percentile": 100 * p, "p_better": p,
+            "p_better_ci": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]}
+
+
+# -- report ----------------------------------------------------------------------------
+def load_inputs() -> tuple[dict, dict, dict]:
+    """finals.json, ladder.json and searches.json (the last two may be missing: {})."""
+    read = lambda n: json.loads((DOCS / n).read_text()) if (DOCS / n).exists() else {}  # noqa: E731
+    finals = read("finals.json")
+    if not finals:
+        raise SystemExit("docs/validity/finals.json is missing: run scripts/build_finals.py --export first")
+    return finals, read("ladder.json"), read("searches.json")
+
+
+def final_table(finals: dict, alpha: float) -> dict[str, dict[str, Any]]:
+    """Architecture -> final score of its seed-0 row and the scores of all its seeds."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in finals["rows"]:
+        s = r["IS"] - alpha * r["FID"]
+        d = out.setdefault(r["arch"], {"seeds": {}})
+        d["seeds"][int(r["seed"])] = {"score": s, "IS": r["IS"], "FID": r["FID"]}
+    for d in out.values():
+        first = d["seeds"].get(0) or next(iter(d["seeds"].values()))
+        d.update(first)
+    return out
+
+
+def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
+    """Every number of docs/validity.md."""
+    table = load_table()
+    alpha = table.alpha
+    fin = final_table(finals, alpha)
+    uniform = [a for a in fin if a in table.index]  # the table's own (uniformly sampled) archs
+    proxy = np.array([table.score(a) for a in uniform])
+    final = np.array([fin[a]["score"] for a in uniform])
+    res: dict[str, Any] = {
+        "alpha": alpha, "final_hash": finals["final_hash"], "table_proxy_hash": table.meta["proxy_hash"],
+        "n_uniform": len(uniform),
+        "proxy_vs_final": {
+            "score": rank_corr(proxy, final),
+            "FID": rank_corr([table.query(a)["FID"] for a in uniform], [fin[a]["FID"] for a in uniform]),
+            "IS": rank_corr([table.query(a)["IS"] for a in uniform], [fin[a]["IS"] for a in uniform]),
+        },
+        "final_score": {"mean": float(final.mean()), "std": float(final.std()),
+                        "min": float(final.min()), "max": float(final.max())} if len(final) else {},
+        "final_spread": {"IS_std": float(np.std([fin[a]["IS"] for a in uniform])),
+                         "alpha_FID_std": float(alpha * np.std([fin[a]["FID"] for a in uniform]))},
+        "train_s_per_row": float(np.median([r["train_s"] for r in finals["rows"] if r.get("train_s")])),
+        "points": {a: {"proxy": table.score(a), "final": fin[a]["score"]} for a in uniform},
+    }
+    res["ladder"] = {}
+    for budget, data in (ladder.get("budgets") or {}).items():
+        archs = [a for a in data["rows"] if a in fin and not data["rows"][a]["diverged"]]
+        res["ladder"][budget] = {
+            **rank_corr([data["rows"][a]["score"] for a in archs], [fin[a]["score"] for a in archs]),
+            "cost_s_median": float(np.median([data["rows"][a]["cost_s"] for a in archs])) if archs else None,
+            "proxy_hash": data["proxy_hash"]}
+    multi = {a: d for a, d in fin.items() if len(d["seeds"]) >= 3}
+    if multi:
+        per = np.array([[s["score"] for s in list(d["seeds"].values())[:3]] for d in multi.values()])
+        res["noise_floor"] = {
+            "archs": list(multi), "scores": per.tolist(),
+            "seed_std_mean": float(per.std(1, ddof=1).mean()),
+            "between_arch_std": float(final.std(ddof=1)) if len(final) > 1 else None,
+            "rank_corr_seed0_vs_seed1": rank_corr(per[:, 0], per[:, 1]) if len(per) >= 4 else {"n": len(per)},
+        }
+    res["searches"] = []
+    for row in searches.get("rows", []):
+        arch = row["best_arch"]
+        entry = {**{k: row[k] for k in ("algo", "seed", "best_arch", "best_proxy_score", "episodes")},
+                 "final_measured": arch in fin}
+        if arch in fin and len(final):
+            entry.update(placement(fin[arch]["score"], final))
+        res["searches"].append(entry)
+    return res
+
+
+def plots(res: dict[str, Any]) -> list[str]:
+    """Scatter of proxy vs final score, and rank correlation vs proxy cost (the ladder)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    pts = np.array([[p["proxy"], p["final"]] for p in res["points"].values()])
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.scatter(pts[:, 0], pts[:, 1], s=14, alpha=0.7, label="uniform sample")
+    for s in res["searches"]:
+        if "score" in s:
+            ax.axhline(s["score"], lw=0.8, ls="--" if s["algo"] == "random" else "-",
+                       color="tab:red" if s["algo"] != "random" else "tab:gray")
+    sc = res["proxy_vs_final"]["score"]
+    rho = sc.get("spearman", {}).get("value", float("nan"))
+    ax.set_xlabel("proxy score (table, 16 D steps per cell)")
+    ax.set_ylabel("final score (1,000 G iterations)")
+    ax.set_title(f"n = {sc['n']}, Spearman {rho:.2f}")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(DOCS / "proxy_vs_final.png", dpi=120)
+    plt.close(fig)
+    names.append("proxy_vs_final.png")
+    if res["ladder"]:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        for b, v in sorted(res["ladder"].items(), key=lambda kv: int(kv[0])):
+            if "spearman" not in v:
+                continue
+            lo, hi = v["spearman"]["ci"]
+            ax.errorbar(v["cost_s_median"], v["spearman"]["value"],
+                        yerr=[[v["spearman"]["value"] - lo], [hi - v["spearman"]["value"]]], fmt="o", capsize=4)
+            ax.annotate(f"{b} D steps/cell\n(n={v['n']})", (v["cost_s_median"], v["spearman"]["value"]),
+                        textcoords="offset points", xytext=(8, -4), fontsize=8)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        costs = [v["cost_s_median"] for v in res["ladder"].values() if v.get("cost_s_median")]
+        ax.set_xlim(min(costs) / 1.5, max(costs) * 3)
+        ax.set_xlabel("proxy seconds per architecture (median, one CPU core)")
+        ax.set_ylabel("Spearman(proxy, final) [95% CI]")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(DOCS / "ladder.png", dpi=120)
+        plt.close(fig)
+        names.append("ladder.png")
+    return names
+
+
+def copy_grids(res: dict[str, Any], runs: Path) -> dict[str, str]:
+    """The final sample grids of the best and worst final architectures (when this machine has them)."""
+    pts = res["points"]
+    if not pts:
+        return {}
+    ranked = sorted(pts, key=lambda a: pts[a]["final"])
+    out = {}
+    for label, arch in (("best", ranked[-1]), ("worst", ranked[0])):
+        src = runs / res["final_hash"] / f"{arch.replace(' ', '')}-s0" / "final_grid.png"
+        dst = DOCS / f"grid_{label}.png"
+        if src.exists():
+            shutil.copy(src, dst)
+        if dst.exists():
+            out[label] = arch
+    return out
+
+
+def reading(v: dict[str, Any] | None, what: str) -> str:
+    """One plain sentence on a rank correlation and its interval."""
+    if not v:
+        return f"{what}: too few rows to say."
+    lo, hi = v["ci"]
+    if lo > 0:
+        return f"{what}: a positive rank correlation (Spearman {v['value']:.2f}, interval above 0)."
+    if hi < 0:
+        return f"{what}: a negative rank correlation (Spearman {v['value']:.2f}, interval below 0)."
+    return (f"{what}: no rank correlation that these rows can tell from zero (Spearman "
+            f"{v['value']:.2f}, interval {lo:.2f} to {hi:.2f}).")
+
+
+def _ci(v: dict[str, Any] | None) -> str:
+    if not v:
+        return "n/a"
+    return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
+
+
+def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -> str:
+    """docs/validity.md."""
+    m = prov["machine"]
+    pv = res["proxy_vs_final"]
+    lines = [
+        "# Validity: does the proxy rank like real training, and does the search beat random?", "",
+        "Generated by `python scripts/validity.py report` from the committed JSON in `docs/validity/` "
+        f"(all numbers: `docs/validity/validity.json`). Machine: {m['cpu']}, {m['cores']} cores, "
+        f"GPU: {m['gpu'] or 'none'}; gan-nas-env {prov['version']} at {prov['git_sha']}.", "",
+        "## Protocols", "",
+        f"- **Proxy** (the shipped table, `{res['table_proxy_hash']}`): `configs/table-fmnist.yaml`, "
+        "16 discriminator steps per cell, 500 scoring samples.",
+        f"- **Final** (`{res['final_hash']}`): `configs/final-fmnist.yaml`, the architecture trained "
+        "from scratch at the proxy's widths (gf 16 / df 16) for 1,000 generator iterations, EMA "
+        "generator scored on 2,000 samples against 10,000 real images, seed 0. "
+        f"Cost per row: median {res['train_s_per_row']:.0f} s on one core "
+        "(`scripts/build_finals.py`, resumable).",
+        f"- Score = IS - {res['alpha']} FID for both.", "",
+        "## How well the proxy ranks", "",
+        f"Over the {res['n_uniform']} architectures of the table's uniform sampling order that have "
+        "a final row so far:", "",
+        "| proxy quantity vs final | n | Spearman [95% CI] | Kendall tau [95% CI] |", "|---|---|---|---|",
+    ]
+    for k in ("score", "FID", "IS"):
+        v = pv[k]
+        lines.append(f"| {k} | {v['n']} | {_ci(v.get('spearman'))} | {_ci(v.get('kendall'))} |")
+    fs = res["final_score"]
+    if fs:
+        lines += ["", f"Final scores of these architectures: mean {fs['mean']:.3f}, std {fs['std']:.3f}, "
+                  f"range {fs['min']:.3f} to {fs['max']:.3f}.", ""]
+    lines += [
+        "What this shows so far: " + reading(pv["score"].get("spearman"), "proxy score vs final score")
+        + " " + reading(pv["FID"].get("spearman"), "Proxy FID vs final FID")
+        + " " + reading(pv["IS"].get("spearman"), "Proxy IS vs final IS"), "",
+        "Why the score and FID differ: at the proxy, IS stays near 1 and the score's spread comes "
+        "mostly from alpha FID; after final training FID is 12-19 and the spread of IS dominates "
+        f"(final IS std {res['final_spread']['IS_std']:.3f} vs alpha FID std "
+        f"{res['final_spread']['alpha_FID_std']:.3f}).", "",
+        "![proxy vs final](validity/proxy_vs_final.png)", ""]
+    if res["ladder"]:
+        lines += ["## Fidelity ladder: proxy budget against rank correlation", "",
+                  "The same architectures (first of the table's sampling order) under three proxy "
+                  "budgets, each ranked against the final scores:", "",
+                  "| D steps per cell | proxy | n | Spearman [95% CI] | Kendall tau [95% CI] | "
+                  "proxy s per architecture (median) |", "|---|---|---|---|---|---|"]
+        for b, v in sorted(res["ladder"].items(), key=lambda kv: int(kv[0])):
+            cost = f"{v['cost_s_median']:.1f}" if v.get("cost_s_median") else "n/a"
+            lines.append(f"| {b} | `{v['proxy_hash']}` | {v['n']} | {_ci(v.get('spearman'))} | "
+                         f"{_ci(v.get('kendall'))} | {cost} |")
+        lines += ["", "![ladder](validity/ladder.png)", ""]
+    nf = res.get("noise_floor")
+    if nf:
+        lines += ["## Noise floor", "",
+                  f"{len(nf['archs'])} architectures trained by the final protocol with 3 seeds each: "
+                  f"mean seed-to-seed std of the final score {nf['seed_std_mean']:.4f}, against a std "
+                  f"of {nf['between_arch_std']:.4f} between the uniform architectures.", "",
+                  "| architecture | seed 0 | seed 1 | seed 2 |", "|---|---|---|---|"]
+        for a, s in zip(nf["archs"], nf["scores"]):
+            lines.append(f"| `{a}` | " + " | ".join(f"{x:.4f}" for x in s) + " |")
+        lines.append("")
+    if res["searches"]:
+        lines += ["## Does the search beat random search?", "",
+                  "Each search: `gan-nas search --config table-fmnist` (real training, not the table), "
+                  "its best architecture by proxy score trained by the final protocol and placed among "
+                  "the uniform sample's final scores.", "",
+                  "| algorithm | seed | best architecture | proxy score | final score | percentile | "
+                  "P(> random arch) [95% CI] |", "|---|---|---|---|---|---|---|"]
+        for s in res["searches"]:
+            if "score" in s:
+                lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | {s['best_proxy_score']:.4f} "
+                             f"| {s['score']:.4f} | {s['percentile']:.0f} | {s['p_better']:.2f} "
+                             f"[{s['p_better_ci'][0]:.2f}, {s['p_better_ci'][1]:.2f}] |")
+            else:
+                lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | "
+                             f"{s['best_proxy_score']:.4f} | not trained yet | | |")
+        lines.append("")
+    if grids:
+        lines += ["## Samples", "",
+                  f"Best final architecture `{grids.get('best')}` and worst `{grids.get('worst')}`:", "",
+                  "| best | worst |", "|---|---|",
+                  "| ![best](validity/grid_best.png) | ![worst](validity/grid_worst.png) |", ""]
+    return "\n".join(lines)
+
+
+def report(args: argparse.Namespace) -> None:
+    """Write docs/validity.md, docs/validity/validity.json and the plots."""
+    finals, ladder, searches = load_inputs()
+    res = analyse(finals, ladder, searches)
+    res["plots"] = plots(res)
+    grids = copy_grids(res, Path(args.runs))
+    prov = provenance()
+    (DOCS / "validity.json").write_text(json.dumps({**res, "grids": grids, "command": " ".join(sys.argv),
+                                                    "provenance": prov}, indent=1))
+    Path("docs/validity.md").write_text(markdown(res, grids, prov))
+    print(f"wrote docs/validity.md and docs/validity/validity.json ({res['n_uniform']} final rows)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("collect", help="stores in runs/ -> docs/validity/ladder.json")
+    r = sub.add_parser("report", help="committed JSON -> docs/validity.md")
+    r.add_argument("--runs", default="runs/finals", help="run folders of the final rows (sample grids)")
+    args = p.parse_args()
+    {"collect": collect, "report": report}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

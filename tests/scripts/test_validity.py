@@ -1,0 +1,64 @@
+"""scripts/validity.py: rank correlations, placement and the report, on synthetic final rows."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_nas_env.evaluators.tabular import load_table
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "validity.py"
+
+
+@pytest.fixture(scope="module")
+def validity():
+    spec = importlib.util.spec_from_file_location("validity", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_rank_corr_and_placement(validity):
+    x = np.arange(20.0)
+    assert validity.rank_corr(x, 2 * x + 1)["spearman"]["value"] == pytest.approx(1.0)
+    anti = validity.rank_corr(x, -x, reps=200)
+    assert anti["kendall"]["value"] == pytest.approx(-1.0) and anti["spearman"]["ci"][1] <= -0.99
+    assert validity.rank_corr(x[:3], x[:3]) == {"n": 3}
+    assert validity.rank_corr(x, np.ones(20)) == {"n": 20}  # constant: undefined, not an error
+    p = validity.placement(10.5, x, reps=200)
+    assert p["percentile"] == pytest.approx(55.0) and p["p_better_ci"][0] <= 0.55 <= p["p_better_ci"][1]
+    assert "positive" in validity.reading({"value": 0.5, "ci": [0.1, 0.8]}, "x")
+    assert "cannot" not in validity.reading({"value": 0.1, "ci": [-0.2, 0.4]}, "x")
+
+
+def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
+    # final score = a monotone function of the table's proxy score: Spearman must be 1
+    table = load_table()
+    archs = table.complete()[:12]
+    rows = []
+    for a in archs:
+        s = table.score(a)
+        for seed in ((0, 1, 2) if a == archs[0] else (0,)):
+            rows.append({"arch": a, "seed": seed, "IS": 1.5 + s + 0.001 * seed, "FID": 15.0, "train_s": 100.0})
+    docs = tmp_path / "docs" / "validity"
+    docs.mkdir(parents=True)
+    (docs / "finals.json").write_text(json.dumps({"final_hash": "final-x", "rows": rows}))
+    (docs / "searches.json").write_text(json.dumps({"rows": [
+        {"algo": "sac", "seed": 0, "best_arch": archs[3], "best_proxy_score": 0.1, "episodes": 100},
+        {"algo": "random", "seed": 0, "best_arch": "0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+         "best_proxy_score": 0.0, "episodes": 100}]}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(validity, "DOCS", Path("docs/validity"))
+    validity.report(type("A", (), {"runs": str(tmp_path / "none")})())
+    res = json.loads((docs / "validity.json").read_text())
+    assert res["n_uniform"] == 12
+    assert res["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(1.0)
+    assert "spearman" not in res["proxy_vs_final"]["FID"]  # every final FID is 15
+    assert res["noise_floor"]["archs"] == [archs[0]]
+    sac, rnd = res["searches"]
+    assert sac["final_measured"] and "percentile" in sac and not rnd["final_measured"]
+    text = (tmp_path / "docs" / "validity.md").read_text()
+    assert "| sac | 0 |" in text and "not trained yet" in text
+    assert (docs / "proxy_vs_final.png").exists()
