@@ -14,6 +14,9 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --worker 1 --workers 2 &
     python scripts/build_finals.py --seeds 0,1,2 --archs 5 --extra ""   # the noise floor
     python scripts/build_finals.py --export docs/validity/finals.json  # commit partial results
+    # the best architectures of the validity searches and of the benchmark runs in docs/:
+    python scripts/build_finals.py --archs 0 --extra "" \
+        --extra-from docs/validity/searches.json docs/benchmark/summary.json
 """
 
 from __future__ import annotations
@@ -48,6 +51,17 @@ def distinct_order(table_config: str, n: int) -> list[Architecture]:
             seen.add(str(arch))
             out.append(arch)
     return out
+
+
+def archs_named_in(path: Path) -> list[str]:
+    """Best architectures named by a search export or a benchmark summary (JSON)."""
+    data = json.loads(path.read_text())
+    found = [r["best_arch"] for r in data.get("rows", []) if r.get("best_arch")]  # validity_searches
+    for agent in (data.get("final_fidelity") or {}).get("agents", {}).values():  # gan-nas benchmark
+        found += [a for a in agent.get("best_archs", []) if a]
+    if not found and "rows" not in data and "final_fidelity" not in data:
+        raise SystemExit(f"{path}: neither a search export (rows) nor a benchmark summary (final_fidelity)")
+    return found
 
 
 def train_one(cfg_name: str, arch: Architecture, seed: int, folder: Path) -> dict:
@@ -88,6 +102,9 @@ def main() -> None:
     p.add_argument("--archs", type=int, default=150, help="architectures of the sampling order")
     p.add_argument("--extra", default="e2gan,autogan",
                    help="comma-separated names or 14-integer strings trained after them")
+    p.add_argument("--extra-from", nargs="*", default=[], metavar="JSON",
+                   help="also train the best architectures named in these files "
+                        "(scripts/validity_searches.py --export, gan-nas benchmark summary.json)")
     p.add_argument("--seeds", default="0", help="comma-separated training seeds")
     p.add_argument("--store", default="runs/finals.sqlite", help="SQLite results store")
     p.add_argument("--runs", default="runs/finals", help="folder of the per-architecture run folders")
@@ -101,7 +118,8 @@ def main() -> None:
     cfg = load_config(args.config)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     archs = distinct_order(args.table_config, args.archs)
-    for spec in (s.strip() for s in args.extra.split(",")):
+    named = [a for f in args.extra_from for a in archs_named_in(Path(f))]
+    for spec in [*(s.strip() for s in args.extra.split(",")), *named]:
         if spec:
             arch = resolve_architecture(spec)
             if str(arch) not in {str(a) for a in archs}:
