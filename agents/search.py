@@ -21,7 +21,9 @@ from tqdm.auto import tqdm
 from agents.algorithms import algo_class, make_agent, wrap_for_algo
 from agents.callbacks import E2GANSchedule
 from agents.checkpoint import (
+    REPLAY,
     find_checkpoint,
+    load_replay_contents,
     load_rng,
     load_state,
     restore_rng_states,
@@ -321,7 +323,10 @@ def _resume_from_checkpoint(
     venv = DummyVecEnv([lambda: env])
     model = algo_class(algo).load(ckpt / "model.zip", env=venv, force_reset=False,
                                   tensorboard_log=str(out / "tb"))
-    if (ckpt / "replay_buffer.pkl").exists():
+    if (ckpt / REPLAY).exists():
+        assert isinstance(model, OffPolicyAlgorithm), type(model)
+        load_replay_contents(model.replay_buffer, ckpt / REPLAY)
+    elif (ckpt / "replay_buffer.pkl").exists():  # checkpoints written before REPLAY existed
         assert isinstance(model, OffPolicyAlgorithm), type(model)
         model.load_replay_buffer(ckpt / "replay_buffer.pkl")
     venv.reset()  # Monitor needs a reset; its draws are overwritten just below

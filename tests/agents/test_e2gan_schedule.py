@@ -249,7 +249,8 @@ def test_resume_matches_uninterrupted_search(tmp_path):
     run_search(cfg, tmp_path / "ref", evaluator=FakeEvaluator(16), **kw)
     with pytest.raises(KeyboardInterrupt):
         run_search(cfg, tmp_path / "run", evaluator=CrashingEvaluator(crash_at=11), **kw)
-    assert (tmp_path / "run" / "checkpoint" / "replay_buffer.pkl").exists()
+    rb = tmp_path / "run" / "checkpoint" / "replay_buffer.npz"
+    assert rb.exists() and rb.stat().st_size < 100_000  # the stored transitions, not the capacity
     run_search(cfg, tmp_path / "run", evaluator=FakeEvaluator(16), resume=True, **kw)
     assert _steps(tmp_path / "run") == _steps(tmp_path / "ref")
     ref = algo_class("sac").load(tmp_path / "ref" / "model.zip")
@@ -285,3 +286,21 @@ def test_resume_matches_uninterrupted_search_without_replay_buffer(tmp_path, alg
     ref, res = _steps(tmp_path / "ref"), _steps(tmp_path / "run")
     assert len(ref) == 18 and res == ref
     assert len({r[2] for r in ref if r[1] == 3}) > 1  # not one architecture repeated
+
+
+@pytest.mark.parametrize("steps", [6, 13])  # part-filled, and wrapped around a capacity of 8
+def test_checkpoint_replay_contents_round_trip(tmp_path, steps):
+    from agents.checkpoint import load_replay_contents, save_replay_contents
+
+    model = make_agent("sac", env_for("sac"), seed=0, overrides={"buffer_size": 8, "learning_starts": 100})
+    model.learn(total_timesteps=steps)
+    save_replay_contents(model.replay_buffer, tmp_path / "rb.npz")
+    other = make_agent("sac", env_for("sac"), seed=1, overrides={"buffer_size": 8})
+    load_replay_contents(other.replay_buffer, tmp_path / "rb.npz")
+    a, b = model.replay_buffer, other.replay_buffer
+    assert (a.pos, a.full) == (b.pos, b.full) and a.full == (steps > 8)
+    for key in ("observations", "next_observations", "actions", "rewards", "dones"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    small = make_agent("sac", env_for("sac"), seed=1, overrides={"buffer_size": 4})
+    with pytest.raises(ValueError, match="capacity 8"):
+        load_replay_contents(small.replay_buffer, tmp_path / "rb.npz")
