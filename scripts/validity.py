@@ -151,6 +151,8 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
                          "alpha_FID_std": float(alpha * np.std([fin[a]["FID"] for a in uniform]))},
         "train_s_per_row": float(np.median([r["train_s"] for r in finals["rows"] if r.get("train_s")])),
         "points": {a: {"proxy": table.score(a), "final": fin[a]["score"]} for a in uniform},
+        "final_surrogate": (table.meta.get("final") or {}).get("surrogate", {}),
+        "table_final_hash": (table.meta.get("final") or {}).get("final_hash"),
     }
     res["ladder"] = {}
     for budget, data in (ladder.get("budgets") or {}).items():
@@ -296,6 +298,14 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
     if fs:
         lines += ["", f"Final scores of these architectures: mean {fs['mean']:.3f}, std {fs['std']:.3f}, "
                   f"range {fs['min']:.3f} to {fs['max']:.3f}.", ""]
+    fsur = res.get("final_surrogate") or {}
+    if fsur.get("score_spearman") is not None:
+        lines += [f"The table's final surrogate (gradient boosting on the one-hot architecture, fitted on "
+                  f"the {fsur['n']} final rows the shipped table holds): {fsur['folds']}-fold out-of-fold "
+                  f"Spearman {fsur['score_spearman']:.3f}, Kendall {fsur['score_kendall']:.3f}, score MAE "
+                  f"{fsur['score_mae']:.4f} (always predicting the mean: "
+                  f"{fsur['score_mae_mean_predictor']:.4f}). `gan-nas benchmark` uses it for best "
+                  "architectures without a final row.", ""]
     lines += [
         "What this shows so far: " + reading(pv["score"].get("spearman"), "proxy score vs final score")
         + " " + reading(pv["FID"].get("spearman"), "Proxy FID vs final FID")
