@@ -18,10 +18,11 @@ from typing import Any
 
 import yaml
 
+from gan_nas_env.errors import UserError
 from gan_nas_env.resources import CONFIG_DIR  # re-exported: agents read configs/agents here
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad configuration value or key."""
 
 

@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from gan_nas_env.config import Config, save_config
+from gan_nas_env.errors import UserError
 from gan_nas_env.provenance import provenance
+
+
+class RunFolderError(UserError, ValueError):
+    """A run folder the user named that lacks what the command reads from it."""
 
 
 def write_run_metadata(out: Path, cfg: Config, extra: dict[str, Any]) -> None:

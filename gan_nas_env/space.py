@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gan_nas_env.errors import UserError
+
 NUM_CELLS = 3
 CONV_CHOICES = ("post", "pre")
 NORM_CHOICES = ("none", "bn", "in")
@@ -27,6 +29,10 @@ CELL_FIELDS = ("conv", "norm", "up", "shortcut", "skip")
 _FIELD_SIZES = {"conv": 2, "norm": 3, "up": 3, "shortcut": 2}
 CELL_WIDTHS = (4, 5, 5)  # integers per cell in the 14-vector
 VECTOR_LENGTH = sum(CELL_WIDTHS)
+
+
+class ArchitectureError(UserError, ValueError):
+    """A malformed architecture: a bad string, vector, name, field value or number of cells."""
 
 
 def skip_choices(cell_index: int) -> int:
@@ -64,9 +70,9 @@ class Cell:
 
 def _check(field: str, value: object, size: int, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{where} {field}={value!r} is not an integer; allowed 0..{size - 1}")
+        raise ArchitectureError(f"{where} {field}={value!r} is not an integer; allowed 0..{size - 1}")
     if not 0 <= int(value) < size:
-        raise ValueError(f"{where} {field}={value} is out of range; allowed 0..{size - 1}")
+        raise ArchitectureError(f"{where} {field}={value} is out of range; allowed 0..{size - 1}")
     return int(value)
 
 
@@ -81,7 +87,7 @@ class Architecture:
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.cells) <= NUM_CELLS:
-            raise ValueError(f"an architecture has 1..{NUM_CELLS} cells, got {len(self.cells)}")
+            raise ArchitectureError(f"an architecture has 1..{NUM_CELLS} cells, got {len(self.cells)}")
         for i, cell in enumerate(self.cells):
             where = f"cell {i + 1}"
             for field, size in _FIELD_SIZES.items():
@@ -124,11 +130,11 @@ class Architecture:
 
     @classmethod
     def from_vector(cls, vector: Sequence[int]) -> Architecture:
-        """Decode a 4-, 9- or 14-integer vector; raises ValueError naming the bad field."""
+        """Decode a 4-, 9- or 14-integer vector; raises ArchitectureError naming the bad field."""
         values = list(vector)
         prefix_lengths = list(itertools.accumulate(CELL_WIDTHS))
         if len(values) not in prefix_lengths:
-            raise ValueError(
+            raise ArchitectureError(
                 f"architecture vector has {len(values)} integers; expected one of "
                 f"{prefix_lengths} (1, 2 or 3 cells)"
             )
@@ -151,7 +157,7 @@ class Architecture:
         try:
             values = [int(t) for t in tokens]
         except ValueError:
-            raise ValueError(
+            raise ArchitectureError(
                 f"architecture string {text!r} must be integers separated by spaces, "
                 'e.g. "0 1 0 1 0 1 2 1 0 0 1 0 1 2"'
             ) from None
@@ -172,7 +178,7 @@ def resolve_architecture(spec: str | Sequence[int] | Architecture) -> Architectu
         if key in NAMED_ARCHITECTURES:
             return NAMED_ARCHITECTURES[key]
         if not any(ch.isdigit() for ch in key):
-            raise ValueError(
+            raise ArchitectureError(
                 f"unknown architecture name {spec!r}; known: {', '.join(NAMED_ARCHITECTURES)} "
                 "or a 14-integer string"
             )

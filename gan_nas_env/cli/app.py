@@ -2,6 +2,9 @@
 
 Each subcommand lives in its own module of this package and registers itself with
 :func:`subcommand` when imported; :data:`COMMAND_MODULES` is the explicit list.
+
+Exit status: 0 success; 2 bad input (a :class:`~gan_nas_env.errors.UserError`, one line
+``gan-nas <command>: error: <message>`` on stderr); any other failure keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gan_nas_env.config import ConfigError, load_config
+from gan_nas_env.errors import UserError
 
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -37,12 +41,27 @@ def add_env_args(p: argparse.ArgumentParser) -> None:
                         '\'{"config": "tiny", "mode": "cached", "results_store": "runs/cache.sqlite"}\'')
 
 
-def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """``--env-kwargs`` parsed; invalid JSON is a :class:`ConfigError`."""
+def check_env_id(env_id: str) -> None:
+    """An ``--env`` that gymnasium does not know is a :class:`ConfigError` (before any work)."""
+    import gymnasium as gym
+
+    import gan_nas_env  # noqa: F401 - registers the env ids
+
     try:
-        return json.loads(args.env_kwargs)
+        gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise ConfigError(f"--env {env_id!r}: {exc}") from None
+
+
+def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``--env-kwargs`` parsed; invalid JSON (or not an object) is a :class:`ConfigError`."""
+    try:
+        kwargs = json.loads(args.env_kwargs)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--env-kwargs is not valid JSON: {exc}") from None
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"--env-kwargs must be a JSON object of keyword arguments, got {args.env_kwargs!r}")
+    return kwargs
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str = "quickstart") -> None:
@@ -91,11 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``gan-nas``; bad input exits 2 with a one-line message."""
+    """Entry point of ``gan-nas``; bad input exits 2 with a one-line message.
+
+    Only a :class:`~gan_nas_env.errors.UserError` is caught; any other exception (a bug, an
+    out-of-memory error, ...) propagates with its traceback, so it is never mistaken for bad
+    input.
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+    except UserError as exc:
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"gan-nas {args.command}: error: {msg}", file=sys.stderr)
         return 2

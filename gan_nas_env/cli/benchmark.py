@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gan_nas_env.cli.app import add_env_args, env_kwargs_from_args, subcommand
+from gan_nas_env.cli.app import add_env_args, check_env_id, env_kwargs_from_args, subcommand
 from gan_nas_env.config import ConfigError
 
 
@@ -47,6 +47,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     if args.seeds <= 0 or args.episodes <= 0:
         raise ConfigError("--seeds and --episodes must be > 0")
+    check_env_id(args.env)
     env_kwargs = env_kwargs_from_args(args)
     algos = [a.strip().lower() for a in args.algos.split(",") if a.strip()]
     hyperparams = parse_agent_hyperparams(args.hyperparams)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gan_nas_env.cli.app import add_env_args, env_kwargs_from_args, subcommand
+from gan_nas_env.cli.app import add_env_args, check_env_id, env_kwargs_from_args, subcommand
 from gan_nas_env.config import ConfigError
 
 
@@ -34,6 +34,7 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     ALGOS.get(args.algo.lower())
     if args.population <= 0 or args.iterations <= 0 or args.episodes_per_iter <= 0:
         raise ConfigError("--population, --iterations and --episodes-per-iter must be > 0")
+    check_env_id(args.env)
     env_kwargs = env_kwargs_from_args(args)
     if not ray.is_initialized():
         ray.init(address=args.ray_address, include_dashboard=False)

@@ -4,33 +4,42 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
 from gan_nas_env.config import ConfigError
+from gan_nas_env.errors import MissingFileError
+from gan_nas_env.run_folder import RunFolderError
 from gan_nas_env.space import NAMED_ARCHITECTURES, resolve_architecture
+
+EXIT_DIVERGED = 3
+"""Exit status of ``gan-nas retrain`` when the training diverged (not bad input: not 2)."""
 
 
 def best_searched_architecture(run_dir: str | Path) -> str:
     """The best architecture of a search run folder (``top_architectures.json``, first entry)."""
     path = Path(run_dir) / "top_architectures.json"
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"--from-search {run_dir}: {path} does not exist (is this a finished `gan-nas search` "
             "run folder?)"
         )
     try:
         top = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--from-search: {path} is not valid JSON ({exc})") from None
+        raise RunFolderError(f"--from-search: {path} is not valid JSON ({exc})") from None
     if not isinstance(top, list) or not top or "arch" not in top[0]:
-        raise ValueError(
+        raise RunFolderError(
             f"--from-search: {path} lists no complete architecture (every episode diverged?)"
         )
     return str(top[0]["arch"])
 
 
 def _retrain_args(p: argparse.ArgumentParser) -> None:
+    p.epilog = (f"exit status: 0 done; 2 bad input (one-line error); {EXIT_DIVERGED} the training "
+                "diverged (a non-finite loss; one-line message, checkpoint.pt keeps the last good "
+                "state)")
     add_config_args(p)
     p.set_defaults(config=None)  # resolved in cmd_retrain (run folder / search run / quickstart)
     src = p.add_mutually_exclusive_group()
@@ -52,7 +61,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     """Train an architecture at full size with EMA, periodic evaluation and checkpoints."""
     import torch
 
-    from gan_nas_env.training.retrain import retrain
+    from gan_nas_env.training.retrain import RetrainDiverged, retrain
 
     out = Path(args.out) if args.out else None
     if args.resume and out is None:
@@ -79,7 +88,11 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         out = Path(f"runs/retrain-{tag}-{cfg.name}-s{cfg.seed}")
     print(f"[gan-nas] retrain: arch={arch} config={cfg.name} seed={cfg.seed} "
           f"iters={cfg.retrain.g_iters} out={out}{' (resume)' if args.resume else ''}")
-    res = retrain(cfg, arch, out, resume=args.resume, progress=not args.no_progress)
+    try:
+        res = retrain(cfg, arch, out, resume=args.resume, progress=not args.no_progress)
+    except RetrainDiverged as exc:  # valid input, unstable training: neither exit 2 nor a traceback
+        print(f"gan-nas retrain: diverged: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     best = res.best_metrics
     print(f"[gan-nas] {res.iterations} generator iterations in {res.wall_s:.1f} s")
     if best:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from gan_nas_env.cli.app import subcommand
+from gan_nas_env.config import ConfigError
 
 
 def _toy_args(p: argparse.ArgumentParser) -> None:
@@ -66,9 +67,11 @@ def cmd_toy(args: argparse.Namespace) -> int:
     from gan_nas_env.toy.experiment import train_toy, write_toy_outputs
 
     if args.generators < 1:
-        raise ValueError(f"--generators must be >= 1, got {args.generators}")
+        raise ConfigError(f"--generators must be >= 1, got {args.generators}")
     if args.steps < 1 or args.eval_samples < 10:
-        raise ValueError("--steps must be >= 1 and --eval-samples >= 10")
+        raise ConfigError("--steps must be >= 1 and --eval-samples >= 10")
+    if not args.lr > 0:
+        raise ConfigError(f"--lr must be > 0, got {args.lr}")
     out = Path(args.out or f"runs/toy-{args.target}-{args.loss}-K{args.generators}-s{args.seed}")
     print(
         f"[gan-nas] toy: target={args.target} loss={args.loss} K={args.generators} "

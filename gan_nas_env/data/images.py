@@ -27,6 +27,7 @@ import torch
 
 from gan_nas_env.config import DataConfig
 from gan_nas_env.data.imageops import resize_uint8, to_float
+from gan_nas_env.errors import UserError
 from gan_nas_env.registry import Registry
 
 Loader = Callable[[DataConfig, str, int], tuple[torch.Tensor, torch.Tensor]]
@@ -46,7 +47,7 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luminance weights
 _RESIZE_CHUNK = 4096  # images resized at once (bounds the float temporary)
 
 
-class DataError(RuntimeError):
+class DataError(UserError, RuntimeError):
     """A data set that cannot be found, downloaded or parsed; says how to fix it."""
 
 

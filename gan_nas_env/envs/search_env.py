@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from gan_nas_env.config import Config, load_config
+from gan_nas_env.config import Config, ConfigError, load_config
 from gan_nas_env.evaluators.base import Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.space import NUM_CELLS, Architecture, cell_from_action
@@ -125,7 +125,7 @@ class GANCellSearchEnv(gym.Env):
             overrides = {**(overrides or {}), **({"device": device} if device is not None else {})}
         self.cfg = cfg = load_config(config, overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
+            raise ConfigError(
                 f"render_mode={render_mode!r} is not supported; use one of {self.metadata['render_modes']}"
             )
         self.render_mode = render_mode
@@ -154,15 +154,15 @@ class GANCellSearchEnv(gym.Env):
             from gan_nas_env.evaluators.fake import FakeEvaluator
 
             return FakeEvaluator(representation_dim=self.cfg.model.gf)
-        raise ValueError(f"unknown evaluator {evaluator!r}; use 'real', 'fake' or an Evaluator")
+        raise ConfigError(f"unknown evaluator {evaluator!r}; use 'real', 'fake' or an Evaluator")
 
     def _wrap_cached(
         self, evaluator: Evaluator | str, mode: str, store: str | Path | ResultsStore | None
     ) -> Evaluator:
         if mode not in ("cached", "record"):
-            raise ValueError(f"unknown mode {mode!r}; use 'cached' or 'record'")
+            raise ConfigError(f"unknown mode {mode!r}; use 'cached' or 'record'")
         if store is None:
-            raise ValueError(f"mode={mode!r} needs results_store=PATH (the SQLite results file)")
+            raise ConfigError(f"mode={mode!r} needs results_store=PATH (the SQLite results file)")
         if not isinstance(store, ResultsStore):
             store = ResultsStore(store)
         if isinstance(evaluator, Evaluator):

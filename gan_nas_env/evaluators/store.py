@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gan_nas_env.config import MODEL_CODE_VERSION
+from gan_nas_env.errors import UserError
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS steps (
 """
 
 
-class ResultsStoreError(RuntimeError):
+class ResultsStoreError(UserError, RuntimeError):
     """The results file cannot be used (corrupted, locked, wrong schema)."""
 
 

@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gan_nas_env.config import MODEL_CODE_VERSION, Config, load_config
+from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.resources import ASSET_DIR
-from gan_nas_env.space import CELL_WIDTHS, SPACE, Architecture, Cell
+from gan_nas_env.space import CELL_WIDTHS, SPACE, Architecture, ArchitectureError, Cell
 
 if TYPE_CHECKING:
     from gan_nas_env.evaluators.final import FinalRows
@@ -43,7 +44,7 @@ DEFAULT_TABLE = ASSET_DIR / "table_fmnist_v2.npz"
 TABLE_FORMAT = 1
 
 
-class TableError(ValueError):
+class TableError(UserError, ValueError):
     """A table that cannot be used (missing, another proxy, malformed)."""
 
 
@@ -65,7 +66,7 @@ def prefix_depth(arch: str) -> int:
     """Cells in a canonical prefix string (0 for the empty baseline)."""
     n = len(arch.split())
     if n not in _DEPTH_OF_LENGTH:
-        raise ValueError(f"{arch!r} is not a canonical prefix string (4, 9 or 14 integers)")
+        raise ArchitectureError(f"{arch!r} is not a canonical prefix string (4, 9 or 14 integers)")
     return _DEPTH_OF_LENGTH[n]
 
 

@@ -62,6 +62,7 @@ from torch_fidelity.utils import create_feature_extractor
 
 from gan_nas_env.config import MetricsConfig
 from gan_nas_env.data.imageops import resize_uint8, to_uint8
+from gan_nas_env.errors import UserError
 from gan_nas_env.metrics import fmnist_extractor as fmnist
 from gan_nas_env.registry import Registry
 
@@ -71,8 +72,12 @@ KID_SUBSETS: int = TF_DEFAULTS["kid_subsets"]  # 100
 PRC_NEIGHBORHOOD: int = TF_DEFAULTS["prc_neighborhood"]  # 3
 
 
-class MetricsError(RuntimeError):
-    """A feature extractor cannot be set up (missing weights, offline, ...)."""
+class MetricsError(UserError, RuntimeError):
+    """A feature extractor cannot be set up (missing weights, offline, ...).
+
+    A :class:`~gan_nas_env.errors.UserError`: like a missing data set, the user fixes it
+    (create or download the weights, or pick the other extractor); the message says how.
+    """
 
 
 @dataclass(frozen=True)

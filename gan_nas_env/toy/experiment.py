@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from gan_nas_env.config import ConfigError
 from gan_nas_env.toy.data import TOY_TARGETS, ToySample, sample_target
 from gan_nas_env.toy.metrics import QUALITY_STDS, modes_covered, toy_metrics
 from gan_nas_env.training.losses import get_loss
@@ -193,7 +194,7 @@ def train_toy(
     cfg = ToyConfig(target, loss, num_generators, steps, batch, lr, seed, **kwargs)
     TOY_TARGETS.get(cfg.target)
     if cfg.steps < 0 or cfg.batch < cfg.num_generators:
-        raise ValueError(f"need steps >= 0 and batch >= num_generators, got {cfg}")
+        raise ConfigError(f"need steps >= 0 and batch >= num_generators, got {cfg}")
     t0 = time.perf_counter()
     old_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)

@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from gan_nas_env.config import load_config
-from gan_nas_env.training.retrain import load_generator, score_generator
+from gan_nas_env.config import ConfigError, load_config
+from gan_nas_env.errors import MissingFileError
+from gan_nas_env.training.retrain import CheckpointError, load_generator, score_generator
 
 __all__ = ["EVALUATE_SALT", "evaluate_checkpoint", "load_generator"]
 
@@ -50,16 +51,16 @@ def evaluate_checkpoint(
     t0 = time.perf_counter()
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        raise MissingFileError(f"checkpoint {path} does not exist")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or "config" not in ckpt:
-        raise ValueError(f"{path} is not a gan-nas retraining checkpoint (no stored config)")
+        raise CheckpointError(f"{path} is not a gan-nas retraining checkpoint (no stored config)")
     cfg = load_config(load_config(None, ckpt["config"]), cfg_overrides)
     if features is not None:
         cfg = load_config(cfg, {"metrics.features": features})
     n = num_samples if num_samples is not None else cfg.retrain.eval_samples
     if n <= 0:
-        raise ValueError(f"num_samples must be > 0, got {n}")
+        raise ConfigError(f"num_samples must be > 0, got {n}")
     dev = resolve_device(cfg.device)
     G, arch = load_generator(path, dev)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gan_nas_env.config import ConfigError
 from gan_nas_env.registry import Registry
 
 
@@ -51,7 +52,7 @@ class GANLoss:
 
     def __init__(self, gp_weight: float = 10.0) -> None:
         if gp_weight < 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
+            raise ConfigError(f"gp_weight must be >= 0, got {gp_weight}")
         self.gp_weight = float(gp_weight)
 
     def discriminator_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:

@@ -42,9 +42,10 @@ from tqdm.auto import tqdm
 
 import gan_nas_env
 from gan_nas_env.config import Config
+from gan_nas_env.errors import MissingFileError, UserError
 from gan_nas_env.models.ema import EMA
 from gan_nas_env.run_folder import write_run_metadata
-from gan_nas_env.space import Architecture, resolve_architecture
+from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture
 from gan_nas_env.training.step import GANStep
 
 CHECKPOINT_FORMAT = "gan-nas-retrain-v1"
@@ -53,12 +54,20 @@ GRID_SAMPLES = 64
 _EVAL_SALT, _GRID_SALT = 3, 5  # seeds of the fixed evaluation / grid latents (seed * 7919 + salt)
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError, ValueError):
     """A checkpoint that cannot be resumed with this config / architecture / version."""
 
 
+class CheckpointError(UserError, ValueError):
+    """A file given as a retraining checkpoint that is not one (no architecture, model or config)."""
+
+
 class RetrainDiverged(RuntimeError):
-    """A loss became non-finite; the last good checkpoint is kept."""
+    """A loss became non-finite; the last good checkpoint is kept.
+
+    Not a :class:`~gan_nas_env.errors.UserError`: the input was valid, the training was not
+    stable. ``gan-nas retrain`` reports it on one line and exits with status 3.
+    """
 
 
 @dataclass
@@ -142,7 +151,7 @@ def retrain(
     t_start = time.perf_counter()
     arch = resolve_architecture(arch)
     if not arch.is_complete:
-        raise ValueError(f"retraining needs a complete 3-cell architecture, got {str(arch)!r}")
+        raise ArchitectureError(f"retraining needs a complete 3-cell architecture, got {str(arch)!r}")
     r = cfg.retrain
     t = r.train_config(cfg.train)
     out, dev = Path(out_dir), resolve_device(cfg.device)
@@ -202,7 +211,7 @@ def _open_run_folder(
     ckpt = None
     if resume:
         if not ckpt_path.exists():
-            raise FileNotFoundError(f"cannot resume: {ckpt_path} does not exist")
+            raise MissingFileError(f"cannot resume: {ckpt_path} does not exist")
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         check_resume_compatible(ckpt, cfg, arch, dev, ckpt_path)
     elif ckpt_path.exists():
@@ -454,7 +463,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
 
     ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or "arch" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{path} is not a gan-nas retraining checkpoint (no 'arch'/'model' entries)")
+        raise CheckpointError(f"{path} is not a gan-nas retraining checkpoint (no 'arch'/'model' entries)")
     arch, s = Architecture.parse(ckpt["arch"]), ckpt["model"]
     with torch.random.fork_rng(devices=[]):
         G = build_generator(arch, s["latent_dim"], s["gf"], s["bottom_width"], s["channels"],
