@@ -163,9 +163,9 @@ def test_cli_search_passes_workers(monkeypatch, tmp_path):
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(agents.search, "run_search", fake_run_search)
-    rc = main(["search", "--config", "tiny", "--out", str(tmp_path / "r"), "--workers", "3",
-               "--ray-address", "1.2.3.4:6379", "--gpus-per-worker", "0.25"])
-    assert rc == 2
+    with pytest.raises(RuntimeError, match="stop here"):  # not bad input: it propagates
+        main(["search", "--config", "tiny", "--out", str(tmp_path / "r"), "--workers", "3",
+              "--ray-address", "1.2.3.4:6379", "--gpus-per-worker", "0.25"])
     assert seen["workers"] == 3 and seen["ray_address"] == "1.2.3.4:6379"
     assert seen["gpus_per_worker"] == 0.25
     assert main(["search", "--config", "tiny", "--workers", "0"]) == 2
