@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSET_DIR = PACKAGE_DIR / "assets"  # feature-extractor weights, the benchmark table
+DEFAULT_CACHE = "~/.cache/gan_nas_env"
+CACHE_ENV = "GAN_NAS_ENV_CACHE"  # moves the default cache elsewhere (the test suite uses it)
+
+
+def cache_path(path: str) -> Path:
+    """``path`` expanded; one under the default cache moves under ``$GAN_NAS_ENV_CACHE`` if set.
+
+    The defaults of ``metrics.cache_dir`` (real statistics) and of the torchvision data
+    root live under ``~/.cache/gan_nas_env``; an explicitly configured other path is kept.
+    """
+    moved = os.environ.get(CACHE_ENV)
+    if moved and (path == DEFAULT_CACHE or path.startswith(DEFAULT_CACHE + "/")):
+        path = moved + path[len(DEFAULT_CACHE):]
+    return Path(path).expanduser()
 
 
 def _config_dir_candidates() -> list[Path]:

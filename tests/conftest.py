@@ -5,6 +5,11 @@ contention, so tests run torch single-threaded.
 """
 
 import os
+import tempfile
+
+# no test writes to the user's ~/.cache: the default cache (real statistics, torchvision
+# data) moves to a temporary folder for this session and its subprocesses
+os.environ["GAN_NAS_ENV_CACHE"] = tempfile.mkdtemp(prefix="gan-nas-test-cache-")
 
 # numpy's BLAS threads (FID eigvals, KID) contend like torch's on a 2-core box
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -92,3 +92,17 @@ def test_proxy_hash_tracks_proxy_settings_only():
     a = load_config("tiny")
     assert a.proxy_hash() == load_config("tiny", {"search.episodes": 50}).proxy_hash()
     assert a.proxy_hash() != load_config("tiny", {"train.n_critic": 2}).proxy_hash()
+
+
+def test_the_suite_does_not_write_to_the_users_cache(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from gan_nas_env.metrics.scorer import FeatureScorer  # noqa: F401 - uses cache_path
+    from gan_nas_env.resources import DEFAULT_CACHE, cache_path
+
+    assert not str(cache_path(DEFAULT_CACHE + "/stats")).startswith(str(Path.home() / ".cache"))
+    monkeypatch.setenv("GAN_NAS_ENV_CACHE", str(tmp_path))
+    assert cache_path(DEFAULT_CACHE + "/data") == tmp_path / "data"
+    assert cache_path("/elsewhere/x") == Path("/elsewhere/x")  # an explicit path is kept
+    monkeypatch.delenv("GAN_NAS_ENV_CACHE")
+    assert cache_path(DEFAULT_CACHE) == Path.home() / ".cache" / "gan_nas_env"

@@ -29,6 +29,7 @@ from gan_nas_env.config import DataConfig
 from gan_nas_env.data.imageops import resize_uint8, to_float
 from gan_nas_env.errors import UserError
 from gan_nas_env.registry import Registry
+from gan_nas_env.resources import cache_path as resolve_cache_path
 
 Loader = Callable[[DataConfig, str, int], tuple[torch.Tensor, torch.Tensor]]
 """``loader(cfg, split, seed) -> (uint8 [N, C, H, W], int64 [N])``; ``seed`` is used by
@@ -148,7 +149,7 @@ def load_fashion_mnist(
             torch.from_numpy(labels.astype(np.int64)),
         )
 
-    root = Path(cfg.root or DEFAULT_ROOT).expanduser()
+    root = resolve_cache_path(cfg.root or DEFAULT_ROOT)
     try:
         from torchvision.datasets import FashionMNIST
 
@@ -168,7 +169,7 @@ def load_fashion_mnist(
 
 
 def _torchvision_or_error(name: str, cfg: DataConfig, build: Callable[[str], object]) -> object:
-    root = Path(cfg.root or DEFAULT_ROOT).expanduser()
+    root = resolve_cache_path(cfg.root or DEFAULT_ROOT)
     try:
         return build(str(root))
     except Exception as exc:  # noqa: BLE001 - any torchvision failure means "not available"

@@ -65,6 +65,7 @@ from gan_nas_env.data.imageops import resize_uint8, to_uint8
 from gan_nas_env.errors import UserError
 from gan_nas_env.metrics import fmnist_extractor as fmnist
 from gan_nas_env.registry import Registry
+from gan_nas_env.resources import cache_path as resolve_cache_path
 
 RNG_SEED: int = TF_DEFAULTS["rng_seed"]  # 2020, torch-fidelity's default for shuffles and subsets
 ISC_SPLITS: int = TF_DEFAULTS["isc_splits"]  # 10
@@ -256,7 +257,7 @@ class FeatureScorer:
             f"{self.dataset_key}_{resolution}px_{self.spec.name}-{self.version}"
             f"_n{len(self.real_images)}.npz"
         )
-        return Path(self.cfg.cache_dir).expanduser() / "stats" / name
+        return resolve_cache_path(self.cfg.cache_dir) / "stats" / name
 
     def clear_memory_cache(self) -> None:
         """Forget the real statistics held in memory (the disk cache stays)."""
