@@ -12,16 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from agents.hyperparams import CLASS_PARAMS, load_hyperparams, resolve_class
+from agents.hyperparams import CLASS_PARAMS, drop_zoo_keys, load_hyperparams, resolve_class
 from agents.offpolicy import e2gan_off_policy
 from agents.registry import ALGOS
 from gan_nas_env.config import ConfigError
-from gan_nas_env.envs.wrappers import DiscreteToContinuousAction, FlatDiscreteAction
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
-__all__ = ["ALGOS", "algo_class", "make_agent", "wrap_for_algo"]
+__all__ = ["ALGOS", "algo_class", "env_wrapper_class", "make_agent", "wrap_for_algo"]
 
 
 def algo_class(name: str) -> type[BaseAlgorithm]:
@@ -36,14 +35,22 @@ def algo_class(name: str) -> type[BaseAlgorithm]:
     return e2gan_off_policy(cls) if spec.off_policy else cls
 
 
+def env_wrapper_class(name: str) -> type[gym.Wrapper] | None:
+    """The action wrapper ``name`` needs, or None on the native MultiDiscrete space.
+
+    :class:`~gan_nas_env.envs.wrappers.DiscreteToContinuousAction` for the continuous
+    algorithms, :class:`~gan_nas_env.envs.wrappers.FlatDiscreteAction` for DQN and
+    QR-DQN: the class the agent YAML's ``env_wrapper`` (rl-zoo's key) names too
+    (:data:`agents.registry.ACTION_WRAPPERS`).
+    """
+    dotted = ALGOS.get(name.lower()).env_wrapper
+    return None if dotted is None else resolve_class(dotted, "env_wrapper")
+
+
 def wrap_for_algo(env: gym.Env, name: str) -> gym.Env:
     """Wrap the MultiDiscrete env into the action space ``name`` needs."""
-    spec = ALGOS.get(name.lower())
-    if spec.action == "continuous":
-        return DiscreteToContinuousAction(env)
-    if spec.action == "discrete":
-        return FlatDiscreteAction(env)
-    return env
+    wrapper = env_wrapper_class(name)
+    return env if wrapper is None else wrapper(env)
 
 
 def make_agent(
@@ -61,12 +68,12 @@ def make_agent(
     :param env: a gymnasium env or SB3 VecEnv.
     :param overrides: hyper-parameters that win over the YAML file. Besides SB3's,
         off-policy agents take ``random_warmup`` (see :func:`algo_class`);
-        ``replay_buffer_class`` may be a dotted class name.
+        ``replay_buffer_class`` may be a dotted class name. rl-zoo's own keys
+        (:data:`agents.hyperparams.ZOO_ONLY_KEYS`) are checked and ignored, as in the YAML.
     """
     cls = algo_class(name)
     params = load_hyperparams(name, env_id)
-    params.update(overrides or {})
-    params.pop("n_timesteps", None)
+    params.update(drop_zoo_keys(name, dict(overrides or {}), "overrides"))
     for key in CLASS_PARAMS:
         if key in params:
             params[key] = resolve_class(params[key], key)

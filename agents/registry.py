@@ -11,6 +11,15 @@ from dataclasses import dataclass
 
 from gan_nas_env.registry import Registry
 
+#: The wrapper each action kind needs around the env's native MultiDiscrete actions, as the
+#: dotted class name that rl-zoo's ``env_wrapper`` hyper-parameter takes (None: no wrapper).
+#: :func:`agents.algorithms.wrap_for_algo` applies it; the agent YAMLs name the same one.
+ACTION_WRAPPERS: dict[str, str | None] = {
+    "continuous": "gan_nas_env.envs.wrappers.DiscreteToContinuousAction",
+    "multidiscrete": None,
+    "discrete": "gan_nas_env.envs.wrappers.FlatDiscreteAction",
+}
+
 
 @dataclass(frozen=True)
 class AlgoSpec:
@@ -20,6 +29,11 @@ class AlgoSpec:
     cls: str
     action: str  # continuous | multidiscrete | discrete
     off_policy: bool
+
+    @property
+    def env_wrapper(self) -> str | None:
+        """Dotted name of the action wrapper this algorithm needs (None: the native space)."""
+        return ACTION_WRAPPERS[self.action]
 
 
 ALGOS: Registry[AlgoSpec] = Registry("algorithm")

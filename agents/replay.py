@@ -4,8 +4,10 @@ E2GAN's released search draws every SAC batch with ``random.sample(memory, n)``
 (no transition twice in one batch) and, once per episode, uses the whole memory
 as the batch. SB3's :class:`~stable_baselines3.common.buffers.ReplayBuffer`
 draws indices with replacement, so neither holds there. Use this class through
-SB3's ``replay_buffer_class`` hyper-parameter (the agent YAML names it as
-``agents.replay.WithoutReplacementReplayBuffer``).
+SB3's ``replay_buffer_class`` hyper-parameter (the agent YAMLs name it as
+``importlib.import_module('agents.replay').WithoutReplacementReplayBuffer``, which
+rl-zoo evaluates and :mod:`agents.hyperparams` reads as the dotted name
+``agents.replay.WithoutReplacementReplayBuffer``; an override may use either).
 """
 
 from __future__ import annotations
