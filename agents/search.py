@@ -34,7 +34,7 @@ from gan_nas_env.config import Config, ConfigError
 from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
-from gan_nas_env.run_folder import write_run_metadata
+from gan_nas_env.run_folder import RunFolderError, RunPlan, prepare_run
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -53,6 +53,8 @@ class SearchResult:
     top: list[dict[str, Any]]
     episodes: int
     wall_s: float
+    run_id: str = ""
+    """The run id its steps are keyed by in ``results.sqlite`` (``meta.json``)."""
 
 
 class SearchRecorder(BaseCallback):
@@ -69,8 +71,8 @@ class SearchRecorder(BaseCallback):
     ) -> None:
         """``env`` is the local base env, or None when the envs live in Ray workers.
 
-        Without ``env`` no checkpoints are written and ``sampler(info)`` gives the
-        sample grid.
+        ``run`` is the run id (``meta.json``) the steps are keyed by in the store. Without
+        ``env`` no checkpoints are written and ``sampler(info)`` gives the sample grid.
         """
         super().__init__()
         self.sampler = sampler
@@ -209,16 +211,29 @@ def run_search(
     hyperparams: dict[str, Any] | None = None, evaluator: Evaluator | str = "real",
     progress: bool = True, resume: bool = False, workers: int = 1,
     ray_address: str | None = None, gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
-    vec_env: str = "ray",
+    vec_env: str = "ray", overwrite: bool = False,
 ) -> SearchResult:
     """Search ``episodes`` architectures with ``algo`` and write the run folder.
+
+    The folder follows :mod:`gan_nas_env.run_folder` (kind ``search``): it is checked
+    before anything is written, locked while the search runs, and its steps are keyed in
+    ``results.sqlite`` by the run id of its ``meta.json`` (not the folder's name).
 
     :param cfg: resolved configuration (seed, data, proxy budget, schedule).
     :param out_dir: run folder (created): config, results.sqlite, tb/, model.zip,
         top_architectures.json, best_grid.png, rewards.png, checkpoint/.
+    :param algo: the agent (default ``cfg.search.algo``; on resume the run's own, and
+        another one is refused).
+    :param episodes: episodes of the search (default ``cfg.search.episodes``; on resume the
+        run's own, and a larger number extends it: not fewer than it has done).
+    :param hyperparams: agent hyper-parameters (on resume None takes the run's own; others
+        than the run's are refused).
     :param resume: continue the run in ``out_dir`` from its last checkpoint (episode
         boundary); the episode in flight is redone, its finished steps answered from
-        the results store, so the resumed run ends as an uninterrupted one would.
+        the results store, so the resumed run ends as an uninterrupted one would. A config
+        that changes the proxy or any setting but those of
+        :data:`~gan_nas_env.run_folder.MAY_DIFFER_ON_RESUME` is refused.
+    :param overwrite: delete the search run in ``out_dir`` and start again.
     :param workers: envs run in parallel in Ray actors (``> 1`` or a ``ray_address``
         uses :class:`~agents.vec_envs.ray.RayVecEnv`; no checkpoints, so no resume).
         Off-policy agents then default to ``gradient_steps=-1`` (one update per
@@ -229,56 +244,94 @@ def run_search(
     :param vec_env: ``ray`` (actors; clusters) or ``thread``
         (:class:`~agents.vec_envs.thread.ThreadVecEnv`: threads of this process with
         one CUDA stream each, so several small GANs overlap on one GPU).
+    :raises RunFolderError: the folder cannot be used so (another kind's, an existing run
+        without ``resume``/``overwrite``, a change refused on resume, another writer).
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
-    algo = (algo or cfg.search.algo).lower()
-    episodes = episodes or cfg.search.episodes
-    hp = _search_hyperparams(cfg, algo, hyperparams)
     distributed = workers > 1 or ray_address is not None
     if distributed and resume:
         raise ConfigError("--resume is not supported with --workers/--ray-address")
-    # build everything that can fail on bad input before anything is written
+    if vec_env not in ("ray", "thread"):
+        raise ConfigError(f"unknown vec_env {vec_env!r}; use 'ray' or 'thread'")
+    # check the folder and the settings, then build what can fail on bad input, before
+    # anything is written
+    plan = prepare_run(out, "search", cfg, resume=resume, overwrite=overwrite)
+    ckpt = find_checkpoint(out) if plan.resuming else None
+    done_before = int(load_state(ckpt).get("episodes_done", 0)) if ckpt is not None else 0
+    algo, episodes, hp = _search_settings(cfg, plan, algo, episodes, hyperparams, done_before,
+                                          ray_defaults=distributed and vec_env == "ray")
     base: GANCellSearchEnv | None = None
     sampler: Callable[[dict], Any] | None = None
     env: gym.Env | VecEnv
-    if vec_env not in ("ray", "thread"):
-        raise ConfigError(f"unknown vec_env {vec_env!r}; use 'ray' or 'thread'")
-    if distributed:
-        venv = _parallel_env(cfg, evaluator, algo, out, workers, vec_env, ray_address,
-                             gpus_per_worker, cpus_per_worker, hp)
-        env, sampler = venv, (lambda info: venv.sample(info["worker"], 64))
-    else:
+    if not distributed:
         base = GANCellSearchEnv(cfg, evaluator=evaluator)
         env = Monitor(wrap_for_algo(base, algo))
-    ckpt = find_checkpoint(out) if resume else None
-    state: dict[str, Any] = {}
-    if ckpt is None:
-        model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
-        if not resume or not (out / "meta.json").exists():
-            write_run_metadata(out, cfg, {"algo": algo, "episodes": episodes, "hyperparams": hp})
-    store = ResultsStore(out / "results.sqlite")
-    if base is not None:
-        base.attach_store(store, replay=True)
-    if ckpt is not None and base is not None:
-        assert isinstance(env, gym.Env)  # the single-process Monitor
-        model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
-    done = int(state.get("episodes_done", 0))
-    store.delete_steps_after(out.name, done)  # steps of the episode in flight are redone
-    schedule = E2GANSchedule(
-        episodes, cfg.search.explore_fraction, cfg.search.exploit_gradient_steps,
-        cfg.search.full_buffer_update,
-    )
-    schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
-    recorder = SearchRecorder(store, base, out.name, out, episodes, progress, schedule, state,
-                              sampler)
-    try:
-        _learn_remaining(model, episodes - done, distributed, workers, algo,
-                         [schedule, recorder], reset_num_timesteps=ckpt is None)
-        model.save(out / "model.zip")
-    finally:
-        (env if base is None else base).close()
-    return _write_results(store, recorder, out, cfg.search.top_k, time.perf_counter() - t0)
+        if ckpt is None:
+            model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
+    meta = {"algo": algo, "episodes": episodes, "hyperparams": hp}
+    with plan.open(meta, session={"at_episode": done_before}) as run:
+        if distributed:  # its envs write to the folder's results store: after the lock
+            venv = _parallel_env(cfg, evaluator, algo, out, workers, vec_env, ray_address,
+                                 gpus_per_worker, cpus_per_worker)
+            env, sampler = venv, (lambda info: venv.sample(info["worker"], 64))
+            model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
+        store = ResultsStore(out / "results.sqlite")
+        if base is not None:
+            base.attach_store(store, replay=True)
+        state: dict[str, Any] = {}
+        if ckpt is not None and base is not None:
+            assert isinstance(env, gym.Env)  # the single-process Monitor
+            model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
+        done = int(state.get("episodes_done", 0))
+        store.delete_steps_after(run.id, done)  # steps of the episode in flight are redone
+        schedule = E2GANSchedule(
+            episodes, cfg.search.explore_fraction, cfg.search.exploit_gradient_steps,
+            cfg.search.full_buffer_update,
+        )
+        schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
+        recorder = SearchRecorder(store, base, run.id, out, episodes, progress, schedule, state,
+                                  sampler)
+        try:
+            _learn_remaining(model, episodes - done, distributed, workers, algo,
+                             [schedule, recorder], reset_num_timesteps=ckpt is None)
+            model.save(out / "model.zip")
+        finally:
+            (env if base is None else base).close()
+        return _write_results(store, recorder, out, run.id, cfg.search.top_k,
+                              time.perf_counter() - t0)
+
+
+def _search_settings(
+    cfg: Config, plan: RunPlan, algo: str | None, episodes: int | None,
+    hyperparams: dict[str, Any] | None, done: int, ray_defaults: bool,
+) -> tuple[str, int, dict[str, Any]]:
+    """Agent, episodes and hyper-parameters of the search; on resume the run's own (checked)."""
+    if not plan.resuming:
+        algo = (algo or cfg.search.algo).lower()
+        hp = _search_hyperparams(cfg, algo, hyperparams)
+        if ray_defaults and ALGOS.get(algo).off_policy:
+            hp.setdefault("gradient_steps", -1)  # one update per collected transition
+        return algo, episodes or cfg.search.episodes, hp
+    meta, where = plan.old_meta, f"cannot resume {plan.path}"
+    run_algo = str(meta.get("algo") or cfg.search.algo).lower()
+    if algo is not None and algo.lower() != run_algo:
+        raise RunFolderError(f"{where}: it searches with {run_algo}, not {algo.lower()} "
+                             "(--resume keeps the run's agent)")
+    if hyperparams is None and isinstance(meta.get("hyperparams"), dict):
+        hp = dict(meta["hyperparams"])
+    else:
+        hp = _search_hyperparams(cfg, run_algo, hyperparams)
+        old = meta.get("hyperparams")
+        if isinstance(old, dict) and json.loads(json.dumps(hp, default=str)) != old:
+            raise RunFolderError(f"{where}: agent hyper-parameters {hp} differ from the run's "
+                                 f"{old} (--resume keeps them)")
+    run_episodes = int(meta.get("episodes") or cfg.search.episodes)
+    episodes = episodes or run_episodes
+    if episodes < done:
+        raise RunFolderError(f"{where}: --episodes {episodes} is fewer than the {done} episodes "
+                             "it has done")
+    return run_algo, episodes, hp
 
 
 def _search_hyperparams(
@@ -296,23 +349,15 @@ def _search_hyperparams(
 def _parallel_env(
     cfg: Config, evaluator: Evaluator | str, algo: str, out: Path, workers: int, vec_env: str,
     ray_address: str | None, gpus_per_worker: float, cpus_per_worker: float,
-    hp: dict[str, Any],
 ) -> ThreadVecEnv | RayVecEnv:
-    """The vector env of ``workers`` search envs (threads or Ray actors).
-
-    With Ray, off-policy agents default to ``gradient_steps=-1`` in ``hp`` (one update
-    per collected transition).
-    """
+    """The vector env of ``workers`` search envs (threads or Ray actors)."""
     if vec_env == "thread":
         from agents.vec_envs.thread import ThreadVecEnv
 
         fn = functools.partial(worker_env, cfg, evaluator, algo, out / "results.sqlite")
         return ThreadVecEnv([fn] * workers, global_episodes=True)  # streams on the config's device
-    venv = ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
+    return ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,
                           gpus_per_worker, cpus_per_worker)
-    if ALGOS.get(algo).off_policy:
-        hp.setdefault("gradient_steps", -1)
-    return venv
 
 
 def _resume_from_checkpoint(
@@ -355,15 +400,15 @@ def _learn_remaining(
 
 
 def _write_results(
-    store: ResultsStore, recorder: SearchRecorder, out: Path, top_k: int, wall_s: float
+    store: ResultsStore, recorder: SearchRecorder, out: Path, run: str, top_k: int, wall_s: float
 ) -> SearchResult:
     """Close ``store``; write top_architectures.json and rewards.png; the search's result."""
-    top = store.top_architectures(out.name, k=top_k)
+    top = store.top_architectures(run, k=top_k)
     store.close()
     (out / "top_architectures.json").write_text(json.dumps(top, indent=2))
     plot_rewards(recorder.episode_returns, out / "rewards.png")
     best = top[0] if top else None
     return SearchResult(
         out, best["arch"] if best else None, best["score"] if best else None, top,
-        len(recorder.episode_returns), wall_s,
+        len(recorder.episode_returns), wall_s, run,
     )

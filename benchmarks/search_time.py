@@ -32,13 +32,14 @@ from agents.search import run_search  # noqa: E402
 from benchmarks.presets import add_common_args, preset_config  # noqa: E402
 from gan_nas_env.devices import resolve_device  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
+from gan_nas_env.run_folder import run_id  # noqa: E402
 
 
 def episode_times(run_dir: Path) -> list[dict[str, float]]:
     """Per episode: summed env-step, proxy-train and scoring seconds from the results store."""
     per: dict[int, dict[str, float]] = {}
     with ResultsStore(run_dir / "results.sqlite") as store:
-        for s in store.steps(run_dir.name):
+        for s in store.steps(run_id(run_dir)):
             e = per.setdefault(s["episode"], {"step_s": 0.0, "train_s": 0.0, "score_s": 0.0, "steps": 0})
             for key in ("step_s", "train_s", "score_s"):
                 e[key] += float(s["timings"].get(key, 0.0))

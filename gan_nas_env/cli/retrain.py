@@ -10,7 +10,7 @@ from pathlib import Path
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
 from gan_nas_env.config import ConfigError
 from gan_nas_env.errors import MissingFileError
-from gan_nas_env.run_folder import RunFolderError
+from gan_nas_env.run_folder import RunFolderError, check_folder
 from gan_nas_env.space import NAMED_ARCHITECTURES, resolve_architecture
 
 EXIT_DIVERGED = 3
@@ -37,9 +37,20 @@ def best_searched_architecture(run_dir: str | Path) -> str:
 
 
 def _retrain_args(p: argparse.ArgumentParser) -> None:
-    p.epilog = (f"exit status: 0 done; 2 bad input (one-line error); {EXIT_DIVERGED} the training "
-                "diverged (a non-finite loss; one-line message, checkpoint.pt keeps the last good "
-                "state)")
+    p.epilog = (
+        "run folder (--out): checked before anything is written, locked while the run trains. "
+        "An existing retraining run is never overwritten: pass --resume to continue it or "
+        "--overwrite to delete it and start again (a folder of another kind is refused even so; "
+        "an empty folder, or a run killed before its first checkpoint, is used as it is). "
+        "--resume takes the architecture from the checkpoint and, without --config, the config "
+        "from the run's config.yaml. It accepts --iters N (more extends the training), "
+        "--no-progress, --device and --set of device, data.root, data.download, "
+        "metrics.cache_dir, metrics.batch_size, env.* and search.*; a --config, --seed, --set "
+        "or --arch that changes anything else (the architecture, seed, data, model, train, "
+        "metrics or retrain settings) is refused. "
+        f"Exit status: 0 done; 2 bad input (one-line error); {EXIT_DIVERGED} the training "
+        "diverged (a non-finite loss; one-line message, checkpoint.pt keeps the last good state)"
+    )
     add_config_args(p)
     p.set_defaults(config=None)  # resolved in cmd_retrain (run folder / search run / quickstart)
     src = p.add_mutually_exclusive_group()
@@ -50,8 +61,11 @@ def _retrain_args(p: argparse.ArgumentParser) -> None:
                      help="retrain the best architecture of a search run folder "
                           "(its config.yaml is the default --config)")
     p.add_argument("--out", default=None, help="run folder (default: runs/retrain-<arch>-<config>-s<seed>)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/checkpoint.pt (config and arch default to the run's own)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="continue from OUT/checkpoint.pt (config and arch default to the run's own)")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="delete the retraining run in OUT and start again")
     p.add_argument("--iters", type=int, default=None, help="generator iterations (retrain.g_iters)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -64,6 +78,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from gan_nas_env.training.retrain import RetrainDiverged, retrain
 
     out = Path(args.out) if args.out else None
+    if out is not None:
+        check_folder(out, "retrain")  # another kind's folder or a held lock: said first
     if args.resume and out is None:
         raise ConfigError("--resume needs --out (the run folder holding checkpoint.pt)")
     arch_spec, label = args.arch, args.arch
@@ -89,7 +105,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     print(f"[gan-nas] retrain: arch={arch} config={cfg.name} seed={cfg.seed} "
           f"iters={cfg.retrain.g_iters} out={out}{' (resume)' if args.resume else ''}")
     try:
-        res = retrain(cfg, arch, out, resume=args.resume, progress=not args.no_progress)
+        res = retrain(cfg, arch, out, resume=args.resume, progress=not args.no_progress,
+                      overwrite=args.overwrite)
     except RetrainDiverged as exc:  # valid input, unstable training: neither exit 2 nor a traceback
         print(f"gan-nas retrain: diverged: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -107,7 +124,11 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
                    help="generated images (default: the run's retrain.eval_samples)")
     p.add_argument("--features", choices=("domain", "inception"), default=None,
                    help="feature extractor (default: the run's metrics.features)")
-    p.add_argument("--out", default=None, help="folder for evaluation.json/.md (default: next to the checkpoint)")
+    p.add_argument("--out", default=None,
+                   help="run folder of the evaluation (config.yaml, meta.json, evaluation.json/.md; "
+                        "default: evaluation.json/.md next to the checkpoint, in its retrain run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier evaluation (next to the checkpoint, or the --out run)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value of the stored config, e.g. metrics.real_samples=10000")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
@@ -119,7 +140,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from gan_nas_env.training.checkpoint_eval import evaluate_checkpoint
 
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    rec = evaluate_checkpoint(args.checkpoint, overrides, args.num_samples, args.features, args.out)
+    rec = evaluate_checkpoint(args.checkpoint, overrides, args.num_samples, args.features, args.out,
+                              overwrite=args.overwrite)
     folder = Path(args.out) if args.out else Path(args.checkpoint).parent
     print(f"[gan-nas] {rec['architecture']} (iter {rec['iteration']}), {rec['num_samples']} samples, "
           f"{rec['features']} features:")

@@ -8,18 +8,40 @@ from pathlib import Path
 
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
 from gan_nas_env.config import ConfigError
+from gan_nas_env.run_folder import CONFIG, check_folder, read_meta, stored_config
+
+EPILOG = (
+    "run folder (--out): checked before anything is written, locked while the search runs. An "
+    "existing search run is never overwritten: pass --resume to continue it or --overwrite to "
+    "delete it and start again (a folder of another kind is refused even so; an empty folder, "
+    "or a search killed before its first checkpoint, is used as it is). --resume takes every "
+    "setting from the run's config.yaml and meta.json: config, seed, agent, hyper-parameters "
+    "and episodes. It accepts --episodes N (at least the episodes done; more extends the "
+    "search), --no-progress, --device and --set of device, data.root, data.download, "
+    "metrics.cache_dir, metrics.batch_size, the speed-only train keys (cuda_graphs, "
+    "channels_last, fused_adam, cudnn_benchmark), search.top_k and retrain.*; --config, "
+    "--seed, --set, --algo or --hyperparams that change anything else (the proxy above all) "
+    "are refused."
+)
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
     add_config_args(p)
+    p.set_defaults(config=None)  # quickstart; with --resume the run's own config.yaml
     p.add_argument("--algo", default=None, help="sac (default), td3, tqc, ppo, a2c, dqn, random, ...")
-    p.add_argument("--episodes", type=int, default=None, help="episodes (default: from config)")
+    p.add_argument("--episodes", type=int, default=None,
+                   help="episodes (default: from config; with --resume the run's own)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config>-<algo>-s<seed>)")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="NAME:VALUE",
                    help="agent hyper-parameters, e.g. learning_rate:1e-3")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the killed run in --out from its last checkpoint")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="continue the run in --out from its last checkpoint, with its own "
+                           "settings (see below)")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="delete the search run in --out and start again")
     p.add_argument("--workers", type=int, default=1,
                    help="envs run in parallel (see --vec-env)")
     p.add_argument("--vec-env", choices=["ray", "thread"], default="ray",
@@ -38,13 +60,20 @@ def cmd_search(args: argparse.Namespace) -> int:
     from agents.registry import ALGOS
     from agents.search import run_search
 
+    if args.out:
+        check_folder(args.out, "search")  # another kind's folder or a held lock: said first
+    meta: dict = {}
     if args.resume:
-        if not args.out or not (Path(args.out) / "config.yaml").exists():
-            raise ConfigError(f"--resume: nothing to resume in {args.out!r} (no config.yaml); "
-                              "give the run folder of an earlier search with --out")
-        args.config = str(Path(args.out) / "config.yaml")
+        if not args.out:
+            raise ConfigError("--resume needs --out (the run folder of an earlier search)")
+        if args.config is None:
+            stored_config(args.out)  # raises when there is nothing to resume
+            args.config = str(Path(args.out) / CONFIG)
+        meta = read_meta(args.out)
+    elif args.config is None:
+        args.config = "quickstart"
     cfg = config_from_args(args)
-    algo = (args.algo or cfg.search.algo).lower()
+    algo = (args.algo or meta.get("algo") or cfg.search.algo).lower()
     ALGOS.get(algo)
     if args.workers <= 0 or args.gpus_per_worker < 0:
         raise ConfigError("--workers must be > 0 and --gpus-per-worker >= 0")
@@ -53,11 +82,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.episodes is not None and args.episodes <= 0:
         raise ConfigError(f"--episodes must be > 0, got {args.episodes}")
     out = Path(args.out or f"runs/{cfg.name}-{algo}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    episodes = args.episodes or meta.get("episodes") or cfg.search.episodes
     print(f"[gan-nas] search: config={cfg.name} algo={algo} seed={cfg.seed} "
-          f"episodes={args.episodes or cfg.search.episodes} out={out}")
-    res = run_search(cfg, out, algo=algo, episodes=args.episodes,
-                     hyperparams=parse_hyperparams(args.hyperparams), progress=not args.no_progress,
-                     resume=args.resume, workers=args.workers, ray_address=args.ray_address,
+          f"episodes={episodes} out={out}{' (resume)' if args.resume else ''}")
+    hyperparams = parse_hyperparams(args.hyperparams) if args.hyperparams else None
+    # on --resume, None takes the run's own agent (another one is refused)
+    res = run_search(cfg, out, algo=algo if args.algo or not args.resume else None,
+                     episodes=args.episodes, hyperparams=hyperparams,
+                     progress=not args.no_progress, resume=args.resume, overwrite=args.overwrite,
+                     workers=args.workers, ray_address=args.ray_address,
                      gpus_per_worker=args.gpus_per_worker, vec_env=args.vec_env)
     print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
     if res.best_arch is None:

@@ -5,7 +5,11 @@
 fixed latent codes (their own seed, distinct from the codes of the periodic
 evaluations during training) and scores them against the training images
 named by the config stored in the file, with the domain classifier or
-Inception features. It writes ``evaluation.json`` and ``evaluation.md``.
+Inception features. It writes ``evaluation.json`` and ``evaluation.md``: into a run folder
+of kind ``evaluate`` (``out``; :mod:`gan_nas_env.run_folder`), or next to the checkpoint,
+in its retraining run folder (under that folder's lock). Neither is overwritten without
+``overwrite``; ``evaluation.json`` carries the evaluation's provenance (kind, id, command,
+seed, version, git SHA, machine).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 
 import torch
 
-from gan_nas_env.config import ConfigError, load_config
+from gan_nas_env.config import Config, ConfigError, load_config
 from gan_nas_env.errors import MissingFileError
+from gan_nas_env.run_folder import prepare_addition, prepare_run
 from gan_nas_env.training.retrain import CheckpointError, load_generator, score_generator
 
 __all__ = ["EVALUATE_SALT", "evaluate_checkpoint", "load_generator"]
@@ -33,6 +38,7 @@ def evaluate_checkpoint(
     num_samples: int | None = None,
     features: str | None = None,
     out: str | Path | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """IS, FID, KID and precision/recall of the generator stored in ``path``.
 
@@ -41,8 +47,14 @@ def evaluate_checkpoint(
         ``{"device": "cpu"}``).
     :param num_samples: generated images (default: the config's ``retrain.eval_samples``).
     :param features: ``domain`` or ``inception`` (default: the config's ``metrics.features``).
-    :param out: folder for ``evaluation.json`` / ``evaluation.md`` (default: next to ``path``).
-    :return: the JSON record (checkpoint, architecture, iteration, settings, ``metrics``).
+    :param out: run folder of the evaluation (``config.yaml``, ``meta.json``,
+        ``evaluation.json`` / ``evaluation.md``); default: the two files next to ``path``.
+    :param overwrite: replace an earlier evaluation (the files next to ``path``, or the
+        ``out`` run folder).
+    :return: the JSON record (checkpoint, architecture, iteration, settings, ``metrics``,
+        ``provenance``).
+    :raises RunFolderError: an earlier evaluation there (without ``overwrite``), a folder of
+        another kind, or one another process writes.
     """
     from gan_nas_env.data.images import dataset_key, load_images
     from gan_nas_env.devices import resolve_device
@@ -62,10 +74,29 @@ def evaluate_checkpoint(
     if n <= 0:
         raise ConfigError(f"num_samples must be > 0, got {n}")
     dev = resolve_device(cfg.device)
+    files = ("evaluation.json", "evaluation.md")
+    plan = prepare_run(out, "evaluate", cfg, overwrite=overwrite) if out is not None else None
+    beside = None if plan else prepare_addition(path.parent, "evaluate", files, ("retrain",), overwrite)
     G, arch = load_generator(path, dev)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
     real = images if cfg.metrics.real_samples is None else images[: cfg.metrics.real_samples]
     scorer = FeatureScorer(cfg.metrics, real, dataset_key(cfg.data, "train"), device=dev)
+    if plan is not None:
+        with plan.open({"checkpoint": str(path.resolve())}) as run:
+            prov = {k: run.meta[k] for k in ("kind", "id", "command", "seed", "version", "git_sha",
+                                             "machine", "started")}
+            return _evaluate(G, arch, scorer, real, n, cfg, dev, path, ckpt, run.path, prov, t0)
+    assert beside is not None
+    with beside.open():
+        return _evaluate(G, arch, scorer, real, n, cfg, dev, path, ckpt, beside.folder,
+                         beside.provenance(cfg.seed), t0)
+
+
+def _evaluate(
+    G: Any, arch: Any, scorer: Any, real: torch.Tensor, n: int, cfg: Config, dev: torch.device,
+    path: Path, ckpt: dict[str, Any], folder: Path, prov: dict[str, Any], t0: float,
+) -> dict[str, Any]:
+    """Score ``G``; write ``evaluation.json`` and ``evaluation.md`` into ``folder``; the record."""
     metrics = score_generator(
         G, scorer, n, cfg.model.latent_dim, cfg.seed, dev, prc=True, salt=EVALUATE_SALT
     )
@@ -73,10 +104,8 @@ def evaluate_checkpoint(
         "checkpoint": str(path), "architecture": str(arch), "iteration": int(ckpt.get("step", -1)),
         "dataset": cfg.data.name, "features": cfg.metrics.features, "num_samples": n,
         "real_samples": len(real), "device": str(dev), "wall_s": time.perf_counter() - t0,
-        "metrics": metrics,
+        "metrics": metrics, "provenance": prov,
     }
-    folder = Path(out) if out is not None else path.parent
-    folder.mkdir(parents=True, exist_ok=True)
     (folder / "evaluation.json").write_text(json.dumps(record, indent=2))
     rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in metrics.items())
     (folder / "evaluation.md").write_text(

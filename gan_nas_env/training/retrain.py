@@ -15,7 +15,8 @@ iterations. The run folder holds:
 ``samples/``            ``iter_XXXXXX.png`` sample grid of each evaluation
 ``tb/``                 TensorBoard scalars
 ``report.md/.json``     architecture, final and best metrics, time, memory
-``config.yaml``         resolved config (+ ``meta.json``: command, version, SHA)
+``config.yaml``         resolved config (+ ``meta.json``: kind, id, command, version, SHA)
+``run.lock``            held while a process writes the folder (:mod:`~gan_nas_env.run_folder`)
 ======================  =======================================================
 
 Determinism: batches and latent codes come from one local ``torch.Generator``
@@ -44,7 +45,7 @@ import gan_nas_env
 from gan_nas_env.config import Config
 from gan_nas_env.errors import MissingFileError, UserError
 from gan_nas_env.models.ema import EMA
-from gan_nas_env.run_folder import write_run_metadata
+from gan_nas_env.run_folder import check_folder, prepare_run
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture
 from gan_nas_env.training.step import GANStep
 
@@ -132,32 +133,56 @@ def retrain(
     out_dir: str | Path,
     resume: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> RetrainResult:
     """Train ``arch`` at full size, evaluate its EMA generator, write the run folder.
 
     :param cfg: resolved config; ``cfg.retrain`` holds sizes, budget and intervals,
         ``cfg.train`` the loss and optimiser settings, ``cfg.metrics`` the scorer.
     :param arch: a complete (3-cell) architecture, its string or a name (``e2gan``).
-    :param out_dir: run folder (created).
+    :param out_dir: run folder (created), kind ``retrain`` of :mod:`gan_nas_env.run_folder`:
+        checked before anything is written and locked while the run trains.
     :param resume: continue from ``out_dir/checkpoint.pt``.
     :param progress: show a tqdm progress bar.
-    :raises ResumeError: resuming a checkpoint of another config, architecture or version.
+    :param overwrite: delete the retraining run in ``out_dir`` and start again.
+    :raises ResumeError: resuming a checkpoint of another config, architecture or version, or
+        a fresh run onto a folder that holds a checkpoint (without ``overwrite``).
+    :raises RunFolderError: a folder of another kind, or one another process writes.
     :raises RetrainDiverged: a loss became non-finite (``checkpoint.pt`` keeps the last good state).
     """
-    from torch.utils.tensorboard import SummaryWriter
-
     from gan_nas_env.devices import resolve_device
 
     t_start = time.perf_counter()
     arch = resolve_architecture(arch)
     if not arch.is_complete:
         raise ArchitectureError(f"retraining needs a complete 3-cell architecture, got {str(arch)!r}")
-    r = cfg.retrain
-    t = r.train_config(cfg.train)
     out, dev = Path(out_dir), resolve_device(cfg.device)
-    ckpt = _open_run_folder(cfg, arch, out, dev, resume)
+    # every check of the folder, the checkpoint and the config before anything is written
+    ckpt = _check_run_folder(cfg, arch, out, dev, resume, overwrite)
+    plan = prepare_run(out, "retrain", cfg, resume=resume, overwrite=overwrite)
     step = ckpt["step"] if ckpt else 0
     run = _build_run(cfg, arch, out, dev, ckpt, t_start)
+    with plan.open({"arch": str(arch)}, session={"at_step": step}):
+        (out / "samples").mkdir(exist_ok=True)
+        _start_csv(out / "losses.csv", ["iter", "d_loss", "g_loss"], step)
+        _start_csv(out / "metrics.csv", ["iter", *METRIC_KEYS, "wall_s"], step)
+        step = _train(run, step, progress)
+        peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+        result = RetrainResult(
+            out, str(arch), step, run.last_eval["metrics"], run.best["metrics"], run.best["iter"],
+            run.wall_s(), peak, out / run.last_eval["grid"] if run.last_eval["grid"] else None,
+        )
+        write_report(result, cfg, arch, run.last_eval["iter"])
+    return result
+
+
+def _train(run: _Run, step: int, progress: bool) -> int:
+    """Train ``run`` from generator iteration ``step`` to ``retrain.g_iters``; the last step."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    cfg, out, dev = run.cfg, run.out, run.dev
+    r = cfg.retrain
+    t = r.train_config(cfg.train)
     res, latent = run.G.resolution, cfg.model.latent_dim
     writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
     bar = tqdm(total=r.g_iters, initial=step, desc="retrain", unit="it", disable=not progress)
@@ -193,37 +218,26 @@ def retrain(
     finally:
         bar.close()
         writer.close()
-
-    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
-    result = RetrainResult(
-        out, str(arch), step, run.last_eval["metrics"], run.best["metrics"], run.best["iter"],
-        run.wall_s(), peak, out / run.last_eval["grid"] if run.last_eval["grid"] else None,
-    )
-    write_report(result, cfg, arch, run.last_eval["iter"])
-    return result
+    return step
 
 
-def _open_run_folder(
-    cfg: Config, arch: Architecture, out: Path, dev: torch.device, resume: bool
+def _check_run_folder(
+    cfg: Config, arch: Architecture, out: Path, dev: torch.device, resume: bool, overwrite: bool
 ) -> dict[str, Any] | None:
-    """Check the folder against ``resume``, record the run's metadata; the checkpoint to resume."""
+    """Check ``out``'s checkpoint against ``resume`` (writes nothing); the checkpoint to resume."""
     ckpt_path = out / "checkpoint.pt"
-    ckpt = None
-    if resume:
-        if not ckpt_path.exists():
-            raise MissingFileError(f"cannot resume: {ckpt_path} does not exist")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        check_resume_compatible(ckpt, cfg, arch, dev, ckpt_path)
-    elif ckpt_path.exists():
-        raise ResumeError(
-            f"{out} already holds a retraining checkpoint; pass --resume to continue it "
-            "or choose another --out"
-        )
-    step = ckpt["step"] if ckpt else 0
-    write_run_metadata(out, cfg, {"command_kind": "retrain", "arch": str(arch), "resumed_at": step})
-    (out / "samples").mkdir(exist_ok=True)
-    _start_csv(out / "losses.csv", ["iter", "d_loss", "g_loss"], step)
-    _start_csv(out / "metrics.csv", ["iter", *METRIC_KEYS, "wall_s"], step)
+    check_folder(out, "retrain")  # another writer or another kind's folder: refused first
+    if not resume:
+        if ckpt_path.exists() and not overwrite:
+            raise ResumeError(
+                f"{out} already holds a retraining checkpoint; pass --resume to continue it, "
+                "--overwrite to delete it and start again, or choose another --out"
+            )
+        return None
+    if not ckpt_path.exists():
+        raise MissingFileError(f"cannot resume: {ckpt_path} does not exist")
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    check_resume_compatible(ckpt, cfg, arch, dev, ckpt_path)
     return ckpt
 
 

@@ -47,7 +47,7 @@ def test_two_workers_make_the_same_store_as_one(tmp_path):
     assert two.best_arch is not None and (tmp_path / "two" / "top_architectures.json").exists()
     assert _tables(tmp_path / "one" / "results.sqlite") == _tables(tmp_path / "two" / "results.sqlite")
     with ResultsStore(tmp_path / "two" / "results.sqlite") as store:
-        steps = list(store.steps("two"))
+        steps = list(store.steps(two.run_id))  # keyed by the run id of meta.json
         per_episode = Counter(s["episode"] for s in steps)
         assert per_episode == {e: 3 for e in range(4)}
         assert all(sorted(s["step"] for s in steps if s["episode"] == e) == [1, 2, 3] for e in range(4))

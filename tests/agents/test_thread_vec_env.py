@@ -47,7 +47,7 @@ def test_search_with_thread_workers_records_every_episode_once(tmp_path):
                      progress=False)
     assert res.episodes >= 4 and res.best_arch is not None
     with ResultsStore(tmp_path / "run" / "results.sqlite") as store:
-        steps = list(store.steps("run"))
+        steps = list(store.steps(res.run_id))  # keyed by the run id of meta.json
     keys = [(s["episode"], s["step"]) for s in steps]
     assert len(keys) == len(set(keys)) == 3 * res.episodes  # run-wide episode numbers
     assert sorted({e for e, _ in keys}) == list(range(res.episodes))
