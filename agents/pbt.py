@@ -24,6 +24,8 @@ from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEp
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import get_schedule_fn
 
+from gan_nas_env.run_folder import open_run
+
 LR_RANGE = (1e-5, 3e-4)
 ENT_RANGE = (2e-3, 1e-1)
 
@@ -148,7 +150,7 @@ def run_pbt(
     env_id: str = "GANCellSearchBench-v0", env_kwargs: dict[str, Any] | None = None,
     iterations: int = 10, episodes_per_iter: int = 10, perturbation_interval: int = 2,
     hyperparams: dict[str, Any] | None = None, cpus_per_member: float = 1.0,
-    gpus_per_member: float = 0.0, seed: int = 0,
+    gpus_per_member: float = 0.0, seed: int = 0, overwrite: bool = False,
 ) -> PBTResult:
     """Train a population of ``algo`` agents with PBT; write ``out_dir/pbt_summary.json``.
 
@@ -157,52 +159,61 @@ def run_pbt(
     :param perturbation_interval: iterations between PBT exploit/explore rounds.
     :param hyperparams: fixed SB3 overrides of every agent (e.g. ``learning_starts``).
     :param cpus_per_member: CPUs per agent (a fraction runs more agents at once).
+    :param overwrite: delete the PBT run in ``out_dir`` and run it again (an existing one is
+        refused otherwise: ``out_dir`` is a run folder of kind ``pbt``,
+        :mod:`gan_nas_env.run_folder`, locked while the population trains).
     """
     t0 = time.perf_counter()
     out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    space = {
-        "algo": algo, "env_id": env_id, "env_kwargs": dict(env_kwargs or {}),
-        "episodes_per_iter": episodes_per_iter, "hyperparams": dict(hyperparams or {}),
-        "seed": tune.sample_from(lambda _: int(rng.integers(2**31 - 1))),
-        "learning_rate": tune.loguniform(*LR_RANGE), "ent_coef": tune.loguniform(*ENT_RANGE),
-    }
-    pbt = PopulationBasedTraining(
-        time_attr="training_iteration", perturbation_interval=perturbation_interval,
-        hyperparam_mutations={"learning_rate": tune.loguniform(*LR_RANGE),
-                              "ent_coef": tune.loguniform(*ENT_RANGE)},
-        quantile_fraction=0.25, custom_explore_fn=clip_to_ranges,
-    )
-    trainable = tune.with_resources(SB3Trainable, {"cpu": cpus_per_member, "gpu": gpus_per_member})
-    tuner = tune.Tuner(
-        trainable, param_space=space,
-        tune_config=tune.TuneConfig(scheduler=pbt, num_samples=population,
-                                    metric="episode_return_mean", mode="max", reuse_actors=True),
-        run_config=tune.RunConfig(
-            name="pbt", storage_path=str(out), stop={"training_iteration": iterations}, verbose=0,
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_at_end=True),
-        ),
-    )
-    grid = tuner.fit()
-    if grid.errors:
-        raise RuntimeError(f"{len(grid.errors)} PBT members failed; first: {grid.errors[0]}")
-    best = grid.get_best_result(metric="episode_return_mean", mode="max", scope="last")
-    results = [grid[i] for i in range(len(grid))]  # ResultGrid declares no __iter__
-    members = [
-        {"learning_rate": (r.config or {})["learning_rate"],
-         "ent_coef": (r.config or {})["ent_coef"],
-         **{k: r.metrics.get(k) for k in ("episode_return_mean", "best_score", "best_arch",
-                                          "episodes", "training_iteration")}}
-        for r in results if r.metrics
-    ]
-    best_config, best_metrics = best.config or {}, best.metrics or {}
-    res = PBTResult(
-        best_hyperparams={k: best_config[k] for k in ("learning_rate", "ent_coef")},
-        best_return=float(best_metrics["episode_return_mean"]),
-        best_score=float(best_metrics["best_score"]), best_arch=best_metrics.get("best_arch"),
-        best_checkpoint=best.checkpoint.path if best.checkpoint else None,
-        members=members, wall_s=time.perf_counter() - t0,
-    )
-    (out / "pbt_summary.json").write_text(json.dumps(asdict(res), indent=2))
-    return res
+    settings = {"population": population, "algo": algo, "env_id": env_id,
+                "env_kwargs": dict(env_kwargs or {}), "iterations": iterations,
+                "episodes_per_iter": episodes_per_iter,
+                "perturbation_interval": perturbation_interval,
+                "hyperparams": dict(hyperparams or {}), "cpus_per_member": cpus_per_member,
+                "gpus_per_member": gpus_per_member, "seed": seed}
+    with open_run(out, "pbt", settings=settings, overwrite=overwrite):
+        rng = np.random.default_rng(seed)
+        space = {
+            "algo": algo, "env_id": env_id, "env_kwargs": dict(env_kwargs or {}),
+            "episodes_per_iter": episodes_per_iter, "hyperparams": dict(hyperparams or {}),
+            "seed": tune.sample_from(lambda _: int(rng.integers(2**31 - 1))),
+            "learning_rate": tune.loguniform(*LR_RANGE), "ent_coef": tune.loguniform(*ENT_RANGE),
+        }
+        pbt = PopulationBasedTraining(
+            time_attr="training_iteration", perturbation_interval=perturbation_interval,
+            hyperparam_mutations={"learning_rate": tune.loguniform(*LR_RANGE),
+                                  "ent_coef": tune.loguniform(*ENT_RANGE)},
+            quantile_fraction=0.25, custom_explore_fn=clip_to_ranges,
+        )
+        trainable = tune.with_resources(SB3Trainable, {"cpu": cpus_per_member, "gpu": gpus_per_member})
+        tuner = tune.Tuner(
+            trainable, param_space=space,
+            tune_config=tune.TuneConfig(scheduler=pbt, num_samples=population,
+                                        metric="episode_return_mean", mode="max", reuse_actors=True),
+            run_config=tune.RunConfig(
+                name="pbt", storage_path=str(out), stop={"training_iteration": iterations}, verbose=0,
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_at_end=True),
+            ),
+        )
+        grid = tuner.fit()
+        if grid.errors:
+            raise RuntimeError(f"{len(grid.errors)} PBT members failed; first: {grid.errors[0]}")
+        best = grid.get_best_result(metric="episode_return_mean", mode="max", scope="last")
+        results = [grid[i] for i in range(len(grid))]  # ResultGrid declares no __iter__
+        members = [
+            {"learning_rate": (r.config or {})["learning_rate"],
+             "ent_coef": (r.config or {})["ent_coef"],
+             **{k: r.metrics.get(k) for k in ("episode_return_mean", "best_score", "best_arch",
+                                              "episodes", "training_iteration")}}
+            for r in results if r.metrics
+        ]
+        best_config, best_metrics = best.config or {}, best.metrics or {}
+        res = PBTResult(
+            best_hyperparams={k: best_config[k] for k in ("learning_rate", "ent_coef")},
+            best_return=float(best_metrics["episode_return_mean"]),
+            best_score=float(best_metrics["best_score"]), best_arch=best_metrics.get("best_arch"),
+            best_checkpoint=best.checkpoint.path if best.checkpoint else None,
+            members=members, wall_s=time.perf_counter() - t0,
+        )
+        (out / "pbt_summary.json").write_text(json.dumps(asdict(res), indent=2))
+        return res

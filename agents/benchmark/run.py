@@ -39,6 +39,7 @@ from agents.algorithms import ALGOS, make_agent, wrap_for_algo
 from agents.benchmark.report import RunLog, plot_benchmark, rliable_summary, write_report
 from agents.callbacks import E2GANSchedule
 from gan_nas_env.provenance import provenance
+from gan_nas_env.run_folder import prepare_run
 from gan_nas_env.space import SPACE
 
 if TYPE_CHECKING:
@@ -172,60 +173,69 @@ def _write_curves_csv(path: Path, logs: dict[str, list[RunLog]], seeds: list[int
 def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | Path,
                   env_id: str = "GANCellSearchBench-v0", env_kwargs: dict[str, Any] | None = None,
                   hyperparams: dict[str, dict[str, Any]] | None = None, reps: int = 2000,
-                  progress: bool = True, timing_steps: int = 1000) -> dict[str, Any]:
+                  progress: bool = True, timing_steps: int = 1000,
+                  overwrite: bool = False) -> dict[str, Any]:
     """Run every agent with every seed; write curves, summary JSON, plots and a report.
 
     :param algos: names from :func:`agent_names` (SB3 algorithms and ``random``).
     :param seeds: one run per seed and agent.
     :param episodes: episodes (architectures) per run.
+    :param out: run folder of kind ``benchmark`` (:mod:`gan_nas_env.run_folder`: checked
+        before anything is written, locked while the benchmark runs, its settings in
+        ``meta.json``); an existing benchmark there is refused without ``overwrite``.
     :param env_id: a registered id (``GANCellSearchBench-v0`` for the table, or
         ``GANCellSearch-v0`` with ``env_kwargs`` such as ``mode="cached"``).
     :param hyperparams: agent -> hyper-parameter overrides.
     :param reps: bootstrap replications of the confidence intervals.
     :param timing_steps: random steps that time the tabular env for the report.
+    :param overwrite: delete the benchmark in ``out`` and run it again.
     :return: the summary (also in ``out/summary.json``).
     """
     for a in algos:
         check_agent(a)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
     kwargs = dict(env_kwargs or {})
+    settings = {"algos": algos, "seeds": list(seeds), "episodes": episodes, "env_id": env_id,
+                "env_kwargs": kwargs, "hyperparams": hyperparams or {}, "reps": reps,
+                "timing_steps": timing_steps}
+    plan = prepare_run(out, "benchmark", settings=settings, overwrite=overwrite)
+    t0 = time.perf_counter()
 
     def make_env() -> gym.Env:
         return gym.make(env_id, **kwargs).unwrapped
 
-    ref_env = cast("GANCellSearchEnv", make_env())
-    table = getattr(ref_env.evaluator, "table", None)
-    alpha = float(ref_env.alpha)
-    ref_best_arch = ""
-    facts = table_facts(ref_env, timing_steps) if table is not None else {}
-    if table is not None:
-        complete = table.complete()
-        ref_scores = np.array([table.score(a, alpha) for a in complete])
-        ref_mean, ref_best = float(np.nanmean(ref_scores)), float(np.nanmax(ref_scores))
-        ref_best_arch = complete[int(np.nanargmax(ref_scores))]
-    else:
-        ref_mean, ref_best = 0.0, 1.0  # raw scores when no table is there
-    ref_env.close()
-    logs: dict[str, list[RunLog]] = {}
-    bar = tqdm(total=len(algos) * len(seeds), desc="benchmark", unit="run", disable=not progress)
-    for algo in algos:
-        logs[algo] = []
-        for seed in seeds:
-            bar.set_postfix(agent=algo, seed=seed)
-            logs[algo].append(run_one(algo, seed, episodes, make_env,
-                                      (hyperparams or {}).get(algo), env_id))
-            bar.update(1)
-    bar.close()
-    info = {"env_id": env_id, "env_kwargs": kwargs, "episodes": episodes, "seeds": list(seeds),
-            "algos": algos, "alpha": alpha, "normalised": table is not None, "ref_mean": ref_mean,
-            "ref_best": ref_best, "ref_best_arch": ref_best_arch, "hyperparams": hyperparams or {},
-            "table": facts, "wall_s": time.perf_counter() - t0}
-    _write_curves_csv(out / "curves.csv", logs, list(seeds), ref_mean, ref_best)
-    (out / "curves.json").write_text(json.dumps(
-        {**info, "runs": {a: [asdict(r) for r in runs] for a, runs in logs.items()}}, indent=1))
-    return analyse(out, info, logs, reps)
+    ref_env = cast("GANCellSearchEnv", make_env())  # bad env arguments fail here, before writing
+    with plan.open():
+        table = getattr(ref_env.evaluator, "table", None)
+        alpha = float(ref_env.alpha)
+        ref_best_arch = ""
+        facts = table_facts(ref_env, timing_steps) if table is not None else {}
+        if table is not None:
+            complete = table.complete()
+            ref_scores = np.array([table.score(a, alpha) for a in complete])
+            ref_mean, ref_best = float(np.nanmean(ref_scores)), float(np.nanmax(ref_scores))
+            ref_best_arch = complete[int(np.nanargmax(ref_scores))]
+        else:
+            ref_mean, ref_best = 0.0, 1.0  # raw scores when no table is there
+        ref_env.close()
+        logs: dict[str, list[RunLog]] = {}
+        bar = tqdm(total=len(algos) * len(seeds), desc="benchmark", unit="run", disable=not progress)
+        for algo in algos:
+            logs[algo] = []
+            for seed in seeds:
+                bar.set_postfix(agent=algo, seed=seed)
+                logs[algo].append(run_one(algo, seed, episodes, make_env,
+                                          (hyperparams or {}).get(algo), env_id))
+                bar.update(1)
+        bar.close()
+        info = {"env_id": env_id, "env_kwargs": kwargs, "episodes": episodes, "seeds": list(seeds),
+                "algos": algos, "alpha": alpha, "normalised": table is not None, "ref_mean": ref_mean,
+                "ref_best": ref_best, "ref_best_arch": ref_best_arch, "hyperparams": hyperparams or {},
+                "table": facts, "wall_s": time.perf_counter() - t0}
+        _write_curves_csv(out / "curves.csv", logs, list(seeds), ref_mean, ref_best)
+        (out / "curves.json").write_text(json.dumps(
+            {**info, "runs": {a: [asdict(r) for r in runs] for a, runs in logs.items()}}, indent=1))
+        return analyse(out, info, logs, reps)
 
 
 def _final_fidelity(info: dict[str, Any], logs: dict[str, list[RunLog]], reps: int) -> dict[str, Any]:

@@ -16,7 +16,10 @@ def _args(p: argparse.ArgumentParser) -> None:
                         "ppo, a2c, maskable_ppo, dqn, qrdqn) and random")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent")
     p.add_argument("--episodes", type=int, default=100, help="episodes (architectures) per run")
-    p.add_argument("--out", default="runs/benchmark", help="output folder")
+    p.add_argument("--out", default="runs/benchmark",
+                   help="run folder (kind benchmark; an existing benchmark there needs --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the benchmark run in --out and run it again")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="AGENT:NAME:VALUE",
                    help="hyper-parameter overrides of one agent, e.g. sac:learning_starts:32 "
                         "(win over configs/agents/<agent>.yaml)")
@@ -55,7 +58,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         check_agent(a)
     res = run_benchmark(algos, list(range(args.seeds)), args.episodes, args.out, args.env,
                         env_kwargs, hyperparams, reps=args.reps, progress=not args.no_progress,
-                        timing_steps=args.timing_steps)
+                        timing_steps=args.timing_steps, overwrite=args.overwrite)
     print(f"[gan-nas] benchmark of {', '.join(algos)} x {args.seeds} seeds x {args.episodes} "
           f"episodes in {res['wall_s']:.1f} s")
     for algo, agg in res["aggregates"].items():

@@ -6,6 +6,7 @@ import argparse
 
 from gan_nas_env.cli.app import add_env_args, check_env_id, env_kwargs_from_args, subcommand
 from gan_nas_env.config import ConfigError
+from gan_nas_env.run_folder import check_folder
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -20,7 +21,10 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus-per-member", type=float, default=0.0)
     p.add_argument("--ray-address", default=None, help="join this Ray cluster; default: a local Ray")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/pbt", help="output folder")
+    p.add_argument("--out", default="runs/pbt",
+                   help="run folder (kind pbt; an existing PBT run there needs --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the PBT run in --out and run it again")
 
 
 @subcommand("pbt", _args)
@@ -36,12 +40,13 @@ def cmd_pbt(args: argparse.Namespace) -> int:
         raise ConfigError("--population, --iterations and --episodes-per-iter must be > 0")
     check_env_id(args.env)
     env_kwargs = env_kwargs_from_args(args)
+    check_folder(args.out, "pbt")  # before Ray starts
     if not ray.is_initialized():
         ray.init(address=args.ray_address, include_dashboard=False)
     res = run_pbt(args.out, args.population, args.algo.lower(), args.env, env_kwargs,
                   args.iterations, args.episodes_per_iter, args.perturbation_interval,
                   cpus_per_member=args.cpus_per_member, gpus_per_member=args.gpus_per_member,
-                  seed=args.seed)
+                  seed=args.seed, overwrite=args.overwrite)
     hp = res.best_hyperparams
     print(f"[gan-nas] PBT of {args.population} {args.algo} agents in {res.wall_s:.1f} s")
     print(f"[gan-nas] best agent: learning_rate={hp['learning_rate']:.3g} ent_coef={hp['ent_coef']:.3g} "

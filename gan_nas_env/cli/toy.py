@@ -2,7 +2,9 @@
 
 Writes ``metrics.json`` (metrics, per-generator modes, loss curve, the
 resolved arguments, ``sys.argv`` and the package version) and
-``samples.png`` (samples over the target density) into ``--out``.
+``samples.png`` (samples over the target density) into ``--out``, a run folder of
+kind ``toy`` (:mod:`gan_nas_env.run_folder`: ``meta.json`` with the settings and
+provenance; an existing toy run there is refused without ``--overwrite``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from gan_nas_env.cli.app import subcommand
 from gan_nas_env.config import ConfigError
+from gan_nas_env.run_folder import prepare_run
 
 
 def _toy_args(p: argparse.ArgumentParser) -> None:
@@ -56,7 +59,14 @@ def _toy_args(p: argparse.ArgumentParser) -> None:
         help=f"samples scored at the end (default: {d.eval_samples})",
     )
     p.add_argument(
-        "--out", default=None, help="output folder (default: runs/toy-<target>-<loss>-K<K>-s<seed>)"
+        "--out",
+        default=None,
+        help="run folder (kind toy; default: runs/toy-<target>-<loss>-K<K>-s<seed>)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the toy run in --out and run it again (an existing one is refused otherwise)",
     )
 
 
@@ -72,26 +82,32 @@ def cmd_toy(args: argparse.Namespace) -> int:
         raise ConfigError("--steps must be >= 1 and --eval-samples >= 10")
     if not args.lr > 0:
         raise ConfigError(f"--lr must be > 0, got {args.lr}")
+    if args.batch < args.generators:
+        raise ConfigError(
+            f"need batch >= num_generators, got --batch {args.batch} --generators {args.generators}"
+        )
     out = Path(args.out or f"runs/toy-{args.target}-{args.loss}-K{args.generators}-s{args.seed}")
+    cli_args = {k: v for k, v in vars(args).items() if k != "func"}
+    plan = prepare_run(out, "toy", settings=cli_args, overwrite=args.overwrite)
     print(
         f"[gan-nas] toy: target={args.target} loss={args.loss} K={args.generators} "
         f"steps={args.steps} seed={args.seed} out={out}"
     )
-    res = train_toy(
-        args.target,
-        args.loss,
-        args.generators,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        gp_weight=args.gp_weight,
-        eval_samples=args.eval_samples,
-    )
-    cli_args = {k: v for k, v in vars(args).items() if k != "func"}
-    paths = write_toy_outputs(
-        res, out, extra={"args": cli_args, "argv": list(sys.argv), "version": __version__}
-    )
+    with plan.open():
+        res = train_toy(
+            args.target,
+            args.loss,
+            args.generators,
+            steps=args.steps,
+            batch=args.batch,
+            lr=args.lr,
+            seed=args.seed,
+            gp_weight=args.gp_weight,
+            eval_samples=args.eval_samples,
+        )
+        paths = write_toy_outputs(
+            res, out, extra={"args": cli_args, "argv": list(sys.argv), "version": __version__}
+        )
     m = res.metrics
     print(
         f"[gan-nas] modes covered {m['modes_covered']:.0f}/{m['num_modes']:.0f}, "
