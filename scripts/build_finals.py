@@ -70,7 +70,10 @@ def train_one(cfg_name: str, arch: Architecture, seed: int, folder: Path) -> dic
 
     cfg = load_config(cfg_name, {"seed": seed})
     resume = (folder / "checkpoint.pt").exists()
-    result = retrain(cfg, arch, folder, resume=resume, progress=False)
+    # no checkpoint but files: killed between pruning the folder and storing its row (or the
+    # store was rebuilt); that row is not stored, so the training is redone from scratch
+    result = retrain(cfg, arch, folder, resume=resume, progress=False,
+                     overwrite=not resume and folder.exists())
     grid = result.final_grid
     if grid is not None and grid.exists():  # keep the final samples next to the report
         shutil.copy(grid, folder / "final_grid.png")
