@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from agents.hyperparams import CLASS_PARAMS, drop_zoo_keys, load_hyperparams, resolve_class
+from agents.hyperparams import (
+    CLASS_PARAMS,
+    check_hyperparams,
+    drop_zoo_keys,
+    load_hyperparams,
+    resolve_class,
+)
 from agents.offpolicy import e2gan_off_policy
 from agents.registry import ALGOS
 from gan_nas_env.config import ConfigError
@@ -74,6 +80,7 @@ def make_agent(
     cls = algo_class(name)
     params = load_hyperparams(name, env_id)
     params.update(drop_zoo_keys(name, dict(overrides or {}), "overrides"))
+    check_hyperparams(name, params)
     for key in CLASS_PARAMS:
         if key in params:
             params[key] = resolve_class(params[key], key)

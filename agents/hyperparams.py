@@ -19,6 +19,7 @@ loader reads that form, without ``eval``, as the dotted name
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from typing import Any
 
@@ -91,6 +92,50 @@ def drop_zoo_keys(name: str, params: dict[str, Any], where: str = "hyper-paramet
                 f"space, so write {want}"
             )
     return {k: v for k, v in params.items() if k not in ZOO_ONLY_KEYS}
+
+
+def _unit(x: float) -> bool:
+    return 0.0 <= x <= 1.0
+
+
+# range rules of SB3 hyper-parameters that SB3 itself does not check (it trains with them)
+_RULES: dict[str, tuple[Any, str]] = {
+    "gamma": (_unit, "in [0, 1]"),
+    "gae_lambda": (_unit, "in [0, 1]"),
+    "tau": (lambda x: 0.0 < x <= 1.0, "in (0, 1]"),
+    "learning_rate": (lambda x: x > 0, "> 0"),
+    "buffer_size": (lambda x: x > 0, "> 0"),
+    "batch_size": (lambda x: x > 0, "> 0"),
+    "n_steps": (lambda x: x > 0, "> 0"),
+    "n_epochs": (lambda x: x > 0, "> 0"),
+    "learning_starts": (lambda x: x >= 0, ">= 0"),
+    "gradient_steps": (lambda x: x >= -1, ">= -1 (-1: as many as env steps)"),
+    "train_freq": (lambda x: x > 0, "> 0"),
+    "target_update_interval": (lambda x: x > 0, "> 0"),
+    "ent_coef": (lambda x: x >= 0, ">= 0 (or 'auto')"),
+    "vf_coef": (lambda x: x >= 0, ">= 0"),
+    "clip_range": (lambda x: x > 0, "> 0"),
+    "max_grad_norm": (lambda x: x > 0, "> 0"),
+    "exploration_fraction": (_unit, "in [0, 1]"),
+    "exploration_initial_eps": (_unit, "in [0, 1]"),
+    "exploration_final_eps": (_unit, "in [0, 1]"),
+}
+
+
+def check_hyperparams(name: str, params: dict[str, Any]) -> None:
+    """Refuse non-finite numbers and out-of-range values of the common SB3 hyper-parameters.
+
+    SB3 accepts ``gamma: 2`` or ``buffer_size: 0`` and fails later, or trains on nonsense;
+    this names the key and the allowed range before anything is built or written.
+    """
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue  # schedules, strings ('auto'), tuples, dicts: SB3 checks those
+        if not math.isfinite(value):
+            raise ConfigError(f"hyper-parameter {key} of {name} must be a finite number, got {value!r}")
+        rule = _RULES.get(key)
+        if rule is not None and not rule[0](value):
+            raise ConfigError(f"hyper-parameter {key} of {name} must be {rule[1]}, got {value!r}")
 
 
 def parse_hyperparams(items: list[str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -276,6 +277,8 @@ def _build(cls: type, values: dict[str, Any], source: str, prefix: str = "") -> 
             raise ConfigError(
                 f"{source}: config key {prefix + key!r} must be {tname}, got {value!r}"
             )
+        if isinstance(coerced, float) and not math.isfinite(coerced):
+            raise ConfigError(f"{source}: config key {prefix + key!r} must be a finite number, got {value!r}")
         kwargs[key] = coerced
     return cls(**kwargs)
 
@@ -407,6 +410,7 @@ def validate(cfg: Config, source: str = "config") -> None:
             f"{source}: data.image_size ({cfg.data.image_size}) must be 8 x model.bottom_width "
             f"({cfg.model.bottom_width}) because each of the 3 cells upsamples x2"
         )
+    _validate_optimisation(cfg, source)
     if not 0.0 <= cfg.search.explore_fraction <= 1.0:
         raise ConfigError(f"{source}: search.explore_fraction must be in [0, 1]")
     if not 0.0 < cfg.retrain.ema_decay < 1.0:
@@ -414,6 +418,25 @@ def validate(cfg: Config, source: str = "config") -> None:
     if cfg.env.alpha < 0:
         raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
     _validate_choices(cfg, source)
+
+
+def _validate_optimisation(cfg: Config, source: str) -> None:
+    """Ranges of the optimiser, penalty, collapse and search-schedule settings."""
+    non_negative = {"train.gp_weight": cfg.train.gp_weight, "env.collapse_std": cfg.env.collapse_std,
+                    "search.exploit_gradient_steps": cfg.search.exploit_gradient_steps}
+    if cfg.search.learning_starts is not None:
+        non_negative["search.learning_starts"] = cfg.search.learning_starts
+    for key, value in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{source}: {key} must be >= 0, got {value}")
+    for key, value in (("search.top_k", cfg.search.top_k), ("search.grid_samples", cfg.search.grid_samples)):
+        if value <= 0:
+            raise ConfigError(f"{source}: {key} must be > 0, got {value}")
+    for key, value in (("train.beta1", cfg.train.beta1), ("train.beta2", cfg.train.beta2)):
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"{source}: {key} must be in [0, 1), got {value}")
+    if cfg.train.grad_clip is not None and cfg.train.grad_clip <= 0:
+        raise ConfigError(f"{source}: train.grad_clip must be > 0 (or null for none), got {cfg.train.grad_clip}")
 
 
 def _validate_choices(cfg: Config, source: str) -> None:

@@ -53,6 +53,25 @@ def check_env_id(env_id: str) -> None:
         raise ConfigError(f"--env {env_id!r}: {exc}") from None
 
 
+def check_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
+    """Keys of ``--env-kwargs`` that the env's constructor does not take are a :class:`ConfigError`."""
+    import inspect
+
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    spec = gym.spec(env_id)
+    creator = spec.entry_point if callable(spec.entry_point) else load_env_creator(str(spec.entry_point))
+    params = inspect.signature(creator).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [n for n in params if n != "self"] + ["max_episode_steps", "disable_env_checker"]
+    unknown = [k for k in kwargs if k not in known]
+    if unknown:
+        raise ConfigError(f"--env-kwargs: {env_id} takes no keyword {', '.join(map(repr, unknown))}; "
+                          f"known: {', '.join(known)}")
+
+
 def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """``--env-kwargs`` parsed; invalid JSON (or not an object) is a :class:`ConfigError`."""
     try:
@@ -61,6 +80,9 @@ def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--env-kwargs is not valid JSON: {exc}") from None
     if not isinstance(kwargs, dict):
         raise ConfigError(f"--env-kwargs must be a JSON object of keyword arguments, got {args.env_kwargs!r}")
+    if getattr(args, "env", None):
+        check_env_id(args.env)
+        check_env_kwargs(args.env, kwargs)
     return kwargs
 
 

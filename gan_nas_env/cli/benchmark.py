@@ -56,6 +56,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     hyperparams = parse_agent_hyperparams(args.hyperparams)
     for a in [*algos, *hyperparams]:
         check_agent(a)
+    from agents.hyperparams import check_hyperparams, load_hyperparams
+
+    for a, hp in hyperparams.items():  # ranges checked before the benchmark folder exists
+        check_hyperparams(a, {**load_hyperparams(a, args.env), **hp})
     res = run_benchmark(algos, list(range(args.seeds)), args.episodes, args.out, args.env,
                         env_kwargs, hyperparams, reps=args.reps, progress=not args.no_progress,
                         timing_steps=args.timing_steps, overwrite=args.overwrite)

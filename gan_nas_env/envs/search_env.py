@@ -224,7 +224,9 @@ class GANCellSearchEnv(gym.Env):
                 "step() called on a finished episode (after cell 3 or a divergence); call reset() first"
             )
         act = np.asarray(action)
-        if act.shape != (len(ACTION_NVEC),) or not self.action_space.contains(act.astype(np.int64)):
+        # integers only, as MultiDiscrete.contains says: 0.5 or "1" are not truncated
+        if (act.shape != (len(ACTION_NVEC),) or not np.issubdtype(act.dtype, np.integer)
+                or not self.action_space.contains(act.astype(np.int64))):
             raise ValueError(
                 f"action {action!r} is outside the action space MultiDiscrete({list(ACTION_NVEC)}): "
                 "expected 6 integers (conv, norm, up, shortcut, skip bit, skip bit) within those ranges"

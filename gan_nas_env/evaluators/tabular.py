@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,8 +185,9 @@ class Table:
                             z["representation"].astype(np.float32), z["seconds"], z["diverged"], meta,
                             str(path))
                 table._load_extras(z)
-        except (KeyError, ValueError, OSError) as exc:
-            raise TableError(f"{path} is not a benchmark table: {exc}") from None
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise TableError(f"{path} is not a benchmark table ({type(exc).__name__}: {exc}); "
+                             "rebuild it with scripts/build_table.py --export") from None
         if meta.get("format") != TABLE_FORMAT or "" not in table.index:
             raise TableError(f"{path}: unsupported table format {meta.get('format')!r}")
         code = meta.get("model_code", 1)  # tables from before the version was recorded: v1
