@@ -129,7 +129,7 @@ def reference_episode(cfg, images: torch.Tensor, dev: torch.device) -> list[dict
         for it, real in enumerate(loader):
             real = real.to(dev)
             z = torch.randn(t.d_batch_size, m.latent_dim, device=dev, generator=gen)
-            d_loss = step.d_update(real, lambda z=z: G(z))
+            d_loss = step.d_update(real, lambda z=z: G(z), penalty_generator=gen)
             if (it + 1) % t.n_critic == 0:
                 z = torch.randn(t.g_batch_size, m.latent_dim, device=dev, generator=gen)
                 step.g_update(lambda z=z: G(z), real)

@@ -1,6 +1,10 @@
-"""Which torch device a config's ``device`` setting means."""
+"""Which torch device a config's ``device`` setting means; torch's global RNG kept as it was."""
 
 from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
 
 import torch
 
@@ -25,3 +29,26 @@ def resolve_device(device: str) -> torch.device:
             "use device='cpu' or device='auto'"
         )
     return dev
+
+
+GLOBAL_RNG_LOCK = threading.RLock()
+"""Held while torch's global RNG is forked: envs stepping in threads share that RNG."""
+
+
+@contextlib.contextmanager
+def isolated_global_rng(
+    device: str | torch.device | None = None, seed: int | None = None
+) -> Iterator[None]:
+    """Run a block that draws from torch's global RNG (module construction) without a trace.
+
+    Under :data:`GLOBAL_RNG_LOCK` and :func:`torch.random.fork_rng` over the CPU RNG (and
+    ``device``'s RNG when it is a CUDA device): the caller's global state is the same after
+    the block as before. With ``seed`` the block's draws start from ``torch.manual_seed(seed)``,
+    so they do not depend on the caller's state either.
+    """
+    dev = torch.device(device) if device is not None else None
+    devices = [dev] if dev is not None and dev.type == "cuda" else []
+    with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
+from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.resources import ASSET_DIR
 
 NAME = "fmnist-classifier-v1"
@@ -138,7 +139,8 @@ class FeatureExtractorFMNIST(FeatureExtractorBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(name, list(features_list))
-        self.net = FMNISTClassifier()
+        with isolated_global_rng():  # the random init is overwritten: leave no trace of it
+            self.net = FMNISTClassifier()
         ckpt = load_checkpoint(feature_extractor_weights_path)
         self.net.load_state_dict(ckpt["state_dict"])
         self.test_accuracy = float(ckpt.get("test_accuracy", float("nan")))
@@ -171,8 +173,9 @@ class FeatureExtractorFMNIST(FeatureExtractorBase):
 
     @staticmethod
     def get_dummy_input_for_compile() -> torch.Tensor:
-        """A dummy uint8 input for compilation."""
-        return (torch.rand([1, 1, INPUT_SIZE, INPUT_SIZE]) * 255).to(torch.uint8)
+        """A dummy uint8 input for compilation (from a local RNG: the global one is untouched)."""
+        gen = torch.Generator().manual_seed(0)
+        return (torch.rand([1, 1, INPUT_SIZE, INPUT_SIZE], generator=gen) * 255).to(torch.uint8)
 
 
 if NAME not in FEATURE_EXTRACTORS_REGISTRY:

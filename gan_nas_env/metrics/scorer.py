@@ -62,6 +62,7 @@ from torch_fidelity.utils import create_feature_extractor
 
 from gan_nas_env.config import MetricsConfig
 from gan_nas_env.data.imageops import resize_uint8, to_uint8
+from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.errors import UserError
 from gan_nas_env.metrics import fmnist_extractor as fmnist
 from gan_nas_env.registry import Registry
@@ -126,12 +127,16 @@ def build_extractor(
 ) -> FeatureExtractorBase:
     """Create the torch-fidelity extractor of ``spec`` with its IS and FID features.
 
+    Built under :func:`~gan_nas_env.devices.isolated_global_rng`: the modules' random
+    initialisation (replaced by the loaded weights) leaves torch's global RNG as it was.
+
     :raises MetricsError: the weights are missing (domain classifier) or cannot be
         downloaded (Inception offline); the message says where to put them.
     """
     features = [spec.isc_feature, spec.fid_feature]
     try:
-        extractor = create_feature_extractor(spec.name, features, cuda=False, verbose=False)
+        with isolated_global_rng():
+            extractor = create_feature_extractor(spec.name, features, cuda=False, verbose=False)
     except FileNotFoundError as e:
         raise MetricsError(str(e)) from e
     except Exception as e:

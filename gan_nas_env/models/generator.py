@@ -19,7 +19,7 @@ needs (the released code did, and fails on current PyTorch).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Literal, cast, overload
 
 import torch
 import torch.nn.functional as F
@@ -294,11 +294,14 @@ class Generator(nn.Module):
 class MultiGenerator(nn.Module):
     """Stackelberg GAN: ``K`` generators with separate weights behind one interface.
 
-    Each sample of a batch comes from one generator. By default the assignment is
-    a random balanced split: a random permutation of ``0..N-1`` plus a random
-    offset, modulo ``K``, so every sample's generator is uniform over the ``K``
-    and every generator gets ``N // K`` or ``N // K + 1`` samples (all are used
-    once ``N >= K``). The indices of the last forward are in ``last_indices``.
+    Each sample of a batch comes from one generator. Given an RNG
+    (``gen_index_generator``), the assignment is a random balanced split: a random
+    permutation of ``0..N-1`` plus a random offset, modulo ``K``, so every sample's
+    generator is uniform over the ``K`` and every generator gets ``N // K`` or
+    ``N // K + 1`` samples (all are used once ``N >= K``). Without one it is the
+    fixed balanced split ``i % K`` (no random draw: the global RNG is never read).
+    The proxy and retraining pass their seeded generators (see :func:`generate`).
+    The indices of the last forward are in ``last_indices``.
 
     Parameters are those of :class:`Generator`, plus ``num_generators``.
     """
@@ -353,9 +356,15 @@ class MultiGenerator(nn.Module):
         return [p for g in self._members() for p in g.grow(cell)]
 
     def sample_indices(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Balanced random generator index per sample, ``[n]`` int64 on the RNG's device."""
-        device = generator.device if generator is not None else torch.device("cpu")
+        """Balanced generator index per sample, ``[n]`` int64.
+
+        Drawn from ``generator`` (on its device); without one the fixed split
+        ``arange(n) % K`` on the CPU, which draws nothing.
+        """
         k = self.num_generators
+        if generator is None:
+            return torch.arange(n) % k
+        device = generator.device
         perm = torch.randperm(n, generator=generator, device=device)
         offset = torch.randint(k, (1,), generator=generator, device=device)
         return (perm + offset) % k
@@ -373,7 +382,7 @@ class MultiGenerator(nn.Module):
         :param return_features: also return the newest cell's features ``[N, gf, R, R]``.
         :param indices: generator index per sample ``[N]``; drawn by
             :meth:`sample_indices` when None.
-        :param gen_index_generator: RNG for drawing ``indices``.
+        :param gen_index_generator: RNG for drawing ``indices`` (None: the fixed split).
         """
         n = z.shape[0]
         if n == 0:
@@ -401,6 +410,38 @@ class MultiGenerator(nn.Module):
         if not return_features:
             return out_images
         return out_images, torch.cat(feats).index_select(0, order)
+
+
+@overload
+def generate(
+    G: nn.Module, z: Tensor, generator: torch.Generator | None = ...,
+    return_features: Literal[False] = ...,
+) -> Tensor: ...
+
+
+@overload
+def generate(
+    G: nn.Module, z: Tensor, generator: torch.Generator | None, return_features: Literal[True]
+) -> tuple[Tensor, Tensor]: ...
+
+
+@overload
+def generate(
+    G: nn.Module, z: Tensor, *, return_features: Literal[True]
+) -> tuple[Tensor, Tensor]: ...
+
+
+def generate(
+    G: nn.Module, z: Tensor, generator: torch.Generator | None = None, return_features: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
+    """``G(z)``; a :class:`MultiGenerator` draws its member indices from ``generator``.
+
+    A single :class:`Generator` draws nothing (``generator`` is unused), so its
+    numbers do not depend on whether or which RNG is given.
+    """
+    if isinstance(G, MultiGenerator):
+        return G(z, return_features=return_features, gen_index_generator=generator)
+    return G(z, return_features=return_features) if return_features else G(z)
 
 
 def build_generator(

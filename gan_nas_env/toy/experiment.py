@@ -9,9 +9,9 @@ is split into ``K`` equal shares (``n // K`` or ``n // K + 1`` samples),
 share ``j`` drawn by generator ``j``. :func:`plot_toy` draws the samples over
 the target density.
 
-The run is a pure function of its arguments: data and latents come from a
-local generator seeded with ``seed``, and the global torch RNG (module
-initialisation, the WGAN-GP interpolation) is seeded inside
+The run is a pure function of its arguments: data, latents and the WGAN-GP
+interpolation weights come from a local generator seeded with ``seed``; only module
+initialisation draws from the global torch RNG, seeded inside
 :func:`torch.random.fork_rng` and restored afterwards. The run uses
 ``threads`` torch threads (default 1; restored afterwards): these nets are
 so small that more threads only add contention.
@@ -230,7 +230,7 @@ def _run(cfg: ToyConfig) -> ToyResult:
         real = sample_target(cfg.target, cfg.batch, rng).samples
         # one forward of G serves both updates (the D update sees it detached)
         fake = G(torch.randn(cfg.batch, cfg.latent_dim, generator=rng), idx)
-        d_loss = step_fn.d_update(real, fake.detach)
+        d_loss = step_fn.d_update(real, fake.detach, penalty_generator=rng)
         g_loss = step_fn.g_update(functools.partial(_same, fake), real)
         d_sum, g_sum = d_sum + float(d_loss.detach()), g_sum + float(g_loss.detach())
         if not (math.isfinite(d_sum) and math.isfinite(g_sum)):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,19 +23,21 @@ import torch
 
 from gan_nas_env.config import Config
 from gan_nas_env.data.images import ImageBank
+from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.metrics.scorer import FeatureScorer
 from gan_nas_env.models.discriminator import Discriminator
 from gan_nas_env.models.generator import (
     Generator,
     MultiGenerator,
     build_generator,
+    generate,
     progressive_state,
 )
 from gan_nas_env.space import Architecture, Cell
 from gan_nas_env.training.losses import get_loss
 from gan_nas_env.training.stage import StageTrainer, make_optimizers
 
-GLOBAL_RNG_LOCK = threading.Lock()
+_SPLIT_SEED = 10_007  # + salt: seeds of a multi-generator's split on the fixed latents
 
 
 @dataclass
@@ -104,11 +105,10 @@ class ProxyTrainer:
     def _seeded_init(self, salt: int) -> Iterator[None]:
         """Module init draws from the global RNG: seed it locally and restore it after.
 
-        Under a lock: envs stepping in threads share the global RNG.
+        Under :data:`~gan_nas_env.devices.GLOBAL_RNG_LOCK`: envs stepping in threads share
+        the global RNG.
         """
-        devices = [self.device] if self.device.type == "cuda" else []
-        with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self._seed * 1009 + salt)
+        with isolated_global_rng(self.device, seed=self._seed * 1009 + salt):
             yield
 
     def _begin_episode(self) -> None:
@@ -209,6 +209,16 @@ class ProxyTrainer:
             self._latents[key] = torch.randn(n, self.cfg.model.latent_dim, generator=gen).to(self.device)
         return self._latents[key]
 
+    @staticmethod
+    def _fixed_split(salt: int) -> torch.Generator:
+        """RNG of a multi-generator's member indices on the fixed latents of ``salt``.
+
+        Seeded afresh at every scoring (CPU: the same split on every device), so the
+        split, like the latents, is the same in every episode; a single generator
+        draws nothing from it.
+        """
+        return torch.Generator(device="cpu").manual_seed(_SPLIT_SEED + salt)
+
     @torch.no_grad()
     def sample(self, n: int, salt: int = 1) -> torch.Tensor:
         """``n`` images in [-1, 1] on fixed latents from the most recently trained generator.
@@ -221,7 +231,8 @@ class ProxyTrainer:
         assert G is not None, "no generator yet: score a baseline or add a cell first"
         G.eval()
         z = self._fixed_latents(n, salt)
-        out = torch.cat([G(zb) for zb in z.split(self.cfg.metrics.batch_size)])
+        split = self._fixed_split(salt)
+        out = torch.cat([generate(G, zb, split) for zb in z.split(self.cfg.metrics.batch_size)])
         G.train()
         return out
 
@@ -238,8 +249,9 @@ class ProxyTrainer:
         G.eval()
         try:
             z_all = self._fixed_latents(mc.num_samples, salt=3)
+            split = self._fixed_split(salt=3)
             # the first scoring batch, computed once: checked for collapse, then scored
-            first = G(z_all[: min(mc.batch_size, mc.num_samples)], return_features=True)
+            first = generate(G, z_all[: min(mc.batch_size, mc.num_samples)], split, return_features=True)
             if check_collapse and (
                 not bool(torch.isfinite(first[0]).all())
                 or float(first[0].float().std()) < self.cfg.env.collapse_std
@@ -255,7 +267,7 @@ class ProxyTrainer:
                 if offset == 0 and n == len(first[0]):
                     images, feats = first
                 else:
-                    images, feats = G(z_all[offset : offset + n], return_features=True)
+                    images, feats = generate(G, z_all[offset : offset + n], split, return_features=True)
                 state_sum += progressive_state(feats.float()).sum(0).double()
                 offset += n
                 return images

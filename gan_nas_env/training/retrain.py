@@ -19,11 +19,13 @@ iterations. The run folder holds:
 ``run.lock``            held while a process writes the folder (:mod:`~gan_nas_env.run_folder`)
 ======================  =======================================================
 
-Determinism: batches and latent codes come from one local ``torch.Generator``
-whose state is checkpointed (the global RNG is only used, under
-``fork_rng``, to initialise the weights), so on CPU a killed run resumed from
-its checkpoint reproduces the uninterrupted run's losses bit for bit.
-Evaluation uses a fixed set of latent codes and does not touch that generator.
+Determinism: batches, latent codes, the gradient penalty's interpolation weights and
+a multi-generator's split come from one local ``torch.Generator`` seeded with
+``cfg.seed``, whose state is checkpointed (the global RNG is only used, under
+``fork_rng``, to initialise the weights, and is left as it was), so on CPU a killed run
+resumed from its checkpoint reproduces the uninterrupted run's losses bit for bit,
+whatever the caller did with the global RNG. Evaluation uses a fixed set of latent codes
+(and split) and does not touch that generator.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ from tqdm.auto import tqdm
 
 import gan_nas_env
 from gan_nas_env.config import Config
+from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.errors import MissingFileError, UserError
 from gan_nas_env.models.ema import EMA
+from gan_nas_env.models.generator import generate
 from gan_nas_env.run_folder import check_folder, prepare_run
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture
 from gan_nas_env.training.step import GANStep
@@ -196,10 +200,12 @@ def _train(run: _Run, step: int, progress: bool) -> int:
             for _ in range(t.n_critic):
                 real_batch = run.bank.batch(res, t.d_batch_size, run.gen)
                 z = torch.randn(t.d_batch_size, latent, device=dev, generator=run.gen)
-                d_loss = run.gan_step.d_update(real_batch, functools.partial(_generate, run.G, z, run.gen))
+                d_loss = run.gan_step.d_update(
+                    real_batch, functools.partial(generate, run.G, z, run.gen), penalty_generator=run.gen
+                )
                 d_sum += d_loss.detach().float()
             z = torch.randn(t.g_batch_size, latent, device=dev, generator=run.gen)
-            g_loss = run.gan_step.g_update(functools.partial(_generate, run.G, z, run.gen), real_batch)
+            g_loss = run.gan_step.g_update(functools.partial(generate, run.G, z, run.gen), real_batch)
             run.ema.update(run.G)
             step += 1
             bar.update(1)
@@ -258,8 +264,7 @@ def _build_run(
     bank = ImageBank(images)
     real = images if cfg.metrics.real_samples is None else images[: cfg.metrics.real_samples]
     scorer = FeatureScorer(cfg.metrics, real, dataset_key(cfg.data, "train"), device=dev)
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
+    with isolated_global_rng(dev, seed=cfg.seed):
         G = build_generator(arch, m.latent_dim, r.gf, m.bottom_width, cfg.data.channels, m.num_generators).to(dev)
         D = Discriminator(r.df, cfg.data.channels, m.bottom_width, stage=3).to(dev)
     ema = EMA(G, r.ema_decay)
@@ -271,7 +276,7 @@ def _build_run(
                    "channels": cfg.data.channels, "num_generators": m.num_generators}
     header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
               "model": model_sizes, "config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash()}
-    # the one GAN step (also the proxy's); the penalty draws from the global RNG here
+    # the one GAN step (also the proxy's); its penalty draws from ``gen`` (see _train)
     gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp and dev.type == "cuda",
                        device_type=dev.type, grad_clip=t.grad_clip)
     run = _Run(cfg, arch, out, dev, G, D, ema, opt_g, opt_d, gan_step, bank, scorer, gen, header, t_start)
@@ -348,13 +353,6 @@ def _save_checkpoint(run: _Run, step: int) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _generate(G: nn.Module, z: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """``G(z)``; a Stackelberg MultiGenerator draws its member indices from ``gen``."""
-    if getattr(G, "num_generators", 1) > 1:
-        return G(z, gen_index_generator=gen)
-    return G(z)
-
-
 @torch.no_grad()
 def sample_images(G: nn.Module, n: int, latent_dim: int, seed: int, device: torch.device) -> torch.Tensor:
     """``n`` images of ``G`` (in eval mode) from latents seeded by ``seed``, float [-1, 1]."""
@@ -362,7 +360,7 @@ def sample_images(G: nn.Module, n: int, latent_dim: int, seed: int, device: torc
     was_training = G.training
     G.eval()
     try:
-        return _generate(G, torch.randn(n, latent_dim, device=device, generator=gen), gen)
+        return generate(G, torch.randn(n, latent_dim, device=device, generator=gen), gen)
     finally:
         G.train(was_training)
 
@@ -381,7 +379,7 @@ def score_generator(
     G.eval()
     try:
         return scorer.score_generator(
-            lambda n: _generate(G, torch.randn(n, latent_dim, device=device, generator=gen), gen),
+            lambda n: generate(G, torch.randn(n, latent_dim, device=device, generator=gen), gen),
             num_samples, prc=prc,
         )
     finally:
@@ -479,7 +477,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     if not isinstance(ckpt, dict) or "arch" not in ckpt or "model" not in ckpt:
         raise CheckpointError(f"{path} is not a gan-nas retraining checkpoint (no 'arch'/'model' entries)")
     arch, s = Architecture.parse(ckpt["arch"]), ckpt["model"]
-    with torch.random.fork_rng(devices=[]):
+    with isolated_global_rng():
         G = build_generator(arch, s["latent_dim"], s["gf"], s["bottom_width"], s["channels"],
                             s["num_generators"])
     G.load_state_dict(ckpt["ema"]["module"] if "ema" in ckpt else ckpt["G"])

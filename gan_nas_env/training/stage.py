@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from gan_nas_env.config import TrainConfig
 from gan_nas_env.data.imageops import to_float
+from gan_nas_env.models.generator import generate
 from gan_nas_env.training.losses import GANLoss
 from gan_nas_env.training.step import GANStep
 
@@ -90,7 +91,8 @@ class StageTrainer:
     :param images: uint8 ``[N, C, R, R]`` training images on ``device``.
     :param cfg: training settings (batch sizes, ``n_critic``, optimiser, speed flags).
     :param latent_dim: size of the latent codes.
-    :param generator: the episode's RNG on ``device``; all draws come from it.
+    :param generator: the episode's RNG on ``device``; all draws come from it (batches,
+        latent codes, the penalty's interpolation weights, a multi-generator's split).
     :param optimizers: ``(opt_g, opt_d)`` that outlive the stage (E2GAN keeps one Adam
         each per episode, across its stages; see :func:`make_optimizers`); new ones
         over ``G`` and ``D`` when None.
@@ -143,7 +145,9 @@ class StageTrainer:
         idx = self._idx.index_select(0, self._d_at)[0]
         real = to_float(self.images.index_select(0, idx)).contiguous(memory_format=self.memory_format)
         z = self._z_d.index_select(0, self._d_at)[0]
-        d_loss = self.step.d_update(real, lambda: self.G(z), penalty_generator=self.gen)
+        d_loss = self.step.d_update(
+            real, lambda: generate(self.G, z, self.gen), penalty_generator=self.gen
+        )
         self._d_sum.add_(d_loss.detach().float())
         if self.loss.needs_real_for_generator:
             self._real.copy_(real)
@@ -151,7 +155,7 @@ class StageTrainer:
 
     def _g_step(self) -> None:
         z = self._z_g.index_select(0, self._g_at)[0]
-        g_loss = self.step.g_update(lambda: self.G(z), self._real)
+        g_loss = self.step.g_update(lambda: generate(self.G, z, self.gen), self._real)
         self._g_sum.add_(g_loss.detach().float())
         self._g_at.add_(1)
 

@@ -8,7 +8,7 @@ target) stays with the caller; what is computed on them is defined once, here:
 
 - bf16 autocast of the forward passes (``amp``; its cast cache off when the step is
   captured as a CUDA graph),
-- the loss's gradient penalty, drawing from a given RNG,
+- the loss's gradient penalty, drawing from the caller's RNG (never the global one),
 - gradient-norm clipping (``grad_clip``),
 - no discriminator weight gradients in the generator update (they would be thrown
   away by the next discriminator update's ``zero_grad``).
@@ -74,9 +74,16 @@ class GANStep:
 
         :param real: a batch of real images (or points).
         :param generate: makes the fake batch; called under ``no_grad`` and autocast.
-        :param penalty_generator: RNG of the loss's penalty (the global RNG when None).
+        :param penalty_generator: RNG of the loss's penalty; required when the loss has
+            one (``loss.has_penalty``), so that no update draws from the global RNG.
         :return: the discriminator loss (attached to nothing that is still needed).
+        :raises ValueError: a loss with a penalty and no ``penalty_generator``.
         """
+        if self.loss.has_penalty and penalty_generator is None:
+            raise ValueError(
+                f"the {self.loss.name} loss's penalty draws random numbers: pass penalty_generator "
+                "(a seeded torch.Generator on the data's device)"
+            )
         self.opt_d.zero_grad(set_to_none=True)
         with self.autocast():
             with torch.no_grad():
