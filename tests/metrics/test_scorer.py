@@ -307,3 +307,16 @@ def test_fid_reference_final_or_stage(halves, cfg: MetricsConfig, reference: str
         torch_fidelity.metric_fid.fid_features_to_statistics(feats), {"mu": ref.mu, "sigma": ref.sigma},
         verbose=False)["frechet_inception_distance"]
     assert got["FID"] == pytest.approx(want, rel=1e-9)
+
+
+def test_building_the_scorer_and_extractor_leaves_the_global_rng() -> None:
+    """The extractor's modules are initialised (then overwritten) without a trace."""
+    torch.manual_seed(11)
+    before = torch.get_rng_state()
+    real = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    FeatureScorer(MetricsConfig(num_samples=8, real_samples=8, batch_size=8), real, "rng-test")
+    metrics.build_extractor(metrics.FEATURE_EXTRACTORS.get("domain"))
+    fmnist.FeatureExtractorFMNIST(fmnist.NAME, ["128"])
+    dummy = fmnist.FeatureExtractorFMNIST.get_dummy_input_for_compile()
+    assert torch.equal(dummy, fmnist.FeatureExtractorFMNIST.get_dummy_input_for_compile())
+    assert torch.equal(torch.get_rng_state(), before)

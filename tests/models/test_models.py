@@ -16,6 +16,7 @@ from gan_nas_env.models.generator import (
     GeneratorCell,
     MultiGenerator,
     build_generator,
+    generate,
     init_weights,
 )
 from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH, SPACE, Architecture, Cell
@@ -240,6 +241,26 @@ def test_multigenerator_uses_every_generator() -> None:
     assert torch.equal(mg.last_indices, only_last)
     with pytest.raises(ValueError):
         mg(z, indices=torch.full((n,), k))
+
+
+def test_multigenerator_split_never_touches_the_global_rng() -> None:
+    mg = MultiGenerator(E2GAN_ARCH.prefix(1), LATENT, GF, BW, channels=1, num_generators=3)
+    z = torch.randn(10, LATENT)
+    torch.manual_seed(4)
+    before = torch.get_rng_state()
+    mg(z)  # no RNG given: the fixed balanced split i % K, nothing drawn
+    assert torch.equal(mg.last_indices, torch.arange(10) % 3)
+    a = generate(mg, z, torch.Generator().manual_seed(2))
+    idx = mg.last_indices
+    b = generate(mg, z, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and torch.equal(mg.last_indices, idx)
+    assert torch.bincount(idx, minlength=3).tolist() in ([4, 3, 3], [3, 4, 3], [3, 3, 4])
+    assert torch.equal(torch.get_rng_state(), before)
+    single = Generator(E2GAN_ARCH.prefix(1), LATENT, GF, BW, channels=1)
+    gen = torch.Generator().manual_seed(0)
+    state = gen.get_state()
+    img, feats = generate(single, z, gen, return_features=True)  # a single generator draws nothing
+    assert torch.equal(gen.get_state(), state) and torch.equal(img, single(z))
 
 
 def test_multigenerator_grow_and_backward() -> None:

@@ -6,6 +6,7 @@ from gan_nas_env.config import load_config
 from gan_nas_env.evaluators import RealEvaluator
 from gan_nas_env.models.generator import progressive_state
 from gan_nas_env.space import E2GAN_ARCH
+from gan_nas_env.training.losses import LOSSES
 from gan_nas_env.training.proxy import stage_d_iters
 
 
@@ -72,13 +73,16 @@ def test_earlier_cells_carry_over_within_an_episode(evaluator):
     assert evaluator.trainer.G.cells[0] is not cell1  # new GAN each episode
 
 
-def test_global_rng_untouched(evaluator):
+@pytest.mark.parametrize(("loss", "k"), [(loss, k) for loss in sorted(LOSSES.names()) for k in (1, 2)])
+def test_global_rng_untouched(loss, k):
+    """Building the evaluator (its scorer and extractor) and a step leave the global RNGs."""
+    cfg = load_config("tiny", {"train.loss": loss, "model.num_generators": k, "metrics.kid": False})
     torch.manual_seed(123)
     np.random.seed(5)
     expect_t, expect_n = torch.rand(1), np.random.rand()
     torch.manual_seed(123)
     np.random.seed(5)
-    run_episode(evaluator, seed=1, cells=E2GAN_ARCH.cells[:1])
+    run_episode(RealEvaluator(cfg), seed=1, cells=E2GAN_ARCH.cells[:1])
     assert torch.equal(torch.rand(1), expect_t) and np.random.rand() == expect_n
 
 

@@ -47,6 +47,17 @@ def test_penalty_draws_from_the_given_generator():
     assert losses[0] == losses[1] != losses[2]
 
 
+def test_a_penalty_without_its_generator_is_refused():
+    """No silent fallback to the global RNG: refused before anything is computed."""
+    s = _step("wgan-gp")
+    d0 = [p.detach().clone() for p in s.D.parameters()]
+    real, z = torch.randn(16, 2), torch.randn(16, 4)
+    with pytest.raises(ValueError, match="penalty_generator"):
+        s.d_update(real, lambda: s.G(z))
+    assert all(torch.equal(a, p) for a, p in zip(d0, s.D.parameters()))
+    assert all(p.grad is None for p in s.D.parameters())
+
+
 @pytest.mark.parametrize("update", ["d", "g"])
 def test_grad_clip_bounds_the_gradient_norm(update):
     real, z = torch.randn(16, 2) * 100, torch.randn(16, 4) * 100
