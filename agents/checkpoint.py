@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from gan_nas_env.evaluators.store import kill_point
+
 CKPT, TMP, OLD = "checkpoint", "checkpoint.tmp", "checkpoint.old"
 REPLAY = "replay_buffer.npz"
 _BUFFER_ARRAYS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
@@ -83,9 +85,11 @@ def save_checkpoint(out: Path, model: Any, base_env: Any, state: dict[str, Any])
     with open(tmp / "rng.pkl", "wb") as f:
         pickle.dump(rng_states(base_env, model), f)
     (tmp / "state.json").write_text(json.dumps(state))
+    kill_point("checkpoint")  # test hook (off unless GAN_NAS_ENV_TEST_KILL_AT is set)
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         final.rename(old)
+    kill_point("checkpoint-swap")
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
 

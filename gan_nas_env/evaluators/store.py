@@ -3,13 +3,19 @@
 Rows are committed as they are written, so a killed run never loses finished
 results. Evaluations are keyed by (config hash, architecture prefix, GAN seed):
 the cached evaluator replays them instead of training.
+
+:func:`kill_point` is a test hook (off unless ``GAN_NAS_ENV_TEST_KILL_AT`` is set).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,34 @@ from gan_nas_env.config import MODEL_CODE_VERSION
 from gan_nas_env.errors import UserError
 
 SCHEMA_VERSION = 1
+
+KILL_AT_ENV = "GAN_NAS_ENV_TEST_KILL_AT"
+"""``EVENT:N`` (or ``N`` for ``step:N``): :func:`kill_point` kills the process at its N-th EVENT."""
+_kill_counts: Counter[str] = Counter()
+
+
+def kill_point(event: str) -> None:
+    """Test hook: SIGKILL this process at its N-th ``event`` when ``GAN_NAS_ENV_TEST_KILL_AT=event:N``.
+
+    Off (nothing but an environment look-up) unless the variable is set; the resume tests
+    (tests/agents/test_resume.py) set it to kill a search at an exact point instead of after
+    a timer. Events: ``step`` (a search step's row is committed), ``evaluation`` (an
+    evaluation's row is committed), ``checkpoint`` (a search checkpoint is complete in
+    ``checkpoint.tmp/``, nothing renamed yet), ``checkpoint-swap`` (the old checkpoint is
+    moved to ``checkpoint.old/``, the new one not yet renamed into place). The process
+    writes ``GAN_NAS_ENV_TEST_KILL_AT: killed at EVENT:N`` to stderr, then kills itself.
+    """
+    spec = os.environ.get(KILL_AT_ENV)
+    if not spec:
+        return
+    name, _, n = spec.rpartition(":")
+    if (name or "step") != event:
+        return
+    _kill_counts[event] += 1
+    if _kill_counts[event] == int(n):
+        sys.stderr.write(f"{KILL_AT_ENV}: killed at {event}:{n}\n")
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -136,6 +170,7 @@ class ResultsStore:
              int(diverged), reason, json.dumps(timings or {}), json.dumps(losses or {}),
              time.time()),
         )
+        kill_point("evaluation")
 
     def get_evaluation(self, config_hash: str, arch: str, seed: int) -> dict[str, Any] | None:
         """The stored evaluation or None."""
@@ -182,6 +217,7 @@ class ResultsStore:
              metrics.get("FID"), metrics.get("KID"), int(diverged), json.dumps(timings or {}),
              time.time()),
         )
+        kill_point("step")
 
     def delete_steps_after(self, run: str, episodes_done: int) -> int:
         """Drop the steps of ``run`` from episode index ``episodes_done`` on (resume)."""

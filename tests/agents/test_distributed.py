@@ -6,6 +6,9 @@ CPU only, one local Ray instance per module (``ray.init(num_cpus=2)``).
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -56,19 +59,21 @@ def test_two_workers_make_the_same_store_as_one(tmp_path):
         assert len(seeds) >= 2
 
 
-def _kill_and_wait(actor, timeout: float = 30.0) -> None:
-    """ray.kill is asynchronous: wait until the actor is really gone, so the test is not racy."""
-    import time
+def _kill_and_wait(actor, timeout: float = 60.0) -> None:
+    """SIGKILL the actor's worker process and block until it has exited.
 
-    ray.kill(actor)
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            ray.get(actor.__ray_ready__.remote(), timeout=5)
-        except Exception:  # RayActorError / ActorDiedError once it is gone
-            return
-        time.sleep(0.1)
-    raise AssertionError("actor did not die")
+    ``ray.kill`` is asynchronous (the next call may still reach the actor); a process that
+    has exited cannot answer, so the next call to the actor fails for certain. The wait
+    blocks on a pidfd, no polling; ``timeout`` only bounds a hang.
+    """
+    pid = ray.get(actor.__ray_call__.remote(lambda self: os.getpid()))
+    fd = os.pidfd_open(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    assert ready, f"actor process {pid} did not exit"
 
 
 def test_ray_vec_env_restarts_a_killed_worker(tmp_path):
@@ -98,7 +103,7 @@ def test_ray_vec_env_restarts_a_killed_worker(tmp_path):
 
 
 class KillOnce(BaseCallback):
-    """Kills worker 0 after the first env step of the second episode."""
+    """Kills worker 0 after the first env step of the second episode (its next step fails)."""
 
     def __init__(self, venv: RayVecEnv) -> None:
         super().__init__()
@@ -106,7 +111,7 @@ class KillOnce(BaseCallback):
 
     def _on_step(self) -> bool:
         if not self.killed and self.num_timesteps == 8:  # 2 envs x 4 steps: mid-episode
-            ray.kill(self.venv.actors[0])
+            _kill_and_wait(self.venv.actors[0])
             self.killed = True
         return True
 

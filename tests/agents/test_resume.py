@@ -1,37 +1,76 @@
-"""Kill a search with SIGKILL at random points, resume it, compare with an uninterrupted run."""
+"""Kill a search with SIGKILL at exact store events, resume it, compare with an uninterrupted run.
+
+No timers: each kill is triggered inside the child by the test hook of
+``gan_nas_env.evaluators.store.kill_point`` (``GAN_NAS_ENV_TEST_KILL_AT=EVENT:N``: the child
+kills itself right after its N-th EVENT), and the test blocks on the child's exit. So every
+kill lands at the same point on every machine, however slow or busy.
+"""
 
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
-import numpy as np
 import pytest
+
+from agents.checkpoint import CKPT, OLD, TMP, find_checkpoint, load_state
+from gan_nas_env.evaluators.store import KILL_AT_ENV
 
 EPISODES = 5
 ARGS = ["--config", "tiny", "--episodes", str(EPISODES), "--set", "search.learning_starts=4",
         "--set", "search.explore_fraction=0.6", "--no-progress"]
 
+# (kill at, what the killed process had done, step rows then, checkpoint folder, its episodes_done)
+# Counts are per process: a resumed process counts its own events from 0. 3 steps per episode.
+KILLS = [
+    ("step:1", "first step of episode 0 committed, no checkpoint yet", 1, None, None),
+    ("evaluation:1", "episode 0 restarted (no checkpoint); step 2's evaluation committed, "
+     "its step row not", 1, None, None),
+    ("step:4", "episode 0 redone, checkpoint 1 swapped in, first step of episode 1 committed",
+     4, CKPT, 1),
+    ("checkpoint:1", "episode 1 redone; checkpoint 2 complete in checkpoint.tmp/, not renamed",
+     6, CKPT, 1),
+    ("checkpoint-swap:1", "episode 1 redone; checkpoint 1 moved to checkpoint.old/, "
+     "checkpoint 2 not yet renamed into place", 6, OLD, 1),
+    ("step:4", "from checkpoint.old/: episode 1 redone, checkpoint 2, first step of episode 2",
+     7, CKPT, 2),
+    ("step:6", "episode 2 redone, checkpoint 3, episode 3 complete but not yet checkpointed",
+     12, CKPT, 3),
+]
 
-def search(out, *extra):
+
+def search(out, *extra, kill_at=None):
     cmd = [sys.executable, "-m", "gan_nas_env.cli", "search", *ARGS, "--out", str(out), *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {k: v for k, v in os.environ.items() if k != KILL_AT_ENV}
+    if kill_at is not None:
+        env[KILL_AT_ENV] = kill_at
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def steps(out):
-    con = sqlite3.connect(out / "results.sqlite")
-    rows = con.execute('SELECT episode, step, arch, reward, "IS", FID FROM steps ORDER BY id').fetchall()
+def killed_at(out, kill_at, *extra):
+    """Run a search that kills itself at ``kill_at``; block until it is dead."""
+    p = search(out, *extra, kill_at=kill_at)
+    _, err = p.communicate(timeout=900)
+    assert p.returncode == -signal.SIGKILL, f"not killed at {kill_at} (rc {p.returncode}): {err}"
+    assert f"{KILL_AT_ENV}: killed at {kill_at}\n" in err, err
+
+
+def _read(db, query):
+    # read-only: a read-write connection would checkpoint the -wal file on close
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute(query).fetchall()
     con.close()
     return rows
 
 
-def evaluations(out):
-    con = sqlite3.connect(out / "results.sqlite")
-    rows = con.execute("SELECT arch, seed, metrics, representation FROM evaluations ORDER BY arch, seed").fetchall()
-    con.close()
-    return rows
+def steps(out, db="results.sqlite"):
+    return _read(out / db, 'SELECT episode, step, arch, reward, "IS", FID FROM steps ORDER BY id')
+
+
+def evaluations(out, db="results.sqlite"):
+    return _read(out / db, "SELECT arch, seed, metrics, representation FROM evaluations "
+                 "ORDER BY arch, seed")
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +86,23 @@ def test_kill_and_resume_matches_uninterrupted_run(reference, tmp_path):
     ref_steps = steps(reference)
     assert len(ref_steps) == 3 * EPISODES
     out = tmp_path / "run"
-    rng = np.random.default_rng(0)
-    p = search(out)
-    kills = 0
-    while True:
-        time.sleep(float(rng.uniform(2.0, 6.0)))
-        if p.poll() is not None:
-            break
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-        kills += 1
-        p = search(out, "--resume")
+    n_evals = []
+    for i, (kill_at, what, rows, ckpt_name, done) in enumerate(KILLS):
+        killed_at(out, kill_at, *(["--resume"] if i else []))
+        where = f"kill {i + 1} at {kill_at} ({what})"
+        assert len(steps(out)) == rows, where
+        assert steps(out) == ref_steps[:rows], where  # what is committed is already final
+        ckpt = find_checkpoint(out)
+        assert (ckpt.name if ckpt else None) == ckpt_name, where
+        assert ckpt is None or load_state(ckpt)["episodes_done"] == done, where
+        if kill_at.startswith("checkpoint"):  # the next checkpoint is complete, not in place
+            assert load_state(out / TMP)["episodes_done"] == done + 1, where
+        n_evals.append(len(evaluations(out)))
+    assert n_evals[1] == n_evals[0] + 1, "kill 2: an evaluation without its step row"
+    p = search(out, "--resume")
     _, err = p.communicate(timeout=900)
     assert p.returncode == 0, err
-    assert kills >= 1, "the run finished before any kill; raise EPISODES"
+    assert not (out / TMP).exists() and not (out / OLD).exists()
     assert steps(out) == ref_steps
     assert evaluations(out) == evaluations(reference)
 
