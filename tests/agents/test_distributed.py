@@ -138,6 +138,7 @@ def test_search_survives_a_killed_worker(tmp_path):
         store.close()
 
 
+@pytest.mark.slow  # Ray Tune PBT: 10-45 s on 2 busy cores
 def test_pbt_population_of_four_reports_its_best(tmp_path, small_table):
     from agents.pbt import ENT_RANGE, LR_RANGE, run_pbt
 
@@ -176,6 +177,7 @@ def test_cli_search_passes_workers(monkeypatch, tmp_path):
     assert main(["search", "--config", "tiny", "--workers", "0"]) == 2
 
 
+@pytest.mark.slow  # Ray Tune PBT: 10-45 s on 2 busy cores
 def test_cli_pbt(tmp_path, capsys):
     from gan_nas_env.cli import main
 

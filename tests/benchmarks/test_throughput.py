@@ -27,7 +27,9 @@ def check(r: dict, out: Path, md: Path, backend: str) -> None:
     assert "| envs |" in text and "\n| 2 |" in text
 
 
-@pytest.mark.parametrize("backend", ["thread", "subproc", "ray"])
+# thread in the default run; the process backends (30-80 s each on 2 busy cores) in the slow run
+@pytest.mark.parametrize("backend", ["thread", pytest.param("subproc", marks=pytest.mark.slow),
+                                     pytest.param("ray", marks=pytest.mark.slow)])
 def test_throughput_measures_each_number_of_envs(tmp_path, backend):
     if backend == "ray":
         pytest.importorskip("ray")

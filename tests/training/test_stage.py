@@ -97,6 +97,7 @@ def test_speed_flags_do_not_change_the_proxy_hash():
 BF16_RTOL = {"IS": 0.03, "FID": 0.15}
 
 
+@pytest.mark.slow  # ~35 s on 2 cores: 4 proxy episodes on Fashion-MNIST
 @pytest.mark.skipif(not FMNIST.is_dir(), reason="dataset-fashion-mnist not installed")
 def test_bf16_metrics_agree_with_fp32():
     over = {"data.name": "fashion-mnist", "data.image_size": 32, "data.max_images": 2048,
