@@ -60,8 +60,9 @@ class SearchResult:
 class SearchRecorder(BaseCallback):
     """Records the search: results store, best architecture, sample grid, progress bar.
 
-    Writes every env step to the results store, keeps the best complete architecture,
-    saves its sample grid, and drives a tqdm progress bar over episodes.
+    Writes every env step to the results store (and checkpoints its WAL at every episode
+    end, so ``results.sqlite`` alone holds the finished episodes), keeps the best complete
+    architecture, saves its sample grid, and drives a tqdm progress bar over episodes.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class SearchRecorder(BaseCallback):
         }
 
     def _on_step(self) -> bool:
+        boundary = False
         for i, (info, reward, done) in enumerate(
             zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"])
         ):
@@ -126,6 +128,9 @@ class SearchRecorder(BaseCallback):
                 self._bar.update(1)
                 self._bar.set_postfix(best=f"{self.best_score:.3f}", arch=self.best_arch or "-")
                 self._checkpoint_due = True
+                boundary = True
+        if boundary:  # finished episodes into results.sqlite itself, not only its -wal file
+            self.store.checkpoint_wal()
         return True
 
     def _on_rollout_start(self) -> None:

@@ -4,6 +4,13 @@ Rows are committed as they are written, so a killed run never loses finished
 results. Evaluations are keyed by (config hash, architecture prefix, GAN seed):
 the cached evaluator replays them instead of training.
 
+The file is in WAL mode: a commit lands in ``results.sqlite-wal`` first and is copied
+into ``results.sqlite`` by a WAL checkpoint. :meth:`ResultsStore.checkpoint_wal` runs
+one at every episode boundary of a search, so ``results.sqlite`` alone (a copy made
+without its ``-wal`` file, even after ``kill -9``) holds every finished episode (unless
+another process held an old snapshot open through the boundary); the rows of the
+episode in flight may still be only in the ``-wal`` file.
+
 :func:`kill_point` is a test hook (off unless ``GAN_NAS_ENV_TEST_KILL_AT`` is set).
 """
 
@@ -141,9 +148,13 @@ class ResultsStore:
         except sqlite3.OperationalError:
             raise
         except sqlite3.DatabaseError as exc:
+            name = self.path.name
             raise ResultsStoreError(
                 f"results store {self.path} cannot be used ({exc}); if it is corrupted, move it "
-                "away and start a new run (or resume from a copy)"
+                f"away and start a new run, or resume from a copy made before: copy {name} "
+                f"together with {name}-wal and {name}-shm where they exist (a search checkpoints "
+                "the -wal file into the main file at every episode boundary, but the rows of the "
+                "episode in flight may be only in the -wal file)"
             ) from None
 
     def close(self) -> None:
@@ -218,6 +229,18 @@ class ResultsStore:
              time.time()),
         )
         kill_point("step")
+
+    def checkpoint_wal(self) -> bool:
+        """Copy every committed row from the ``-wal`` file into the main file (a FULL checkpoint).
+
+        Called at episode boundaries, so a copy of ``results.sqlite`` without its ``-wal``
+        file keeps every finished episode. It waits (up to the store's ``timeout``) only
+        for another connection's read transaction on an older snapshot, and returns False
+        when one kept it from copying everything: the rows are then safe in the ``-wal``
+        file, but ``results.sqlite`` alone is no complete copy until a later checkpoint.
+        """
+        busy, log, copied = self._con.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+        return busy == 0 and log == copied
 
     def delete_steps_after(self, run: str, episodes_done: int) -> int:
         """Drop the steps of ``run`` from episode index ``episodes_done`` on (resume)."""

@@ -7,6 +7,7 @@ kill lands at the same point on every machine, however slow or busy.
 """
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -105,6 +106,30 @@ def test_kill_and_resume_matches_uninterrupted_run(reference, tmp_path):
     assert not (out / TMP).exists() and not (out / OLD).exists()
     assert steps(out) == ref_steps
     assert evaluations(out) == evaluations(reference)
+
+
+def test_a_copy_without_the_wal_file_keeps_the_finished_episodes(reference, tmp_path):
+    """The store's advice: a copy of results.sqlite alone holds every finished episode."""
+    out = tmp_path / "run"
+    killed_at(out, "step:7")  # the first step of episode 2 (index 2) committed
+    wal = out / "results.sqlite-wal"
+    assert wal.exists() and wal.stat().st_size > 0  # the killed process left rows in the WAL
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("results.sqlite-wal",
+                                                             "results.sqlite-shm"))
+    assert not (copy / "results.sqlite-wal").exists()
+    ref_steps = steps(reference)
+    assert steps(out) == ref_steps[:7]
+    assert steps(copy) == ref_steps[:6]  # episodes 0 and 1, every row
+    evaluated = {arch for arch, *_ in evaluations(copy)}
+    assert {arch for _, _, arch, *_ in steps(copy)} <= evaluated
+    assert set(evaluations(copy)) <= set(evaluations(out))
+    # and the copy resumes to the uninterrupted run
+    p = search(copy, "--resume")
+    _, err = p.communicate(timeout=900)
+    assert p.returncode == 0, err
+    assert steps(copy) == ref_steps
+    assert evaluations(copy) == evaluations(reference)
 
 
 def test_resume_of_a_finished_run_changes_nothing(reference, tmp_path):

@@ -1,13 +1,73 @@
-"""ResultsStore: the kill hook of the resume tests."""
+"""ResultsStore: WAL checkpoints (a copy of results.sqlite alone), the copy advice, the kill hook."""
 
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from gan_nas_env.evaluators.store import KILL_AT_ENV, kill_point
+from gan_nas_env.evaluators.store import KILL_AT_ENV, ResultsStore, ResultsStoreError, kill_point
+
+
+def _add_steps(store, episode):
+    for step in (1, 2, 3):
+        store.add_step("run", episode, step, "0 0 0 0 0 0"[: 4 * step], 0.1 * step, 0.2, {"IS": 1.0},
+                       False)
+
+
+def _steps_in_copy(src, dst):
+    shutil.copy(src, dst)  # the main file only, no -wal
+    con = sqlite3.connect(dst)
+    try:
+        return con.execute("SELECT episode, step FROM steps ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_checkpointed_wal_leaves_every_row_in_the_main_file(tmp_path):
+    p = tmp_path / "results.sqlite"
+    store = ResultsStore(p)
+    _add_steps(store, 0)
+    # committed, but only in the -wal file: a copy of the main file alone lacks them
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        _steps_in_copy(p, tmp_path / "before.sqlite")
+    assert store.checkpoint_wal()
+    _add_steps(store, 1)  # the next episode, in flight: in the -wal file again
+    assert _steps_in_copy(p, tmp_path / "copy.sqlite") == [(0, 1), (0, 2), (0, 3)]
+    assert store.checkpoint_wal()
+    assert len(_steps_in_copy(p, tmp_path / "copy2.sqlite")) == 6
+    store.close()
+
+
+def test_a_reader_of_the_last_snapshot_does_not_stop_the_checkpoint(tmp_path):
+    p = tmp_path / "results.sqlite"
+    store = ResultsStore(p, timeout=0.2)
+    _add_steps(store, 0)
+    reader = sqlite3.connect(p, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM steps").fetchone()  # holds this snapshot open
+    assert store.checkpoint_wal()  # the reader sees the latest rows: nothing to wait for
+    assert _steps_in_copy(p, tmp_path / "copy.sqlite") == [(0, 1), (0, 2), (0, 3)]
+    _add_steps(store, 1)
+    # now the reader's snapshot is older than the log: the checkpoint cannot finish
+    assert not store.checkpoint_wal()
+    assert len(list(store.steps("run"))) == 6  # the rows are safe in the -wal file
+    reader.execute("COMMIT")
+    reader.close()
+    assert store.checkpoint_wal()
+    assert len(_steps_in_copy(p, tmp_path / "copy2.sqlite")) == 6
+    store.close()
+
+
+def test_the_copy_advice_names_the_wal_file(tmp_path):
+    p = tmp_path / "results.sqlite"
+    p.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ResultsStoreError, match="resume from a copy") as err:
+        ResultsStore(p)
+    assert "results.sqlite-wal" in str(err.value) and "results.sqlite-shm" in str(err.value)
 
 
 def test_kill_point_is_off_without_the_variable(monkeypatch):
