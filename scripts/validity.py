@@ -178,7 +178,22 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
         if arch in fin and len(final):
             entry.update(placement(fin[arch]["score"], final))
         res["searches"].append(entry)
+    res["search_summary"] = search_summary(res["searches"])
     return res
+
+
+def search_summary(searches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per algorithm: mean P(best > a random architecture); per pair: share of seed pairs won."""
+    by: dict[str, list[float]] = {}
+    for s in searches:
+        if "score" in s:
+            by.setdefault(s["algo"], []).append(s["score"])
+    out: dict[str, Any] = {"mean_p_better": {
+        a: float(np.mean([s["p_better"] for s in searches if s["algo"] == a and "score" in s])) for a in by}}
+    out["pairs_won"] = {f"{a}>{b}": float(np.mean([x > y for x in by[a] for y in by[b]]))
+                        for a in by for b in by if a != b}
+    out["runs"] = {a: len(v) for a, v in by.items()}
+    return out
 
 
 def plots(res: dict[str, Any]) -> list[str]:
@@ -351,6 +366,16 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
             else:
                 lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | "
                              f"{s['best_proxy_score']:.4f} | not trained yet | | |")
+        ss = res.get("search_summary") or {}
+        if ss.get("mean_p_better"):
+            parts = [f"{a}: mean P(> random architecture) {p:.2f} over {ss['runs'][a]} runs"
+                     for a, p in ss["mean_p_better"].items()]
+            pairs = [f"{k.replace('>', ' beats ')} in {100 * v:.0f}% of the seed pairs"
+                     for k, v in ss["pairs_won"].items()]
+            lines += ["", "In short: " + "; ".join(parts) + ". " + "; ".join(pairs) + ". "
+                      "With 3 runs each, and a seed-to-seed spread of the final score that is a large "
+                      "share of the spread between architectures (noise floor above), this is "
+                      "suggestive, not a separation.", ""]
         lines.append("")
     if grids:
         lines += ["## Samples", "",
