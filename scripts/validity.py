@@ -207,10 +207,14 @@ def plots(res: dict[str, Any]) -> list[str]:
     pts = np.array([[p["proxy"], p["final"]] for p in res["points"].values()])
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.scatter(pts[:, 0], pts[:, 1], s=14, alpha=0.7, label="uniform sample")
+    labelled: set[str] = set()
     for s in res["searches"]:
         if "score" in s:
+            label = None if s["algo"] in labelled else f"{s['algo']} search's best (final)"
+            labelled.add(s["algo"])
             ax.axhline(s["score"], lw=0.8, ls="--" if s["algo"] == "random" else "-",
-                       color="tab:red" if s["algo"] != "random" else "tab:gray")
+                       color="tab:red" if s["algo"] != "random" else "tab:gray", label=label)
+    ax.legend(fontsize=8, loc="lower left")
     sc = res["proxy_vs_final"]["score"]
     rho = sc.get("spearman", {}).get("value", float("nan"))
     ax.set_xlabel("proxy score (table, 16 D steps per cell)")
