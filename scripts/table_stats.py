@@ -85,3 +85,7 @@ def _arch_seconds(table: Table) -> dict[str, float]:
     per = [r["cumulative_s"] for r in records]
     last = [r["train_s"] + r["score_s"] for r in records]
     return {"mean": float(np.mean(per)), "median": float(np.median(per)), "last_stage_mean": float(np.mean(last))}
+
+
+if __name__ == "__main__":
+    main()
