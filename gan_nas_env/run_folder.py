@@ -140,11 +140,12 @@ def stored_config(folder: str | Path, overrides: list[str] | dict[str, Any] | No
     return load_config(path, overrides)
 
 
-def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_keys(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"loss": "ns"}}`` -> ``{"train.loss": "ns"}`` (a config dict, dotted keys)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, Mapping):
-            out.update(_flat(v, f"{prefix}{k}."))
+            out.update(flat_keys(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -152,7 +153,7 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
     """``key -> (old, new)`` for every config value that differs."""
-    a, b = _flat(old.to_dict()), _flat(new.to_dict())
+    a, b = flat_keys(old.to_dict()), flat_keys(new.to_dict())
     missing = "<missing>"
     return {k: (a.get(k, missing), b.get(k, missing)) for k in sorted(set(a) | set(b))
             if a.get(k, missing) != b.get(k, missing)}

@@ -49,7 +49,7 @@ from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.errors import MissingFileError, UserError
 from gan_nas_env.models.ema import EMA
 from gan_nas_env.models.generator import generate
-from gan_nas_env.run_folder import check_folder, prepare_run
+from gan_nas_env.run_folder import check_folder, flat_keys, prepare_run
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture
 from gan_nas_env.training.step import GANStep
 
@@ -412,16 +412,6 @@ def _append_csv(path: Path, rows: list[list[Any]]) -> None:
         f.writelines(",".join(str(x) for x in row) + "\n" for row in rows)
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 _RESUME_IGNORED = {
     "name", "device", "data.root", "data.download", "metrics.cache_dir", "metrics.batch_size",
     "retrain.g_iters",  # the budget may grow: a resumed run continues to the new g_iters
@@ -448,7 +438,7 @@ def check_resume_compatible(
         problems.append(
             f"package major version: {ckpt['version']} (checkpoint) != {gan_nas_env.__version__} (now)"
         )
-    old, new = _flat(ckpt["config"]), _flat(cfg.to_dict())
+    old, new = flat_keys(ckpt["config"]), flat_keys(cfg.to_dict())
     for key in sorted(set(old) | set(new)):
         if key in _RESUME_IGNORED or not key.startswith(_RESUME_SECTIONS):
             continue
