@@ -32,6 +32,13 @@ def _files(root: Path) -> None:
     (root / "a_file").write_text("not a folder")
     (root / "garbage.npz").write_bytes(b"this is not a table")
     (root / "garbage.pt").write_bytes(b"this is not a checkpoint")
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"arch": "0 " * 14, "model": {"w": torch.zeros(1000)}}, buf)
+    (root / "truncated.pt").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     (root / "search").mkdir()
     (root / "search" / "top_architectures.json").write_text("{not json")
 
@@ -92,6 +99,7 @@ CLI_CASES = {
     "retrain resume nothing": ([*R, "--arch", "e2gan", "--resume"], "resume"),
     "retrain iters 0": ([*R, "--arch", "e2gan", "--iters", "0"], "must be > 0"),
     "evaluate missing checkpoint": (["evaluate", "--checkpoint", "missing.pt"], "missing.pt"),
+    "evaluate corrupt checkpoint": (["evaluate", "--checkpoint", "garbage.pt"], "is not a readable checkpoint"),
     "evaluate samples 0": (["evaluate", "--checkpoint", "missing.pt", "--num-samples", "0"], "missing.pt"),
     # benchmark
     "benchmark unknown agent": ([*B, "--algos", "nope"], "unknown algorithm 'nope'"),
@@ -163,6 +171,10 @@ def _api_cases() -> dict[str, tuple]:
         "agent buffer": (lambda p: _agent({"buffer_size": 0}), UserError, "buffer_size of sac must be > 0"),
         "incomplete retrain": (lambda p: _retrain(p / "out", "0 0 0 0"), UserError, "3-cell"),
         "corrupt store": (lambda p: _store(p / "garbage.npz"), UserError, "garbage.npz"),
+        "corrupt checkpoint": (lambda p: _load_generator(p / "garbage.pt"), UserError,
+                               "is not a readable checkpoint"),
+        "truncated checkpoint": (lambda p: _load_generator(_truncated(p)), UserError,
+                                 "is not a readable checkpoint"),
     }
 
 
@@ -185,6 +197,17 @@ def _retrain(out, arch):
     from gan_nas_env.training.retrain import retrain
 
     return retrain(load_config("tiny"), arch, out, progress=False)
+
+
+def _load_generator(path):
+    from gan_nas_env.training.retrain import load_generator
+
+    return load_generator(path)
+
+
+def _truncated(root):
+    # a real torch checkpoint cut in half, as a kill or a full disk leaves it (made before the snapshot)
+    return root / "truncated.pt"
 
 
 def _store(path):

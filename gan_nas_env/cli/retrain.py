@@ -73,8 +73,6 @@ def _retrain_args(p: argparse.ArgumentParser) -> None:
 @subcommand("retrain", _retrain_args)
 def cmd_retrain(args: argparse.Namespace) -> int:
     """Train an architecture at full size with EMA, periodic evaluation and checkpoints."""
-    import torch
-
     from gan_nas_env.training.retrain import RetrainDiverged, retrain
 
     out = Path(args.out) if args.out else None
@@ -97,7 +95,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     if arch_spec is None:
         if not (args.resume and out and (out / "checkpoint.pt").exists()):
             raise ConfigError("give --arch or --from-search (or --resume an existing run)")
-        arch_spec = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["arch"]
+        from gan_nas_env.training.retrain import read_checkpoint
+
+        arch_spec = read_checkpoint(out / "checkpoint.pt").get("arch")
     arch = resolve_architecture(arch_spec)
     if out is None:
         tag = label if label in NAMED_ARCHITECTURES or args.from_search else str(arch).replace(" ", "")

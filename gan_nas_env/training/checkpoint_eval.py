@@ -24,7 +24,12 @@ import torch
 from gan_nas_env.config import Config, ConfigError, load_config
 from gan_nas_env.errors import MissingFileError
 from gan_nas_env.run_folder import prepare_addition, prepare_run
-from gan_nas_env.training.retrain import CheckpointError, load_generator, score_generator
+from gan_nas_env.training.retrain import (
+    CheckpointError,
+    load_generator,
+    read_checkpoint,
+    score_generator,
+)
 
 __all__ = ["EVALUATE_SALT", "evaluate_checkpoint", "load_generator"]
 
@@ -64,8 +69,8 @@ def evaluate_checkpoint(
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "config" not in ckpt:
+    ckpt = read_checkpoint(path)
+    if "config" not in ckpt:
         raise CheckpointError(f"{path} is not a gan-nas retraining checkpoint (no stored config)")
     cfg = load_config(load_config(None, ckpt["config"]), cfg_overrides)
     if features is not None:

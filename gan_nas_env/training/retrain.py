@@ -34,7 +34,9 @@ import functools
 import json
 import math
 import os
+import pickle
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,24 @@ class ResumeError(UserError, ValueError):
 
 class CheckpointError(UserError, ValueError):
     """A file given as a retraining checkpoint that is not one (no architecture, model or config)."""
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """``torch.load`` of a retraining checkpoint; a missing, truncated or corrupt file is a UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, ValueError, IndexError,
+            zipfile.BadZipFile) as exc:  # what torch.load raises for a non-checkpoint or a cut one
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc}); it is truncated or "
+            "corrupt: restore it from a copy, or start the run again with --overwrite"
+        ) from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path} is not a gan-nas retraining checkpoint (not a dict)")
+    return ckpt
 
 
 class RetrainDiverged(RuntimeError):
@@ -242,7 +262,7 @@ def _check_run_folder(
         return None
     if not ckpt_path.exists():
         raise MissingFileError(f"cannot resume: {ckpt_path} does not exist")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(ckpt_path)
     check_resume_compatible(ckpt, cfg, arch, dev, ckpt_path)
     return ckpt
 
@@ -394,7 +414,7 @@ def atomic_save(obj: dict[str, Any], path: Path) -> None:
 
 
 def _saved_step(path: Path) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+    return int(read_checkpoint(path)["step"])
 
 
 def _start_csv(path: Path, header: list[str], step: int) -> None:
@@ -463,8 +483,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     """
     from gan_nas_env.models.generator import build_generator
 
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "arch" not in ckpt or "model" not in ckpt:
+    ckpt = read_checkpoint(path)
+    if "arch" not in ckpt or "model" not in ckpt:
         raise CheckpointError(f"{path} is not a gan-nas retraining checkpoint (no 'arch'/'model' entries)")
     arch, s = Architecture.parse(ckpt["arch"]), ckpt["model"]
     with isolated_global_rng():
