@@ -36,19 +36,6 @@ def tiny(**overrides):
     return load_config("tiny", {**SETS, **overrides})
 
 
-class CrashingEvaluator(FakeEvaluator):
-    """Raises at its ``crash_at``-th step (a killed search)."""
-
-    def __init__(self, crash_at):
-        super().__init__(16)
-        self.crash_at = crash_at
-
-    def step(self, cell):
-        if self.calls + 1 == self.crash_at:
-            raise KeyboardInterrupt("killed")
-        return super().step(cell)
-
-
 def search(out, episodes=3, evaluator=None, **kw):
     return run_search(tiny(), out, algo="sac", episodes=episodes,
                       evaluator=evaluator or FakeEvaluator(16), progress=False, **kw)
@@ -132,7 +119,7 @@ def test_empty_folder_and_a_run_killed_before_its_first_checkpoint_are_used(tmp_
     assert search(tmp_path, episodes=1).episodes == 1  # pytest's tmp_path exists, empty
     out = tmp_path / "early"
     with pytest.raises(KeyboardInterrupt):  # killed in its first episode: nothing to resume
-        search(out, evaluator=CrashingEvaluator(crash_at=2))
+        search(out, evaluator=FakeEvaluator(16, interrupt_at=2))
     rid = run_id(out)
     assert search(out, episodes=2).episodes == 2  # starts over, same id, its partial steps gone
     assert run_id(out) == rid and len(steps(out)) == 6
@@ -204,7 +191,7 @@ def test_the_lock_is_held_while_the_run_writes_and_released_on_an_exception(tmp_
         assert (out / "run.lock").read_text() == f"{os.getpid()}\n" and run.id == run_id(out)
     RunLock(out).check()
     with pytest.raises(KeyboardInterrupt):
-        search(tmp_path / "killed", evaluator=CrashingEvaluator(crash_at=5))
+        search(tmp_path / "killed", evaluator=FakeEvaluator(16, interrupt_at=5))
     RunLock(tmp_path / "killed").check()  # the with-block released it on the way out
 
 
@@ -270,7 +257,7 @@ def reference(tmp_path_factory):
 
 def _killed(out):
     with pytest.raises(KeyboardInterrupt):
-        search(out, episodes=6, evaluator=CrashingEvaluator(crash_at=11))
+        search(out, episodes=6, evaluator=FakeEvaluator(16, interrupt_at=11))
     assert (out / "checkpoint").is_dir()
 
 

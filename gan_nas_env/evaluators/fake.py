@@ -22,16 +22,19 @@ class FakeEvaluator(Evaluator):
 
     IS grows and FID falls with a fixed hidden preference per cell field, plus a
     small hash-based term, so agents have something learnable. ``diverge_at``
-    (a set of prefix strings) injects a divergence at those prefixes.
+    (a set of prefix strings) injects a divergence at those prefixes;
+    ``interrupt_at`` raises KeyboardInterrupt at that step (counted over the
+    evaluator's life, from 1), as a search killed there.
     """
 
     def __init__(
         self, representation_dim: int = 8, seed_noise: float = 0.0,
-        diverge_at: set[str] | None = None,
+        diverge_at: set[str] | None = None, interrupt_at: int | None = None,
     ) -> None:
         self.representation_dim = representation_dim
         self.seed_noise = seed_noise
         self.diverge_at = diverge_at or set()
+        self.interrupt_at = interrupt_at
         self.arch: Architecture | None = None
         self.seed = 0
         self.calls = 0
@@ -59,6 +62,8 @@ class FakeEvaluator(Evaluator):
 
     def step(self, cell: Cell) -> Evaluation:
         """Add ``cell`` and score the prefix from its hidden quality plus seeded noise."""
+        if self.interrupt_at is not None and self.calls + 1 == self.interrupt_at:
+            raise KeyboardInterrupt("killed")
         self.calls += 1
         self.arch = Architecture((cell,)) if self.arch is None else self.arch.append(cell)
         self.last_arch = self.arch

@@ -221,19 +221,6 @@ def test_first_regular_update_with_64_transitions(recorded_search):
 
 
 # -- (e) resume -----------------------------------------------------------------------------------
-class CrashingEvaluator(FakeEvaluator):
-    """Raises at its ``crash_at``-th step (a killed search)."""
-
-    def __init__(self, crash_at):
-        super().__init__(16)
-        self.crash_at = crash_at
-
-    def step(self, cell):
-        if self.calls + 1 == self.crash_at:
-            raise KeyboardInterrupt("killed")
-        return super().step(cell)
-
-
 def _steps(out):
     import sqlite3
 
@@ -248,7 +235,7 @@ def test_resume_matches_uninterrupted_search(tmp_path):
     kw = dict(algo="sac", episodes=6, progress=False)
     run_search(cfg, tmp_path / "ref", evaluator=FakeEvaluator(16), **kw)
     with pytest.raises(KeyboardInterrupt):
-        run_search(cfg, tmp_path / "run", evaluator=CrashingEvaluator(crash_at=11), **kw)
+        run_search(cfg, tmp_path / "run", evaluator=FakeEvaluator(16, interrupt_at=11), **kw)
     rb = tmp_path / "run" / "checkpoint" / "replay_buffer.npz"
     assert rb.exists() and rb.stat().st_size < 100_000  # the stored transitions, not the capacity
     run_search(cfg, tmp_path / "run", evaluator=FakeEvaluator(16), resume=True, **kw)
@@ -280,7 +267,7 @@ def test_resume_matches_uninterrupted_search_without_replay_buffer(tmp_path, alg
               if algo == "ppo" else None)
     run_search(cfg, tmp_path / "ref", evaluator=FakeEvaluator(16), **kw)
     with pytest.raises(KeyboardInterrupt):
-        run_search(cfg, tmp_path / "run", evaluator=CrashingEvaluator(crash_at=11), **kw)
+        run_search(cfg, tmp_path / "run", evaluator=FakeEvaluator(16, interrupt_at=11), **kw)
     assert (tmp_path / "run" / "checkpoint" / "model.zip").exists()
     run_search(cfg, tmp_path / "run", evaluator=FakeEvaluator(16), resume=True, **kw)
     ref, res = _steps(tmp_path / "ref"), _steps(tmp_path / "run")
