@@ -21,6 +21,13 @@ This module imports nothing of the package: it is the bottom layer (pyproject.to
 
 from __future__ import annotations
 
+import errno
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+EXIT_DISK_FULL = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
 
 class UserError(Exception):
     """Bad input the user can fix; the CLI prints its message on one line and exits 2."""
@@ -28,3 +35,28 @@ class UserError(Exception):
 
 class MissingFileError(UserError, FileNotFoundError):
     """A file or folder the user named (a checkpoint, a run to resume) does not exist."""
+
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True if ``exc`` (or an exception it was raised from) says a write found no space.
+
+    Covers ``OSError`` ENOSPC/EDQUOT/EFBIG (open, write, seek, rename), SQLite's
+    SQLITE_FULL (``database or disk is full``) and torch's ``file write failed`` from
+    ``torch.save``, which carries no errno.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _FULL_ERRNOS:
+            return True
+        if getattr(e, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if isinstance(e, RuntimeError) and "file write failed" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False

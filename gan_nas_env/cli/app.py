@@ -4,7 +4,9 @@ Each subcommand lives in its own module of this package and registers itself wit
 :func:`subcommand` when imported; :data:`COMMAND_MODULES` is the explicit list.
 
 Exit status: 0 success; 2 bad input (a :class:`~gan_nas_env.errors.UserError`, one line
-``gan-nas <command>: error: <message>`` on stderr); any other failure keeps its traceback.
+``gan-nas <command>: error: <message>`` on stderr); 3 a diverged retraining; 4 no space
+left on the device; 130 interrupted (Ctrl-C). The last two print one line saying what is
+kept and how to continue. Any other failure is a bug and keeps its traceback (status 1).
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from gan_nas_env.config import ConfigError, load_config
-from gan_nas_env.errors import UserError
+from gan_nas_env.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_DISK_FULL,
+    EXIT_INTERRUPTED,
+    UserError,
+    disk_full,
+)
 
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -144,4 +152,24 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"gan-nas {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"gan-nas {args.command}: interrupted; {_how_to_continue(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        print(f"gan-nas {args.command}: error: no space left on the device ({exc}); "
+              f"{_how_to_continue(args)}", file=sys.stderr)
+        return EXIT_DISK_FULL
+
+
+def _how_to_continue(args: argparse.Namespace) -> str:
+    """What an interrupted or disk-full run keeps, and the command that continues it."""
+    out = getattr(args, "out", None)
+    where = f" in {out}" if out else ""
+    if hasattr(args, "resume"):
+        again = f"gan-nas {args.command} --out {out} --resume" if out else "--resume"
+        return f"finished results{where} are kept: continue with {again}"
+    return (f"what was written{where} is incomplete and this command cannot continue a run: run it "
+            "again (with --overwrite to replace the folder)")

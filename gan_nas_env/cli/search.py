@@ -99,5 +99,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"[gan-nas] best architecture: {res.best_arch}  (score IS - alpha*FID = {res.best_score:.4f})")
         for i, t in enumerate(res.top, 1):
             print(f"  {i}. {t['arch']}  score={t['score']:.4f}  IS={t['IS']:.3f}  FID={t['FID']:.2f}")
-    print(f"[gan-nas] wrote {out}/results.sqlite, top_architectures.json, best_grid.png, rewards.png, tb/")
+    written = [n for n in ("results.sqlite", "top_architectures.json", "best_grid.png", "rewards.png", "tb/")
+               if (out / n.rstrip("/")).exists()]  # no grid when no architecture was scored
+    print(f"[gan-nas] wrote {out}/{', '.join(written)}")
     return 0

@@ -30,37 +30,42 @@ from typing import Any
 import numpy as np
 
 from gan_nas_env.config import MODEL_CODE_VERSION
-from gan_nas_env.errors import UserError
+from gan_nas_env.errors import UserError, disk_full
 
 SCHEMA_VERSION = 1
 
 KILL_AT_ENV = "GAN_NAS_ENV_TEST_KILL_AT"
-"""``EVENT:N`` (or ``N`` for ``step:N``): :func:`kill_point` kills the process at its N-th EVENT."""
+"""``EVENT:N[:SIGNAL]`` (or ``N`` for ``step:N``): :func:`kill_point` signals the process at its N-th EVENT."""
 _kill_counts: Counter[str] = Counter()
 
 
 def kill_point(event: str) -> None:
-    """Test hook: SIGKILL this process at its N-th ``event`` when ``GAN_NAS_ENV_TEST_KILL_AT=event:N``.
+    """Test hook: signal this process at its N-th ``event`` when ``GAN_NAS_ENV_TEST_KILL_AT=event:N``.
 
     Off (nothing but an environment look-up) unless the variable is set; the resume tests
-    (tests/agents/test_resume.py) set it to kill a search at an exact point instead of after
-    a timer. Events: ``step`` (a search step's row is committed), ``evaluation`` (an
-    evaluation's row is committed), ``checkpoint`` (a search checkpoint is complete in
-    ``checkpoint.tmp/``, nothing renamed yet), ``checkpoint-swap`` (the old checkpoint is
-    moved to ``checkpoint.old/``, the new one not yet renamed into place). The process
-    writes ``GAN_NAS_ENV_TEST_KILL_AT: killed at EVENT:N`` to stderr, then kills itself.
+    (tests/agents/test_resume.py) and ``scripts/reliability.py`` set it to kill a search at an
+    exact point instead of after a timer. Events: ``step`` (a search step's row is committed),
+    ``evaluation`` (an evaluation's row is committed), ``checkpoint`` (a search checkpoint is
+    complete in ``checkpoint.tmp/``, nothing renamed yet), ``checkpoint-swap`` (the old
+    checkpoint is moved to ``checkpoint.old/``, the new one not yet renamed into place). The
+    signal is SIGKILL unless a third field names another (``step:4:INT`` is a Ctrl-C there).
+    The process writes ``GAN_NAS_ENV_TEST_KILL_AT: killed at EVENT:N`` to stderr first.
     """
     spec = os.environ.get(KILL_AT_ENV)
     if not spec:
         return
-    name, _, n = spec.rpartition(":")
-    if (name or "step") != event:
+    parts = spec.split(":")
+    if len(parts) == 1:
+        parts = ["step", *parts]
+    name, n, sig = parts[0], parts[1], (parts[2] if len(parts) > 2 else "KILL")
+    if name != event:
         return
     _kill_counts[event] += 1
     if _kill_counts[event] == int(n):
         sys.stderr.write(f"{KILL_AT_ENV}: killed at {event}:{n}\n")
         sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, f"SIG{sig}"))
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -98,11 +103,13 @@ class ResultsStore:
                 version = self._open(timeout)
                 break
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.time() > deadline:
-                    raise ResultsStoreError(
-                        f"results store {self.path} cannot be used ({exc}); another process holds "
-                        "it locked: wait for it or use another output folder"
-                    ) from None
+                if disk_full(exc):
+                    raise  # the machine's failure, not the store's: the CLI says so (exit 4)
+                locked = "locked" in str(exc)
+                if not locked or time.time() > deadline:
+                    why = ("another process holds it locked: wait for it or use another output folder"
+                           if locked else "check that it is a writable file, or use another output folder")
+                    raise ResultsStoreError(f"results store {self.path} cannot be used ({exc}); {why}") from None
                 time.sleep(0.05)
         if int(version) != SCHEMA_VERSION:
             raise ResultsStoreError(
