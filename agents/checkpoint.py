@@ -15,12 +15,14 @@ import json
 import pickle
 import random
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.store import kill_point
 
 CKPT, TMP, OLD = "checkpoint", "checkpoint.tmp", "checkpoint.old"
@@ -101,6 +103,50 @@ def find_checkpoint(out: Path) -> Path | None:
         if (p / "state.json").exists():
             return p
     return None
+
+
+class SearchCheckpointError(UserError, ValueError):
+    """A search checkpoint that cannot be read (truncated, corrupted, not a checkpoint)."""
+
+
+def check_checkpoint(ckpt: Path) -> None:
+    """Read every file of ``ckpt`` once; raise :class:`SearchCheckpointError` naming a bad one.
+
+    Run before a resumed search writes anything, so a truncated ``model.zip`` or replay
+    buffer is one clear line, not a traceback half-way through loading.
+    """
+    def bad(name: str, exc: BaseException) -> SearchCheckpointError:
+        return SearchCheckpointError(
+            f"search checkpoint {ckpt / name} cannot be read ({type(exc).__name__}: {exc}); the run "
+            f"cannot be resumed from it: restore {ckpt.parent} from a copy, or start it again "
+            "with --overwrite (which deletes the run)")
+
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+        if not isinstance(state, dict) or "episodes_done" not in state:
+            raise ValueError("no episodes_done")
+    except (OSError, ValueError) as exc:
+        raise bad("state.json", exc) from None
+    for name in ("model.zip", REPLAY):
+        path = ckpt / name
+        if name == REPLAY and not path.exists():
+            continue  # on-policy agents have no replay buffer
+        try:
+            with zipfile.ZipFile(path) as z:  # an .npz is a zip too
+                broken = z.testzip()  # reads every member and checks its CRC
+                names = set(z.namelist())
+            if broken is not None:
+                raise ValueError(f"member {broken} fails its CRC check")
+            # a truncated model.zip can still open as the torch archive nested inside it
+            missing = {"model.zip": {"data", "policy.pth"}, REPLAY: {"pos.npy"}}[name] - names
+            if missing:
+                raise ValueError(f"no {', '.join(sorted(missing))} in it")
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise bad(name, exc) from None
+    try:
+        load_rng(ckpt)
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, RuntimeError) as exc:
+        raise bad("rng.pkl", exc) from None
 
 
 def load_state(ckpt: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from agents.algorithms import algo_class, make_agent, wrap_for_algo
 from agents.callbacks import E2GANSchedule
 from agents.checkpoint import (
     REPLAY,
+    check_checkpoint,
     find_checkpoint,
     load_replay_contents,
     load_rng,
@@ -33,7 +34,7 @@ from agents.registry import ALGOS
 from gan_nas_env.config import Config, ConfigError
 from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
-from gan_nas_env.evaluators.store import ResultsStore
+from gan_nas_env.evaluators.store import ResultsStore, check_store
 from gan_nas_env.run_folder import RunFolderError, RunPlan, prepare_run
 
 if TYPE_CHECKING:
@@ -263,6 +264,10 @@ def run_search(
     # anything is written
     plan = prepare_run(out, "search", cfg, resume=resume, overwrite=overwrite)
     ckpt = find_checkpoint(out) if plan.resuming else None
+    if plan.resuming:  # damaged files are refused before anything is written
+        check_store(out / "results.sqlite")
+        if ckpt is not None:
+            check_checkpoint(ckpt)
     done_before = int(load_state(ckpt).get("episodes_done", 0)) if ckpt is not None else 0
     algo, episodes, hp = _search_settings(cfg, plan, algo, episodes, hyperparams, done_before,
                                           ray_defaults=distributed and vec_env == "ray")

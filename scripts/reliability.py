@@ -129,11 +129,13 @@ def bad_input(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any]
     cat = _catalogue()
     cases = []
     for group, items in cat.CLI_GROUPS.items():
-        for name, (argv, fragment) in items.items():
+        for name, (argv, fragment, *damage) in items.items():
             progress(f"bad input: {name}")
             folder = tmp / f"cli-{len(cases)}"
             folder.mkdir()
             cat._files(folder)
+            if damage:
+                cat.damaged_run(folder, damage[0])
             before = snapshot(folder)
             r = gan_nas(argv, folder)
             got = outcome(r)

@@ -8,8 +8,12 @@ Every API case asserts the exception type, the message and that nothing was writ
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +32,34 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def _finished_search() -> Path:
+    """A finished 2-episode tiny search (fake evaluator), made once per process."""
+    from agents.search import run_search
+    from gan_nas_env.config import load_config
+    from gan_nas_env.evaluators import FakeEvaluator
+
+    root = Path(tempfile.mkdtemp(prefix="gan-nas-bad-inputs-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    run_search(load_config("tiny", {"search.learning_starts": 2}), root / "run", algo="sac",
+               episodes=2, evaluator=FakeEvaluator(16), progress=False)
+    return root / "run"
+
+
+def damaged_run(root: Path, damage: str) -> None:
+    """``root/run``: a finished search whose file ``damage`` is cut in half (``:truncate``) or,
+    for ``results.sqlite``, has its third page overwritten."""
+    shutil.copytree(_finished_search(), root / "run")
+    name, _, how = damage.partition(":")
+    path = root / "run" / name
+    data = bytearray(path.read_bytes())
+    if name == "results.sqlite" and how != "truncate":
+        data[8192:12288] = b"Z" * 4096  # a b-tree page: the header still opens
+    else:
+        data = data[: len(data) // 2]
+    path.write_bytes(bytes(data))
+
+
 def _files(root: Path) -> None:
     (root / "a_file").write_text("not a folder")
     (root / "garbage.npz").write_bytes(b"this is not a table")
@@ -44,11 +76,12 @@ def _files(root: Path) -> None:
 
 
 S = ["search", "--config", "tiny", "--episodes", "1", "--no-progress", "--out", "r"]
+RESUME = ["search", "--out", "run", "--resume", "--no-progress"]
 B = ["benchmark", "--seeds", "1", "--episodes", "2", "--no-progress", "--out", "b"]
 T = ["toy", "--steps", "10", "--out", "t"]
 R = ["retrain", "--config", "tiny", "--out", "rt", "--no-progress"]
 
-CLI_GROUPS: dict[str, dict[str, tuple[list[str], str]]] = {
+CLI_GROUPS: dict[str, dict[str, tuple]] = {
     "config values": {
         "unknown preset": ([*S[:1], "--config", "nope", *S[3:]], "unknown config preset 'nope'"),
         "zero budget": ([*S, "--set", "train.n_critic=0"], "train.n_critic must be > 0"),
@@ -124,16 +157,27 @@ CLI_GROUPS: dict[str, dict[str, tuple[list[str], str]]] = {
         "toy steps 0": ([*T[:1], "--steps", "0", *T[3:]], "steps"),
         "toy lr 0": ([*T, "--lr", "0"], "lr"),
     },
+    "resume a damaged run": {
+        "truncated model.zip": (RESUME, "checkpoint/model.zip cannot be read", "checkpoint/model.zip"),
+        "truncated replay buffer": (RESUME, "replay_buffer.npz cannot be read", "checkpoint/replay_buffer.npz"),
+        "truncated rng states": (RESUME, "rng.pkl cannot be read", "checkpoint/rng.pkl"),
+        "truncated state.json": (RESUME, "state.json cannot be read", "checkpoint/state.json"),
+        "store with a corrupt page": (RESUME, "results.sqlite cannot be used (quick_check", "results.sqlite"),
+        "truncated store": (RESUME, "results.sqlite cannot be used", "results.sqlite:truncate"),
+    },
 }
-"""Bad command lines by what they get wrong: case -> (argv, a fragment of the one-line message)."""
+"""Bad command lines by what they get wrong: case -> (argv, a fragment of the one-line message
+[, the file of a finished run (folder ``run``) damaged first: cut in half, or a page overwritten])."""
 CLI_CASES = {case: v for group in CLI_GROUPS.values() for case, v in group.items()}
 
 
 @pytest.mark.parametrize("case", list(CLI_CASES))
 def test_cli_bad_input(case, tmp_path, monkeypatch, capsys):
-    argv, fragment = CLI_CASES[case]
+    argv, fragment, *damage = CLI_CASES[case]
     monkeypatch.chdir(tmp_path)
     _files(tmp_path)
+    if damage:
+        damaged_run(tmp_path, damage[0])
     before = snapshot(tmp_path)
     try:
         rc = main(argv)
@@ -241,7 +285,8 @@ def test_api_bad_input(case, tmp_path, monkeypatch):
 
 def test_there_are_at_least_60_distinct_bad_inputs():
     assert len(CLI_CASES) + len(API_CASES) >= 60
-    assert len({tuple(a) for a, _ in CLI_CASES.values()}) == len(CLI_CASES)  # no case twice
+    # no case twice: a distinct command line, or a distinct damage to the run it resumes
+    assert len({(tuple(a), *damage) for a, _, *damage in CLI_CASES.values()}) == len(CLI_CASES)
 
 
 def test_user_error_is_the_base_of_what_exits_2():

@@ -87,6 +87,45 @@ class ResultsStoreError(UserError, RuntimeError):
     """The results file cannot be used (corrupted, locked, wrong schema)."""
 
 
+def corrupted(path: Path, exc: BaseException) -> ResultsStoreError:
+    """The error for a results store SQLite cannot read, with how to recover."""
+    name = path.name
+    return ResultsStoreError(
+        f"results store {path} cannot be used ({exc}); if it is corrupted, move it "
+        f"away and start a new run, or resume from a copy made before: copy {name} "
+        f"together with {name}-wal and {name}-shm where they exist (a search checkpoints "
+        "the -wal file into the main file at every episode boundary, but the rows of the "
+        "episode in flight may be only in the -wal file)"
+    )
+
+
+def _quick_check(con: sqlite3.Connection) -> None:
+    # corrupt pages would otherwise surface mid-run, at the first query that reads them
+    check = con.execute("PRAGMA quick_check").fetchall()
+    if check != [("ok",)]:
+        found = " ".join(" ".join(str(r[0]).split()) for r in check[:3])  # one line
+        raise sqlite3.DatabaseError(f"quick_check: {found}")
+
+
+def check_store(path: str | Path) -> None:
+    """Raise :class:`ResultsStoreError` if the existing store ``path`` is corrupted; writes nothing.
+
+    Opened ``immutable`` (no lock, no ``-wal``/``-shm`` files created), so a command can
+    check a run's store before it writes anything; a missing file passes.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        con = sqlite3.connect(f"file:{path.resolve()}?immutable=1", uri=True)
+        try:
+            _quick_check(con)
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise corrupted(path, exc) from None
+
+
 class ResultsStore:
     """SQLite results file; safe to open from several processes.
 
@@ -144,6 +183,8 @@ class ResultsStore:
             self._con = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None,
                                         check_same_thread=False)
             self._con.execute("PRAGMA journal_mode=WAL")
+            # corrupt pages would otherwise surface mid-run, at the first query that reads them
+            _quick_check(self._con)
             self._con.execute("PRAGMA synchronous=NORMAL")
             self._con.executescript(_SCHEMA)
             self._con.execute(
@@ -155,14 +196,7 @@ class ResultsStore:
         except sqlite3.OperationalError:
             raise
         except sqlite3.DatabaseError as exc:
-            name = self.path.name
-            raise ResultsStoreError(
-                f"results store {self.path} cannot be used ({exc}); if it is corrupted, move it "
-                f"away and start a new run, or resume from a copy made before: copy {name} "
-                f"together with {name}-wal and {name}-shm where they exist (a search checkpoints "
-                "the -wal file into the main file at every episode boundary, but the rows of the "
-                "episode in flight may be only in the -wal file)"
-            ) from None
+            raise corrupted(self.path, exc) from None
 
     def close(self) -> None:
         """Close the connection."""
