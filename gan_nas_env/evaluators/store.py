@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -110,20 +112,27 @@ def _quick_check(con: sqlite3.Connection) -> None:
 def check_store(path: str | Path) -> None:
     """Raise :class:`ResultsStoreError` if the existing store ``path`` is corrupted; writes nothing.
 
-    Opened ``immutable`` (no lock, no ``-wal``/``-shm`` files created), so a command can
-    check a run's store before it writes anything; a missing file passes.
+    Checks a copy of the file and its ``-wal`` in a temporary folder: the rows of a killed
+    run may be only in the ``-wal`` file, which an ``immutable`` or read-only open of the
+    store itself would ignore or have to write to. A missing file passes.
     """
     path = Path(path)
     if not path.exists():
         return
-    try:
-        con = sqlite3.connect(f"file:{path.resolve()}?immutable=1", uri=True)
+    with tempfile.TemporaryDirectory(prefix="gan-nas-store-check-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists():
+            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
         try:
-            _quick_check(con)
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise corrupted(path, exc) from None
+            con = sqlite3.connect(str(copy))
+            try:
+                _quick_check(con)
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            raise corrupted(path, exc) from None
 
 
 class ResultsStore:

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from gan_nas_env.evaluators.store import KILL_AT_ENV, ResultsStore, ResultsStoreError, kill_point
@@ -93,3 +94,25 @@ def test_kill_point_kills_at_the_nth_event(spec, event, n):
     printed = r.stdout.split()
     assert printed.count(event) == n - 1  # killed right at its n-th event, before printing it
     assert len(printed) == 3 * (n - 1) + ["step", "evaluation", "checkpoint"].index(event)
+
+
+def test_check_store_reads_the_wal_and_writes_nothing(tmp_path):
+    """Rows only in the -wal file (a killed run) pass; a corrupt page does not."""
+    from gan_nas_env.evaluators.store import ResultsStoreError, check_store
+
+    db = tmp_path / "results.sqlite"
+    store = ResultsStore(db)
+    for i in range(50):
+        store.put_evaluation("h", f"{i}", 0, 1, {"IS": 1.0, "FID": 2.0}, np.zeros(4))
+    # the connection stays open, so nothing is checkpointed into the main file yet
+    assert (tmp_path / "results.sqlite-wal").stat().st_size > db.stat().st_size
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    check_store(db)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    store.close()
+    data = bytearray(db.read_bytes())
+    data[4096:8192] = b"Z" * 4096
+    db.write_bytes(bytes(data))
+    with pytest.raises(ResultsStoreError, match="cannot be used"):
+        check_store(db)
+    check_store(tmp_path / "missing.sqlite")  # nothing to check
