@@ -371,6 +371,22 @@ def check_folder(out: str | Path, kind: str) -> None:
         raise _other_kind(path, found, kind)
 
 
+def check_writable(path: Path) -> None:
+    """Refuse ``path`` (or, while it does not exist, its nearest existing parent) if it cannot be written."""
+    where = path
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if not where.is_dir():
+        raise RunFolderError(f"cannot create {path}: {where} is a file, not a folder; choose another --out")
+    if not os.access(where, os.W_OK | os.X_OK):  # also False on a read-only file system, even for root
+        why = "a read-only file system" if _read_only_fs(where) else "no write permission"
+        raise RunFolderError(f"cannot write {path}: {where} is on {why}; choose another --out")
+
+
+def _read_only_fs(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
 def _a(kind: str) -> str:
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
@@ -406,6 +422,7 @@ def prepare_run(
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"{path} is a file, not a run folder; choose another --out")
+    check_writable(path)
     RunLock(path).check()
     settings = dict(settings) if settings is not None else None
     entries = _entries(path) if path.is_dir() else []

@@ -255,7 +255,33 @@ def run_folder(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any
     case(mixed, "a second search on a run folder another process is writing",
          "exit 2, one line naming the other pid, the run unchanged", ref, second_writer,
          lambda r, w, written: is_refused(r, w, written) and "another gan-nas process" in r.stderr)
+    for command in (["search", *TINY, "--episodes", "1"],
+                    ["retrain", "--config", "tiny", "--arch", "e2gan", "--iters", "2", "--no-progress"]):
+        cases.append(_read_only_out(tmp, command, progress))
     return cases
+
+
+def _read_only_out(tmp: Path, command: list[str], progress: Callable[[str], None]) -> dict[str, Any]:
+    """``--out`` on a read-only tmpfs (mounting needs root; reported as not run otherwise)."""
+    name = f"{command[0]} --out on a read-only file system"
+    progress(f"run folders: {name}")
+    mnt = tmp / f"ro-{command[0]}"
+    mnt.mkdir()
+    expected = "exit 2, one line, nothing written"
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1024k,ro", "tmpfs", str(mnt)],
+                       check=True, capture_output=True, text=True)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        return {"class": "unwritable output", "case": name, "expected": expected, "rc": None,
+                "traceback": False, "message": f"not run: cannot mount a tmpfs here ({exc})", "ok": None}
+    try:
+        r = gan_nas([*command, "--out", str(mnt / "run")], tmp)
+        got = outcome(r)
+        return {"class": "unwritable output", "case": name, "expected": expected, **got,
+                "ok": r.returncode == 2 and not got["traceback"] and "read-only" in got["message"]
+                and not any(mnt.iterdir())}
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
 
 
 # -- determinism ------------------------------------------------------------------------------

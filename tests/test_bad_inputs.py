@@ -122,6 +122,7 @@ CLI_GROUPS: dict[str, dict[str, tuple]] = {
         "workers 0": ([*S, "--workers", "0"], "workers"),
         "resume nothing": ([*S, "--resume"], "nothing to resume"),
         "out is a file": ([*S[:-1], "a_file"], "a_file"),
+        "out under a file": ([*S[:-1], "a_file/run"], "a_file is a file, not a folder"),
     },
     "retrain and evaluate": {
         "unknown architecture name": ([*R, "--arch", "nope"], "nope"),

@@ -327,3 +327,20 @@ def test_retrain_and_evaluate_keep_to_the_contract(tmp_path, finished):
     ev = tmp_path / "ev"
     evaluate_checkpoint(out / "best.pt", num_samples=64, out=ev)
     assert read_meta(ev)["kind"] == "evaluate" and (ev / "config.yaml").is_file()
+
+
+def test_an_unwritable_out_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    import gan_nas_env.run_folder as rf
+
+    # root may write anywhere, so the file system's answer is simulated; the real read-only
+    # file system is a case of scripts/reliability.py (docs/reliability.md)
+    monkeypatch.setattr(rf.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(rf, "_read_only_fs", lambda path: True)
+    assert cli_search(tmp_path / "a" / "run") == 2
+    assert capsys.readouterr().err.strip() == (
+        f"gan-nas search: error: cannot write {tmp_path / 'a' / 'run'}: {tmp_path} is on a "
+        "read-only file system; choose another --out")
+    monkeypatch.setattr(rf, "_read_only_fs", lambda path: False)
+    with pytest.raises(RunFolderError, match="no write permission"):
+        rf.prepare_run(tmp_path / "run", "toy", settings={})
+    assert list(tmp_path.iterdir()) == []
