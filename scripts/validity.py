@@ -36,6 +36,7 @@ DOCS = Path("docs/validity")
 BUDGETS = {16: ("runs/table_v2.sqlite", []), 64: ("runs/ladder.sqlite", ["train.d_iters_per_cell=64"]),
            256: ("runs/ladder.sqlite", ["train.d_iters_per_cell=256"])}
 REPS = 2000
+TABLE_BUDGET = "16"  # the shipped table's discriminator steps per cell
 
 
 # -- collect -------------------------------------------------------------------------
@@ -97,6 +98,39 @@ def rank_corr(x: np.ndarray, y: np.ndarray, reps: int = REPS, seed: int = 0) -> 
     return out
 
 
+def paired_diff(x_base: np.ndarray, x_new: np.ndarray, y: np.ndarray, reps: int = REPS,
+                seed: int = 0) -> dict[str, Any]:
+    """Spearman(x_new, y) - Spearman(x_base, y) over the same rows, with a paired-bootstrap 95% CI."""
+    from scipy.stats import spearmanr
+
+    x_base, x_new, y = (np.asarray(v, float) for v in (x_base, x_new, y))
+    ok = np.isfinite(x_base) & np.isfinite(x_new) & np.isfinite(y)
+    x_base, x_new, y = x_base[ok], x_new[ok], y[ok]
+    if len(y) < 4:
+        return {"n": int(len(y))}
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(reps):
+        i = rng.integers(0, len(y), len(y))
+        if min(np.ptp(x_base[i]), np.ptp(x_new[i]), np.ptp(y[i])) == 0:
+            continue
+        boot.append(spearmanr(x_new[i], y[i]).statistic - spearmanr(x_base[i], y[i]).statistic)
+    value = spearmanr(x_new, y).statistic - spearmanr(x_base, y).statistic
+    return {"n": int(len(y)), "value": float(value),
+            "ci": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]}
+
+
+def rebuild_verdict(ladder: dict[str, Any], table_budget: str) -> dict[str, Any]:
+    """Rebuild the table at a larger budget only if it ranks clearly better: its Spearman's CI
+    excludes 0 and so does its paired difference against the table's budget."""
+    better = [b for b, v in ladder.items() if b != table_budget
+              and (v.get("spearman") or {}).get("ci", [0])[0] > 0
+              and (v.get("vs_table") or {}).get("ci", [0])[0] > 0]
+    best = min(better, key=lambda b: ladder[b]["cost_s_median"] or 0.0) if better else None
+    return {"rule": "a budget whose Spearman 95% CI and whose paired difference against the "
+                    f"table's {table_budget} steps both exclude 0", "rebuild_at": best}
+
+
 def placement(score: float, uniform: np.ndarray, reps: int = REPS, seed: int = 0) -> dict[str, Any]:
     """Percentile of ``score`` among the uniform sample; P(score > a random architecture) with CI."""
     rng = np.random.default_rng(seed)
@@ -155,12 +189,21 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
         "table_final_hash": (table.meta.get("final") or {}).get("final_hash"),
     }
     res["ladder"] = {}
-    for budget, data in (ladder.get("budgets") or {}).items():
+    budgets = ladder.get("budgets") or {}
+    base = budgets.get(TABLE_BUDGET)
+    for budget, data in budgets.items():
         archs = [a for a in data["rows"] if a in fin and not data["rows"][a]["diverged"]]
         res["ladder"][budget] = {
             **rank_corr([data["rows"][a]["score"] for a in archs], [fin[a]["score"] for a in archs]),
             "cost_s_median": float(np.median([data["rows"][a]["cost_s"] for a in archs])) if archs else None,
             "proxy_hash": data["proxy_hash"]}
+        if base is not None and budget != TABLE_BUDGET:
+            both = [a for a in archs if a in base["rows"] and not base["rows"][a]["diverged"]]
+            res["ladder"][budget]["vs_table"] = paired_diff(
+                [base["rows"][a]["score"] for a in both], [data["rows"][a]["score"] for a in both],
+                [fin[a]["score"] for a in both])
+    if base is not None:
+        res["rebuild"] = rebuild_verdict(res["ladder"], TABLE_BUDGET)
     multi = {a: d for a, d in fin.items() if len(d["seeds"]) >= 3}
     if multi:
         per = np.array([[s["score"] for s in list(d["seeds"].values())[:3]] for d in multi.values()])
@@ -282,7 +325,7 @@ def reading(v: dict[str, Any] | None, what: str) -> str:
 
 
 def _ci(v: dict[str, Any] | None) -> str:
-    if not v:
+    if not v or "value" not in v:
         return "n/a"
     return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
 
@@ -339,12 +382,20 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
                   "The same architectures (first of the table's sampling order) under three proxy "
                   "budgets, each ranked against the final scores:", "",
                   "| D steps per cell | proxy | n | Spearman [95% CI] | Kendall tau [95% CI] | "
-                  "proxy s per architecture (median) |", "|---|---|---|---|---|---|"]
+                  f"Spearman minus the table's ({TABLE_BUDGET}) [paired 95% CI] | "
+                  "proxy s per architecture (median) |", "|---|---|---|---|---|---|---|"]
         for b, v in sorted(res["ladder"].items(), key=lambda kv: int(kv[0])):
             cost = f"{v['cost_s_median']:.1f}" if v.get("cost_s_median") else "n/a"
+            diff = _ci(v["vs_table"]) if "vs_table" in v else "-"
             lines.append(f"| {b} | `{v['proxy_hash']}` | {v['n']} | {_ci(v.get('spearman'))} | "
-                         f"{_ci(v.get('kendall'))} | {cost} |")
+                         f"{_ci(v.get('kendall'))} | {diff} | {cost} |")
         lines += ["", "![ladder](validity/ladder.png)", ""]
+        rb = res.get("rebuild")
+        if rb:
+            lines += [f"Rule for rebuilding the table at a larger budget: {rb['rule']}. "
+                      + (f"**{rb['rebuild_at']} steps per cell meets it: the table should be rebuilt "
+                         "there.**" if rb["rebuild_at"] else
+                         "No budget meets it on these rows, so the shipped table keeps its proxy."), ""]
     nf = res.get("noise_floor")
     if nf:
         lines += ["## Noise floor", "",

@@ -62,3 +62,21 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     text = (tmp_path / "docs" / "validity.md").read_text()
     assert "| sac | 0 |" in text and "not trained yet" in text
     assert (docs / "proxy_vs_final.png").exists()
+
+
+def test_paired_difference_and_the_rebuild_rule(validity):
+    rng = np.random.default_rng(0)
+    final = np.arange(40.0)
+    good = final + rng.normal(0, 2, 40)  # ranks like the final score
+    noise = rng.permutation(40).astype(float)  # does not
+    d = validity.paired_diff(noise, good, final, reps=300)
+    assert d["n"] == 40 and d["value"] > 0.5 and d["ci"][0] > 0
+    assert validity.paired_diff(good, good, final, reps=50)["value"] == 0.0
+    assert validity.paired_diff(good[:3], good[:3], final[:3]) == {"n": 3}
+    ladder = {"16": {**validity.rank_corr(noise, final, reps=300), "cost_s_median": 5.0},
+              "256": {**validity.rank_corr(good, final, reps=300), "cost_s_median": 30.0, "vs_table": d},
+              "64": {**validity.rank_corr(noise, final, reps=300), "cost_s_median": 9.0,
+                     "vs_table": validity.paired_diff(noise, noise, final, reps=50)}}
+    assert validity.rebuild_verdict(ladder, "16")["rebuild_at"] == "256"
+    ladder["256"]["vs_table"] = {"n": 40, "value": 0.3, "ci": [-0.1, 0.6]}  # not clearly better
+    assert validity.rebuild_verdict(ladder, "16")["rebuild_at"] is None
