@@ -39,7 +39,7 @@ from agents.algorithms import ALGOS, make_agent, wrap_for_algo
 from agents.benchmark.report import RunLog, plot_benchmark, rliable_summary, write_report
 from agents.callbacks import E2GANSchedule
 from gan_nas_env.provenance import provenance
-from gan_nas_env.run_folder import prepare_run
+from gan_nas_env.run_folder import RunFolderError, RunLock, prepare_run
 from gan_nas_env.space import SPACE
 
 if TYPE_CHECKING:
@@ -264,10 +264,13 @@ def analyse(out: str | Path, info: dict[str, Any] | None = None,
     benchmark folder without re-running it).
     """
     out = Path(out)
-    if info is None or logs is None:
-        data = json.loads((out / "curves.json").read_text())
-        logs = {a: [RunLog(**r) for r in runs] for a, runs in data.pop("runs").items()}
-        info = data
+    if info is None or logs is None:  # a re-analysis writes into a finished run: take its lock
+        if not (out / "curves.json").is_file():
+            raise RunFolderError(f"{out} holds no curves.json: not a finished benchmark folder")
+        with RunLock(out).acquire():
+            data = json.loads((out / "curves.json").read_text())
+            logs = {a: [RunLog(**r) for r in runs] for a, runs in data.pop("runs").items()}
+            return analyse(out, data, logs, reps)
     ref_mean, ref_best = info["ref_mean"], info["ref_best"]
     curves = {a: ((np.stack([best_so_far(r.scores) for r in runs]) - ref_mean)
                   / (ref_best - ref_mean))[:, None, :]  # [runs, tasks=1, episodes]

@@ -33,6 +33,12 @@ def test_benchmark_two_algos_two_seeds_on_the_tabular_env(small_table, tmp_path)
     assert "| ppo |" in report and "env step: median" in report
     again = analyse(tmp_path, reps=50)  # re-analysis of the folder gives the same statistics
     assert again["aggregates"] == res["aggregates"]
+    from gan_nas_env.run_folder import RunFolderError, RunLock, RunLockedError
+
+    with RunLock(tmp_path).acquire(), pytest.raises(RunLockedError):  # never beside a writer
+        analyse(tmp_path, reps=50)
+    with pytest.raises(RunFolderError, match="not a finished benchmark folder"):
+        analyse(tmp_path / "nothing", reps=50)
 
 
 def test_benchmark_reports_the_final_fidelity(final_table, small_table, tmp_path):
