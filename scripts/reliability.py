@@ -479,11 +479,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report:
         DOCS.mkdir(parents=True, exist_ok=True)
         for name in parts:
-            t0 = time.perf_counter()
+            t0, prov = time.perf_counter(), provenance()  # the code the part runs: at its start
             with tempfile.TemporaryDirectory(prefix=f"reliability-{name}-") as tmp:
                 cases = PARTS[name](Path(tmp), lambda s: print(f"[reliability] {s}", flush=True))
             data["parts"][name] = {"cases": cases, "wall_s": time.perf_counter() - t0,
-                                   "provenance": provenance()}
+                                   "provenance": prov}
             data["parts"] = {k: data["parts"][k] for k in PARTS if k in data["parts"]}
             tmp_json = JSON_PATH.with_suffix(".tmp")
             tmp_json.write_text(json.dumps(data, indent=1, default=str))
