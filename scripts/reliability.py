@@ -13,7 +13,7 @@ in a fresh folder, on the ``tiny`` config with real training (no fake evaluator)
                  (a small tmpfs; needs root), each resumed and compared bit for bit with an
                  uninterrupted run
 
-    python scripts/reliability.py                      # every part (about 30 min on 2 cores)
+    python scripts/reliability.py                      # every part (about 12 min on 2 cores)
     python scripts/reliability.py --parts kills        # one part again; the others are kept
     python scripts/reliability.py --report             # docs/reliability.md from the JSON only
 

@@ -1,6 +1,6 @@
 """scripts/reliability.py: how it judges a case, its report, and its part selection.
 
-The full run (every hostile case, kills, a full disk) takes about half an hour and is run
+The full run (every hostile case, kills, a full disk) takes about 12 minutes and is run
 by hand (docs/reliability.md); here the judging runs on two real bad command lines.
 """
 
