@@ -39,7 +39,7 @@ from agents.algorithms import ALGOS, make_agent, wrap_for_algo
 from agents.benchmark.report import RunLog, plot_benchmark, rliable_summary, write_report
 from agents.callbacks import E2GANSchedule
 from gan_nas_env.provenance import provenance
-from gan_nas_env.run_folder import RunFolderError, RunLock, prepare_run
+from gan_nas_env.run_folder import RunFolderError, RunLock, prepare_run, read_meta
 from gan_nas_env.space import SPACE
 
 if TYPE_CHECKING:
@@ -278,7 +278,10 @@ def analyse(out: str | Path, info: dict[str, Any] | None = None,
     final = {a: c[:, :, -1] for a, c in curves.items()}
     summary = rliable_summary(final, curves, reps=reps)
     summary["final_fidelity"] = _final_fidelity(info, logs, reps)
-    (out / "summary.json").write_text(json.dumps({**info, **summary, "provenance": provenance()}, indent=1))
+    meta = read_meta(out)  # the run itself (command, git SHA, machine): kept when re-analysed
+    run = {k: meta[k] for k in ("command", "git_sha", "version", "machine", "started") if k in meta}
+    (out / "summary.json").write_text(json.dumps({**info, **summary, "run": run, "provenance": provenance()},
+                                                 indent=1))
     plot_benchmark(final, summary, out, normalised=info["normalised"])
     write_report(out, info, summary, logs)
     return {**info, **summary}

@@ -33,6 +33,8 @@ def test_benchmark_two_algos_two_seeds_on_the_tabular_env(small_table, tmp_path)
     assert "| ppo |" in report and "env step: median" in report
     again = analyse(tmp_path, reps=50)  # re-analysis of the folder gives the same statistics
     assert again["aggregates"] == res["aggregates"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["run"]["command"] == json.loads((tmp_path / "meta.json").read_text())["command"]
     from gan_nas_env.run_folder import RunFolderError, RunLock, RunLockedError
 
     with RunLock(tmp_path).acquire(), pytest.raises(RunLockedError):  # never beside a writer
