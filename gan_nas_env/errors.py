@@ -24,7 +24,7 @@ from __future__ import annotations
 import errno
 
 EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3
+EXIT_DIVERGED = 3  # gan-nas retrain: the training diverged (not bad input)
 EXIT_DISK_FULL = 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 

@@ -9,12 +9,9 @@ from pathlib import Path
 
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
 from gan_nas_env.config import ConfigError
-from gan_nas_env.errors import MissingFileError
+from gan_nas_env.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, MissingFileError
 from gan_nas_env.run_folder import RunFolderError, check_folder
 from gan_nas_env.space import NAMED_ARCHITECTURES, resolve_architecture
-
-EXIT_DIVERGED = 3
-"""Exit status of ``gan-nas retrain`` when the training diverged (not bad input: not 2)."""
 
 
 def best_searched_architecture(run_dir: str | Path) -> str:
@@ -48,7 +45,7 @@ def _retrain_args(p: argparse.ArgumentParser) -> None:
         "metrics.cache_dir, metrics.batch_size, env.* and search.*; a --config, --seed, --set "
         "or --arch that changes anything else (the architecture, seed, data, model, train, "
         "metrics or retrain settings) is refused. "
-        f"Exit status: 0 done; 2 bad input (one-line error); {EXIT_DIVERGED} the training "
+        f"Exit status: 0 done; {EXIT_BAD_INPUT} bad input (one-line error); {EXIT_DIVERGED} the training "
         "diverged (a non-finite loss; one-line message, checkpoint.pt keeps the last good state)"
     )
     add_config_args(p)
