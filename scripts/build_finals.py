@@ -16,7 +16,7 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     python scripts/build_finals.py --export docs/validity/finals.json  # commit partial results
     # the best architectures of the validity searches and of the benchmark runs in docs/:
     python scripts/build_finals.py --archs 0 --extra "" \
-        --extra-from docs/validity/searches.json docs/benchmark/summary.json
+        --extra-from docs/validity/searches.json docs/benchmark/final/summary.json
 """
 
 from __future__ import annotations

@@ -145,6 +145,24 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
     return paths
 
 
+def agent_stats(logs: dict[str, list[RunLog]], ref_best_arch: str) -> dict[str, dict[str, float]]:
+    """Per-agent statistics of its runs, as the report and ``docs/benchmark.md`` show them.
+
+    Raw best score (mean, std), runs that found the table's best architecture, share of
+    episodes the surrogate answered, distinct architectures per run and the (simulated)
+    proxy hours of one run.
+    """
+    out = {}
+    for algo, runs in logs.items():
+        best = np.array([np.nanmax(r.scores) if np.isfinite(r.scores).any() else np.nan for r in runs])
+        out[algo] = {"best_mean": float(np.nanmean(best)), "best_std": float(np.nanstd(best)),
+                     "found_best": int(sum(ref_best_arch in r.archs for r in runs)), "runs": len(runs),
+                     "surrogate_share": float(np.mean([np.mean(r.surrogate) for r in runs])),
+                     "distinct": float(np.mean([len(set(r.archs)) for r in runs])),
+                     "proxy_hours": float(np.mean([sum(r.proxy_s) for r in runs]) / 3600)}
+    return out
+
+
 def _fmt(v: dict[str, Any]) -> str:
     return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
 
@@ -176,8 +194,7 @@ def _final_fidelity_lines(ff: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
-                 logs: dict[str, list[RunLog]]) -> Path:
+def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Path:
     """A Markdown report of a benchmark (aggregates, raw scores, costs, plots)."""
     if info["normalised"]:
         norm = (f"0 = mean score of the table's architectures ({info['ref_mean']:.4f}), "
@@ -219,14 +236,9 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any],
               "architectures per run, and the (simulated) proxy time of one run.", "",
               "| agent | best score | found table best | surrogate episodes | distinct archs | proxy time per run |",
               "|---|---|---|---|---|---|"]
-    for algo, runs in logs.items():
-        best = np.array([np.nanmax(r.scores) if np.isfinite(r.scores).any() else np.nan for r in runs])
-        found = sum(info["ref_best_arch"] in r.archs for r in runs)
-        sur = np.mean([np.mean(r.surrogate) for r in runs])
-        distinct = np.mean([len(set(r.archs)) for r in runs])
-        hours = np.mean([sum(r.proxy_s) for r in runs]) / 3600
-        lines.append(f"| {algo} | {np.nanmean(best):.4f} +- {np.nanstd(best):.4f} | {found}/{len(runs)} "
-                     f"| {100 * sur:.1f}% | {distinct:.0f} | {hours:.2f} h |")
+    for algo, a in summary["agents"].items():
+        lines.append(f"| {algo} | {a['best_mean']:.4f} +- {a['best_std']:.4f} | {a['found_best']}/{a['runs']} "
+                     f"| {100 * a['surrogate_share']:.1f}% | {a['distinct']:.0f} | {a['proxy_hours']:.2f} h |")
     lines += ["", "Probability of improvement P(X > Y) [95% CI]:", "", "| X, Y | P(X > Y) |", "|---|---|"]
     for k, v in summary["probability_of_improvement"].items():
         lines.append(f"| {k.replace(',', ', ')} | {_fmt(v)} |")

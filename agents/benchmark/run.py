@@ -36,7 +36,13 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
 from agents.algorithms import ALGOS, make_agent, wrap_for_algo
-from agents.benchmark.report import RunLog, plot_benchmark, rliable_summary, write_report
+from agents.benchmark.report import (
+    RunLog,
+    agent_stats,
+    plot_benchmark,
+    rliable_summary,
+    write_report,
+)
 from agents.callbacks import E2GANSchedule
 from gan_nas_env.provenance import provenance
 from gan_nas_env.run_folder import RunFolderError, RunLock, prepare_run, read_meta
@@ -277,11 +283,12 @@ def analyse(out: str | Path, info: dict[str, Any] | None = None,
               for a, runs in logs.items()}
     final = {a: c[:, :, -1] for a, c in curves.items()}
     summary = rliable_summary(final, curves, reps=reps)
+    summary["agents"] = agent_stats(logs, info["ref_best_arch"])
     summary["final_fidelity"] = _final_fidelity(info, logs, reps)
     meta = read_meta(out)  # the run itself (command, git SHA, machine): kept when re-analysed
     run = {k: meta[k] for k in ("command", "git_sha", "version", "machine", "started") if k in meta}
     (out / "summary.json").write_text(json.dumps({**info, **summary, "run": run, "provenance": provenance()},
                                                  indent=1))
     plot_benchmark(final, summary, out, normalised=info["normalised"])
-    write_report(out, info, summary, logs)
+    write_report(out, info, summary)
     return {**info, **summary}

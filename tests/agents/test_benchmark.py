@@ -35,6 +35,11 @@ def test_benchmark_two_algos_two_seeds_on_the_tabular_env(small_table, tmp_path)
     assert again["aggregates"] == res["aggregates"]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["run"]["command"] == json.loads((tmp_path / "meta.json").read_text())["command"]
+    for name, runs in curves["runs"].items():  # per-agent statistics of the runs, as in the report
+        stats = summary["agents"][name]
+        assert stats["runs"] == 2 and stats["distinct"] == np.mean([len(set(r["archs"])) for r in runs])
+        assert stats["best_mean"] == pytest.approx(np.mean([np.nanmax(r["scores"]) for r in runs]))
+        assert f"| {name} | {stats['best_mean']:.4f} +- " in report
     from gan_nas_env.run_folder import RunFolderError, RunLock, RunLockedError
 
     with RunLock(tmp_path).acquire(), pytest.raises(RunLockedError):  # never beside a writer

@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""The result tables of ``docs/benchmark.md``, written from a benchmark's ``summary.json``.
+
+The page's prose is hand-written; its numbers are not. Every block between
+``<!-- benchmark_doc:NAME -->`` and ``<!-- /benchmark_doc:NAME -->`` is rendered here from
+the committed summary (``gan-nas benchmark`` / ``agents.benchmark.run.analyse`` output), so
+a re-analysis updates the page with one command and ``--check`` (run by the test suite)
+fails when the page and its JSON disagree.
+
+    python scripts/benchmark_doc.py                 # rewrite the blocks in docs/benchmark.md
+    python scripts/benchmark_doc.py --check         # exit 1 when a block is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY = ROOT / "docs" / "benchmark" / "final" / "summary.json"
+DOC = ROOT / "docs" / "benchmark.md"
+NAMES = {"sac": "SAC", "td3": "TD3", "ddpg": "DDPG", "tqc": "TQC", "crossq": "CrossQ", "ppo": "PPO",
+         "a2c": "A2C", "maskable_ppo": "MaskablePPO", "dqn": "DQN", "qrdqn": "QR-DQN", "random": "random"}
+BLOCK = re.compile(r"(<!-- benchmark_doc:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /benchmark_doc:(?P=name) -->)",
+                   re.S)
+
+
+def name(algo: str) -> str:
+    """The agent's display name."""
+    return NAMES.get(algo, algo)
+
+
+def ci(v: dict[str, Any]) -> str:
+    """``value [low, high]`` to three decimals."""
+    return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
+
+
+def p_vs(poi: dict[str, Any], a: str, b: str) -> str:
+    """P(a > b) with its interval, ``-`` for an agent against itself or a missing pair."""
+    v = poi.get(f"{a},{b}")
+    return "-" if v is None else f"{v['value']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
+
+
+def _by_iqm(aggregates: dict[str, Any]) -> list[str]:
+    return sorted(aggregates, key=lambda a: -aggregates[a]["IQM"]["value"])
+
+
+def run_block(s: dict[str, Any]) -> str:
+    """The command, its wall time and machine."""
+    run = s.get("run") or {}
+    cmd = run.get("command", "?")
+    if isinstance(cmd, list):  # argv as recorded: show the console script by name
+        cmd = " ".join([Path(cmd[0]).name, *cmd[1:]])
+    m = run.get("machine") or {}
+    machine = ", ".join(str(x) for x in (m.get("cpu"), f"{m.get('cores')} cores" if m.get("cores") else None,
+                                         f"GPU: {m.get('gpu') or 'none'}") if x)
+    return (f"`{cmd}` ({s['wall_s']:.0f} s wall; {machine}; gan-nas-env "
+            f"{run.get('version', '?')} at `{str(run.get('git_sha', '?'))[:7]}`), re-analysed by "
+            f"`agents.benchmark.run.analyse` at `{str(s['provenance'].get('git_sha', '?'))[:7]}`: "
+            f"{len(s['algos'])} agents x {len(s['seeds'])} seeds x {s['episodes']} episodes.\n")
+
+
+def proxy_block(s: dict[str, Any]) -> str:
+    """Every agent at the proxy (the table's score), best IQM first."""
+    agg, poi, st = s["aggregates"], s["probability_of_improvement"], s["agents"]
+    lines = ["| agent | IQM [95% CI] | mean [95% CI] | optimality gap [95% CI] | P(agent > random) [95% CI] "
+             "| raw best score (mean +- std) | distinct archs per run | episodes answered by the surrogate |",
+             "|---|---|---|---|---|---|---|---|"]
+    for a in _by_iqm(agg):
+        lines.append(f"| {name(a)} | {ci(agg[a]['IQM'])} | {ci(agg[a]['mean'])} | {ci(agg[a]['optimality_gap'])} "
+                     f"| {p_vs(poi, a, 'random')} | {st[a]['best_mean']:.3f} +- {st[a]['best_std']:.3f} "
+                     f"| {st[a]['distinct']:.0f} | {100 * st[a]['surrogate_share']:.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def final_block(s: dict[str, Any]) -> str:
+    """Every agent's best architectures at the final fidelity, best IQM first."""
+    ff = s["final_fidelity"]
+    agg, poi = ff["aggregates"], ff["probability_of_improvement"]
+    lines = ["| agent | final score (raw, mean +- std over runs) | measured | IQM [95% CI] | mean [95% CI] "
+             "| optimality gap [95% CI] | P(agent > random) [95% CI] | same at the proxy |",
+             "|---|---|---|---|---|---|---|---|"]
+    for a in _by_iqm(agg):
+        raw = np.array(ff["agents"][a]["final_score"], float)
+        lines.append(f"| {name(a)} | {np.nanmean(raw):.3f} +- {np.nanstd(raw):.3f} "
+                     f"| {100 * ff['agents'][a]['measured_share']:.0f}% | {ci(agg[a]['IQM'])} | {ci(agg[a]['mean'])} "
+                     f"| {ci(agg[a]['optimality_gap'])} | {p_vs(poi, a, 'random')} "
+                     f"| {p_vs(s['probability_of_improvement'], a, 'random')} |")
+    return "\n".join(lines) + "\n"
+
+
+def final_setup_block(s: dict[str, Any]) -> str:
+    """How the final scores were obtained: reference, surrogate, measured share."""
+    ff = s["final_fidelity"]
+    ref, sur = ff["reference"], ff["surrogate"]
+    bests = [b for a in ff["agents"].values() for b in a["best_archs"]]
+    shares = [a["measured_share"] for a in ff["agents"].values()]
+    return (f"Each run's best architecture by proxy score is scored at the table's final fidelity "
+            f"(`{ff['final_hash']}`, `configs/final-fmnist.yaml`; `docs/validity.md`): measured when the "
+            f"table holds its final row, predicted by the final surrogate otherwise (out-of-fold Spearman "
+            f"{sur['score_spearman']:.3f} over {sur['n']} measured architectures, score MAE "
+            f"{sur['score_mae']:.3f} against {sur['score_mae_mean_predictor']:.3f} for always predicting "
+            f"the mean). {len(bests)} runs name {len(set(bests))} distinct best architectures; "
+            f"{100 * float(np.mean(shares)):.0f}% of the runs' bests are measured. Normalised: 0 = mean "
+            f"final score of the {ref['n']} measured uniform architectures ({ref['mean']:.4f}), 1 = the "
+            f"best of them ({ref['best']:.4f}).\n")
+
+
+def pairs_block(s: dict[str, Any]) -> str:
+    """P(SAC > X) at both fidelities: how the E2GAN agent compares with each other agent."""
+    if "sac" not in s["aggregates"]:
+        return ""
+    lines = ["| X | P(SAC > X) at the proxy | P(SAC > X) at the final fidelity |", "|---|---|---|"]
+    for a in s["aggregates"]:
+        if a != "sac":
+            lines.append(f"| {name(a)} | {p_vs(s['probability_of_improvement'], 'sac', a)} "
+                         f"| {p_vs(s['final_fidelity']['probability_of_improvement'], 'sac', a)} |")
+    return "\n".join(lines) + "\n"
+
+
+def holdout_block(s: dict[str, Any]) -> str:
+    """The proxy surrogate's held-out error per depth (``Surrogate.holdout``)."""
+    lines = ["| depth | rows held out | score MAE | score MAE of \"mean\" | FID MAE | IS MAE | Spearman (score) |",
+             "|---|---|---|---|---|---|---|"]
+    for depth, h in sorted(s["table"]["holdout"].items()):
+        lines.append(f"| {depth} | {h['n_test']} | {h['score_mae']:.3f} | {h['score_mae_mean_predictor']:.3f} "
+                     f"| {h['mae']['FID']:.2f} | {h['mae']['IS']:.4f} | {h['score_spearman']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
+    "run": run_block, "proxy": proxy_block, "final-setup": final_setup_block, "final": final_block,
+    "pairs": pairs_block, "holdout": holdout_block}
+
+
+def render(doc: str, summary: dict[str, Any]) -> tuple[str, list[str]]:
+    """The page with every block rendered from ``summary``, and the names of blocks that changed."""
+    changed: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        if m["name"] not in RENDER:
+            raise SystemExit(f"unknown block benchmark_doc:{m['name']} (known: {', '.join(RENDER)})")
+        body = RENDER[m["name"]](summary)
+        if body != m["body"]:
+            changed.append(m["name"])
+        return m.group(1) + body + m.group(4)
+
+    return BLOCK.sub(sub, doc), changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--summary", type=Path, default=SUMMARY, help="a benchmark's summary.json")
+    p.add_argument("--doc", type=Path, default=DOC, help="the Markdown page with benchmark_doc blocks")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is stale")
+    args = p.parse_args(argv)
+    for f in (args.summary, args.doc):
+        if not f.is_file():
+            p.error(f"{f}: no such file")
+    summary = json.loads(args.summary.read_text())
+    if not summary.get("agents") or not summary.get("final_fidelity"):
+        p.error(f"{args.summary}: no per-agent statistics or final fidelity; re-analyse the run "
+                "(agents.benchmark.run.analyse) with a table that holds final rows")
+    doc = args.doc.read_text()
+    new, changed = render(doc, summary)
+    if not BLOCK.search(doc):
+        p.error(f"{args.doc}: no <!-- benchmark_doc:NAME --> blocks")
+    if args.check:
+        if changed:
+            print(f"{args.doc}: stale blocks {', '.join(changed)}; run python scripts/benchmark_doc.py",
+                  file=sys.stderr)
+            return 1
+        print(f"{args.doc}: every block matches {args.summary}")
+        return 0
+    args.doc.write_text(new)
+    print(f"{args.doc}: rewrote {', '.join(changed) or 'nothing (already current)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""scripts/benchmark_doc.py: docs/benchmark.md's tables are the committed summary's numbers."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "benchmark_doc.py"
+
+
+@pytest.fixture(scope="module")
+def doc():
+    spec = importlib.util.spec_from_file_location("benchmark_doc", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_committed_page_matches_its_summary(doc, capsys):
+    assert doc.main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_a_changed_number_is_found_and_rewritten(doc, tmp_path, capsys):
+    summary = json.loads(doc.SUMMARY.read_text())
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- benchmark_doc:final -->\nold\n<!-- /benchmark_doc:final -->\n"
+                    "<!-- benchmark_doc:proxy -->\n<!-- /benchmark_doc:proxy -->\nend\n")
+    src = tmp_path / "summary.json"
+    src.write_text(json.dumps(summary))
+    assert doc.main(["--check", "--summary", str(src), "--doc", str(page)]) == 1
+    assert "stale blocks final, proxy" in capsys.readouterr().err
+    assert doc.main(["--summary", str(src), "--doc", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("intro\n") and text.endswith("end\n") and "old" not in text
+    # every agent appears once per table, in IQM order, with its own numbers
+    ff = summary["final_fidelity"]["aggregates"]
+    order = sorted(ff, key=lambda a: -ff[a]["IQM"]["value"])
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| agent")]
+    final_rows = rows[:len(order)]
+    assert [r.split(" | ")[0][2:] for r in final_rows] == [doc.name(a) for a in order]
+    sac = next(r for r in final_rows if r.startswith("| SAC |"))
+    assert doc.ci(ff["sac"]["IQM"]) in sac
+    assert doc.main(["--check", "--summary", str(src), "--doc", str(page)]) == 0
+    # the summary changes: the page is stale again
+    summary["final_fidelity"]["aggregates"]["sac"]["IQM"]["value"] += 0.01
+    src.write_text(json.dumps(summary))
+    assert doc.main(["--check", "--summary", str(src), "--doc", str(page)]) == 1
+
+
+def test_bad_inputs_are_refused(doc, tmp_path, capsys):
+    page = tmp_path / "page.md"
+    page.write_text("<!-- benchmark_doc:nonsense -->\n<!-- /benchmark_doc:nonsense -->\n")
+    with pytest.raises(SystemExit, match="unknown block benchmark_doc:nonsense"):
+        doc.main(["--doc", str(page)])
+    proxy_only = tmp_path / "s.json"
+    proxy_only.write_text(json.dumps({"aggregates": {}}))
+    with pytest.raises(SystemExit):
+        doc.main(["--summary", str(proxy_only), "--doc", str(page)])
+    assert "no per-agent statistics or final fidelity" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        doc.main(["--doc", str(tmp_path / "missing.md")])
+    assert "no such file" in capsys.readouterr().err
+    assert page.read_text().count("nonsense") == 2  # nothing written
