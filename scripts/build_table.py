@@ -46,6 +46,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument("--export", default=None, help="write the table file and exit")
     p.add_argument("--finals", default=None, help="with --export: final rows JSON (build_finals.py --export)")
+    p.add_argument("--final-uniform", type=int, default=150, metavar="N",
+                   help="with --finals: the uniform final rows are the first N of the sampling order "
+                        "(scripts/build_finals.py --archs); the others, such as agents' bests, are not")
     p.add_argument("--no-surrogate", action="store_true",
                    help="with --export: do not store the fitted surrogates' predictions")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
@@ -63,7 +66,8 @@ def main() -> None:
         finals = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
     store = ResultsStore(args.store)
     if args.export:
-        n = export_table(store, cfg, args.export, finals=finals, surrogate=not args.no_surrogate)
+        n = export_table(store, cfg, args.export, finals=finals, surrogate=not args.no_surrogate,
+                         uniform_draws=args.final_uniform if finals is not None else None)
         size = os.path.getsize(args.export) / 2**20
         print(f"wrote {args.export}: {n} complete architectures, {size:.2f} MB")
         return

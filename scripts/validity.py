@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from gan_nas_env.config import load_config
-from gan_nas_env.evaluators.tabular import load_table, prefix_depth
+from gan_nas_env.evaluators.tabular import load_table, prefix_depth, sampling_order
 from gan_nas_env.provenance import provenance
 from gan_nas_env.space import Architecture
 
@@ -37,6 +37,7 @@ BUDGETS = {16: ("runs/table_v2.sqlite", []), 64: ("runs/ladder.sqlite", ["train.
            256: ("runs/ladder.sqlite", ["train.d_iters_per_cell=256"])}
 REPS = 2000
 TABLE_BUDGET = "16"  # the shipped table's discriminator steps per cell
+UNIFORM_DRAWS = 150  # scripts/build_finals.py --archs: the uniform final rows (when the table has no record)
 
 
 # -- collect -------------------------------------------------------------------------
@@ -168,7 +169,10 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
     table = load_table()
     alpha = table.alpha
     fin = final_table(finals, alpha)
-    uniform = [a for a in fin if a in table.index]  # the table's own (uniformly sampled) archs
+    # the uniform sample: the first draws of the table's sampling order, not agents' bests
+    draws = (table.meta.get("final") or {}).get("uniform_draws") or UNIFORM_DRAWS
+    uniform = [a for a in dict.fromkeys(str(x) for x in sampling_order(table.config.seed, int(draws)))
+               if a in fin and a in table.index]
     proxy = np.array([table.score(a) for a in uniform])
     final = np.array([fin[a]["score"] for a in uniform])
     res: dict[str, Any] = {

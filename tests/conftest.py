@@ -51,6 +51,12 @@ def _small_store(d):
     return store, cfg, archs
 
 
+@pytest.fixture(scope="session")
+def make_small_store():
+    """:func:`_small_store`, for tests that export their own tables from it."""
+    return _small_store
+
+
 @pytest.fixture(scope="module")
 def small_table(tmp_path_factory):
     """A table of 60 architectures built by the real build path over the fake evaluator."""

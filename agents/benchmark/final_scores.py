@@ -24,8 +24,7 @@ def final_reference(table: Table) -> dict[str, Any] | None:
     """Mean and best measured final score over the table's own (uniform) architectures."""
     if table.finals is None:
         return None
-    measured = {a for a in table.finals.archs}
-    archs = [a for a in table.complete() if a in measured]
+    archs = table.final_uniform()
     if not archs:
         return None
     scores = np.array([table.final(a)["score"] for a in archs])  # type: ignore[index]

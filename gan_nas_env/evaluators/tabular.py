@@ -72,7 +72,8 @@ def prefix_depth(arch: str) -> int:
 
 
 def export_table(store: ResultsStore, cfg: Config, path: str | Path,
-                 finals: FinalRows | None = None, surrogate: bool = True) -> int:
+                 finals: FinalRows | None = None, surrogate: bool = True,
+                 uniform_draws: int | None = None) -> int:
     """Write every stored evaluation of ``cfg``'s proxy to a compressed ``.npz`` table.
 
     Only evaluations with ``cfg.env.fixed_gan_seed`` are kept (plus the baseline),
@@ -81,6 +82,10 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path,
 
     :param finals: final-protocol rows (the table's second fidelity), stored with
         their protocol's hash and config.
+    :param uniform_draws: the final rows' uniform sample is the first ``uniform_draws`` of
+        the sampling order (the rest of ``finals``, such as agents' best architectures, is
+        not uniform and must not set the reference a benchmark normalises against). None:
+        every table architecture with a final row counts as uniform.
     :param surrogate: fit the surrogates now and store their predictions of every
         prefix (and, with ``finals``, every complete architecture's final metrics),
         so that the bench env starts without fitting anything.
@@ -106,7 +111,8 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path,
     if finals is not None:
         arrays.update(final_arch=np.array(finals.archs), final_seed=finals.seeds,
                       final_metrics=finals.metrics, final_train_s=finals.train_s)
-        meta["final"] = {"final_hash": finals.final_hash, "config": finals.config}
+        meta["final"] = {"final_hash": finals.final_hash, "config": finals.config,
+                         "uniform_draws": uniform_draws}
     if surrogate:
         table = Table(list(arrays["arch"]), metrics, arrays["representation"].astype(np.float32),
                       secs, arrays["diverged"], meta)
@@ -247,6 +253,21 @@ class Table:
         m = self._final_grid[SPACE.index(Architecture.parse(arch))]
         return {"IS": float(m[0]), "FID": float(m[1]), "score": float(m[0] - self.alpha * m[1]),
                 "measured": False, "seeds": 0}
+
+    def final_uniform(self) -> list[str]:
+        """The uniformly sampled architectures with a final row, in sampling order.
+
+        They are the first ``uniform_draws`` of the table's sampling order (recorded at
+        export); a table without that record counts every table architecture with a
+        final row. Agents' best architectures trained beside them are not among them.
+        """
+        if self._finals is None:
+            return []
+        have = self._final_by_arch()
+        draws = (self.meta.get("final") or {}).get("uniform_draws")
+        order = (self.complete() if draws is None
+                 else list(dict.fromkeys(str(a) for a in sampling_order(self.config.seed, int(draws)))))
+        return [a for a in order if a in have]
 
     def _final_by_arch(self) -> dict[str, np.ndarray]:
         if self._final_groups is None:

@@ -72,3 +72,26 @@ print(json.dumps({{"reasons": [i.get("reason") for i in infos], "IS": [i["IS"] f
                                     check=True).stdout.strip().splitlines()[-1])
     assert out["reasons"] == ["surrogate"] * 3 and all(np.isfinite(out["IS"]))
     assert not out["torch"] and not out["sklearn"]
+
+
+def test_only_the_first_draws_of_the_sampling_order_are_the_uniform_final_sample(
+        tmp_path, synthetic_finals, make_small_store):
+    # agents' best architectures get final rows too; they must not move the reference that a
+    # benchmark normalises its final scores against
+    from agents.benchmark.final_scores import final_reference
+    from gan_nas_env.evaluators.tabular import export_table, sampling_order
+
+    store, cfg, archs = make_small_store(tmp_path)
+    finals = FinalRows.from_records(synthetic_finals(archs), "final-test", {"seed": 0})
+    export_table(store, cfg, tmp_path / "all.npz", finals=finals)
+    export_table(store, cfg, tmp_path / "u.npz", finals=finals, uniform_draws=15)
+    everything, first = Table.load(tmp_path / "all.npz"), Table.load(tmp_path / "u.npz")
+    assert len(everything.final_uniform()) == len({str(a) for a in archs[:40]})
+    order = list(dict.fromkeys(str(a) for a in sampling_order(first.config.seed, 15)))
+    assert first.final_uniform() == [a for a in order if first.final(a)["measured"]]
+    assert 0 < len(first.final_uniform()) <= 15
+    ref = final_reference(first)
+    scores = [first.final(a)["score"] for a in first.final_uniform()]
+    assert ref["n"] == len(scores) and ref["mean"] == pytest.approx(np.mean(scores))
+    assert ref["best"] == pytest.approx(max(scores))
+    assert final_reference(everything)["n"] == len(everything.final_uniform())

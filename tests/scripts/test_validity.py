@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_nas_env.evaluators.tabular import load_table
+from gan_nas_env.evaluators.tabular import load_table, sampling_order
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "validity.py"
 
@@ -36,12 +36,16 @@ def test_rank_corr_and_placement(validity):
 def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     # final score = a monotone function of the table's proxy score: Spearman must be 1
     table = load_table()
-    archs = table.complete()[:12]
+    archs = list(dict.fromkeys(str(a) for a in sampling_order(table.config.seed, 12)))  # the uniform sample
     rows = []
     for a in archs:
         s = table.score(a)
         for seed in ((0, 1, 2) if a == archs[0] else (0,)):
             rows.append({"arch": a, "seed": seed, "IS": 1.5 + s + 0.001 * seed, "FID": 15.0, "train_s": 100.0})
+    # an agent's best that happens to be in the table, but outside the uniform draws: not uniform
+    first = {str(a) for a in sampling_order(table.config.seed, validity.UNIFORM_DRAWS)}
+    agents_best = next(a for a in table.complete() if a not in first)
+    rows.append({"arch": agents_best, "seed": 0, "IS": 9.0, "FID": 1.0, "train_s": 100.0})
     docs = tmp_path / "docs" / "validity"
     docs.mkdir(parents=True)
     (docs / "finals.json").write_text(json.dumps({"final_hash": "final-x", "rows": rows}))
@@ -53,7 +57,7 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     monkeypatch.setattr(validity, "DOCS", Path("docs/validity"))
     validity.report(type("A", (), {"runs": str(tmp_path / "none")})())
     res = json.loads((docs / "validity.json").read_text())
-    assert res["n_uniform"] == 12
+    assert res["n_uniform"] == len(archs) == 12
     assert res["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(1.0)
     assert "spearman" not in res["proxy_vs_final"]["FID"]  # every final FID is 15
     assert res["noise_floor"]["archs"] == [archs[0]]
