@@ -226,7 +226,28 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
             entry.update(placement(fin[arch]["score"], final))
         res["searches"].append(entry)
     res["search_summary"] = search_summary(res["searches"])
+    res["published"] = published(table, fin, final)
     return res
+
+
+def published(table: Any, fin: dict[str, dict[str, Any]], uniform_final: np.ndarray) -> list[dict[str, Any]]:
+    """The published E2GAN and AutoGAN architectures: proxy score, final score, placement."""
+    from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH
+
+    out = []
+    for name, vec in (("E2GAN", E2GAN_ARCH), ("AutoGAN", AUTOGAN_ARCH)):
+        arch = str(vec)
+        measured = arch in table.index
+        proxy = table.score(arch) if measured else float(
+            (m := table.surrogate().predict(vec).metrics)["IS"] - table.alpha * m["FID"])
+        entry = {"name": name, "arch": arch, "proxy_score": proxy, "proxy_measured": measured,
+                 "final_measured": arch in fin}
+        if arch in fin:
+            entry.update({"IS": fin[arch]["IS"], "FID": fin[arch]["FID"]})
+            if len(uniform_final):
+                entry.update(placement(fin[arch]["score"], uniform_final))
+        out.append(entry)
+    return out
 
 
 def search_summary(searches: list[dict[str, Any]]) -> dict[str, Any]:
@@ -334,6 +355,29 @@ def _ci(v: dict[str, Any] | None) -> str:
     return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
 
 
+def published_lines(pub: list[dict[str, Any]]) -> list[str]:
+    """The report's section on the published architectures (nothing without them)."""
+    if not pub:
+        return []
+    lines = ["## The published architectures", "",
+              "E2GAN's and AutoGAN's published generators, trained by the same final protocol (at the "
+              "proxy's widths, not the papers' 256 channels) and placed among the uniform sample's "
+              "final scores. Their proxy score is the table's surrogate prediction when the table "
+              "does not hold them.", "",
+              "| architecture | cells | proxy score | final IS | final FID | final score | percentile | "
+              "P(> random arch) [95% CI] |", "|---|---|---|---|---|---|---|---|"]
+    for e in pub:
+        proxy = f"{e['proxy_score']:.4f}" + ("" if e["proxy_measured"] else " (predicted)")
+        if "score" in e:
+            lines.append(f"| {e['name']} | `{e['arch']}` | {proxy} | {e['IS']:.3f} | {e['FID']:.2f} | "
+                         f"{e['score']:.4f} | {e['percentile']:.0f} | {e['p_better']:.2f} "
+                         f"[{e['p_better_ci'][0]:.2f}, {e['p_better_ci'][1]:.2f}] |")
+        else:
+            lines.append(f"| {e['name']} | `{e['arch']}` | {proxy} | not trained yet | | | | |")
+    lines.append("")
+    return lines
+
+
 def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -> str:
     """docs/validity.md."""
     m = prov["machine"]
@@ -436,6 +480,7 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
                       "share of the spread between architectures (noise floor above), this is "
                       "suggestive, not a separation.", ""]
         lines.append("")
+    lines += published_lines(res.get("published") or [])
     if grids:
         lines += ["## Samples", "",
                   f"Best final architecture `{grids.get('best')}` and worst `{grids.get('worst')}`:", "",

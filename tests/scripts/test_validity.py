@@ -46,6 +46,8 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     first = {str(a) for a in sampling_order(table.config.seed, validity.UNIFORM_DRAWS)}
     agents_best = next(a for a in table.complete() if a not in first)
     rows.append({"arch": agents_best, "seed": 0, "IS": 9.0, "FID": 1.0, "train_s": 100.0})
+    e2gan = "0 1 0 1 0 1 2 1 0 0 1 0 1 2"  # the published architecture, above every uniform one
+    rows.append({"arch": e2gan, "seed": 0, "IS": 8.0, "FID": 1.0, "train_s": 100.0})
     docs = tmp_path / "docs" / "validity"
     docs.mkdir(parents=True)
     (docs / "finals.json").write_text(json.dumps({"final_hash": "final-x", "rows": rows}))
@@ -66,6 +68,10 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     text = (tmp_path / "docs" / "validity.md").read_text()
     assert "| sac | 0 |" in text and "not trained yet" in text
     assert (docs / "proxy_vs_final.png").exists()
+    e2, auto = res["published"]
+    assert e2["name"] == "E2GAN" and e2["percentile"] == 100.0 and e2["final_measured"]
+    assert np.isfinite(e2["proxy_score"]) and not auto["final_measured"]
+    assert "| E2GAN | `0 1 0 1 0 1 2 1 0 0 1 0 1 2` |" in text and "| AutoGAN |" in text
 
 
 def test_paired_difference_and_the_rebuild_rule(validity):
