@@ -24,12 +24,12 @@ machine, version, git SHA and command), so a stopped run keeps what it measured.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gan_nas_env.evaluators.store import read_rows  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
 
 DOCS = ROOT / "docs" / "reliability"
@@ -77,16 +78,8 @@ def message(r: subprocess.CompletedProcess) -> str:
 
 
 def snapshot(root: Path, ignore: tuple[str, ...] = ()) -> dict[str, str]:
-    """Every file and folder under ``root`` with a hash of its content."""
-    import hashlib
-
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = str(p.relative_to(root))
-        if p.name in ignore:
-            continue
-        out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    """Every file and folder under ``root`` with a hash of its content (the tests' helper)."""
+    return _bad_inputs_module().snapshot(root, ignore)
 
 
 def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -94,19 +87,11 @@ def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 
 
-def _read(db: Path, query: str) -> list[tuple]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)  # read-only: no WAL checkpoint on close
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
-
-
 def results(out: Path) -> dict[str, list[tuple]]:
     """What a search run holds: its step rows and its evaluations (bit for bit)."""
     db = out / "results.sqlite"
-    return {"steps": _read(db, 'SELECT episode, step, arch, reward, "IS", FID FROM steps ORDER BY id'),
-            "evaluations": _read(db, "SELECT arch, seed, metrics, representation FROM evaluations "
+    return {"steps": read_rows(db, 'SELECT episode, step, arch, reward, "IS", FID FROM steps ORDER BY id'),
+            "evaluations": read_rows(db, "SELECT arch, seed, metrics, representation FROM evaluations "
                                      "ORDER BY arch, seed")}
 
 
@@ -116,12 +101,18 @@ def outcome(r: subprocess.CompletedProcess) -> dict[str, Any]:
 
 
 # -- bad input ------------------------------------------------------------------------------
-def _catalogue() -> Any:
+@functools.cache
+def _bad_inputs_module() -> Any:
     spec = importlib.util.spec_from_file_location("bad_inputs", ROOT / "tests" / "test_bad_inputs.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _catalogue() -> Any:
+    """The bad-input catalogue (the tests' module; a test of this script replaces it)."""
+    return _bad_inputs_module()
 
 
 def bad_input(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any]]:

@@ -23,10 +23,12 @@ from gan_nas_env.cli import main
 from gan_nas_env.errors import UserError
 
 
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file and folder under ``root`` with a hash of its content."""
+def snapshot(root: Path, ignore: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every file and folder under ``root`` (but names in ``ignore``) with a hash of its content."""
     out = {}
     for p in sorted(root.rglob("*")):
+        if p.name in ignore:
+            continue
         rel = str(p.relative_to(root))
         out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
     return out

@@ -135,6 +135,19 @@ def check_store(path: str | Path) -> None:
             raise corrupted(path, exc) from None
 
 
+def read_rows(path: str | Path, query: str) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` on the store ``path``, opened read-only.
+
+    For looking into a run from outside (tests, ``scripts/reliability.py``): a read-write
+    connection would checkpoint the ``-wal`` file when it closes, changing the run's files.
+    """
+    con = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
 class ResultsStore:
     """SQLite results file; safe to open from several processes.
 

@@ -9,14 +9,13 @@ kill lands at the same point on every machine, however slow or busy.
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from agents.checkpoint import CKPT, OLD, TMP, find_checkpoint, load_state
-from gan_nas_env.evaluators.store import KILL_AT_ENV
+from gan_nas_env.evaluators.store import KILL_AT_ENV, read_rows
 
 EPISODES = 5
 ARGS = ["--config", "tiny", "--episodes", str(EPISODES), "--set", "search.learning_starts=4",
@@ -57,20 +56,12 @@ def killed_at(out, kill_at, *extra):
     assert f"{KILL_AT_ENV}: killed at {kill_at}\n" in err, err
 
 
-def _read(db, query):
-    # read-only: a read-write connection would checkpoint the -wal file on close
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    rows = con.execute(query).fetchall()
-    con.close()
-    return rows
-
-
 def steps(out, db="results.sqlite"):
-    return _read(out / db, 'SELECT episode, step, arch, reward, "IS", FID FROM steps ORDER BY id')
+    return read_rows(out / db, 'SELECT episode, step, arch, reward, "IS", FID FROM steps ORDER BY id')
 
 
 def evaluations(out, db="results.sqlite"):
-    return _read(out / db, "SELECT arch, seed, metrics, representation FROM evaluations "
+    return read_rows(out / db, "SELECT arch, seed, metrics, representation FROM evaluations "
                  "ORDER BY arch, seed")
 
 

@@ -10,7 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from gan_nas_env.evaluators.store import KILL_AT_ENV, ResultsStore, ResultsStoreError, kill_point
+from gan_nas_env.evaluators.store import (
+    KILL_AT_ENV,
+    ResultsStore,
+    ResultsStoreError,
+    kill_point,
+    read_rows,
+)
 
 
 def _add_steps(store, episode):
@@ -109,6 +115,11 @@ def test_check_store_reads_the_wal_and_writes_nothing(tmp_path):
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     check_store(db)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # read_rows looks into a live run: it sees the WAL's rows and leaves the data files alone
+    # (only the -shm index, SQLite's shared memory, records the reader)
+    assert read_rows(db, "SELECT count(*) FROM evaluations") == [(50,)]
+    data_files = ("results.sqlite", "results.sqlite-wal")
+    assert {n: (tmp_path / n).read_bytes() for n in data_files} == {n: before[n] for n in data_files}
     store.close()
     data = bytearray(db.read_bytes())
     data[4096:8192] = b"Z" * 4096
