@@ -54,11 +54,19 @@ def distinct_order(table_config: str, n: int) -> list[Architecture]:
 
 
 def archs_named_in(path: Path) -> list[str]:
-    """Best architectures named by a search export or a benchmark summary (JSON)."""
+    """Best architectures named by a search export or a benchmark summary (JSON).
+
+    A benchmark's are ordered agent by agent so that a partial build answers the most
+    useful questions first: random search (every P(agent > random) compares with it), then
+    the agents with the best final-fidelity IQM (the claims that most need measuring).
+    """
     data = json.loads(path.read_text())
     found = [r["best_arch"] for r in data.get("rows", []) if r.get("best_arch")]  # validity_searches
-    for agent in (data.get("final_fidelity") or {}).get("agents", {}).values():  # gan-nas benchmark
-        found += [a for a in agent.get("best_archs", []) if a]
+    ff = data.get("final_fidelity") or {}  # gan-nas benchmark
+    agents = ff.get("agents", {})
+    iqm = {a: (ff.get("aggregates", {}).get(a, {}).get("IQM") or {}).get("value", 0.0) for a in agents}
+    for name in sorted(agents, key=lambda a: (a != "random", -iqm[a])):
+        found += [a for a in agents[name].get("best_archs", []) if a]
     if not found and "rows" not in data and "final_fidelity" not in data:
         raise SystemExit(f"{path}: neither a search export (rows) nor a benchmark summary (final_fidelity)")
     return found
@@ -98,7 +106,7 @@ def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: P
     print(f"wrote {path}: {len(rows)} final rows")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="final-fmnist", help="final-protocol preset or YAML")
     p.add_argument("--table-config", default="table-fmnist", help="preset whose sampling order to follow")
@@ -115,7 +123,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument("--export", default=None, help="write the stored rows as JSON and exit")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
     cfg = load_config(args.config)

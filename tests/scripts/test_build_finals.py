@@ -1,0 +1,89 @@
+"""scripts/build_finals.py: final rows trained once, resumable, exported with provenance."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gan_nas_env.config import load_config
+from gan_nas_env.evaluators.store import ResultsStore
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_finals.py"
+
+
+@pytest.fixture(scope="module")
+def builder():
+    spec = importlib.util.spec_from_file_location("build_finals", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def protocol(tmp_path):
+    """A final protocol of 2 generator iterations on the tiny synthetic data."""
+    cfg = load_config("tiny", {"retrain.g_iters": 2, "retrain.eval_every": 2, "retrain.checkpoint_every": 2,
+                               "retrain.eval_samples": 64})
+    path = tmp_path / "final-tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    return path
+
+
+def test_rows_are_trained_once_and_exported(builder, protocol, tmp_path, capsys):
+    args = ["--config", str(protocol), "--table-config", "tiny", "--archs", "2", "--extra", "",
+            "--store", str(tmp_path / "f.sqlite"), "--runs", str(tmp_path / "runs")]
+    builder.main(args)
+    key = load_config(str(protocol)).final_hash()
+    store = ResultsStore(tmp_path / "f.sqlite")
+    archs = [str(a) for a in builder.distinct_order("tiny", 2)]
+    assert sorted(r["arch"] for r in store.evaluations(key)) == sorted(archs)
+    folders = sorted((tmp_path / "runs" / key).iterdir())
+    assert len(folders) == len(archs)
+    for f in folders:  # checkpoints and logs pruned, the report and the samples kept
+        assert {p.name for p in f.iterdir()} <= {*builder.KEEP, "final_grid.png"}
+        assert (f / "report.json").exists() and (f / "final_grid.png").exists()
+    stamps = {f: (f / "report.json").stat().st_mtime_ns for f in folders}
+    capsys.readouterr()
+    builder.main(args)  # everything stored: nothing is trained again
+    assert f"{len(archs)} of {len(archs)} rows stored" in capsys.readouterr().out
+    assert {f: (f / "report.json").stat().st_mtime_ns for f in folders} == stamps
+    # killed between pruning a folder and storing its row: trained again from scratch
+    extra = "0 0 0 0 0 0 0 0 0 0 0 0 0 0"
+    left = tmp_path / "runs" / key / f"{extra.replace(' ', '')}-s0"
+    left.mkdir()
+    (left / "report.json").write_text("{}")
+    builder.main([*args[:-6], "--extra", extra, *args[-4:]])
+    assert store.get_evaluation(key, extra, 0) is not None
+    assert json.loads((left / "report.json").read_text())  # the retrained report
+    out = tmp_path / "finals.json"
+    builder.main([*args, "--export", str(out)])
+    data = json.loads(out.read_text())
+    assert data["final_hash"] == key and len(data["rows"]) == len(archs) + 1
+    assert {"IS", "FID", "KID", "train_s"} <= set(data["rows"][0])
+    assert data["provenance"]["git_sha"] and data["config"]["retrain"]["g_iters"] == 2
+
+
+def test_benchmark_bests_come_random_first_then_by_final_iqm(builder, tmp_path):
+    def agent(*archs):
+        return {"best_archs": list(archs)}
+
+    summary = {"final_fidelity": {
+        "agents": {"sac": agent("a1"), "ppo": agent("b1", "b2"), "random": agent("r1", "")},
+        "aggregates": {"sac": {"IQM": {"value": 0.2}}, "ppo": {"IQM": {"value": 0.7}},
+                       "random": {"IQM": {"value": 0.1}}}}}
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    assert builder.archs_named_in(path) == ["r1", "b1", "b2", "a1"]
+    path.write_text(json.dumps({"rows": [{"best_arch": "x"}, {"best_arch": ""}]}))  # a search export
+    assert builder.archs_named_in(path) == ["x"]
+    path.write_text(json.dumps({"aggregates": {}}))
+    with pytest.raises(SystemExit, match="neither a search export"):
+        builder.archs_named_in(path)
+
+
+def test_bad_worker_index_is_refused(builder, capsys):
+    with pytest.raises(SystemExit) as exc:
+        builder.main(["--worker", "2", "--workers", "2"])
+    assert exc.value.code == 2 and "--worker must be in 0..1" in capsys.readouterr().err
