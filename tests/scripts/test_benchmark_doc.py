@@ -1,21 +1,13 @@
 """scripts/benchmark_doc.py: docs/benchmark.md's tables are the committed summary's numbers."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "benchmark_doc.py"
-
 
 @pytest.fixture(scope="module")
-def doc():
-    spec = importlib.util.spec_from_file_location("benchmark_doc", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def doc(load_script):
+    return load_script("benchmark_doc")
 
 
 def test_the_committed_page_matches_its_summary(doc, capsys):

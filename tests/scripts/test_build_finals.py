@@ -1,8 +1,6 @@
 """scripts/build_finals.py: final rows trained once, resumable, exported with provenance."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -10,15 +8,10 @@ import yaml
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.store import ResultsStore
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_finals.py"
-
 
 @pytest.fixture(scope="module")
-def builder():
-    spec = importlib.util.spec_from_file_location("build_finals", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def builder(load_script):
+    return load_script("build_finals")
 
 
 @pytest.fixture

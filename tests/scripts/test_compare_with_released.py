@@ -4,7 +4,6 @@ The released E2GAN code is not needed: the full comparison is run by hand
 (docs/fidelity.md); here only what the script decides without it.
 """
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +20,8 @@ SCRIPT = ROOT / "scripts" / "compare_with_released.py"
 
 
 @pytest.fixture(scope="module")
-def cmp():
-    spec = importlib.util.spec_from_file_location("compare_with_released", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cmp(load_script):
+    return load_script("compare_with_released")
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty"])

@@ -4,22 +4,15 @@ The full run (every hostile case, kills, a full disk) takes about 12 minutes and
 by hand (docs/reliability.md); here the judging runs on two real bad command lines.
 """
 
-import importlib.util
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def rel():
-    spec = importlib.util.spec_from_file_location("reliability", ROOT / "scripts" / "reliability.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def rel(load_script):
+    return load_script("reliability")
 
 
 def test_bad_input_judges_exit_message_traceback_and_files(rel, tmp_path, monkeypatch):

@@ -1,6 +1,5 @@
 """scripts/validity.py: rank correlations, placement and the report, on synthetic final rows."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,15 +8,10 @@ import pytest
 
 from gan_nas_env.evaluators.tabular import load_table, sampling_order
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "validity.py"
-
 
 @pytest.fixture(scope="module")
-def validity():
-    spec = importlib.util.spec_from_file_location("validity", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def validity(load_script):
+    return load_script("validity")
 
 
 def test_rank_corr_and_placement(validity):
