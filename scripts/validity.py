@@ -193,10 +193,11 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
         "table_final_hash": (table.meta.get("final") or {}).get("final_hash"),
     }
     res["ladder"] = {}
+    uniform_set = set(uniform)  # the ladder ranks the uniform sample too
     budgets = ladder.get("budgets") or {}
     base = budgets.get(TABLE_BUDGET)
     for budget, data in budgets.items():
-        archs = [a for a in data["rows"] if a in fin and not data["rows"][a]["diverged"]]
+        archs = [a for a in data["rows"] if a in uniform_set and not data["rows"][a]["diverged"]]
         res["ladder"][budget] = {
             **rank_corr([data["rows"][a]["score"] for a in archs], [fin[a]["score"] for a in archs]),
             "cost_s_median": float(np.median([data["rows"][a]["cost_s"] for a in archs])) if archs else None,
