@@ -65,6 +65,7 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     e2, auto = res["published"]
     assert e2["name"] == "E2GAN" and e2["percentile"] == 100.0 and e2["final_measured"]
     assert np.isfinite(e2["proxy_score"]) and not auto["final_measured"]
+    assert 0 <= e2["proxy_percentile"] <= 100
     assert "| E2GAN | `0 1 0 1 0 1 2 1 0 0 1 0 1 2` |" in text and "| AutoGAN |" in text
 
 
