@@ -68,10 +68,7 @@ def main() -> None:
     facts["score_hours"] = float(table.seconds[:, 1].sum() / 3600)
     facts["seconds_per_complete_arch"] = _arch_seconds(table)
     for name, vec in (("e2gan", E2GAN_ARCH), ("autogan", AUTOGAN_ARCH)):
-        ev = sur.predict(vec) if str(vec) not in table.index else None
-        facts[f"{name}_score"] = table.score(str(vec), env.alpha) if ev is None else float(
-            ev.metrics["IS"] - env.alpha * ev.metrics["FID"])
-        facts[f"{name}_measured"] = ev is None
+        facts[f"{name}_score"], facts[f"{name}_measured"] = table.proxy_score(vec)
     facts["provenance"] = provenance()
     text = json.dumps(facts, indent=1, default=float)
     print(text)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from gan_nas_env.config import load_config
-from gan_nas_env.evaluators.tabular import load_table, prefix_depth, sampling_order
+from gan_nas_env.evaluators.tabular import load_table, prefix_depth
 from gan_nas_env.provenance import provenance
 from gan_nas_env.space import Architecture
 
@@ -170,9 +170,7 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
     alpha = table.alpha
     fin = final_table(finals, alpha)
     # the uniform sample: the first draws of the table's sampling order, not agents' bests
-    draws = (table.meta.get("final") or {}).get("uniform_draws") or UNIFORM_DRAWS
-    uniform = [a for a in dict.fromkeys(str(x) for x in sampling_order(table.config.seed, int(draws)))
-               if a in fin and a in table.index]
+    uniform = [a for a in table.uniform_sample(UNIFORM_DRAWS) if a in fin and a in table.index]
     proxy = np.array([table.score(a) for a in uniform])
     final = np.array([fin[a]["score"] for a in uniform])
     res: dict[str, Any] = {
@@ -206,11 +204,10 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
             **rank_corr([data["rows"][a]["score"] for a in archs], [fin[a]["score"] for a in archs]),
             "cost_s_median": float(np.median([data["rows"][a]["cost_s"] for a in archs])) if archs else None,
             "proxy_hash": data["proxy_hash"]}
-        if base is not None and budget != TABLE_BUDGET:
-            both = [a for a in archs if a in base["rows"] and not base["rows"][a]["diverged"]]
+        if base is not None and budget != TABLE_BUDGET:  # the table's budget holds ``common`` too
             res["ladder"][budget]["vs_table"] = paired_diff(
-                [base["rows"][a]["score"] for a in both], [data["rows"][a]["score"] for a in both],
-                [fin[a]["score"] for a in both])
+                [base["rows"][a]["score"] for a in archs], [data["rows"][a]["score"] for a in archs],
+                [fin[a]["score"] for a in archs])
     if base is not None:
         res["rebuild"] = rebuild_verdict(res["ladder"], TABLE_BUDGET)
     multi = {a: d for a, d in fin.items() if len(d["seeds"]) >= 3}
@@ -243,9 +240,7 @@ def published(table: Any, fin: dict[str, dict[str, Any]], uniform_final: np.ndar
     out = []
     for name, vec in (("E2GAN", E2GAN_ARCH), ("AutoGAN", AUTOGAN_ARCH)):
         arch = str(vec)
-        measured = arch in table.index
-        proxy = table.score(arch) if measured else float(
-            (m := table.surrogate().predict(vec).metrics)["IS"] - table.alpha * m["FID"])
+        proxy, measured = table.proxy_score(vec)
         entry = {"name": name, "arch": arch, "proxy_score": proxy, "proxy_measured": measured,
                  "final_measured": arch in fin,
                  "proxy_percentile": 100 * float(np.mean(uniform_proxy < proxy)) if len(uniform_proxy) else None}

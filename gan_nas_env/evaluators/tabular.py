@@ -254,20 +254,28 @@ class Table:
         return {"IS": float(m[0]), "FID": float(m[1]), "score": float(m[0] - self.alpha * m[1]),
                 "measured": False, "seeds": 0}
 
+    def uniform_sample(self, default_draws: int | None = None) -> list[str]:
+        """The distinct architectures of the final rows' uniform sample, in sampling order.
+
+        They are the first ``uniform_draws`` of the table's sampling order (recorded at
+        export; ``default_draws`` when the table has no record). Without either, every
+        complete architecture of the table.
+        """
+        draws = (self.meta.get("final") or {}).get("uniform_draws") or default_draws
+        if draws is None:
+            return self.complete()
+        return list(dict.fromkeys(str(a) for a in sampling_order(self.config.seed, int(draws))))
+
     def final_uniform(self) -> list[str]:
         """The uniformly sampled architectures with a final row, in sampling order.
 
-        They are the first ``uniform_draws`` of the table's sampling order (recorded at
-        export); a table without that record counts every table architecture with a
-        final row. Agents' best architectures trained beside them are not among them.
+        Agents' best architectures trained beside them are not among them
+        (:meth:`uniform_sample`).
         """
         if self._finals is None:
             return []
         have = self._final_by_arch()
-        draws = (self.meta.get("final") or {}).get("uniform_draws")
-        order = (self.complete() if draws is None
-                 else list(dict.fromkeys(str(a) for a in sampling_order(self.config.seed, int(draws)))))
-        return [a for a in order if a in have]
+        return [a for a in self.uniform_sample() if a in have]
 
     def _final_by_arch(self) -> dict[str, np.ndarray]:
         if self._final_groups is None:
@@ -301,6 +309,16 @@ class Table:
             return float("nan")
         m = self.metrics[i]
         return float(m[0] - (self.alpha if alpha is None else alpha) * m[1])
+
+    def proxy_score(self, arch: Architecture) -> tuple[float, bool]:
+        """``IS - alpha * FID`` of any prefix at the proxy, and whether it was measured.
+
+        The table's row when it holds the prefix, the surrogate's prediction otherwise.
+        """
+        if str(arch) in self.index:
+            return self.score(str(arch)), True
+        m = self.surrogate().predict(arch).metrics
+        return float(m["IS"] - self.alpha * m["FID"]), False
 
     def query(self, arch: str) -> dict[str, Any]:
         """NATS-Bench style record of a stored prefix: metrics, score and cost.
