@@ -14,6 +14,7 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --worker 1 --workers 2 &
     python scripts/build_finals.py --seeds 0,1,2 --archs 5 --extra ""   # the noise floor
     python scripts/build_finals.py --export docs/validity/finals.json  # commit partial results
+    python scripts/build_finals.py --restore docs/validity/finals.json  # a new machine: no retraining
     # the best architectures of the validity searches and of the benchmark runs in docs/:
     python scripts/build_finals.py --archs 0 --extra "" \
         --extra-from docs/validity/searches.json docs/benchmark/final/summary.json
@@ -106,6 +107,32 @@ def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: P
     print(f"wrote {path}: {len(rows)} final rows")
 
 
+def read_export(path: Path, key: str) -> list[dict]:
+    """The rows of an export (``--export``) of protocol ``key``; another protocol's are refused."""
+    data = json.loads(path.read_text())
+    if data.get("final_hash") != key:
+        raise SystemExit(f"{path}: rows of protocol {data.get('final_hash')!r}, not of {key!r}; "
+                         "restore them with the --config they were trained by")
+    return data["rows"]
+
+
+def restore_rows(store: ResultsStore, key: str, rows: list[dict]) -> int:
+    """Store exported ``rows`` of protocol ``key`` that the store lacks; return how many.
+
+    A fresh clone has the committed rows but not the store they came from: restoring them
+    keeps the builder from training them again.
+    """
+    new = 0
+    for row in rows:
+        if store.get_evaluation(key, row["arch"], row["seed"]) is not None:
+            continue  # the store's own row wins: it is at least as fresh as the export
+        metrics = {k: v for k, v in row.items() if k not in ("arch", "seed", "train_s")}
+        store.put_evaluation(key, row["arch"], row["seed"], 3, metrics, np.zeros(0, np.float32),
+                             timings={"train_s": row.get("train_s") or 0.0})
+        new += 1
+    return new
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="final-fmnist", help="final-protocol preset or YAML")
@@ -123,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument("--export", default=None, help="write the stored rows as JSON and exit")
+    p.add_argument("--restore", default=None, metavar="JSON",
+                   help="first store the rows of an export that the store lacks (a fresh clone's "
+                        "committed rows); with --export, then export them all")
     args = p.parse_args(argv)
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
@@ -136,8 +166,11 @@ def main(argv: list[str] | None = None) -> None:
             if str(arch) not in {str(a) for a in archs}:
                 archs.append(arch)
     jobs = [(a, s) for a in archs for s in seeds][args.worker :: args.workers]
-    store = ResultsStore(args.store)
     key = cfg.final_hash()
+    restored = read_export(Path(args.restore), key) if args.restore else []  # refused before writing
+    store = ResultsStore(args.store)
+    if args.restore:
+        print(f"restored {restore_rows(store, key, restored)} of {len(restored)} rows from {args.restore}")
     if args.export:
         export_rows(store, key, args, Path(args.export))
         return

@@ -14,6 +14,9 @@ where it stopped. Several workers may share one store (``--worker i --workers n`
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_table.py --worker 1 --workers 2 &
     python scripts/build_table.py --export gan_nas_env/assets/table_fmnist_v2.npz \
         --finals docs/validity/finals.json   # with the final fidelity (scripts/build_finals.py)
+    # a fresh clone: the committed table's proxy rows back into a store, then re-export it
+    python scripts/build_table.py --restore gan_nas_env/assets/table_fmnist_v2.npz \
+        --export gan_nas_env/assets/table_fmnist_v2.npz --finals docs/validity/finals.json
     # another proxy budget (the fidelity ladder of docs/validity.md), in its own store:
     python scripts/build_table.py --archs 62 --set train.d_iters_per_cell=64 --store runs/ladder.sqlite
 """
@@ -32,7 +35,7 @@ from tqdm import tqdm  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.envs.search_env import GANCellSearchEnv  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
-from gan_nas_env.evaluators.tabular import export_table, sampling_order  # noqa: E402
+from gan_nas_env.evaluators.tabular import Table, export_table, restore_store, sampling_order  # noqa: E402
 from gan_nas_env.space import action_from_cell  # noqa: E402
 
 
@@ -45,6 +48,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument("--export", default=None, help="write the table file and exit")
+    p.add_argument("--restore", default=None, metavar="NPZ",
+                   help="first store the proxy rows of this table file (of the same proxy), "
+                        "such as the committed one on a fresh clone")
     p.add_argument("--finals", default=None, help="with --export: final rows JSON (build_finals.py --export)")
     p.add_argument("--final-uniform", type=int, default=150, metavar="N",
                    help="with --finals: the uniform final rows are the first N of the sampling order "
@@ -64,7 +70,10 @@ def main() -> None:
 
         data = json.loads(open(args.finals).read())
         finals = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
+    restored = Table.load(args.restore, expect_hash=cfg.proxy_hash()) if args.restore else None  # before writing
     store = ResultsStore(args.store)
+    if restored is not None:
+        print(f"restored {restore_store(restored, store)} of {len(restored.archs)} rows from {args.restore}")
     if args.export:
         n = export_table(store, cfg, args.export, finals=finals, surrogate=not args.no_surrogate,
                          uniform_draws=args.final_uniform if finals is not None else None)

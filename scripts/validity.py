@@ -321,8 +321,14 @@ def plots(res: dict[str, Any]) -> list[str]:
     return names
 
 
-def copy_grids(res: dict[str, Any], runs: Path) -> dict[str, str]:
-    """The final sample grids of the best and worst final architectures (when this machine has them)."""
+def copy_grids(res: dict[str, Any], runs: Path, shown: dict[str, str] | None = None) -> dict[str, str]:
+    """The final sample grids of the best and worst final architectures.
+
+    Copied from this machine's run folders; where this machine lacks one (the row was
+    trained elsewhere), the committed grid is kept only if ``shown`` (the last report's
+    ``grids``) says it is of the same architecture, so a grid is never shown under
+    another architecture's name.
+    """
     pts = res["points"]
     if not pts:
         return {}
@@ -333,6 +339,8 @@ def copy_grids(res: dict[str, Any], runs: Path) -> dict[str, str]:
         dst = DOCS / f"grid_{label}.png"
         if src.exists():
             shutil.copy(src, dst)
+        elif dst.exists() and (shown or {}).get(label) != arch:
+            dst.unlink()  # another architecture's samples
         if dst.exists():
             out[label] = arch
     return out
@@ -500,7 +508,9 @@ def report(args: argparse.Namespace) -> None:
     finals, ladder, searches = load_inputs()
     res = analyse(finals, ladder, searches)
     res["plots"] = plots(res)
-    grids = copy_grids(res, Path(args.runs))
+    last = DOCS / "validity.json"
+    shown = json.loads(last.read_text()).get("grids", {}) if last.exists() else {}
+    grids = copy_grids(res, Path(args.runs), shown)
     prov = provenance()
     (DOCS / "validity.json").write_text(json.dumps({**res, "grids": grids, "command": " ".join(sys.argv),
                                                     "provenance": prov}, indent=1))

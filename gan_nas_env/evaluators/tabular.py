@@ -127,6 +127,26 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path,
     return sum(prefix_depth(r["arch"]) == 3 for r in rows)
 
 
+def restore_store(table: Table, store: ResultsStore) -> int:
+    """Store a table's proxy rows that ``store`` lacks (the inverse of :func:`export_table`).
+
+    A fresh clone has the committed table but not the store it was exported from: with
+    its rows restored, :func:`export_table` (say with more final rows) writes the same
+    proxy arrays again without re-training anything. Returns how many rows were new.
+    """
+    key, seed = table.meta["proxy_hash"], int(table.meta["gan_seed"])
+    new = 0
+    for i, arch in enumerate(table.archs):
+        if store.get_evaluation(key, arch, seed) is not None:
+            continue  # the store's own row wins: it has what the table drops (losses, other metrics)
+        metrics = {k: float(v) for k, v in zip(METRIC_KEYS, table.metrics[i]) if not np.isnan(v)}
+        store.put_evaluation(key, arch, seed, prefix_depth(arch), metrics, table.representation[i],
+                             diverged=bool(table.diverged[i]),
+                             timings={"train_s": float(table.seconds[i, 0]), "score_s": float(table.seconds[i, 1])})
+        new += 1
+    return new
+
+
 def _pack(a: np.ndarray) -> dict[str, np.ndarray]:
     """``a`` (``[n, k]`` floats) as uint16 with a per-column offset and step (1/65535 of its range)."""
     lo, hi = a.min(0), a.max(0)

@@ -134,3 +134,19 @@ def test_tables_of_older_model_code_are_refused(small_table, tmp_path):
         np.savez_compressed(tmp_path / "old.npz", **arrays)
         with pytest.raises(TableError, match="made by model code v1.*Rebuild"):
             Table.load(tmp_path / "old.npz")
+
+
+def test_restored_store_exports_the_same_table(small_table, tmp_path):
+    from gan_nas_env.evaluators.store import ResultsStore
+    from gan_nas_env.evaluators.tabular import export_table, restore_store
+
+    path, cfg, _ = small_table
+    table = Table.load(path, expect_hash=cfg.proxy_hash())
+    store = ResultsStore(tmp_path / "restored.sqlite")
+    assert restore_store(table, store) == len(table.archs)
+    assert restore_store(table, store) == 0  # rows already stored are kept
+    export_table(store, cfg, tmp_path / "again.npz", surrogate=False)
+    want, got = np.load(path), np.load(tmp_path / "again.npz")
+    for key in ("arch", "metrics", "representation", "seconds", "diverged"):
+        assert np.array_equal(want[key], got[key]), key
+    assert json.loads(str(got["meta"]))["proxy_hash"] == cfg.proxy_hash()

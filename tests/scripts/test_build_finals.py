@@ -80,3 +80,25 @@ def test_bad_worker_index_is_refused(builder, capsys):
     with pytest.raises(SystemExit) as exc:
         builder.main(["--worker", "2", "--workers", "2"])
     assert exc.value.code == 2 and "--worker must be in 0..1" in capsys.readouterr().err
+
+
+def test_committed_rows_restore_a_lost_store(builder, protocol, tmp_path, capsys):
+    args = ["--config", str(protocol), "--table-config", "tiny", "--archs", "2", "--extra", ""]
+    first = [*args, "--store", str(tmp_path / "a.sqlite"), "--runs", str(tmp_path / "runs")]
+    builder.main(first)
+    builder.main([*first, "--export", str(tmp_path / "finals.json")])
+    capsys.readouterr()
+    # a fresh clone: the export but no store; nothing is trained again
+    builder.main([*args, "--store", str(tmp_path / "b.sqlite"), "--runs", str(tmp_path / "runs_b"),
+                  "--restore", str(tmp_path / "finals.json")])
+    out = capsys.readouterr().out
+    assert "restored 2 of 2 rows" in out and "2 of 2 rows stored" in out
+    assert not (tmp_path / "runs_b").exists()
+    builder.main([*args, "--store", str(tmp_path / "b.sqlite"), "--export", str(tmp_path / "again.json")])
+    assert json.loads((tmp_path / "again.json").read_text())["rows"] == \
+        json.loads((tmp_path / "finals.json").read_text())["rows"]
+    # rows of another protocol are refused before a store is created
+    with pytest.raises(SystemExit, match="not of"):
+        builder.main(["--config", "tiny", "--table-config", "tiny", "--archs", "1", "--extra", "",
+                      "--store", str(tmp_path / "c.sqlite"), "--restore", str(tmp_path / "finals.json")])
+    assert not (tmp_path / "c.sqlite").exists()

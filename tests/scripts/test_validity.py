@@ -85,3 +85,20 @@ def test_paired_difference_and_the_rebuild_rule(validity):
     assert validity.rebuild_verdict(ladder, "16")["rebuild_at"] == "256"
     ladder["256"]["vs_table"] = {"n": 40, "value": 0.3, "ci": [-0.1, 0.6]}  # not clearly better
     assert validity.rebuild_verdict(ladder, "16")["rebuild_at"] is None
+
+
+def test_grids_are_shown_under_their_own_architecture_only(validity, tmp_path, monkeypatch):
+    monkeypatch.setattr(validity, "DOCS", tmp_path / "docs")
+    validity.DOCS.mkdir()
+    res = {"final_hash": "final-x", "points": {"1 1": {"final": 2.0}, "0 0": {"final": 1.0}}}
+    runs = tmp_path / "runs"
+    (runs / "final-x" / "11-s0").mkdir(parents=True)
+    (runs / "final-x" / "11-s0" / "final_grid.png").write_bytes(b"best")
+    assert validity.copy_grids(res, runs) == {"best": "1 1"}  # worst: not on this machine
+    assert (validity.DOCS / "grid_best.png").read_bytes() == b"best"
+    # another machine: no run folders; the committed grid of the same best stays
+    assert validity.copy_grids(res, tmp_path / "none", {"best": "1 1"}) == {"best": "1 1"}
+    # a new best trained elsewhere: the old grid is not shown under its name
+    res["points"]["2 2"] = {"final": 3.0}
+    assert validity.copy_grids(res, tmp_path / "none", {"best": "1 1"}) == {}
+    assert not (validity.DOCS / "grid_best.png").exists()
