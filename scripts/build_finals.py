@@ -14,7 +14,9 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --worker 1 --workers 2 &
     python scripts/build_finals.py --seeds 0,1,2 --archs 5 --extra ""   # the noise floor
     python scripts/build_finals.py --export docs/validity/finals.json  # commit partial results
-    python scripts/build_finals.py --restore docs/validity/finals.json  # a new machine: no retraining
+    # a fresh clone: the committed rows back into the store first, then the missing ones trained
+    # (with --export instead of training: restore, export and exit)
+    OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --restore docs/validity/finals.json &
     # the best architectures of the validity searches and of the benchmark runs in docs/:
     python scripts/build_finals.py --archs 0 --extra "" \
         --extra-from docs/validity/searches.json docs/benchmark/final/summary.json
@@ -38,6 +40,7 @@ from tqdm import tqdm  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
+from gan_nas_env.provenance import cpu_model  # noqa: E402
 from gan_nas_env.space import Architecture, resolve_architecture  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
@@ -96,8 +99,8 @@ def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: P
     """The stored final rows of protocol ``key`` as JSON, with the protocol and provenance."""
     from gan_nas_env.provenance import provenance
 
-    rows = [{"arch": r["arch"], "seed": r["seed"], **r["metrics"], "train_s": r["timings"].get("train_s")}
-            for r in store.evaluations(key)]
+    rows = [{"arch": r["arch"], "seed": r["seed"], **r["metrics"], "train_s": r["timings"].get("train_s"),
+             "cpu": r["timings"].get("cpu")} for r in store.evaluations(key)]
     data = {"final_hash": key, "config": load_config(args.config).to_dict(), "rows": rows,
             "provenance": provenance()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,12 +111,17 @@ def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: P
 
 
 def read_export(path: Path, key: str) -> list[dict]:
-    """The rows of an export (``--export``) of protocol ``key``; another protocol's are refused."""
+    """The rows of an export (``--export``) of protocol ``key``; another protocol's are refused.
+
+    A row without its ``cpu`` (exported before rows recorded it) gets the exporting
+    machine's: such exports were made where their rows were trained.
+    """
     data = json.loads(path.read_text())
     if data.get("final_hash") != key:
         raise SystemExit(f"{path}: rows of protocol {data.get('final_hash')!r}, not of {key!r}; "
                          "restore them with the --config they were trained by")
-    return data["rows"]
+    exporter = ((data.get("provenance") or {}).get("machine") or {}).get("cpu")
+    return [{**r, "cpu": r.get("cpu") or exporter} for r in data["rows"]]
 
 
 def restore_rows(store: ResultsStore, key: str, rows: list[dict]) -> int:
@@ -126,9 +134,9 @@ def restore_rows(store: ResultsStore, key: str, rows: list[dict]) -> int:
     for row in rows:
         if store.get_evaluation(key, row["arch"], row["seed"]) is not None:
             continue  # the store's own row wins: it is at least as fresh as the export
-        metrics = {k: v for k, v in row.items() if k not in ("arch", "seed", "train_s")}
+        metrics = {k: v for k, v in row.items() if k not in ("arch", "seed", "train_s", "cpu")}
         store.put_evaluation(key, row["arch"], row["seed"], 3, metrics, np.zeros(0, np.float32),
-                             timings={"train_s": row.get("train_s") or 0.0})
+                             timings={"train_s": row.get("train_s") or 0.0, "cpu": row.get("cpu")})
         new += 1
     return new
 
@@ -152,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--export", default=None, help="write the stored rows as JSON and exit")
     p.add_argument("--restore", default=None, metavar="JSON",
                    help="first store the rows of an export that the store lacks (a fresh clone's "
-                        "committed rows); with --export, then export them all")
+                        "committed rows), then train the missing ones; with --export, export "
+                        "them all instead of training")
     args = p.parse_args(argv)
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     todo = [(a, s) for a, s in jobs if store.get_evaluation(key, str(a), s) is None]
     print(f"final protocol {args.config} ({key}): {len(jobs) - len(todo)} of {len(jobs)} rows stored")
-    t0 = time.time()
+    t0, cpu = time.time(), cpu_model()
     for arch, seed in tqdm(todo, desc=f"worker {args.worker}", mininterval=30):
         if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
             break
@@ -185,8 +194,9 @@ def main(argv: list[str] | None = None) -> None:
             continue
         folder = Path(args.runs) / key / f"{str(arch).replace(' ', '')}-s{seed}"
         rec = train_one(args.config, arch, seed, folder)
+        # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
-                             timings={"train_s": rec["wall_s"]})
+                             timings={"train_s": rec["wall_s"], "cpu": cpu})
     print(f"stored final rows: {store.count_evaluations(key)}")
 
 

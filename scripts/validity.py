@@ -164,6 +164,15 @@ def final_table(finals: dict, alpha: float) -> dict[str, dict[str, Any]]:
     return out
 
 
+def rows_by_cpu(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """CPU model -> its final rows' count and median training seconds (the cost of a row there)."""
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        out.setdefault(r.get("cpu") or "not recorded", []).append(float(r.get("train_s") or np.nan))
+    return {cpu: {"rows": len(t), "train_s_median": float(np.nanmedian(t)) if np.isfinite(t).any() else None}
+            for cpu, t in sorted(out.items(), key=lambda kv: -len(kv[1]))}
+
+
 def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
     """Every number of docs/validity.md."""
     table = load_table()
@@ -188,6 +197,7 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
                                        float(max(fin[a]["FID"] for a in uniform))] if uniform else [],
                          "alpha_FID_std": float(alpha * np.std([fin[a]["FID"] for a in uniform]))},
         "train_s_per_row": float(np.median([r["train_s"] for r in finals["rows"] if r.get("train_s")])),
+        "rows_by_cpu": rows_by_cpu(finals["rows"]),
         "points": {a: {"proxy": table.score(a), "final": fin[a]["score"]} for a in uniform},
         "final_surrogate": (table.meta.get("final") or {}).get("surrogate", {}),
         "table_final_hash": (table.meta.get("final") or {}).get("final_hash"),
@@ -390,6 +400,19 @@ def published_lines(pub: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def cost_by_cpu(res: dict[str, Any]) -> str:
+    """"235 s on CPU A (173 rows), 130 s on CPU B (40 rows)": the rows' machines with their cost."""
+    by = res.get("rows_by_cpu") or {"not recorded": {"rows": None, "train_s_median": res["train_s_per_row"]}}
+    def where(cpu: str) -> str:
+        return "an unrecorded CPU" if cpu == "not recorded" else cpu
+
+    def rows(n: int | None) -> str:
+        return f" ({n} row{'s' if n != 1 else ''})" if n else ""
+
+    return ", ".join(f"{v['train_s_median']:.0f} s on {where(cpu)}{rows(v['rows'])}"
+                     for cpu, v in by.items() if v["train_s_median"] is not None)
+
+
 def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -> str:
     """docs/validity.md."""
     m = prov["machine"]
@@ -405,7 +428,7 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
         f"- **Final** (`{res['final_hash']}`): `configs/final-fmnist.yaml`, the architecture trained "
         "from scratch at the proxy's widths (gf 16 / df 16) for 1,000 generator iterations, EMA "
         "generator scored on 2,000 samples against 10,000 real images, seed 0. "
-        f"Cost per row: median {res['train_s_per_row']:.0f} s on one core "
+        f"Cost per row (median, one core): {cost_by_cpu(res)} "
         "(`scripts/build_finals.py`, resumable).",
         f"- Score = IS - {res['alpha']} FID for both.", "",
         "## How well the proxy ranks", "",

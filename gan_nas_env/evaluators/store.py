@@ -234,7 +234,7 @@ class ResultsStore:
     def put_evaluation(
         self, config_hash: str, arch: str, seed: int, depth: int, metrics: dict[str, float],
         representation: np.ndarray, diverged: bool = False, reason: str = "",
-        timings: dict[str, float] | None = None, losses: dict[str, float] | None = None,
+        timings: dict[str, Any] | None = None, losses: dict[str, float] | None = None,
     ) -> None:
         """Insert or replace one evaluation."""
         rep = np.ascontiguousarray(representation, dtype=np.float32)

@@ -55,6 +55,8 @@ def test_rows_are_trained_once_and_exported(builder, protocol, tmp_path, capsys)
     data = json.loads(out.read_text())
     assert data["final_hash"] == key and len(data["rows"]) == len(archs) + 1
     assert {"IS", "FID", "KID", "train_s"} <= set(data["rows"][0])
+    # each row says the CPU that trained it (a store may hold rows of several machines)
+    assert {r["cpu"] for r in data["rows"]} == {data["provenance"]["machine"]["cpu"]}
     assert data["provenance"]["git_sha"] and data["config"]["retrain"]["g_iters"] == 2
 
 
@@ -102,3 +104,19 @@ def test_committed_rows_restore_a_lost_store(builder, protocol, tmp_path, capsys
         builder.main(["--config", "tiny", "--table-config", "tiny", "--archs", "1", "--extra", "",
                       "--store", str(tmp_path / "c.sqlite"), "--restore", str(tmp_path / "finals.json")])
     assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_rows_exported_before_the_cpu_was_recorded_get_the_exporters(builder, protocol, tmp_path):
+    args = ["--config", str(protocol), "--table-config", "tiny", "--archs", "1", "--extra", ""]
+    builder.main([*args, "--store", str(tmp_path / "a.sqlite"), "--runs", str(tmp_path / "runs")])
+    builder.main([*args, "--store", str(tmp_path / "a.sqlite"), "--export", str(tmp_path / "new.json")])
+    data = json.loads((tmp_path / "new.json").read_text())
+    for row in data["rows"]:  # an export of an earlier version: no cpu per row
+        del row["cpu"]
+    data["provenance"]["machine"]["cpu"] = "Old CPU"
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    builder.main([*args, "--store", str(tmp_path / "b.sqlite"), "--restore", str(tmp_path / "old.json"),
+                  "--export", str(tmp_path / "again.json")])
+    rows = json.loads((tmp_path / "again.json").read_text())["rows"]
+    assert [r["cpu"] for r in rows] == ["Old CPU"] and "cpu" not in ResultsStore(tmp_path / "b.sqlite") \
+        .evaluations(load_config(str(protocol)).final_hash())[0]["metrics"]

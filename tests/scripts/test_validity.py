@@ -27,6 +27,16 @@ def test_rank_corr_and_placement(validity):
     assert "cannot" not in validity.reading({"value": 0.1, "ci": [-0.2, 0.4]}, "x")
 
 
+def test_rows_are_costed_per_cpu(validity):
+    rows = [{"cpu": "A", "train_s": 100.0}, {"cpu": "A", "train_s": 300.0}, {"cpu": "B", "train_s": 50.0},
+            {"train_s": 70.0}]
+    by = validity.rows_by_cpu(rows)
+    assert by == {"A": {"rows": 2, "train_s_median": 200.0}, "B": {"rows": 1, "train_s_median": 50.0},
+                  "not recorded": {"rows": 1, "train_s_median": 70.0}}
+    text = validity.cost_by_cpu({"rows_by_cpu": by, "train_s_per_row": 85.0})
+    assert text == "200 s on A (2 rows), 50 s on B (1 row), 70 s on an unrecorded CPU (1 row)"
+
+
 def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     # final score = a monotone function of the table's proxy score: Spearman must be 1
     table = load_table()
