@@ -13,7 +13,9 @@ Inputs: ``finals.json`` (``scripts/build_finals.py --export``: final-protocol ro
 ``ladder.json`` (the proxy at 16, 64 and 256 discriminator steps per cell over the
 first architectures of the table's sampling order, ``scripts/build_table.py --set``),
 ``searches.json`` (``scripts/validity_searches.py --export``: SAC and random searches
-on the real proxy). Rank correlations come with seeded bootstrap 95% intervals.
+on the real proxy) and, optionally, ``cross_cpu.json`` (an export of final rows trained
+again on another CPU model, compared row by row with the committed ones). Rank
+correlations come with seeded bootstrap 95% intervals.
 """
 
 from __future__ import annotations
@@ -139,6 +141,25 @@ def placement(score: float, uniform: np.ndarray, reps: int = REPS, seed: int = 0
     boot = [np.mean(rng.choice(uniform, len(uniform)) < score) for _ in range(reps)]
     return {"score": float(score), "percentile": 100 * p, "p_better": p,
             "p_better_ci": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]}
+
+
+def cross_cpu(finals: dict, check: dict, alpha: float, seed_std: float | None) -> dict[str, Any]:
+    """The same final rows trained again on another CPU model (``cross_cpu.json``), side by side.
+
+    ``check`` is a ``build_finals.py --export`` of a separate store; each of its rows is paired
+    with the committed row of the same architecture and seed trained on another CPU.
+    """
+    committed = {(r["arch"], int(r["seed"])): r for r in finals["rows"]}
+    pairs = []
+    for r in check.get("rows", []):
+        c = committed.get((r["arch"], int(r["seed"])))
+        if c is None or not c.get("cpu") or c.get("cpu") == r.get("cpu"):
+            continue
+        a, b = (x["IS"] - alpha * x["FID"] for x in (c, r))
+        pairs.append({"arch": r["arch"], "seed": int(r["seed"]), "cpus": [c["cpu"], r.get("cpu")],
+                      "scores": [a, b], "FID": [c["FID"], r["FID"]], "IS": [c["IS"], r["IS"]]})
+    diffs = [abs(p["scores"][1] - p["scores"][0]) for p in pairs]
+    return {"pairs": pairs, "mean_abs_diff": float(np.mean(diffs)) if diffs else None, "seed_std": seed_std}
 
 
 # -- report ----------------------------------------------------------------------------
@@ -413,6 +434,27 @@ def cost_by_cpu(res: dict[str, Any]) -> str:
                      for cpu, v in by.items() if v["train_s_median"] is not None)
 
 
+def cross_cpu_md(xc: dict[str, Any]) -> list[str]:
+    """The "Across CPU models" section (none without rows trained again elsewhere)."""
+    if not xc.get("pairs"):
+        return []
+    lines = ["## Across CPU models", "",
+             "The same architecture, seed, code and protocol trained again on another CPU model "
+             "(`scripts/build_finals.py --store runs/xcpu.sqlite ... --export "
+             "docs/validity/cross_cpu.json`): their floating-point kernels differ in the last "
+             "digits; this measures how far that moves a final score.", "",
+             "| architecture | seed | CPU (committed row) | score | CPU (again) | score |",
+             "|---|---|---|---|---|---|"]
+    for q in xc["pairs"]:
+        lines.append(f"| `{q['arch']}` | {q['seed']} | {q['cpus'][0]} | {q['scores'][0]:.4f} "
+                     f"| {q['cpus'][1]} | {q['scores'][1]:.4f} |")
+    note = (f", against a mean seed-to-seed std of {xc['seed_std']:.4f} (noise floor)"
+            if xc.get("seed_std") else "")
+    lines += ["", f"Mean absolute difference of the final score over {len(xc['pairs'])} rows: "
+              f"{xc['mean_abs_diff']:.4f}{note}.", ""]
+    return lines
+
+
 def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -> str:
     """docs/validity.md."""
     m = prov["machine"]
@@ -491,6 +533,7 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
         for a, s in zip(nf["archs"], nf["scores"]):
             lines.append(f"| `{a}` | " + " | ".join(f"{x:.4f}" for x in s) + " |")
         lines.append("")
+    lines += cross_cpu_md(res.get("cross_cpu") or {})
     if res["searches"]:
         lines += ["## Does the search beat random search?", "",
                   "Each search: `gan-nas search --config table-fmnist` (real training, not the table), "
@@ -530,6 +573,10 @@ def report(args: argparse.Namespace) -> None:
     """Write docs/validity.md, docs/validity/validity.json and the plots."""
     finals, ladder, searches = load_inputs()
     res = analyse(finals, ladder, searches)
+    check = DOCS / "cross_cpu.json"  # optional: build_finals.py --export of a check store
+    if check.exists():
+        res["cross_cpu"] = cross_cpu(finals, json.loads(check.read_text()), res["alpha"],
+                                     (res.get("noise_floor") or {}).get("seed_std_mean"))
     res["plots"] = plots(res)
     last = DOCS / "validity.json"
     shown = json.loads(last.read_text()).get("grids", {}) if last.exists() else {}

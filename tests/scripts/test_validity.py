@@ -37,6 +37,19 @@ def test_rows_are_costed_per_cpu(validity):
     assert text == "200 s on A (2 rows), 50 s on B (1 row), 70 s on an unrecorded CPU (1 row)"
 
 
+def test_rows_trained_again_on_another_cpu_are_paired(validity):
+    finals = {"rows": [{"arch": "a", "seed": 0, "IS": 1.5, "FID": 10.0, "cpu": "Intel"},
+                       {"arch": "b", "seed": 0, "IS": 1.4, "FID": 20.0, "cpu": "Intel"}]}
+    check = {"rows": [{"arch": "a", "seed": 0, "IS": 1.6, "FID": 12.0, "cpu": "AMD"},
+                      {"arch": "b", "seed": 0, "IS": 1.0, "FID": 20.0, "cpu": "Intel"},  # same CPU: no pair
+                      {"arch": "c", "seed": 0, "IS": 1.0, "FID": 20.0, "cpu": "AMD"}]}  # not committed
+    res = validity.cross_cpu(finals, check, alpha=0.01, seed_std=0.05)
+    assert [(p["arch"], p["cpus"]) for p in res["pairs"]] == [("a", ["Intel", "AMD"])]
+    assert res["pairs"][0]["scores"] == pytest.approx([1.4, 1.48])
+    assert res["mean_abs_diff"] == pytest.approx(0.08) and res["seed_std"] == 0.05
+    assert validity.cross_cpu(finals, {}, 0.01, None)["mean_abs_diff"] is None
+
+
 def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     # final score = a monotone function of the table's proxy score: Spearman must be 1
     table = load_table()
@@ -45,7 +58,8 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     for a in archs:
         s = table.score(a)
         for seed in ((0, 1, 2) if a == archs[0] else (0,)):
-            rows.append({"arch": a, "seed": seed, "IS": 1.5 + s + 0.001 * seed, "FID": 15.0, "train_s": 100.0})
+            rows.append({"arch": a, "seed": seed, "IS": 1.5 + s + 0.001 * seed, "FID": 15.0, "train_s": 100.0,
+                         "cpu": "Intel"})
     # an agent's best that happens to be in the table, but outside the uniform draws: not uniform
     first = {str(a) for a in sampling_order(table.config.seed, validity.UNIFORM_DRAWS)}
     agents_best = next(a for a in table.complete() if a not in first)
@@ -59,11 +73,15 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
         {"algo": "sac", "seed": 0, "best_arch": archs[3], "best_proxy_score": 0.1, "episodes": 100},
         {"algo": "random", "seed": 0, "best_arch": "0 0 0 0 0 0 0 0 0 0 0 0 0 0",
          "best_proxy_score": 0.0, "episodes": 100}]}))
+    again = {**rows[0], "IS": rows[0]["IS"] + 0.02, "cpu": "AMD"}  # the first row trained on another CPU
+    (docs / "cross_cpu.json").write_text(json.dumps({"final_hash": "final-x", "rows": [again]}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(validity, "DOCS", Path("docs/validity"))
     validity.report(type("A", (), {"runs": str(tmp_path / "none")})())
     res = json.loads((docs / "validity.json").read_text())
     assert res["n_uniform"] == len(archs) == 12
+    assert res["rows_by_cpu"]["Intel"]["rows"] == 14 and res["rows_by_cpu"]["not recorded"]["rows"] == 2
+    assert res["cross_cpu"]["mean_abs_diff"] == pytest.approx(0.02)
     assert res["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(1.0)
     assert "spearman" not in res["proxy_vs_final"]["FID"]  # every final FID is 15
     assert res["noise_floor"]["archs"] == [archs[0]]
@@ -71,6 +89,7 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     assert sac["final_measured"] and "percentile" in sac and not rnd["final_measured"]
     text = (tmp_path / "docs" / "validity.md").read_text()
     assert "| sac | 0 |" in text and "not trained yet" in text
+    assert "## Across CPU models" in text and "100 s on Intel (14 rows)" in text
     assert (docs / "proxy_vs_final.png").exists()
     e2, auto = res["published"]
     assert e2["name"] == "E2GAN" and e2["percentile"] == 100.0 and e2["final_measured"]
