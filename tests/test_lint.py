@@ -17,6 +17,7 @@ def test_ruff_clean():
 
 @pytest.mark.skipif(importlib.util.find_spec("mypy") is None,
                     reason="mypy not installed (pip install -e '.[test]')")
+@pytest.mark.slow  # ~30 s: mypy over every package (CI runs it in the slow step)
 def test_mypy_clean():
     """``mypy`` over the packages configured in pyproject.toml ([tool.mypy])."""
     r = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)

@@ -61,6 +61,7 @@ def _search(out):
     return rows, evs
 
 
+@pytest.mark.slow  # ~17 s on 2 cores: two subprocess searches
 def test_two_processes_same_seed_same_results_bit_for_bit(tmp_path):
     a = _search(tmp_path / "a")
     b = _search(tmp_path / "b")

@@ -74,6 +74,7 @@ def reference(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # ~45 s on 2 cores: a reference search and five killed subprocess searches
 def test_kill_and_resume_matches_uninterrupted_run(reference, tmp_path):
     ref_steps = steps(reference)
     assert len(ref_steps) == 3 * EPISODES
@@ -99,6 +100,7 @@ def test_kill_and_resume_matches_uninterrupted_run(reference, tmp_path):
     assert evaluations(out) == evaluations(reference)
 
 
+@pytest.mark.slow  # ~12 s on 2 cores, beside the reference search above
 def test_a_copy_without_the_wal_file_keeps_the_finished_episodes(reference, tmp_path):
     """The store's advice: a copy of results.sqlite alone holds every finished episode."""
     out = tmp_path / "run"
