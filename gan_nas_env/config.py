@@ -146,7 +146,14 @@ class RetrainConfig:
     ema_decay: float = 0.999
     checkpoint_every: int = 1000
     log_every: int = 100
-    amp: bool = False  # bf16 autocast in full training (CUDA only; train.amp is the proxy's)
+    amp: bool = False  # bf16 autocast in full training, CPU or CUDA (train.amp is the proxy's)
+    # NHWC models and batches in full training: 1.3x faster on CPU (docs/perf/final_row_speed_cpu.md);
+    # part of the final hash, since other convolution kernels round differently
+    channels_last: bool = False
+    # EMA decay warm-up min(ema_decay, (1 + t) / (10 + t)) (tf.train.ExponentialMovingAverage's
+    # num_updates): the average never holds the initial weights for long, so early
+    # checkpoints of a learning curve score a trained generator
+    ema_warmup: bool = False
     # Full training's own batch sizes and learning rate (None: those of ``train``); the released
     # STL-10 retraining (eval/exps/derive_stl.sh) uses G/D batch 32/16 and lr 5e-5.
     g_batch_size: int | None = None
@@ -162,6 +169,11 @@ class RetrainConfig:
             g_lr=train.g_lr if self.lr is None else self.lr,
             d_lr=train.d_lr if self.lr is None else self.lr,
         )
+
+
+# retrain keys added after the v1 final rows were built: left out of the final hash at
+# these defaults, so that the v1 protocol's hash (and its committed rows) stays valid
+RETRAIN_KEYS_SINCE_V1 = {"channels_last": False, "ema_warmup": False}
 
 
 @dataclass(frozen=True)
@@ -204,10 +216,27 @@ class Config:
         intervals; prefixed ``final-`` so final rows never mix with proxy rows in a store.
         The training seed is not part of it: stores key rows by seed.
         """
-        retrain = {k: v for k, v in dataclasses.asdict(self.retrain).items()
-                   if k not in ("checkpoint_every", "log_every")}
+        return "final-" + self._retrain_digest(drop=("checkpoint_every", "log_every"))
+
+    def curve_hash(self) -> str:
+        """Short hash of a final training's learning curve: :meth:`final_hash` without the budget.
+
+        A run's checkpoints do not depend on how long it goes on or how often it is scored
+        (scoring reads the EMA copy and its own RNG), so runs of one training protocol
+        with budgets of 3,000 and 10,000 iterations share their first 3,000 iterations:
+        learning-curve rows (final protocol v2) are keyed by this hash, prefixed ``curve-``,
+        and a budget is a checkpoint of the curve.
+        """
+        return "curve-" + self._retrain_digest(
+            drop=("checkpoint_every", "log_every", "g_iters", "eval_every"))
+
+    def _retrain_digest(self, drop: tuple[str, ...]) -> str:
+        retrain = {k: v for k, v in dataclasses.asdict(self.retrain).items() if k not in drop}
+        for key, default in RETRAIN_KEYS_SINCE_V1.items():
+            if retrain.get(key) == default:  # v1 rows keep their hash
+                del retrain[key]
         blob = json.dumps({"proxy": self.proxy_hash(), "retrain": retrain}, sort_keys=True)
-        return "final-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def preset_names() -> list[str]:

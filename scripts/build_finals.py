@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from gan_nas_env.config import load_config  # noqa: E402
+from gan_nas_env.config import Config, load_config  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
@@ -76,11 +76,47 @@ def archs_named_in(path: Path) -> list[str]:
     return found
 
 
-def train_one(cfg_name: str, arch: Architecture, seed: int, folder: Path) -> dict:
-    """Train ``arch`` by the final protocol in ``folder`` (resuming it) and return its record."""
+def protocol_config(name: str, overrides: list[str] | None = None, seed: int | None = None) -> Config:
+    """The final protocol's config: preset or YAML ``name``, ``--set`` overrides, the seed."""
+    cfg = load_config(name, list(overrides or []))
+    return load_config(cfg, {"seed": seed}) if seed is not None else cfg
+
+
+def protocol_key(cfg: Config) -> str:
+    """The store key of a protocol's rows.
+
+    A protocol scored more than once per run (``retrain.eval_every < retrain.g_iters``)
+    records a learning curve: its rows are keyed by :meth:`Config.curve_hash`, which
+    leaves the budget out, so that a row trained to 3,000 iterations can be extended to
+    10,000 and each budget is a checkpoint of the same curve. A protocol scored only at
+    its end (v1) is keyed by :meth:`Config.final_hash`.
+    """
+    r = cfg.retrain
+    return cfg.curve_hash() if r.eval_every < r.g_iters else cfg.final_hash()
+
+
+def read_curve(folder: Path) -> list[dict]:
+    """The learning curve of a retraining run folder: one dict per scoring (``metrics.csv``)."""
+    lines = (folder / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    curve = []
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        vals = dict(zip(header, line.split(","), strict=True))
+        curve.append({k: (int(v) if k == "iter" else float(v)) for k, v in vals.items() if v != ""})
+    return curve
+
+
+def train_one(cfg: Config, arch: Architecture, folder: Path, keep: tuple[str, ...] = ()) -> dict:
+    """Train ``arch`` by the final protocol ``cfg`` in ``folder`` (resuming it) and return its record.
+
+    A folder whose checkpoint is at a smaller budget (a curve row being extended) resumes
+    from it to ``cfg.retrain.g_iters``. ``keep`` names what else survives the pruning
+    (``checkpoint.pt`` to extend later, ``samples`` for the grids of every checkpoint).
+    """
     from gan_nas_env.training.retrain import retrain
 
-    cfg = load_config(cfg_name, {"seed": seed})
     resume = (folder / "checkpoint.pt").exists()
     # no checkpoint but files: killed between pruning the folder and storing its row (or the
     # store was rebuilt); that row is not stored, so the training is redone from scratch
@@ -89,10 +125,14 @@ def train_one(cfg_name: str, arch: Architecture, seed: int, folder: Path) -> dic
     grid = result.final_grid
     if grid is not None and grid.exists():  # keep the final samples next to the report
         shutil.copy(grid, folder / "final_grid.png")
+    curve = read_curve(folder)
     for item in folder.iterdir():  # checkpoints and logs are large: keep the reports only
-        if item.name not in (*KEEP, "final_grid.png"):
+        if item.name not in (*KEEP, "final_grid.png", *keep):
             shutil.rmtree(item) if item.is_dir() else item.unlink()
-    return {"metrics": result.final_metrics, "wall_s": result.wall_s}
+    metrics = dict(result.final_metrics)
+    if cfg.retrain.eval_every < cfg.retrain.g_iters:
+        metrics.update(iters=result.iterations, curve=curve)
+    return {"metrics": metrics, "wall_s": result.wall_s}
 
 
 def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: Path) -> None:
@@ -101,7 +141,7 @@ def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: P
 
     rows = [{"arch": r["arch"], "seed": r["seed"], **r["metrics"], "train_s": r["timings"].get("train_s"),
              "cpu": r["timings"].get("cpu")} for r in store.evaluations(key)]
-    data = {"final_hash": key, "config": load_config(args.config).to_dict(), "rows": rows,
+    data = {"final_hash": key, "config": protocol_config(args.config, args.overrides).to_dict(), "rows": rows,
             "provenance": provenance()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -141,9 +181,19 @@ def restore_rows(store: ResultsStore, key: str, rows: list[dict]) -> int:
     return new
 
 
+def _done(row: dict | None, budget: int) -> bool:
+    """A stored row that reaches ``budget`` (a v1 row, which has no ``iters``, always does)."""
+    return row is not None and int(row["metrics"].get("iters", budget)) >= budget
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="final-fmnist", help="final-protocol preset or YAML")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override on top of --config (repeatable); changes the protocol's hash")
+    p.add_argument("--keep", default="",
+                   help="comma-separated run-folder entries kept besides the reports "
+                        "(checkpoint.pt: extend the row later; samples: every checkpoint's grid)")
     p.add_argument("--table-config", default="table-fmnist", help="preset whose sampling order to follow")
     p.add_argument("--archs", type=int, default=150, help="architectures of the sampling order")
     p.add_argument("--extra", default="e2gan,autogan",
@@ -165,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
-    cfg = load_config(args.config)
+    cfg = protocol_config(args.config, args.overrides)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     archs = distinct_order(args.table_config, args.archs)
     named = [a for f in args.extra_from for a in archs_named_in(Path(f))]
@@ -175,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
             if str(arch) not in {str(a) for a in archs}:
                 archs.append(arch)
     jobs = [(a, s) for a in archs for s in seeds][args.worker :: args.workers]
-    key = cfg.final_hash()
+    key = protocol_key(cfg)
     restored = read_export(Path(args.restore), key) if args.restore else []  # refused before writing
     store = ResultsStore(args.store)
     if args.restore:
@@ -184,16 +234,19 @@ def main(argv: list[str] | None = None) -> None:
         export_rows(store, key, args, Path(args.export))
         return
     torch.set_num_threads(1)
-    todo = [(a, s) for a, s in jobs if store.get_evaluation(key, str(a), s) is None]
-    print(f"final protocol {args.config} ({key}): {len(jobs) - len(todo)} of {len(jobs)} rows stored")
+    budget = cfg.retrain.g_iters
+    todo = [(a, s) for a, s in jobs if not _done(store.get_evaluation(key, str(a), s), budget)]
+    print(f"final protocol {args.config} ({key}, {budget} iterations): "
+          f"{len(jobs) - len(todo)} of {len(jobs)} rows stored")
     t0, cpu = time.time(), cpu_model()
+    keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())
     for arch, seed in tqdm(todo, desc=f"worker {args.worker}", mininterval=30):
         if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
             break
-        if store.get_evaluation(key, str(arch), seed) is not None:  # another process made it
+        if _done(store.get_evaluation(key, str(arch), seed), budget):  # another process made it
             continue
         folder = Path(args.runs) / key / f"{str(arch).replace(' ', '')}-s{seed}"
-        rec = train_one(args.config, arch, seed, folder)
+        rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
         # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
                              timings={"train_s": rec["wall_s"], "cpu": cpu})

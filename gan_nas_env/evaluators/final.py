@@ -16,15 +16,30 @@ from typing import Any
 
 import numpy as np
 
+from gan_nas_env.errors import UserError
 from gan_nas_env.space import SPACE, Architecture
 
 FINAL_KEYS = ("IS", "FID", "KID")
 GRID_KEYS = ("IS", "FID")  # what the final surrogate predicts (the score needs both)
+CURVE_KEYS = (*FINAL_KEYS, "wall_s")  # one learning-curve checkpoint (wall_s: seconds so far)
+
+
+class CheckpointError(UserError, KeyError):
+    """A learning-curve checkpoint that the final rows do not hold."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one is a sentence
+        return str(self.args[0])
 
 
 @dataclass
 class FinalRows:
-    """Final-protocol rows: one per (architecture, training seed)."""
+    """Final-protocol rows: one per (architecture, training seed).
+
+    Rows of a protocol with learning curves (final protocol v2) also hold ``curves``:
+    the metrics of every scoring at the iterations ``curve_iters`` (NaN past the
+    iterations a row was trained for). ``metrics`` are then those at ``budget``, the
+    protocol's final checkpoint (NaN for a row that does not reach it).
+    """
 
     archs: list[str]
     seeds: np.ndarray  # [m] int
@@ -32,26 +47,78 @@ class FinalRows:
     train_s: np.ndarray  # [m] seconds of one final training
     final_hash: str
     config: dict[str, Any]
+    curve_iters: np.ndarray | None = None  # [k] int, ascending
+    curves: np.ndarray | None = None  # [m, k, 4] CURVE_KEYS
+    budget: int | None = None  # the checkpoint that ``metrics`` holds
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]], final_hash: str,
-                     config: dict[str, Any]) -> FinalRows:
-        """From ``scripts/build_finals.py --export`` rows (``arch``, ``seed``, metrics, ``train_s``)."""
+                     config: dict[str, Any], budget: int | None = None) -> FinalRows:
+        """From ``scripts/build_finals.py --export`` rows (``arch``, ``seed``, metrics, ``train_s``).
+
+        Rows with a ``curve`` (a list of ``{"iter": ..., "IS": ..., ...}``) give curves;
+        ``budget`` (default: the last checkpoint every row reaches) is then the one whose
+        metrics are the rows' final metrics.
+        """
         if not records:
             raise ValueError(f"no final rows of protocol {final_hash}")
-        return cls(
+        rows = cls(
             [str(Architecture.parse(r["arch"])) for r in records],
             np.array([int(r["seed"]) for r in records]),
             np.array([[float(r.get(k, np.nan)) for k in FINAL_KEYS] for r in records]),
             np.array([float(r.get("train_s") or np.nan) for r in records]),
             final_hash, config,
         )
+        if any(r.get("curve") for r in records):
+            iters = sorted({int(c["iter"]) for r in records for c in r.get("curve") or []})
+            col = {it: j for j, it in enumerate(iters)}
+            curves = np.full((len(records), len(iters), len(CURVE_KEYS)), np.nan)
+            for i, r in enumerate(records):
+                for c in r.get("curve") or []:
+                    curves[i, col[int(c["iter"])]] = [float(c.get(k, np.nan)) for k in CURVE_KEYS]
+            rows.curve_iters, rows.curves = np.array(iters, dtype=np.int64), curves
+            rows.set_budget(budget)
+        return rows
+
+    def set_budget(self, budget: int | None = None) -> None:
+        """Make the checkpoint at ``budget`` iterations the rows' final metrics.
+
+        :param budget: a stored checkpoint; None: the last one that every row reaches.
+        :raises CheckpointError: no such checkpoint (or rows without curves).
+        """
+        if self.curves is None or self.curve_iters is None:
+            raise CheckpointError("these final rows have no learning curves")
+        if budget is None:
+            reached = ~np.isnan(self.curves[:, :, 1])
+            common = np.flatnonzero(reached.all(0))
+            budget = int(self.curve_iters[common[-1]]) if len(common) else int(self.curve_iters[-1])
+        self.metrics = self.at(budget)[:, : len(FINAL_KEYS)]
+        self.budget = int(budget)
+
+    def checkpoint(self, iters: int) -> int:
+        """The column of checkpoint ``iters``; :class:`CheckpointError` naming the stored ones."""
+        if self.curve_iters is None:
+            raise CheckpointError("these final rows have no learning curves: only their final "
+                                  "metrics can be queried")
+        hit = np.flatnonzero(self.curve_iters == int(iters))
+        if not len(hit):
+            raise CheckpointError(
+                f"no checkpoint at {iters} iterations; the stored ones are "
+                f"{', '.join(str(int(i)) for i in self.curve_iters)}")
+        return int(hit[0])
+
+    def at(self, iters: int) -> np.ndarray:
+        """Every row's ``[IS, FID, KID, wall_s]`` at checkpoint ``iters`` (NaN: not reached)."""
+        col = self.checkpoint(iters)
+        assert self.curves is not None  # checkpoint() raised otherwise
+        return self.curves[:, col]
 
     def by_arch(self) -> dict[str, np.ndarray]:
         """Architecture -> its rows' metrics ``[seeds, 3]``."""
         out: dict[str, list[np.ndarray]] = {}
         for arch, m in zip(self.archs, self.metrics):
-            out.setdefault(arch, []).append(m)
+            if not np.isnan(m[1]):  # a curve row not trained to the budget has no final metrics
+                out.setdefault(arch, []).append(m)
         return {a: np.stack(v) for a, v in out.items()}
 
     def mean_metrics(self) -> tuple[list[str], np.ndarray]:

@@ -113,6 +113,9 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path,
                       final_metrics=finals.metrics, final_train_s=finals.train_s)
         meta["final"] = {"final_hash": finals.final_hash, "config": finals.config,
                          "uniform_draws": uniform_draws}
+        if finals.curves is not None and finals.curve_iters is not None:
+            arrays.update(final_curve_iters=finals.curve_iters, final_curves=finals.curves)
+            meta["final"]["budget"] = finals.budget
     if surrogate:
         table = Table(list(arrays["arch"]), metrics, arrays["representation"].astype(np.float32),
                       secs, arrays["diverged"], meta)
@@ -239,6 +242,9 @@ class Table:
             self._finals = FinalRows([str(a) for a in z["final_arch"]], z["final_seed"],
                                      z["final_metrics"], z["final_train_s"], final["final_hash"],
                                      final["config"])
+            if "final_curves" in z:
+                self._finals.curve_iters, self._finals.curves = z["final_curve_iters"], z["final_curves"]
+                self._finals.budget = final.get("budget")
         if "final_grid_q" in z:
             self._final_grid = _unpack(z, "final_grid")
         depths = [d for d in (1, 2, 3) if f"grid{d}_q" in z]
@@ -255,14 +261,22 @@ class Table:
         """The final-protocol rows (second fidelity), or None for a proxy-only table."""
         return self._finals
 
-    def final(self, arch: str) -> dict[str, Any] | None:
+    def final(self, arch: str, iters: int | None = None) -> dict[str, Any] | None:
         """Final metrics of a complete architecture: measured (seed mean) or surrogate-predicted.
 
+        :param iters: a checkpoint of the learning curves (tables of final protocol v2):
+            the metrics after that many generator iterations, measured rows only. None:
+            the protocol's budget.
         :return: ``IS``, ``FID``, ``score`` (``IS - alpha FID``), ``measured`` and
-            ``seeds`` (rows averaged); None when the table has no final fidelity.
+            ``seeds`` (rows averaged; with ``iters`` also ``KID``, ``wall_s`` and ``iters``);
+            None when the table has no final fidelity, or, with ``iters``, no row of
+            ``arch`` reaching that checkpoint.
+        :raises CheckpointError: ``iters`` is not a stored checkpoint (the message lists them).
         """
         if self._finals is None:
             return None
+        if iters is not None:
+            return self._final_at(arch, iters)
         rows = self._final_by_arch().get(arch)
         if rows is not None:
             m = rows.mean(0)
@@ -273,6 +287,18 @@ class Table:
         m = self._final_grid[SPACE.index(Architecture.parse(arch))]
         return {"IS": float(m[0]), "FID": float(m[1]), "score": float(m[0] - self.alpha * m[1]),
                 "measured": False, "seeds": 0}
+
+    def _final_at(self, arch: str, iters: int) -> dict[str, Any] | None:
+        """Measured metrics of ``arch`` at checkpoint ``iters`` (seed mean of the rows reaching it)."""
+        assert self._finals is not None
+        at = self._finals.at(iters)  # CheckpointError names the stored checkpoints
+        mine = np.array([a == arch for a in self._finals.archs]) & ~np.isnan(at[:, 1])
+        if not mine.any():
+            return None
+        m = at[mine].mean(0)
+        return {"IS": float(m[0]), "FID": float(m[1]), "KID": float(m[2]),
+                "score": float(m[0] - self.alpha * m[1]), "wall_s": float(m[3]),
+                "measured": True, "seeds": int(mine.sum()), "iters": int(iters)}
 
     def uniform_sample(self, default_draws: int | None = None) -> list[str]:
         """The distinct architectures of the final rows' uniform sample, in sampling order.

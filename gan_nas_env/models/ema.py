@@ -37,12 +37,17 @@ class EMA:
 
     :param model: the module to average (its structure must not change afterwards).
     :param decay: weight of the old average, in (0, 1); 0.999 in E2GAN.
+    :param warmup: use ``min(decay, (1 + t) / (10 + t))`` at update ``t`` (the decay
+        warm-up of ``tf.train.ExponentialMovingAverage``): the average's horizon grows
+        with training instead of holding the initial weights for ``1 / (1 - decay)``
+        updates. Off in E2GAN.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = False) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = float(decay)
+        self.warmup = bool(warmup)
         self.num_updates = 0
         self.module = copy.deepcopy(model).eval()
         self.module.requires_grad_(False)
@@ -51,13 +56,21 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         """Move the shadow towards ``model``'s current parameters and buffers."""
         src = model.state_dict()
+        decay = self.current_decay()
         for name, shadow in self.module.state_dict().items():
             value = src[name].detach()
             if shadow.dtype.is_floating_point:
-                shadow.lerp_(value.to(shadow.dtype), 1.0 - self.decay)
+                shadow.lerp_(value.to(shadow.dtype), 1.0 - decay)
             else:
                 shadow.copy_(value)
         self.num_updates += 1
+
+    def current_decay(self) -> float:
+        """The decay the next :meth:`update` applies (``decay``, or its warm-up value)."""
+        if not self.warmup:
+            return self.decay
+        t = self.num_updates
+        return min(self.decay, (1.0 + t) / (10.0 + t))
 
     def state_dict(self) -> dict[str, Any]:
         """Decay, update count and the shadow module's state dict."""

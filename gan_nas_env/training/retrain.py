@@ -204,7 +204,7 @@ def _train(run: _Run, step: int, progress: bool) -> int:
     """Train ``run`` from generator iteration ``step`` to ``retrain.g_iters``; the last step."""
     from torch.utils.tensorboard import SummaryWriter
 
-    cfg, out, dev = run.cfg, run.out, run.dev
+    cfg, out = run.cfg, run.out
     r = cfg.retrain
     t = r.train_config(cfg.train)
     res, latent = run.G.resolution, cfg.model.latent_dim
@@ -215,21 +215,10 @@ def _train(run: _Run, step: int, progress: bool) -> int:
     run.D.train()
     try:
         while step < r.g_iters:
-            # -- n_critic discriminator steps, then one generator step
-            d_sum = torch.zeros((), device=dev)
-            for _ in range(t.n_critic):
-                real_batch = run.bank.batch(res, t.d_batch_size, run.gen)
-                z = torch.randn(t.d_batch_size, latent, device=dev, generator=run.gen)
-                d_loss = run.gan_step.d_update(
-                    real_batch, functools.partial(generate, run.G, z, run.gen), penalty_generator=run.gen
-                )
-                d_sum += d_loss.detach().float()
-            z = torch.randn(t.g_batch_size, latent, device=dev, generator=run.gen)
-            g_loss = run.gan_step.g_update(functools.partial(generate, run.G, z, run.gen), real_batch)
-            run.ema.update(run.G)
+            d_loss, g_loss = train_iteration(run, t, res, latent)
             step += 1
             bar.update(1)
-            pending.append((step, d_sum / t.n_critic, g_loss.detach().float()))
+            pending.append((step, d_loss, g_loss))
 
             do_eval = step % r.eval_every == 0 or step == r.g_iters
             do_ckpt = step % r.checkpoint_every == 0 or step == r.g_iters
@@ -245,6 +234,27 @@ def _train(run: _Run, step: int, progress: bool) -> int:
         bar.close()
         writer.close()
     return step
+
+
+def train_iteration(run: _Run, t: Any, res: int, latent: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One generator iteration: ``n_critic`` discriminator steps, a generator step, the EMA.
+
+    :return: the mean discriminator loss and the generator loss (device tensors, not synced).
+    """
+    dev = run.dev
+    d_sum = torch.zeros((), device=dev)
+    fmt = torch.channels_last if run.cfg.retrain.channels_last else torch.contiguous_format
+    for _ in range(t.n_critic):
+        real_batch = run.bank.batch(res, t.d_batch_size, run.gen).contiguous(memory_format=fmt)
+        z = torch.randn(t.d_batch_size, latent, device=dev, generator=run.gen)
+        d_loss = run.gan_step.d_update(
+            real_batch, functools.partial(generate, run.G, z, run.gen), penalty_generator=run.gen
+        )
+        d_sum += d_loss.detach().float()
+    z = torch.randn(t.g_batch_size, latent, device=dev, generator=run.gen)
+    g_loss = run.gan_step.g_update(functools.partial(generate, run.G, z, run.gen), real_batch)
+    run.ema.update(run.G)
+    return d_sum / t.n_critic, g_loss.detach().float()
 
 
 def _check_run_folder(
@@ -287,7 +297,10 @@ def _build_run(
     with isolated_global_rng(dev, seed=cfg.seed):
         G = build_generator(arch, m.latent_dim, r.gf, m.bottom_width, cfg.data.channels, m.num_generators).to(dev)
         D = Discriminator(r.df, cfg.data.channels, m.bottom_width, stage=3).to(dev)
-    ema = EMA(G, r.ema_decay)
+    if r.channels_last:
+        G.to(memory_format=torch.channels_last)
+        D.to(memory_format=torch.channels_last)
+    ema = EMA(G, r.ema_decay, warmup=r.ema_warmup)
     opt_g = torch.optim.Adam(G.parameters(), lr=t.g_lr, betas=(t.beta1, t.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=t.d_lr, betas=(t.beta1, t.beta2))
     loss_fn = get_loss(t.loss, gp_weight=t.gp_weight)
@@ -297,7 +310,7 @@ def _build_run(
     header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
               "model": model_sizes, "config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash()}
     # the one GAN step (also the proxy's); its penalty draws from ``gen`` (see _train)
-    gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp and dev.type == "cuda",
+    gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp,
                        device_type=dev.type, grad_clip=t.grad_clip)
     run = _Run(cfg, arch, out, dev, G, D, ema, opt_g, opt_d, gan_step, bank, scorer, gen, header, t_start)
     if ckpt:

@@ -95,3 +95,51 @@ def test_only_the_first_draws_of_the_sampling_order_are_the_uniform_final_sample
     assert ref["n"] == len(scores) and ref["mean"] == pytest.approx(np.mean(scores))
     assert ref["best"] == pytest.approx(max(scores))
     assert final_reference(everything)["n"] == len(everything.final_uniform())
+
+
+def _curve_records(archs, seeds=(0, 1), iters=(500, 1000, 1500)):
+    """Synthetic curve rows: FID falls with the iterations; the second seed stops at 1,000."""
+    rows = []
+    for i, arch in enumerate(archs[:12]):
+        for seed in seeds:
+            reached = [it for it in iters if seed == 0 or it <= 1000]
+            curve = [{"iter": it, "IS": 1.0 + it / 1000 + 0.01 * i, "FID": 40.0 - it / 100 + i + seed,
+                      "KID": 0.1, "wall_s": it / 10} for it in reached]
+            rows.append({"arch": str(arch), "seed": seed, **{k: curve[-1][k] for k in ("IS", "FID", "KID")},
+                         "iters": reached[-1], "curve": curve, "train_s": reached[-1] / 10})
+    return rows
+
+
+def test_curves_are_stored_and_any_checkpoint_can_be_queried(tmp_path, make_small_store):
+    from gan_nas_env.evaluators.final import CheckpointError
+    from gan_nas_env.evaluators.tabular import export_table
+
+    store, cfg, archs = make_small_store(tmp_path)
+    finals = FinalRows.from_records(_curve_records(archs), "curve-test", {"seed": 0})
+    assert list(finals.curve_iters) == [500, 1000, 1500]
+    assert finals.budget == 1000  # the last checkpoint that every row reaches
+    export_table(store, cfg, tmp_path / "t.npz", finals=finals, surrogate=False)
+    table = Table.load(tmp_path / "t.npz")
+    assert table.meta["final"]["budget"] == 1000
+    a = str(archs[3])
+    at1000 = table.final(a, iters=1000)
+    assert at1000["seeds"] == 2 and at1000["iters"] == 1000
+    assert at1000["FID"] == pytest.approx(40.0 - 10 + 3 + 0.5)  # the mean of seeds 0 and 1
+    assert table.final(a) == {k: at1000[k] for k in ("IS", "FID", "score", "measured", "seeds")} | {
+        "measured": True}
+    at1500 = table.final(a, iters=1500)  # only seed 0 reaches it
+    assert at1500["seeds"] == 1 and at1500["FID"] == pytest.approx(40.0 - 15 + 3)
+    assert at1500["score"] == pytest.approx(at1500["IS"] - table.alpha * at1500["FID"])
+    assert table.final(str(archs[30]), iters=500) is None  # no row of that architecture
+    with pytest.raises(CheckpointError, match="stored ones are 500, 1000, 1500"):
+        table.final(a, iters=750)
+    finals.set_budget(1500)  # the second seed has no final metrics at 1,500: left out
+    assert len(finals.by_arch()[a]) == 1
+
+
+def test_rows_without_curves_refuse_a_checkpoint_query(final_table):
+    from gan_nas_env.evaluators.final import CheckpointError
+
+    path, _, archs = final_table
+    with pytest.raises(CheckpointError, match="no learning curves"):
+        Table.load(path).final(str(archs[0]), iters=1000)

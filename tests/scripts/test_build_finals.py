@@ -120,3 +120,36 @@ def test_rows_exported_before_the_cpu_was_recorded_get_the_exporters(builder, pr
     rows = json.loads((tmp_path / "again.json").read_text())["rows"]
     assert [r["cpu"] for r in rows] == ["Old CPU"] and "cpu" not in ResultsStore(tmp_path / "b.sqlite") \
         .evaluations(load_config(str(protocol)).final_hash())[0]["metrics"]
+
+
+def test_curve_rows_hold_every_checkpoint_and_extend_to_a_larger_budget(builder, tmp_path):
+    # a protocol scored more than once per run is keyed by its curve hash (no budget), so a
+    # row trained to 4 iterations extends to 6 from its kept checkpoint without retraining
+    base = load_config("tiny", {"retrain.g_iters": 4, "retrain.eval_every": 2,
+                                "retrain.checkpoint_every": 2, "retrain.eval_samples": 64})
+    path = tmp_path / "curve-tiny.yaml"
+    path.write_text(yaml.safe_dump(base.to_dict()))
+    args = ["--config", str(path), "--table-config", "tiny", "--archs", "1", "--extra", "",
+            "--store", str(tmp_path / "f.sqlite"), "--runs", str(tmp_path / "runs"),
+            "--keep", "checkpoint.pt,samples"]
+    builder.main(args)
+    key = builder.protocol_key(base)
+    assert key == base.curve_hash() and key.startswith("curve-")
+    assert key == load_config(base, {"retrain.g_iters": 6}).curve_hash()  # the budget is not in it
+    store = ResultsStore(tmp_path / "f.sqlite")
+    (row,) = store.evaluations(key)
+    assert row["metrics"]["iters"] == 4
+    assert [c["iter"] for c in row["metrics"]["curve"]] == [2, 4]
+    assert row["metrics"]["FID"] == row["metrics"]["curve"][-1]["FID"]
+    assert all(c["wall_s"] > 0 for c in row["metrics"]["curve"])
+    folder = tmp_path / "runs" / key / f"{row['arch'].replace(' ', '')}-s0"
+    assert (folder / "checkpoint.pt").exists() and len(list((folder / "samples").iterdir())) == 2
+    first = row["metrics"]["curve"]
+    builder.main([*args, "--set", "retrain.g_iters=6"])  # extended, not retrained
+    (row,) = store.evaluations(key)
+    assert [c["iter"] for c in row["metrics"]["curve"]] == [2, 4, 6] and row["metrics"]["iters"] == 6
+    assert row["metrics"]["curve"][:2] == first
+    out = tmp_path / "curves.json"
+    builder.main([*args, "--export", str(out)])
+    exported = json.loads(out.read_text())
+    assert exported["final_hash"] == key and len(exported["rows"][0]["curve"]) == 3

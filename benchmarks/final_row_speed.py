@@ -1,0 +1,157 @@
+#!/usr/bin/env python
+"""Cost of a final row on CPU: seconds per generator iteration and per scoring, by technique.
+
+Times the final protocol's own training iteration (``gan_nas_env.training.retrain.train_iteration``:
+``n_critic`` discriminator steps, a generator step, the EMA update) for a few
+architectures of the table's uniform sampling order, under each variant:
+
+- ``fp32``: the protocol as it runs today (contiguous NCHW, fp32, eager);
+- ``channels_last``: NHWC models and batches;
+- ``bf16``: CPU bf16 autocast of the forward passes (oneDNN bf16 kernels where the CPU has them);
+- ``bf16+channels_last``;
+- ``compile``, ``compile+channels_last``: ``torch.compile`` of G (inductor; the compile
+  time shows in the warm-up). D cannot be compiled here: its two forward passes before
+  one backward fail inductor's in-place check.
+
+Each variant is timed in the same process, one torch thread, after a warm-up, in
+round-robin repeats so that a change of machine load hits every variant alike.
+Also times one scoring of the EMA generator (``retrain.eval_samples`` samples) and
+reports what a row costs at each budget with a scoring every ``--eval-every`` iterations.
+
+    python -m benchmarks.final_row_speed --out docs/perf/final_row_speed_cpu.json \\
+        --md docs/perf/final_row_speed_cpu.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_nas_env.config import load_config
+from gan_nas_env.evaluators.tabular import sampling_order
+from gan_nas_env.provenance import provenance
+from gan_nas_env.training.retrain import _build_run, score_generator, train_iteration
+
+VARIANTS = ("fp32", "channels_last", "bf16", "bf16+channels_last", "compile", "compile+channels_last")
+
+
+def _prepare(cfg: Any, arch: Any, variant: str, tmp: Path) -> Any:
+    """A fresh run of ``arch`` set up for ``variant``."""
+    run = _build_run(cfg, arch, tmp, torch.device("cpu"), None, time.perf_counter())
+    if "channels_last" in variant:
+        run.G.to(memory_format=torch.channels_last)
+        run.D.to(memory_format=torch.channels_last)
+        batch = run.bank.batch
+        run.bank.batch = lambda *a, **k: batch(*a, **k).contiguous(memory_format=torch.channels_last)
+    if "bf16" in variant:
+        run.gan_step.amp = True
+        run.gan_step.device_type = "cpu"
+    if variant.startswith("compile"):
+        # D's two forward passes before one backward trip inductor's in-place check
+        # (aot_autograd's version counter), so only G is compiled; the EMA reads the eager G
+        g_eager = run.G
+        run.G = run.gan_step.G = torch.compile(run.G)
+        ema_update = run.ema.update
+        run.ema.update = lambda _m: ema_update(g_eager)
+    return run
+
+
+def time_iterations(cfg: Any, arch: Any, variant: str, iters: int, warmup: int, tmp: Path) -> dict[str, float]:
+    """Median seconds per training iteration of ``arch`` under ``variant`` (and warm-up time)."""
+    run = _prepare(cfg, arch, variant, tmp)
+    t = cfg.retrain.train_config(cfg.train)
+    res, latent = run.ema.module.resolution, cfg.model.latent_dim
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        train_iteration(run, t, res, latent)
+    warm_s = time.perf_counter() - t0
+    times = []
+    for _ in range(iters):
+        t1 = time.perf_counter()
+        d, g = train_iteration(run, t, res, latent)
+        float(d), float(g)  # the loop syncs once per log interval; here once per iteration (CPU: free)
+        times.append(time.perf_counter() - t1)
+    return {"s_per_iter": statistics.median(times), "warmup_s": warm_s}
+
+
+def time_scoring(cfg: Any, arch: Any, tmp: Path) -> float:
+    """Seconds of one scoring of the EMA generator on ``retrain.eval_samples`` samples."""
+    run = _prepare(cfg, arch, "fp32", tmp)
+    score_generator(run.ema.module, run.scorer, 250, cfg.model.latent_dim, 0, run.dev)  # warm
+    t0 = time.perf_counter()
+    score_generator(run.ema.module, run.scorer, cfg.retrain.eval_samples, cfg.model.latent_dim, 0, run.dev)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="final-fmnist")
+    p.add_argument("--archs", type=int, default=3, help="architectures of the table's sampling order")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--iters", type=int, default=20, help="timed iterations per variant and repeat")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=2, help="round-robin repeats over the variants")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--out", default=None)
+    p.add_argument("--md", default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    cfg = load_config(args.config)
+    archs = sampling_order(load_config("table-fmnist").seed, args.archs)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        p.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
+    tmp = Path("runs/bench_tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    per: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
+    warm: dict[str, list[float]] = {v: [] for v in variants}
+    for rep in range(args.repeats):
+        for arch in archs:
+            for v in variants:
+                r = time_iterations(cfg, arch, v, args.iters, args.warmup, tmp)
+                per[v].setdefault(str(arch), []).append(r["s_per_iter"])
+                warm[v].append(r["warmup_s"])
+                print(f"rep {rep} {arch} {v:20s} {1000 * r['s_per_iter']:.1f} ms/iter "
+                      f"(warm-up {r['warmup_s']:.1f} s)", flush=True)
+    scoring_s = time_scoring(cfg, archs[0], tmp)
+    rows = []
+    base = {a: min(ts) for a, ts in per["fp32"].items()} if "fp32" in per else None
+    for v in variants:
+        best = {a: min(ts) for a, ts in per[v].items()}
+        mean_s = statistics.mean(best.values())
+        row = {"variant": v, "ms_per_iter": {a: 1000 * s for a, s in best.items()},
+               "mean_ms_per_iter": 1000 * mean_s, "warmup_s_max": max(warm[v])}
+        if base:
+            row["speedup_vs_fp32"] = statistics.mean(base[a] / best[a] for a in best)
+        rows.append(row)
+    per_k = {k: {r["variant"]: k * r["mean_ms_per_iter"] / 1000 + (k // args.eval_every) * scoring_s
+                 for r in rows} for k in (1000, 3000, 5000, 10000)}
+    data = {"config": args.config, "archs": [str(a) for a in archs], "iters": args.iters,
+            "repeats": args.repeats, "threads": 1, "rows": rows, "scoring_s": scoring_s,
+            "eval_samples": cfg.retrain.eval_samples, "eval_every": args.eval_every,
+            "row_s_by_budget": per_k, "provenance": provenance()}
+    print(json.dumps({k: v for k, v in data.items() if k != "provenance"}, indent=1))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(data, indent=1))
+    if args.md:
+        m = data["provenance"]["machine"]
+        lines = [f"# Cost of a final row on CPU ({m.get('cpu')}, 1 thread)", "",
+                 f"`{' '.join(data['provenance']['command'])}` at {data['provenance']['git_sha']}; "
+                 f"{len(archs)} architectures, best of {args.repeats} x {args.iters} iterations.", "",
+                 "| variant | ms / iteration | speed-up vs fp32 |", "|---|---|---|"]
+        lines += [f"| {r['variant']} | {r['mean_ms_per_iter']:.1f} | {r.get('speedup_vs_fp32', 1):.2f}x |"
+                  for r in rows]
+        lines += ["", f"One scoring ({cfg.retrain.eval_samples} samples): {scoring_s:.1f} s.", ""]
+        Path(args.md).write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
