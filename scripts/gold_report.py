@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""The gold subset: where does the ranking of trained GANs settle? (docs/validity.md)
+
+Reads the learning-curve rows of final protocol v2 (``scripts/build_finals.py --config
+final-fmnist-v2 --export docs/validity/finals_v2.json``). The gold subset is the first
+``--n`` distinct architectures of the table's uniform sampling order whose seed-0 row
+reaches the gold budget (10,000 generator iterations). For each checkpoint it reports,
+for the score ``IS - alpha FID``, FID, IS and KID separately:
+
+- the curves' mean and spread over the architectures;
+- Kendall tau (seeded bootstrap 95% interval over architectures) between that
+  checkpoint's ranking and the last checkpoint's;
+- the seed-to-seed spread (architectures with two seeds) against the spread between
+  architectures, and how two seeds' rankings agree;
+- the cheapest checkpoint whose ranking agrees with the last at tau >= 0.8.
+
+It copies the sample grids of the best and the worst architecture at three checkpoints
+(from this machine's run folders, ``--runs``; committed grids are kept when the folders
+are gone) and writes ``docs/validity/gold.json``, ``docs/validity/gold.md`` (included in
+``docs/validity.md`` by ``scripts/validity.py report``) and two plots::
+
+    python scripts/gold_report.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gan_nas_env.evaluators.final import CURVE_KEYS, FinalRows
+from gan_nas_env.evaluators.tabular import sampling_order
+from gan_nas_env.provenance import provenance
+
+DOCS = Path("docs/validity")
+# metric -> sign that makes higher better
+METRICS = {"score": 1.0, "FID": -1.0, "IS": 1.0, "KID": -1.0}
+TARGET_TAU = 0.8
+REPS = 2000
+
+
+def metric_at(rows: FinalRows, iters: int, metric: str, alpha: float) -> np.ndarray:
+    """Every row's ``metric`` at checkpoint ``iters`` (NaN where the row stops earlier)."""
+    m = rows.at(iters)
+    if metric == "score":
+        return m[:, CURVE_KEYS.index("IS")] - alpha * m[:, CURVE_KEYS.index("FID")]
+    return m[:, CURVE_KEYS.index(metric)]
+
+
+def kendall_ci(x: np.ndarray, y: np.ndarray, reps: int = REPS, seed: int = 0) -> dict[str, Any]:
+    """Kendall tau of ``x`` and ``y`` with a seeded bootstrap 95% interval (resampling pairs)."""
+    from scipy.stats import kendalltau
+
+    tau = float(kendalltau(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(reps):
+        i = rng.integers(0, len(x), len(x))
+        if len(set(i)) > 2:
+            t = kendalltau(x[i], y[i]).statistic
+            if np.isfinite(t):
+                boots.append(t)
+    lo, hi = (np.percentile(boots, [2.5, 97.5]) if boots else (np.nan, np.nan))
+    return {"tau": tau, "lo": float(lo), "hi": float(hi), "n": len(x)}
+
+
+def gold_archs(rows: FinalRows, n: int, budget: int, table_seed: int = 0) -> list[str]:
+    """The first ``n`` of the uniform sampling order whose seed-0 row reaches ``budget``."""
+    reach = {a for a, s, v in zip(rows.archs, rows.seeds, rows.at(budget)[:, 1])
+             if s == 0 and np.isfinite(v)}
+    order = dict.fromkeys(str(a) for a in sampling_order(table_seed, 4 * n + 200))
+    return [a for a in order if a in reach][:n]
+
+
+def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: int = REPS) -> dict[str, Any]:
+    """Per checkpoint: curves, Kendall vs the last checkpoint, seed noise; the chosen budget."""
+    assert rows.curve_iters is not None
+    checkpoints = [int(i) for i in rows.curve_iters if i <= budget]
+    s0 = {a: i for i, (a, s) in enumerate(zip(rows.archs, rows.seeds)) if s == 0}
+    s1 = {a: i for i, (a, s) in enumerate(zip(rows.archs, rows.seeds)) if s == 1}
+    idx0 = np.array([s0[a] for a in archs])
+    paired = [a for a in archs if a in s1 and np.isfinite(rows.at(budget)[s1[a], 1])]
+    out: dict[str, Any] = {"n": len(archs), "archs": archs, "budget": budget, "alpha": alpha,
+                           "checkpoints": checkpoints, "n_two_seeds": len(paired),
+                           "two_seed_archs": paired, "metrics": {}}
+    for metric, sign in METRICS.items():
+        last = sign * metric_at(rows, budget, metric, alpha)[idx0]
+        per: list[dict[str, Any]] = []
+        for k in checkpoints:
+            v = metric_at(rows, k, metric, alpha)
+            x = v[idx0]
+            rec: dict[str, Any] = {"iters": k, "mean": float(np.mean(x)), "sd": float(np.std(x, ddof=1)),
+                                   "min": float(np.min(x)), "max": float(np.max(x)),
+                                   "vs_last": kendall_ci(sign * x, last, reps)}
+            if paired:
+                a0 = np.array([v[s0[a]] for a in paired])
+                a1 = np.array([v[s1[a]] for a in paired])
+                rec["seed_sd"] = float(np.sqrt(np.mean((a0 - a1) ** 2) / 2))  # within-arch sd
+                rec["between_sd"] = float(np.std((a0 + a1) / 2, ddof=1)) if len(paired) > 1 else None
+                if len(paired) > 2:
+                    rec["seed_vs_seed"] = kendall_ci(a0, a1, reps)
+            per.append(rec)
+        first_ok = next((r["iters"] for r in per if r["vs_last"]["tau"] >= TARGET_TAU), None)
+        out["metrics"][metric] = {"per_checkpoint": per, "cheapest_tau_0.8": first_ok}
+    wall = rows.at(budget)[idx0, CURVE_KEYS.index("wall_s")]
+    out["wall_s_at_budget"] = {"median": float(np.median(wall)), "max": float(np.max(wall))}
+    out["wall_s_per_checkpoint"] = {
+        k: float(np.median(rows.at(k)[idx0, CURVE_KEYS.index("wall_s")])) for k in checkpoints}
+    return out
+
+
+def copy_grids(res: dict[str, Any], rows: FinalRows, runs: Path, key: str, shown: list[int],
+               docs: Path = DOCS) -> dict[str, str]:
+    """Grids of the best and the worst architecture (by the last checkpoint's FID) at ``shown``."""
+    fid = {a: res_fid for a, res_fid in zip(res["archs"], _last_fid(res, rows))}
+    pick = {"best": min(fid, key=fid.get), "worst": max(fid, key=fid.get)}
+    out = {}
+    (docs / "gold").mkdir(parents=True, exist_ok=True)
+    for label, arch in pick.items():
+        for k in shown:
+            src = runs / key / f"{arch.replace(' ', '')}-s0" / "samples" / f"iter_{k:06d}.png"
+            dst = docs / "gold" / f"{label}_{k:06d}.png"
+            if src.exists():
+                shutil.copy(src, dst)
+            if dst.exists():
+                out[f"{label}_{k}"] = str(dst.relative_to(docs.parent))
+    out.update({f"{label}_arch": arch for label, arch in pick.items()})
+    return out
+
+
+def _last_fid(res: dict[str, Any], rows: FinalRows) -> list[float]:
+    s0 = {a: i for i, (a, s) in enumerate(zip(rows.archs, rows.seeds)) if s == 0}
+    at = rows.at(res["budget"])[:, CURVE_KEYS.index("FID")]
+    return [float(at[s0[a]]) for a in res["archs"]]
+
+
+def plots(res: dict[str, Any], rows: FinalRows, docs: Path = DOCS) -> list[str]:
+    """Learning curves of every gold architecture, and Kendall vs the last checkpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s0 = {a: i for i, (a, s) in enumerate(zip(rows.archs, rows.seeds)) if s == 0}
+    ks = res["checkpoints"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, metric in zip(axes, ("FID", "IS", "score")):
+        vals = np.stack([metric_at(rows, k, metric, res["alpha"]) for k in ks], 1)
+        for a in res["archs"]:
+            ax.plot(ks, vals[s0[a]], color="grey", alpha=0.4, lw=0.8)
+        ax.plot(ks, [r["mean"] for r in res["metrics"][metric]["per_checkpoint"]], color="k", lw=2,
+                label="mean")
+        ax.set_xlabel("generator iterations")
+        ax.set_title(f"{metric} ({res['n']} architectures, seed 0)")
+    axes[0].legend()
+    fig.tight_layout()
+    curves = docs / "gold_curves.png"
+    fig.savefig(curves, dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for metric in METRICS:
+        per = res["metrics"][metric]["per_checkpoint"]
+        ax.errorbar(ks, [r["vs_last"]["tau"] for r in per],
+                    # a percentile interval need not contain the point estimate: clip at 0
+                    yerr=[[max(0.0, r["vs_last"]["tau"] - r["vs_last"]["lo"]) for r in per],
+                          [max(0.0, r["vs_last"]["hi"] - r["vs_last"]["tau"]) for r in per]],
+                    label=metric, capsize=2, alpha=0.8)
+    ax.axhline(TARGET_TAU, color="k", ls=":", lw=1)
+    ax.set_xlabel("checkpoint (generator iterations)")
+    ax.set_ylabel(f"Kendall tau with the ranking at {res['budget']}")
+    ax.legend()
+    fig.tight_layout()
+    tau = docs / "gold_kendall.png"
+    fig.savefig(tau, dpi=100)
+    plt.close(fig)
+    return [str(curves.relative_to(docs.parent)), str(tau.relative_to(docs.parent))]
+
+
+def _ci(v: dict[str, Any] | None) -> str:
+    if not v:
+        return "-"
+    return f"{v['tau']:.2f} [{v['lo']:.2f}, {v['hi']:.2f}]"
+
+
+def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: dict[str, Any]) -> str:
+    """The gold-subset section of docs/validity.md."""
+    m = prov["machine"]
+    lines = [
+        "## Gold subset: where the ranking of trained GANs settles (final protocol v2)", "",
+        f"{res['n']} architectures, the first of the table's uniform sampling order, trained by "
+        f"`configs/final-fmnist-v2.yaml` to {res['budget']} generator iterations (seed 0), "
+        f"{res['n_two_seeds']} of them with a second seed; the EMA generator scored every "
+        f"{res['checkpoints'][1] - res['checkpoints'][0] if len(res['checkpoints']) > 1 else '-'} "
+        f"iterations on 2,000 samples. Median cost of a row to {res['budget']}: "
+        f"{res['wall_s_at_budget']['median']:.0f} s of one core (rows' own CPUs; "
+        f"`docs/validity/finals_v2.json` names each). Written by `scripts/gold_report.py` "
+        f"({m.get('cpu')}, git {prov['git_sha'][:10]}); numbers in `docs/validity/gold.json`.", "",
+        f"![learning curves](../{figs[0]})", "",
+        f"![Kendall tau with the last checkpoint](../{figs[1]})", "",
+        f"Kendall tau (bootstrap 95% interval over architectures) between each checkpoint's "
+        f"ranking and the ranking at {res['budget']}:", "",
+        "| iterations | median s | score | FID | IS | KID |", "|---|---|---|---|---|---|",
+    ]
+    for j, k in enumerate(res["checkpoints"]):
+        cells = [_ci(res["metrics"][mt]["per_checkpoint"][j]["vs_last"]) for mt in METRICS]
+        lines.append(f"| {k} | {res['wall_s_per_checkpoint'][k]:.0f} | " + " | ".join(cells) + " |")
+    lines += ["", "Cheapest checkpoint whose ranking agrees with the last at tau >= 0.8: "
+              + ", ".join(f"{mt} {res['metrics'][mt]['cheapest_tau_0.8'] or 'none'}" for mt in METRICS)
+              + ".", ""]
+    if res["n_two_seeds"]:
+        lines += [f"Seed noise ({res['n_two_seeds']} architectures with two seeds): the within-"
+                  "architecture (seed-to-seed) standard deviation against the standard deviation "
+                  "between architectures, and how the two seeds' rankings agree:", "",
+                  "| iterations | score seed sd | score between sd | FID seed sd | FID between sd | "
+                  "seed 0 vs seed 1 tau (score) | (FID) |", "|---|---|---|---|---|---|---|"]
+        for j, k in enumerate(res["checkpoints"]):
+            sc, fd = (res["metrics"][mt]["per_checkpoint"][j] for mt in ("score", "FID"))
+            lines.append(f"| {k} | {sc.get('seed_sd', float('nan')):.3f} | {sc.get('between_sd') or float('nan'):.3f} "
+                         f"| {fd.get('seed_sd', float('nan')):.2f} | {fd.get('between_sd') or float('nan'):.2f} "
+                         f"| {_ci(sc.get('seed_vs_seed'))} | {_ci(fd.get('seed_vs_seed'))} |")
+        lines.append("")
+    lines += ["Mean (sd) over the architectures at each checkpoint:", "",
+              "| iterations | FID | IS | score |", "|---|---|---|---|"]
+    for j, k in enumerate(res["checkpoints"]):
+        c = [res["metrics"][mt]["per_checkpoint"][j] for mt in ("FID", "IS", "score")]
+        lines.append(f"| {k} | " + " | ".join(f"{r['mean']:.3f} ({r['sd']:.3f})" for r in c) + " |")
+    lines.append("")
+    shown = sorted({int(k.split("_")[1]) for k in grids if k.split("_")[1].isdigit()})
+    if shown:
+        lines += [f"Samples of the best (`{grids['best_arch']}`) and the worst (`{grids['worst_arch']}`) "
+                  f"architecture by FID at {res['budget']}, at {', '.join(map(str, shown))} iterations:", ""]
+        for label in ("best", "worst"):
+            lines.append(" ".join(f"![{label} {k}](../{grids[f'{label}_{k}']})" for k in shown
+                                  if f"{label}_{k}" in grids))
+            lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--finals", default=str(DOCS / "finals_v2.json"), help="curve rows (build_finals --export)")
+    p.add_argument("--n", type=int, default=30, help="gold architectures")
+    p.add_argument("--budget", type=int, default=10_000, help="the gold budget (last checkpoint)")
+    p.add_argument("--alpha", type=float, default=0.01, help="the score's FID weight")
+    p.add_argument("--runs", default="runs/finals_v2", help="run folders of the curve rows (for grids)")
+    p.add_argument("--grids", default="1000,3000,10000", help="checkpoints whose grids are shown")
+    p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples")
+    p.add_argument("--docs", default=str(DOCS), help="folder of gold.json, gold.md, the plots and grids")
+    args = p.parse_args(argv)
+    data = json.loads(Path(args.finals).read_text())
+    rows = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
+    archs = gold_archs(rows, args.n, args.budget)
+    if len(archs) < 3:
+        raise SystemExit(f"{args.finals}: only {len(archs)} architectures reach {args.budget} iterations; "
+                         "the report needs at least 3")
+    res = analyse(rows, archs, args.budget, args.alpha, args.reps)
+    res["partial"] = len(archs) < args.n
+    docs = Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    grids = copy_grids(res, rows, Path(args.runs), data["final_hash"],
+                       [int(k) for k in args.grids.split(",") if k.strip()], docs)
+    figs = plots(res, rows, docs)
+    prov = provenance()
+    (docs / "gold.json").write_text(json.dumps({**res, "grids": grids, "provenance": prov}, indent=1))
+    md = markdown(res, figs, grids, prov)
+    if res["partial"]:
+        md = md.replace("\n\n", f"\n\n**Partial: {len(archs)} of {args.n} gold architectures so far.**\n\n", 1)
+    (docs / "gold.md").write_text(md)
+    print(f"wrote {docs / 'gold.json'}, {docs / 'gold.md'} ({len(archs)} architectures)")
+
+
+if __name__ == "__main__":
+    main()

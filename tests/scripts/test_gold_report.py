@@ -1,0 +1,61 @@
+"""scripts/gold_report.py: where the ranking settles, on synthetic learning curves."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gan_nas_env.evaluators.tabular import sampling_order
+
+
+@pytest.fixture(scope="module")
+def gold(load_script):
+    return load_script("gold_report")
+
+
+def _export(path, n=8, two_seeds=4, budget=2000):
+    """Curve rows: early checkpoints rank the architectures in reverse, late ones by ``quality``."""
+    archs = list(dict.fromkeys(str(a) for a in sampling_order(0, 40)))[:n]
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, arch in enumerate(archs):
+        quality = i / n  # the settled order: later architectures are better
+        for seed in (0, 1) if i < two_seeds else (0,):
+            curve = []
+            for it in range(500, budget + 1, 500):
+                w = it / budget  # the early ranking is the reverse, then it settles
+                fid = 30.0 - 10 * w - 8 * (w * quality - (1 - w) * quality) + rng.normal(0, 0.05)
+                curve.append({"iter": it, "IS": 1.0 + w + quality * w, "FID": fid, "KID": fid / 100,
+                              "wall_s": it / 10.0})
+            rows.append({"arch": arch, "seed": seed, **{k: curve[-1][k] for k in ("IS", "FID", "KID")},
+                         "iters": budget, "curve": curve, "train_s": budget / 10})
+    rows.append({"arch": archs[0], "seed": 2, "IS": 1.0, "FID": 30.0, "KID": 0.3, "iters": 500,
+                 "curve": [{"iter": 500, "IS": 1.0, "FID": 30.0, "KID": 0.3, "wall_s": 50.0}]})
+    path.write_text(json.dumps({"final_hash": "curve-test", "config": {}, "rows": rows}))
+    return archs
+
+
+def test_kendall_per_checkpoint_seed_noise_and_the_chosen_budget(gold, tmp_path):
+    archs = _export(tmp_path / "f.json")
+    gold.main(["--finals", str(tmp_path / "f.json"), "--n", "8", "--budget", "2000",
+               "--docs", str(tmp_path / "docs"), "--runs", str(tmp_path / "none"), "--grids", "500,2000", "--reps", "100"])
+    res = json.loads((tmp_path / "docs" / "gold.json").read_text())
+    assert res["archs"] == archs and res["n_two_seeds"] == 4 and not res["partial"]
+    assert res["checkpoints"] == [500, 1000, 1500, 2000]
+    fid = res["metrics"]["FID"]["per_checkpoint"]
+    assert fid[-1]["vs_last"]["tau"] == pytest.approx(1.0)
+    assert fid[0]["vs_last"]["tau"] < 0  # the early ranking is the reverse of the settled one
+    assert fid[0]["vs_last"]["lo"] <= fid[0]["vs_last"]["hi"] < 0
+    assert res["metrics"]["FID"]["cheapest_tau_0.8"] in (1500, 2000)
+    assert res["metrics"]["IS"]["cheapest_tau_0.8"] == 500  # IS ranks by quality from the start
+    assert fid[-1]["seed_sd"] < fid[-1]["between_sd"]  # seeds differ by noise only
+    assert res["wall_s_per_checkpoint"]["1000"] == pytest.approx(100.0)
+    md = (tmp_path / "docs" / "gold.md").read_text()
+    assert "| 2000 |" in md and "gold_kendall.png" in md
+    assert (tmp_path / "docs" / "gold_curves.png").stat().st_size > 0
+
+
+def test_too_few_gold_rows_is_a_clear_error(gold, tmp_path):
+    _export(tmp_path / "f.json", n=2, two_seeds=0)
+    with pytest.raises(SystemExit, match="only 2 architectures reach 2000"):
+        gold.main(["--finals", str(tmp_path / "f.json"), "--budget", "2000", "--docs", str(tmp_path / "d")])
