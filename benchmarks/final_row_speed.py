@@ -100,7 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--out", default=None)
     p.add_argument("--md", default=None)
+    p.add_argument("--render", default=None, metavar="JSON", help="write --md from a run's JSON and exit")
     args = p.parse_args(argv)
+    if args.render:
+        if not args.md:
+            p.error("--render needs --md")
+        Path(args.md).write_text(render_md(json.loads(Path(args.render).read_text())))
+        return
     torch.set_num_threads(1)
     cfg = load_config(args.config)
     archs = sampling_order(load_config("table-fmnist").seed, args.archs)
@@ -142,15 +148,28 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(data, indent=1))
     if args.md:
-        m = data["provenance"]["machine"]
-        lines = [f"# Cost of a final row on CPU ({m.get('cpu')}, 1 thread)", "",
-                 f"`{' '.join(data['provenance']['command'])}` at {data['provenance']['git_sha']}; "
-                 f"{len(archs)} architectures, best of {args.repeats} x {args.iters} iterations.", "",
-                 "| variant | ms / iteration | speed-up vs fp32 |", "|---|---|---|"]
-        lines += [f"| {r['variant']} | {r['mean_ms_per_iter']:.1f} | {r.get('speedup_vs_fp32', 1):.2f}x |"
-                  for r in rows]
-        lines += ["", f"One scoring ({cfg.retrain.eval_samples} samples): {scoring_s:.1f} s.", ""]
-        Path(args.md).write_text("\n".join(lines))
+        Path(args.md).write_text(render_md(data))
+
+
+def render_md(data: dict[str, Any]) -> str:
+    """The Markdown report of a run's JSON (``--render`` redraws it without timing again)."""
+    m, prov = data["provenance"]["machine"], data["provenance"]
+    lines = [f"# Cost of a final row on CPU ({m.get('cpu')}, {m.get('cores', '?')} cores, 1 thread per row)", "",
+             f"`{' '.join(prov['command'])}` at git {prov['git_sha'][:12]}, gan-nas-env {prov['version']}; "
+             f"{len(data['archs'])} architectures of the table's sampling order, each variant timed in "
+             f"the same process, round-robin, best of {data['repeats']} x {data['iters']} iterations.", "",
+             "| variant | ms / generator iteration | speed-up vs fp32 |", "|---|---|---|"]
+    lines += [f"| {r['variant']} | {r['mean_ms_per_iter']:.1f} | {r.get('speedup_vs_fp32', 1):.2f}x |"
+              for r in data["rows"]]
+    lines += ["", f"One scoring of the EMA generator ({data['eval_samples']} samples): "
+              f"{data['scoring_s']:.1f} s.", "",
+              f"Seconds of one core per final row, by budget (training + a scoring every "
+              f"{data['eval_every']} iterations):", "",
+              "| budget | " + " | ".join(r["variant"] for r in data["rows"]) + " |",
+              "|---|" + "---|" * len(data["rows"])]
+    for k, per in data["row_s_by_budget"].items():
+        lines.append(f"| {k} | " + " | ".join(f"{per[r['variant']]:.0f}" for r in data["rows"]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
