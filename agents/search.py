@@ -34,8 +34,10 @@ from agents.registry import ALGOS
 from gan_nas_env.config import Config, ConfigError
 from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
-from gan_nas_env.evaluators.store import ResultsStore, check_store
+from gan_nas_env.evaluators.store import ResultsStore, check_store, finished_episodes
 from gan_nas_env.run_folder import RunFolderError, RunPlan, prepare_run
+
+TOP = "top_architectures.json"
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -56,6 +58,9 @@ class SearchResult:
     wall_s: float
     run_id: str = ""
     """The run id its steps are keyed by in ``results.sqlite`` (``meta.json``)."""
+    nothing_to_run: bool = False
+    """A resumed run that had done its episodes: no episode ran, only the top list and the
+    reward plot were rewritten from ``results.sqlite``."""
 
 
 class SearchRecorder(BaseCallback):
@@ -64,6 +69,8 @@ class SearchRecorder(BaseCallback):
     Writes every env step to the results store (and checkpoints its WAL at every episode
     end, so ``results.sqlite`` alone holds the finished episodes), keeps the best complete
     architecture, saves its sample grid, and drives a tqdm progress bar over episodes.
+    Writes a search checkpoint at every episode boundary, the end of the search included
+    (a finished run is extended from its end, never by redoing its last episode).
     """
 
     def __init__(
@@ -136,7 +143,9 @@ class SearchRecorder(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         # SB3 stores the last transition and trains on it after on_step; the next
-        # rollout start is the first point where the episode is fully accounted for
+        # rollout start (or the end of training, where the schedule, listed before this
+        # callback, does both for the last step) is the first point where the episode is
+        # fully accounted for
         if self._checkpoint_due and self.env is not None and self.env.at_episode_start:
             save_checkpoint(self.out, self.model, self.env, self.state())
             self._checkpoint_due = False
@@ -157,6 +166,7 @@ class SearchRecorder(BaseCallback):
         tmp.replace(self.out / "best_grid.png")
 
     def _on_training_end(self) -> None:
+        self._on_rollout_start()  # the checkpoint of the search's end (learn ends normally only)
         self._bar.close()
 
 
@@ -231,7 +241,8 @@ def run_search(
     :param algo: the agent (default ``cfg.search.algo``; on resume the run's own, and
         another one is refused).
     :param episodes: episodes of the search (default ``cfg.search.episodes``; on resume the
-        run's own, and a larger number extends it: not fewer than it has done).
+        run's own, and a larger number extends it, from the checkpoint at its end: never
+        fewer than it has done, and as many as it has done runs nothing).
     :param hyperparams: agent hyper-parameters (on resume None takes the run's own; others
         than the run's are refused).
     :param resume: continue the run in ``out_dir`` from its last checkpoint (episode
@@ -251,7 +262,8 @@ def run_search(
         (:class:`~agents.vec_envs.thread.ThreadVecEnv`: threads of this process with
         one CUDA stream each, so several small GANs overlap on one GPU).
     :raises RunFolderError: the folder cannot be used so (another kind's, an existing run
-        without ``resume``/``overwrite``, a change refused on resume, another writer).
+        without ``resume``/``overwrite``, a change refused on resume, fewer episodes than
+        it has done, another writer).
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -269,8 +281,18 @@ def run_search(
         if ckpt is not None:
             check_checkpoint(ckpt)
     done_before = int(load_state(ckpt).get("episodes_done", 0)) if ckpt is not None else 0
+    # episodes that ended: a killed run's checkpoint may be one behind them
+    finished = finished_episodes(out / "results.sqlite", plan.id) if plan.resuming else 0
     algo, episodes, hp = _search_settings(cfg, plan, algo, episodes, hyperparams, done_before,
-                                          ray_defaults=distributed and vec_env == "ray")
+                                          finished, ray_defaults=distributed and vec_env == "ray")
+    if plan.resuming and ckpt is not None and done_before == finished == episodes:
+        with plan.open({"algo": algo, "episodes": episodes, "hyperparams": hp},
+                       session={"at_episode": done_before}) as run:
+            res = _write_results(ResultsStore(out / "results.sqlite"),
+                                 load_state(ckpt).get("episode_returns", []), out, run.id,
+                                 cfg.search.top_k, time.perf_counter() - t0)
+        res.nothing_to_run = True
+        return res
     base: GANCellSearchEnv | None = None
     sampler: Callable[[dict], Any] | None = None
     env: gym.Env | VecEnv
@@ -294,7 +316,12 @@ def run_search(
             assert isinstance(env, gym.Env)  # the single-process Monitor
             model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
         done = int(state.get("episodes_done", 0))
-        store.delete_steps_after(run.id, done)  # steps of the episode in flight are redone
+        # steps of the episode in flight are redone (and those of finished episodes past a
+        # checkpoint that is behind them, exactly as they were: only with the run's own
+        # episodes); a top list naming a deleted row is rewritten at once, so that a kill
+        # never leaves one behind
+        if store.delete_steps_after(run.id, done) and (out / TOP).exists():
+            _write_top(out, store.top_architectures(run.id, k=cfg.search.top_k))
         schedule = E2GANSchedule(
             episodes, cfg.search.explore_fraction, cfg.search.exploit_gradient_steps,
             cfg.search.full_buffer_update,
@@ -308,15 +335,21 @@ def run_search(
             model.save(out / "model.zip")
         finally:
             (env if base is None else base).close()
-        return _write_results(store, recorder, out, run.id, cfg.search.top_k,
+        return _write_results(store, recorder.episode_returns, out, run.id, cfg.search.top_k,
                               time.perf_counter() - t0)
 
 
 def _search_settings(
     cfg: Config, plan: RunPlan, algo: str | None, episodes: int | None,
-    hyperparams: dict[str, Any] | None, done: int, ray_defaults: bool,
+    hyperparams: dict[str, Any] | None, done: int, finished: int, ray_defaults: bool,
 ) -> tuple[str, int, dict[str, Any]]:
-    """Agent, episodes and hyper-parameters of the search; on resume the run's own (checked)."""
+    """Agent, episodes and hyper-parameters of the search; on resume the run's own (checked).
+
+    On resume ``done`` is the episodes of the checkpoint, ``finished`` those that ended in
+    ``results.sqlite`` (more when the checkpoint is behind them): fewer than ``finished`` would
+    drop finished episodes, and another count than the run's own would redo those past the
+    checkpoint under another explore/exploit schedule; both are refused.
+    """
     if not plan.resuming:
         algo = (algo or cfg.search.algo).lower()
         hp = _search_hyperparams(cfg, algo, hyperparams)
@@ -338,9 +371,15 @@ def _search_settings(
                                  f"{old} (--resume keeps them)")
     run_episodes = int(meta.get("episodes") or cfg.search.episodes)
     episodes = episodes or run_episodes
-    if episodes < done:
-        raise RunFolderError(f"{where}: --episodes {episodes} is fewer than the {done} episodes "
-                             "it has done")
+    finished = max(done, finished)
+    if episodes < finished:
+        raise RunFolderError(f"{where}: --episodes {episodes} is fewer than the {finished} episodes "
+                             f"it has done (a resume never drops them); give --episodes {finished} "
+                             "or more, or start a new run in another --out")
+    if done < finished and episodes != run_episodes:
+        raise RunFolderError(f"{where}: its checkpoint is at episode {done} of the {finished} it "
+                             f"has done, and episodes after it are redone exactly only with its own "
+                             f"--episodes {run_episodes}: resume with that first, then extend it")
     return run_algo, episodes, hp
 
 
@@ -409,16 +448,23 @@ def _learn_remaining(
                 tb_log_name=algo, reset_num_timesteps=reset_num_timesteps)
 
 
+def _write_top(out: Path, top: list[dict[str, Any]]) -> None:
+    """Write top_architectures.json atomically (a kill leaves the old list or the new one)."""
+    tmp = out / f".{TOP}.tmp"
+    tmp.write_text(json.dumps(top, indent=2))
+    tmp.replace(out / TOP)
+
+
 def _write_results(
-    store: ResultsStore, recorder: SearchRecorder, out: Path, run: str, top_k: int, wall_s: float
+    store: ResultsStore, returns: list[float], out: Path, run: str, top_k: int, wall_s: float
 ) -> SearchResult:
     """Close ``store``; write top_architectures.json and rewards.png; the search's result."""
     top = store.top_architectures(run, k=top_k)
     store.close()
-    (out / "top_architectures.json").write_text(json.dumps(top, indent=2))
-    plot_rewards(recorder.episode_returns, out / "rewards.png")
+    _write_top(out, top)
+    plot_rewards(returns, out / "rewards.png")
     best = top[0] if top else None
     return SearchResult(
         out, best["arch"] if best else None, best["score"] if best else None, top,
-        len(recorder.episode_returns), wall_s, run,
+        len(returns), wall_s, run,
     )

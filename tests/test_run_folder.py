@@ -8,16 +8,21 @@ one process), so no test sleeps or races.
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 import agents.search
+from agents.checkpoint import find_checkpoint, load_state
 from agents.search import run_search
 from gan_nas_env import cli
 from gan_nas_env.config import load_config
+from gan_nas_env.errors import EXIT_BAD_INPUT
 from gan_nas_env.evaluators import FakeEvaluator
-from gan_nas_env.evaluators.store import ResultsStore
+from gan_nas_env.evaluators.store import KILL_AT_ENV, ResultsStore
 from gan_nas_env.run_folder import (
     RunFolderError,
     RunLock,
@@ -202,7 +207,7 @@ def test_resume_takes_the_runs_episodes(tmp_path, fake_cli, capsys):
     before = steps(out)
     capsys.readouterr()
     assert cli.main(["search", "--resume", "--out", str(out), "--no-progress"]) == 0
-    assert "3 episodes in" in capsys.readouterr().out
+    assert f"{out} has done its 3 episodes: nothing to run" in capsys.readouterr().out
     assert steps(out) == before  # nothing redone differently, no rows deleted
     assert read_meta(out)["episodes"] == 3 and len(read_meta(out)["resumes"]) == 1
     # more episodes extend the search; fewer than done are refused
@@ -213,6 +218,133 @@ def test_resume_takes_the_runs_episodes(tmp_path, fake_cli, capsys):
     assert cli.main(["search", "--resume", "--out", str(out), "--episodes", "2"]) == 2
     assert "--episodes 2 is fewer than the" in capsys.readouterr().err
     assert snapshot(out) == before
+
+
+# -- resume of a finished run: nothing finished is lost or changed --------------------------------
+def resume(out, *extra):
+    return cli.main(["search", "--resume", "--out", str(out), "--no-progress", *extra])
+
+
+def top_file(out):
+    return json.loads((out / "top_architectures.json").read_text())
+
+
+def names_existing_rows(out):
+    """Every entry of top_architectures.json is a step row of results.sqlite, as it was."""
+    con = sqlite3.connect(out / "results.sqlite")
+    found = [con.execute("SELECT COUNT(*) FROM steps WHERE run=? AND episode=? AND step=? AND "
+                         "arch=? AND score=?", (t["run"], t["episode"], t["step"], t["arch"],
+                                                t["score"])).fetchone()[0] for t in top_file(out)]
+    con.close()
+    return all(found)
+
+
+def ranked(top):
+    return [(t["episode"], t["step"], t["arch"], t["score"]) for t in top]  # not the timings
+
+
+def finished_files(out):
+    """What a finished run holds: its rows, its top list, its agent and its checkpoint."""
+    return {"steps": steps(out), **{k: v for k, v in snapshot(out).items()
+                                    if k in ("top_architectures.json", "model.zip")
+                                    or k.startswith("checkpoint/")}}
+
+
+def test_a_finished_search_is_checkpointed_at_its_end(tmp_path):
+    out = tmp_path / "run"
+    search(out, episodes=2)
+    ckpt = find_checkpoint(out)
+    assert ckpt is not None and ckpt.name == "checkpoint"
+    assert load_state(ckpt)["episodes_done"] == 2
+
+
+def test_resume_with_fewer_episodes_than_done_is_refused_before_anything_is_written(
+        tmp_path, fake_cli, capsys):
+    out = tmp_path / "run"
+    assert cli_search(out, "--episodes", "2") == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert resume(out, "--episodes", "1") == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--episodes 1 is fewer than the 2 episodes it has done" in err
+    assert snapshot(out) == before
+    with pytest.raises(RunFolderError, match="fewer than the 2 episodes"):
+        search(out, episodes=1, resume=True)
+    assert snapshot(out) == before
+
+
+def test_resume_of_a_finished_run_with_its_episodes_runs_nothing(tmp_path, fake_cli, capsys):
+    out = tmp_path / "run"
+    assert cli_search(out, "--episodes", "2") == 0
+    before = finished_files(out)
+    for extra in ([], ["--episodes", "2"]):
+        capsys.readouterr()
+        assert resume(out, *extra) == 0
+        printed = capsys.readouterr().out
+        assert f"{out} has done its 2 episodes: nothing to run" in printed, printed
+        assert finished_files(out) == before
+    assert read_meta(out)["episodes"] == 2
+
+
+def test_extending_a_finished_run_never_changes_a_finished_episode(tmp_path, fake_cli):
+    out = tmp_path / "run"
+    assert cli_search(out, "--episodes", "2") == 0
+    rows, top2 = steps(out), top_file(out)
+    assert len(rows) == 6
+    assert resume(out, "--episodes", "4") == 0
+    assert steps(out)[:6] == rows and len(steps(out)) == 12
+    assert [t for t in top_file(out) if t["episode"] < 2] == top2  # top_k 20: every one listed
+    assert load_state(find_checkpoint(out))["episodes_done"] == 4 and names_existing_rows(out)
+
+
+_FAKE_SEARCH = ("import sys, agents.search as s; from gan_nas_env import cli; real = s.run_search; "
+                "s.run_search = lambda *a, **k: real(*a, **{**k, 'evaluator': 'fake'}); "
+                "sys.exit(cli.main(sys.argv[1:]))")
+
+
+def test_a_kill_during_an_extension_keeps_every_finished_episode(tmp_path, fake_cli):
+    out = tmp_path / "run"
+    assert cli_search(out, "--episodes", "2") == 0
+    rows, top2 = steps(out), top_file(out)
+    # the extension kills itself (SIGKILL, no timer) right after its first step row is committed
+    env = {**os.environ, KILL_AT_ENV: "step:1"}
+    p = subprocess.run([sys.executable, "-c", _FAKE_SEARCH, "search", "--resume", "--out", str(out),
+                        "--no-progress", "--episodes", "4"], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    assert f"{KILL_AT_ENV}: killed at step:1\n" in p.stderr, p.stderr
+    assert steps(out)[:6] == rows and len(steps(out)) == 7  # the first step of episode 3
+    assert top_file(out) == top2 and names_existing_rows(out)
+    assert resume(out) == 0  # on to the 4 episodes the extension asked for
+    assert steps(out)[:6] == rows and len(steps(out)) == 12 and names_existing_rows(out)
+
+
+def test_a_run_finished_before_end_checkpoints_is_redone_exactly_before_it_is_extended(
+        tmp_path, fake_cli, monkeypatch, capsys):
+    save = agents.search.save_checkpoint
+
+    def no_end_checkpoint(out, model, env, state):  # as gan-nas-env did before
+        if state["episodes_done"] < 2:
+            save(out, model, env, state)
+
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        m.setattr(agents.search, "save_checkpoint", no_end_checkpoint)
+        assert cli_search(out, "--episodes", "2") == 0
+    assert load_state(find_checkpoint(out))["episodes_done"] == 1
+    before = snapshot(out)
+    rows, top2 = steps(out), top_file(out)
+    capsys.readouterr()
+    for fewer in ("1", "3"):  # episode 2 could not be redone as it was
+        assert resume(out, "--episodes", fewer) == EXIT_BAD_INPUT
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--episodes 2" in err, err
+    assert snapshot(out) == before
+    assert resume(out) == 0  # redoes episode 2 from its checkpoint: the same rows
+    assert steps(out) == rows and ranked(top_file(out)) == ranked(top2)
+    assert load_state(find_checkpoint(out))["episodes_done"] == 2
+    assert resume(out, "--episodes", "3") == 0
+    assert steps(out)[:6] == rows and len(steps(out)) == 9
 
 
 def test_resume_refuses_a_change_to_the_proxy_and_to_the_search(finished, fake_cli, capsys):

@@ -16,12 +16,12 @@ EPILOG = (
     "delete it and start again (a folder of another kind is refused even so; an empty folder, "
     "or a search killed before its first checkpoint, is used as it is). --resume takes every "
     "setting from the run's config.yaml and meta.json: config, seed, agent, hyper-parameters "
-    "and episodes. It accepts --episodes N (at least the episodes done; more extends the "
-    "search), --no-progress, --device and --set of device, data.root, data.download, "
-    "metrics.cache_dir, metrics.batch_size, the speed-only train keys (cuda_graphs, "
-    "channels_last, fused_adam, cudnn_benchmark), search.top_k and retrain.*; --config, "
-    "--seed, --set, --algo or --hyperparams that change anything else (the proxy above all) "
-    "are refused."
+    "and episodes. It accepts --episodes N (never fewer than the episodes done; more extends "
+    "the search from the checkpoint at its end; as many runs nothing), --no-progress, "
+    "--device and --set of device, data.root, data.download, metrics.cache_dir, "
+    "metrics.batch_size, the speed-only train keys (cuda_graphs, channels_last, fused_adam, "
+    "cudnn_benchmark), search.top_k and retrain.*; --config, --seed, --set, --algo or "
+    "--hyperparams that change anything else (the proxy above all) are refused."
 )
 
 
@@ -92,7 +92,12 @@ def cmd_search(args: argparse.Namespace) -> int:
                      progress=not args.no_progress, resume=args.resume, overwrite=args.overwrite,
                      workers=args.workers, ray_address=args.ray_address,
                      gpus_per_worker=args.gpus_per_worker, vec_env=args.vec_env)
-    print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
+    if res.nothing_to_run:
+        print(f"[gan-nas] {out} has done its {res.episodes} episodes: nothing to run (--episodes "
+              f"N > {res.episodes} extends the search); its top list and reward plot are "
+              "rewritten from results.sqlite")
+    else:
+        print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
     if res.best_arch is None:
         print("[gan-nas] no complete architecture was scored (all episodes diverged?)")
     else:

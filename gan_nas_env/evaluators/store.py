@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ import numpy as np
 
 from gan_nas_env.config import MODEL_CODE_VERSION
 from gan_nas_env.errors import UserError, disk_full
+from gan_nas_env.space import NUM_CELLS
 
 SCHEMA_VERSION = 1
 
@@ -109,30 +111,59 @@ def _quick_check(con: sqlite3.Connection) -> None:
         raise sqlite3.DatabaseError(f"quick_check: {found}")
 
 
-def check_store(path: str | Path) -> None:
-    """Raise :class:`ResultsStoreError` if the existing store ``path`` is corrupted; writes nothing.
+@contextmanager
+def _copy_of(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to a copy of the store ``path`` and its ``-wal`` in a temporary folder.
 
-    Checks a copy of the file and its ``-wal`` in a temporary folder: the rows of a killed
-    run may be only in the ``-wal`` file, which an ``immutable`` or read-only open of the
-    store itself would ignore or have to write to. A missing file passes.
+    The rows of a killed run may be only in the ``-wal`` file, which an ``immutable`` or
+    read-only open of the store itself would ignore or have to write to.
     """
-    path = Path(path)
-    if not path.exists():
-        return
     with tempfile.TemporaryDirectory(prefix="gan-nas-store-check-") as tmp:
         copy = Path(tmp) / path.name
         shutil.copyfile(path, copy)
         wal = path.with_name(path.name + "-wal")
         if wal.exists():
             shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        con = sqlite3.connect(str(copy))
         try:
-            con = sqlite3.connect(str(copy))
-            try:
-                _quick_check(con)
-            finally:
-                con.close()
-        except sqlite3.DatabaseError as exc:
-            raise corrupted(path, exc) from None
+            yield con
+        finally:
+            con.close()
+
+
+def check_store(path: str | Path) -> None:
+    """Raise :class:`ResultsStoreError` if the existing store ``path`` is corrupted; writes nothing.
+
+    Checks a copy of the file and its ``-wal`` (:func:`_copy_of`). A missing file passes.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        with _copy_of(path) as con:
+            _quick_check(con)
+    except sqlite3.DatabaseError as exc:
+        raise corrupted(path, exc) from None
+
+
+def finished_episodes(path: str | Path, run: str) -> int:
+    """Episodes of ``run`` in the store ``path`` that ended; writes nothing.
+
+    An episode ended with a row of its last cell or a diverged one. Reads a copy
+    (:func:`_copy_of`); 0 for a missing file. What a resumed search must keep: its
+    checkpoint may be an episode behind (a run killed between an episode's end and its
+    checkpoint, or one finished before finished searches were checkpointed at their end).
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    try:
+        with _copy_of(path) as con:
+            return int(con.execute(
+                "SELECT COUNT(DISTINCT episode) FROM steps WHERE run=? AND (step=? OR diverged=1)",
+                (run, NUM_CELLS)).fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise corrupted(path, exc) from None
 
 
 def read_rows(path: str | Path, query: str) -> list[tuple[Any, ...]]:
