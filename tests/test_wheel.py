@@ -1,9 +1,12 @@
 """A plain wheel install (not ``pip install -e``) works: it ships the presets and the CLI runs.
 
 Builds the wheel from a copy of the checkout (no network: ``--no-build-isolation``), installs
-it into a fresh ``--system-site-packages`` virtual environment outside the checkout (the
-dependencies come from the machine), and runs ``gym.make``, ``gan-nas --help`` and a
-1-episode ``gan-nas search --config tiny`` there with PYTHONPATH cleared.
+it into a fresh virtual environment outside the checkout, and runs ``gym.make``,
+``gan-nas --help`` and a 1-episode ``gan-nas search --config tiny`` there with PYTHONPATH
+cleared. The dependencies come from the interpreter running the tests: a ``.pth`` file in the
+new environment adds that interpreter's site-packages folders (its venv's, when it runs in
+one, not only the base Python's that ``--system-site-packages`` would give). ``.ci/run`` runs
+this file a second time from inside a fresh venv.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -47,6 +51,29 @@ def _setuptools_can_build() -> str | None:
         except ImportError:
             return f"setuptools {setuptools.__version__} needs the 'wheel' package"
     return None
+
+
+def _site_dirs() -> list[str]:
+    """The site-packages folders of the interpreter running the tests, in its order."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        dirs.append(site.getusersitepackages())
+    return dirs
+
+
+def _inherit_site_dirs(py: Path, dirs: list[str]) -> Path:
+    """Make the venv of ``py`` see ``dirs`` after its own site-packages; the .pth written.
+
+    ``site.addsitedir`` also runs the ``.pth`` files found there (namespace packages,
+    editable installs), as the interpreter running the tests does.
+    """
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    pth = Path(purelib) / "_outer_site_packages.pth"
+    pth.write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in dirs))
+    return pth
 
 
 def _clean_env(venv: Path) -> dict[str, str]:
@@ -90,15 +117,25 @@ def wheel_venv(tmp_path_factory):
     (wheel,) = wheels.glob("gan_nas_env-*.whl")
 
     venv = root / "venv"
-    # --without-pip: the machine's pip (a system site-package) installs into the venv
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-         cwd=root, env=env)
+    # --without-pip: the pip of the interpreter running the tests installs into the venv
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root, env=env)
     py = venv / "bin" / "python"
+    _inherit_site_dirs(py, _site_dirs())
     _run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall",
           "-q", str(wheel)], cwd=root, env=env)
     work = root / "work"
     work.mkdir()
     return wheel, venv, work, env
+
+
+def test_wheel_venv_sees_the_test_interpreters_site_packages(wheel_venv):
+    # in a venv the dependencies live in the venv's site-packages, not the base Python's
+    _, venv, work, env = wheel_venv
+    proc = _run([str(venv / "bin" / "python"), "-c", "import json, sys; print(json.dumps(sys.path))"],
+                cwd=work, env=env)
+    seen = {os.path.realpath(p) for p in json.loads(proc.stdout)}
+    missing = [d for d in _site_dirs() if os.path.realpath(d) not in seen]
+    assert not missing, f"the wheel's venv does not see {missing} (sys.executable {sys.executable})"
 
 
 def test_wheel_ships_packages_and_presets(wheel_venv):
