@@ -323,6 +323,14 @@ class Table:
         have = self._final_by_arch()
         return [a for a in self.uniform_sample() if a in have]
 
+    def final_grid(self) -> np.ndarray | None:
+        """The final surrogate's ``[IS, FID]`` of every complete architecture, in ``SPACE.index`` order.
+
+        The predictions stored in the table file (measured architectures included: these are
+        predictions, not their rows); None when the table stores none.
+        """
+        return self._final_grid
+
     def _final_by_arch(self) -> dict[str, np.ndarray]:
         if self._final_groups is None:
             self._final_groups = self._finals.by_arch() if self._finals is not None else {}
