@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Set up gan-nas-env for offline use; safe to run again.
 #
-#   bash scripts/setup.sh              # Fashion-MNIST (Debian) + pip install -e ".[test]"
+#   bash scripts/setup.sh              # Fashion-MNIST (Debian) + pip install -e . (the main job)
+#   bash scripts/setup.sh test         # the same + the test tools: pip install -e ".[test]"
 #   bash scripts/setup.sh test,bench   # other extras
 #
 # 1. Installs the Debian package dataset-fashion-mnist (the offline default data set,
 #    /usr/share/datasets/fashion-mnist) with apt-get when it is missing, apt-get exists
 #    and we are root or sudo works without a password. Otherwise it warns: Fashion-MNIST
 #    then comes from torchvision's downloader (needs internet) or from data.root.
-# 2. pip-installs this package in editable mode with the given extras.
+# 2. pip-installs this package in editable mode with the given extras (none by default).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-EXTRAS="${*:-test}"
+EXTRAS="${*:-}"
 EXTRAS="${EXTRAS// /,}"
+TARGET="."
+if [ -n "$EXTRAS" ]; then TARGET=".[$EXTRAS]"; fi
 FMNIST_DIR=/usr/share/datasets/fashion-mnist
 PYTHON="${PYTHON:-python3}"
 
@@ -55,6 +58,6 @@ install_fashion_mnist() {
 }
 
 install_fashion_mnist
-say "running: $PYTHON -m pip install -e \".[$EXTRAS]\""
-"$PYTHON" -m pip install -e ".[$EXTRAS]"
+say "running: $PYTHON -m pip install -e \"$TARGET\""
+"$PYTHON" -m pip install -e "$TARGET"
 say "done"
