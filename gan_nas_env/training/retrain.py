@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import pickle
@@ -184,6 +185,8 @@ def retrain(
     # every check of the folder, the checkpoint and the config before anything is written
     ckpt = _check_run_folder(cfg, arch, out, dev, resume, overwrite)
     plan = prepare_run(out, "retrain", cfg, resume=resume, overwrite=overwrite)
+    if warning := ema_horizon_warning(cfg):
+        logging.getLogger(__name__).warning("warning: %s", warning)
     step = ckpt["step"] if ckpt else 0
     run = _build_run(cfg, arch, out, dev, ckpt, t_start)
     with plan.open({"arch": str(arch)}, session={"at_step": step}):
@@ -511,10 +514,30 @@ def _fmt(metrics: dict[str, float], key: str) -> str:
     return f"{metrics[key]:.4g}" if key in metrics else "-"
 
 
+def ema_horizon_warning(cfg: Config) -> str | None:
+    """Why the EMA generator of this retraining would still be near its initialisation, or None.
+
+    The EMA averages over about ``1 / (1 - ema_decay)`` generator iterations; a run shorter
+    than that scores and samples a generator that is mostly its initial weights (grey grids,
+    IS 1). ``retrain.ema_warmup`` ramps the decay up from 0.1, so it never holds them long.
+    """
+    r = cfg.retrain
+    horizon = 1.0 / (1.0 - r.ema_decay)
+    if r.ema_warmup or horizon <= r.g_iters:
+        return None
+    fix = "--set retrain.ema_warmup=true"
+    if r.g_iters >= 100:  # a decay whose horizon is a tenth of the run: e^-10 of the start left
+        fix += f" or --set retrain.ema_decay={1 - 10 / r.g_iters:.3g}"
+    return (f"retrain.ema_decay {r.ema_decay:g} averages the generator over about {horizon:.0f} "
+            f"iterations, more than this run's {r.g_iters} (retrain.g_iters): the EMA generator "
+            f"that is scored and sampled will still be mostly its initial weights; use {fix}")
+
+
 def write_report(result: RetrainResult, cfg: Config, arch: Architecture, final_iter: int | None) -> None:
     """``report.json`` and ``report.md`` (architecture, metrics, time, memory, final grid)."""
     out = result.out_dir
     r = cfg.retrain
+    warning = ema_horizon_warning(cfg)
     t = r.train_config(cfg.train)
     mem = f"{result.gpu_memory_peak_mib:.0f} MiB" if result.gpu_memory_peak_mib is not None else "n/a (CPU)"
     grid = str(result.final_grid.relative_to(out)) if result.final_grid else None
@@ -525,17 +548,19 @@ def write_report(result: RetrainResult, cfg: Config, arch: Architecture, final_i
         "best_metrics": result.best_metrics, "eval_samples": r.eval_samples,
         "features": cfg.metrics.features, "wall_s": result.wall_s, "gpu_memory_peak": mem,
         "final_grid": grid, "version": gan_nas_env.__version__,
+        "warnings": [warning] if warning else [],
     }
     (out / "report.json").write_text(json.dumps(data, indent=2))
     f, b = result.final_metrics, result.best_metrics
     rows = "\n".join(f"| {k} | {_fmt(f, k)} | {_fmt(b, k)} |" for k in ("IS", "IS_std", "FID", "KID"))
+    warn_md = f"**Warning:** {warning}\n\n" if warning else ""
     md = f"""# Retraining report
 
-- architecture: `{result.arch}`
+{warn_md}- architecture: `{result.arch}`
 - config: `{cfg.name}` (data {cfg.data.name}, {cfg.data.image_size} px, {cfg.data.channels} ch)
 - model: gf {r.gf}, df {r.df}, latent {cfg.model.latent_dim}; loss {t.loss}, n_critic {t.n_critic},
   lr G/D {t.g_lr:g}/{t.d_lr:g}, betas ({t.beta1:g}, {t.beta2:g}), batch G/D {t.g_batch_size}/{t.d_batch_size},
-  EMA decay {r.ema_decay:g}
+  EMA decay {r.ema_decay:g}{" (warm-up)" if r.ema_warmup else ""}
 - generator iterations: {result.iterations} of {r.g_iters}
 - wall time: {result.wall_s:.1f} s
 - GPU memory peak: {mem}

@@ -20,11 +20,13 @@ from gan_nas_env.cli import retrain as cli_retrain  # noqa: F401  (cli_retrain r
 from gan_nas_env.config import Config, load_config, save_config
 from gan_nas_env.data.imageops import make_grid_uint8
 from gan_nas_env.space import E2GAN_ARCH
+from gan_nas_env.training import retrain as retrain_module
 from gan_nas_env.training.checkpoint_eval import evaluate_checkpoint
 from gan_nas_env.training.retrain import (
     GRID_SAMPLES,
     ResumeError,
     RetrainDiverged,
+    ema_horizon_warning,
     load_generator,
     retrain,
     sample_images,
@@ -277,3 +279,42 @@ def test_resume_of_a_finished_run_only_rewrites_the_report(straight: Path, tmp_p
     res = retrain(cfg, "e2gan", dst, resume=True, progress=False)
     assert res.iterations == 6
     assert (dst / "losses.csv").read_text() == (straight / "losses.csv").read_text()
+
+
+@pytest.mark.parametrize(("overrides", "warns"), [
+    ({"retrain.g_iters": 200, "retrain.ema_decay": 0.999}, True),  # horizon 1000 > 200
+    ({"retrain.g_iters": 200, "retrain.ema_decay": 0.999, "retrain.ema_warmup": True}, False),
+    ({"retrain.g_iters": 1000, "retrain.ema_decay": 0.99}, False),  # horizon 100
+    ({"retrain.g_iters": 1000, "retrain.ema_decay": 0.999}, False),  # horizon 1000, not longer
+])
+def test_ema_horizon_warning_names_the_setting(cache_dir: Path, overrides: dict, warns: bool) -> None:
+    msg = ema_horizon_warning(tiny(cache_dir, **overrides))
+    if not warns:
+        assert msg is None
+        return
+    assert msg and "retrain.ema_decay 0.999" in msg and "1000 iterations" in msg and "200" in msg
+    assert "--set retrain.ema_warmup=true" in msg and "--set retrain.ema_decay=0.95" in msg
+
+
+def test_short_retrain_warns_at_start_and_in_its_report(
+    straight: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # tiny: 6 iterations at the default decay 0.999 (a ~1000-iteration EMA horizon)
+    report = json.loads((straight / "report.json").read_text())
+    assert len(report["warnings"]) == 1 and "retrain.ema_warmup" in report["warnings"][0]
+    assert "**Warning:** retrain.ema_decay 0.999" in (straight / "report.md").read_text()
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt("killed in the first iteration")
+
+    monkeypatch.setattr(retrain_module, "train_iteration", killed)
+    with caplog.at_level("WARNING", logger=retrain_module.__name__), pytest.raises(KeyboardInterrupt):
+        retrain(tiny(cache_dir), "e2gan", tmp_path / "r", progress=False)
+    assert [r.getMessage() for r in caplog.records] == [f"warning: {report['warnings'][0]}"]
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger=retrain_module.__name__), pytest.raises(KeyboardInterrupt):
+        retrain(tiny(cache_dir, **{"retrain.ema_warmup": True}), "e2gan", tmp_path / "w",
+                progress=False)
+    assert not caplog.records
