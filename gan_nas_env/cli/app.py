@@ -3,10 +3,10 @@
 Each subcommand lives in its own module of this package and registers itself with
 :func:`subcommand` when imported; :data:`COMMAND_MODULES` is the explicit list.
 
-Exit status: 0 success; 2 bad input (a :class:`~gan_nas_env.errors.UserError`, one line
-``gan-nas <command>: error: <message>`` on stderr); 3 a diverged retraining; 4 no space
-left on the device; 130 interrupted (Ctrl-C). The last two print one line saying what is
-kept and how to continue. Any other failure is a bug and keeps its traceback (status 1).
+The exit statuses are listed in :data:`DESCRIPTION`, the text of ``gan-nas --help``: bad
+input is a :class:`~gan_nas_env.errors.UserError`. ``--help`` of the command and of every
+subcommand imports no torch (``tests/cli/test_help.py``): a subcommand module imports its
+heavy dependencies inside the function that runs it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,21 @@ from gan_nas_env.errors import (
     UserError,
     disk_full,
 )
+
+DESCRIPTION = """\
+Search GAN generator architectures with reinforcement learning (the GANCellSearch-v0
+environment), then retrain and score what the search found.
+Run 'gan-nas COMMAND --help' for the options of one command.
+
+exit status:
+  0    success
+  2    bad input: one line 'gan-nas COMMAND: error: MESSAGE' on stderr, nothing written
+  3    a retraining diverged (checkpoint.pt keeps the last good state)
+  4    no space left on the device
+  130  interrupted (Ctrl-C)
+  1    anything else: a bug, printed with its traceback
+On 4 and 130 one line says what was kept and how to continue.
+"""
 
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -130,10 +145,12 @@ def _load_command_modules() -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     _load_command_modules()
-    parser = argparse.ArgumentParser(prog="gan-nas", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="gan-nas", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (add_args, fn) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0])
+        summary = (fn.__doc__ or "").strip().splitlines()[0]
+        p = sub.add_parser(name, help=summary, description=summary)
         add_args(p)
         p.set_defaults(func=fn)
     return parser

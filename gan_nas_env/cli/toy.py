@@ -14,24 +14,22 @@ import sys
 from pathlib import Path
 
 from gan_nas_env.cli.app import subcommand
-from gan_nas_env.config import ConfigError
+from gan_nas_env.config import LOSS_NAMES, ConfigError
 from gan_nas_env.run_folder import prepare_run
+from gan_nas_env.toy.settings import TOY_TARGET_NAMES, ToyConfig
 
 
 def _toy_args(p: argparse.ArgumentParser) -> None:
-    from gan_nas_env.toy.data import TOY_TARGETS
-    from gan_nas_env.toy.experiment import ToyConfig
-    from gan_nas_env.training.losses import LOSSES
-
+    # names and defaults from torch-free modules: --help must not import torch
     d = ToyConfig()
     p.add_argument(
         "--target",
         default=d.target,
-        choices=TOY_TARGETS.names(),
+        choices=TOY_TARGET_NAMES,
         help=f"toy target (default: {d.target})",
     )
     p.add_argument(
-        "--loss", default=d.loss, choices=LOSSES.names(), help=f"GAN loss (default: {d.loss})"
+        "--loss", default=d.loss, choices=LOSS_NAMES, help=f"GAN loss (default: {d.loss})"
     )
     p.add_argument(
         "--generators",

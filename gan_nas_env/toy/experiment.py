@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from gan_nas_env.config import ConfigError
 from gan_nas_env.toy.data import TOY_TARGETS, ToySample, sample_target
 from gan_nas_env.toy.metrics import QUALITY_STDS, modes_covered, toy_metrics
+from gan_nas_env.toy.settings import ToyConfig
 from gan_nas_env.training.losses import get_loss
 from gan_nas_env.training.step import GANStep
 
@@ -147,27 +148,6 @@ class ToyResult:
             "diverged": self.diverged,
             "wall_s": self.wall_s,
         }
-
-
-@dataclass(frozen=True)
-class ToyConfig:
-    """Arguments of :func:`train_toy` (recorded in :attr:`ToyResult.config`)."""
-
-    target: str = "ring8"
-    loss: str = "ns"
-    num_generators: int = 1
-    steps: int = 3000
-    batch: int = 256
-    lr: float = 2e-3
-    seed: int = 0
-    latent_dim: int = 8
-    hidden: int = 64
-    layers: int = 3
-    gp_weight: float = 10.0
-    eval_samples: int = 2000
-    log_every: int = 100
-    threads: int = 1
-    """torch intra-op threads during the run (restored after): tiny MLPs are launch-bound."""
 
 
 def train_toy(
