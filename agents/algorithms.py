@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
+from agents.exploit import with_exploit_mode
 from agents.hyperparams import (
     CLASS_PARAMS,
     check_hyperparams,
@@ -32,13 +33,15 @@ __all__ = ["ALGOS", "algo_class", "env_wrapper_class", "make_agent", "wrap_for_a
 def algo_class(name: str) -> type[BaseAlgorithm]:
     """The SB3 class for ``name`` (case-insensitive).
 
-    Off-policy algorithms come with :class:`~agents.offpolicy.E2GANOffPolicy` mixed
-    in: they act with their policy from the first step (E2GAN) unless made with
-    ``random_warmup=True`` (SB3's uniform random actions before ``learning_starts``).
+    Every one has the :class:`~agents.exploit.ExploitMode` (deterministic acting, which
+    :class:`~agents.callbacks.E2GANSchedule` switches on). Off-policy algorithms come with
+    :class:`~agents.offpolicy.E2GANOffPolicy` mixed in: they act with their policy from the
+    first step (E2GAN) unless made with ``random_warmup=True`` (SB3's uniform random
+    actions before ``learning_starts``).
     """
     spec = ALGOS.get(name.lower())
     cls = getattr(importlib.import_module(spec.module), spec.cls)
-    return e2gan_off_policy(cls) if spec.off_policy else cls
+    return e2gan_off_policy(cls) if spec.off_policy else with_exploit_mode(cls)
 
 
 def env_wrapper_class(name: str) -> type[gym.Wrapper] | None:

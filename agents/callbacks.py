@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
+from agents.exploit import ExploitMode
 from agents.replay import n_transitions
 
 
@@ -15,7 +15,9 @@ class E2GANSchedule(BaseCallback):
     """The paper's schedule: explore, then exploit with more gradient steps.
 
     Explore with the stochastic policy for the first ``explore_fraction`` of
-    episodes, then act deterministically with ``exploit_gradient_steps`` gradient
+    episodes, then act deterministically (the agent's
+    :meth:`~agents.exploit.ExploitMode.start_exploiting`: made by
+    :func:`~agents.algorithms.algo_class`) with ``exploit_gradient_steps`` gradient
     updates per env step.
 
     Optionally (E2GAN's released code) one extra update per finished episode
@@ -116,34 +118,12 @@ class E2GANSchedule(BaseCallback):
     def _start_exploit(self) -> None:
         """Switch the model to deterministic acting with more gradient steps."""
         model: Any = self.model
-        policy = model.policy
+        if not isinstance(model, ExploitMode):
+            raise TypeError(f"{type(model).__qualname__} has no exploit mode: make the agent "
+                            "with agents.algorithms.make_agent or algo_class")
         self.exploiting = True
-        _force_deterministic(policy, "_predict")
-        _force_deterministic(policy, "forward")
+        model.start_exploiting()
         if hasattr(model, "gradient_steps"):
             model.gradient_steps = self.exploit_gradient_steps
-        if getattr(model, "action_noise", None) is not None:
-            model.action_noise = None
-        if hasattr(model, "exploration_rate"):  # DQN family
-            model.exploration_schedule = _zero_schedule
-            model.exploration_rate = 0.0
         if self.verbose:
             print(f"[schedule] exploit phase from episode {self.episodes_done + 1}")
-
-
-def _zero_schedule(_progress: float) -> float:
-    return 0.0
-
-
-def _force_deterministic(policy: Any, method: str) -> None:
-    """Make ``policy.method(obs, deterministic=...)`` always deterministic (instance-level)."""
-    orig: Callable[..., Any] | None = getattr(policy, method, None)
-    if orig is None or getattr(orig, "_forced_deterministic", False):
-        return
-
-    def wrapped(obs: Any, *args: Any, **kwargs: Any) -> Any:
-        kwargs.pop("deterministic", None)
-        return orig(obs, deterministic=True)
-
-    wrapped._forced_deterministic = True  # type: ignore[attr-defined]
-    setattr(policy, method, wrapped)

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from agents.exploit import ExploitMode
 from agents.replay import WithoutReplacementReplayBuffer
 
 
-class E2GANOffPolicy:
-    """Mixin (before the SB3 class).
+class E2GANOffPolicy(ExploitMode):
+    """Mixin (before the SB3 class), with the :class:`~agents.exploit.ExploitMode` of every agent.
 
     - no uniform random warm-up unless ``random_warmup``;
     - with a :class:`~agents.replay.WithoutReplacementReplayBuffer`, ``train`` asks for

@@ -19,6 +19,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import MaybeCallback
 
+from agents.exploit import ExploitMode
+
 
 class UniformPolicy(BasePolicy):
     """Uniformly random actions from the action space; nothing to learn."""
@@ -42,8 +44,8 @@ class UniformPolicy(BasePolicy):
         return torch.as_tensor(np.stack([self._draw() for _ in range(n)]))
 
 
-class RandomSearch(BaseAlgorithm):
-    """Random search: each step takes a uniformly random action.
+class RandomSearch(ExploitMode, BaseAlgorithm):
+    """Random search: each step takes a uniformly random action (exploiting too).
 
     :param policy: ``"UniformPolicy"`` (or ``"MlpPolicy"``, the same here).
     :param env: the search env (MultiDiscrete or any other action space).

@@ -1,10 +1,12 @@
+import gymnasium as gym
 import numpy as np
 import pytest
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEpisodes
 
 from agents.algorithms import ALGOS, make_agent, wrap_for_algo
+from agents.callbacks import E2GANSchedule
 from agents.random_search import RandomSearch
-from gan_nas_env.envs.search_env import GANCellSearchEnv
+from gan_nas_env.envs.search_env import ACTION_NVEC, GANCellSearchEnv
 from gan_nas_env.evaluators import FakeEvaluator
 
 SHORT = {
@@ -44,6 +46,37 @@ def test_maskable_ppo_never_picks_masked_skip_bits():
         action, _ = model.predict(obs, action_masks=e.action_masks())
         assert action[5] == 0
     assert get_action_masks(model.get_env()).shape == (1, 14)
+
+
+class CountMaskedPicks(gym.Wrapper):
+    """Counts the actions that pick a choice the env's action mask rules out."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.picks = self.masked = 0
+
+    def action_masks(self):
+        return self.env.unwrapped.action_masks()
+
+    def step(self, action):
+        mask, offsets = self.action_masks(), np.cumsum([0, *ACTION_NVEC[:-1]])
+        self.picks += 1
+        self.masked += int(not all(mask[o + a] for o, a in zip(offsets, np.asarray(action))))
+        return self.env.step(action)
+
+
+def test_maskable_ppo_keeps_its_masks_after_the_switch_to_exploitation():
+    e = CountMaskedPicks(env())
+    model = make_agent("maskable_ppo", e, seed=0, overrides=SHORT["maskable_ppo"])
+    sched = E2GANSchedule(total_episodes=12, explore_fraction=0.25)
+    model.learn(total_timesteps=36, callback=[sched, StopTrainingOnMaxEpisodes(12)])
+    assert sched.exploiting and e.picks == 36  # 3 episodes exploring, 9 exploiting
+    assert e.masked == 0
+    for _ in range(10):  # predict too: deterministic now, and masked
+        obs, _ = e.reset()
+        a1, _ = model.predict(obs, action_masks=e.action_masks())
+        a2, _ = model.predict(obs, deterministic=False, action_masks=e.action_masks())
+        assert np.array_equal(a1, a2) and a1[4] == 0 and a1[5] == 0
 
 
 def test_random_search_is_seeded_and_stops():
