@@ -66,14 +66,12 @@ def _toy_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="delete the toy run in --out and run it again (an existing one is refused otherwise)",
     )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 @subcommand("toy", _toy_args)
 def cmd_toy(args: argparse.Namespace) -> int:
     """Train a small MLP GAN on a toy Gaussian mixture; write metrics and a plot."""
-    from gan_nas_env import __version__
-    from gan_nas_env.toy.experiment import train_toy, write_toy_outputs
-
     if args.generators < 1:
         raise ConfigError(f"--generators must be >= 1, got {args.generators}")
     if args.steps < 1 or args.eval_samples < 10:
@@ -85,12 +83,17 @@ def cmd_toy(args: argparse.Namespace) -> int:
             f"need batch >= num_generators, got --batch {args.batch} --generators {args.generators}"
         )
     out = Path(args.out or f"runs/toy-{args.target}-{args.loss}-K{args.generators}-s{args.seed}")
-    cli_args = {k: v for k, v in vars(args).items() if k != "func"}
+    cli_args = {k: v for k, v in vars(args).items() if k not in ("func", "no_progress")}
     plan = prepare_run(out, "toy", settings=cli_args, overwrite=args.overwrite)
     print(
         f"[gan-nas] toy: target={args.target} loss={args.loss} K={args.generators} "
-        f"steps={args.steps} seed={args.seed} out={out}"
+        f"steps={args.steps} seed={args.seed} out={out}",
+        flush=True,
     )
+    # torch (seconds to import) after that line, so that the command says what it does at once
+    from gan_nas_env import __version__
+    from gan_nas_env.toy.experiment import train_toy, write_toy_outputs
+
     with plan.open():
         res = train_toy(
             args.target,
@@ -102,6 +105,7 @@ def cmd_toy(args: argparse.Namespace) -> int:
             seed=args.seed,
             gp_weight=args.gp_weight,
             eval_samples=args.eval_samples,
+            progress=not args.no_progress,
         )
         paths = write_toy_outputs(
             res, out, extra={"args": cli_args, "argv": list(sys.argv), "version": __version__}

@@ -31,6 +31,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from gan_nas_env.config import ConfigError
 from gan_nas_env.toy.data import TOY_TARGETS, ToySample, sample_target
@@ -158,6 +159,7 @@ def train_toy(
     batch: int = 256,
     lr: float = 2e-3,
     seed: int = 0,
+    progress: bool = False,
     **kwargs: Any,
 ) -> ToyResult:
     """Train a (multi-generator) MLP GAN on a toy target and score it.
@@ -169,6 +171,7 @@ def train_toy(
     :param batch: real and generated points per update, split evenly among the ``K``.
     :param lr: Adam learning rate of both players (betas 0.5, 0.999).
     :param seed: seeds everything of the run.
+    :param progress: show a tqdm bar of the steps with the mean losses of each log window.
     :param kwargs: other :class:`ToyConfig` fields (``latent_dim``, ``hidden``, ...).
     """
     cfg = ToyConfig(target, loss, num_generators, steps, batch, lr, seed, **kwargs)
@@ -181,7 +184,7 @@ def train_toy(
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            result = _run(cfg)
+            result = _run(cfg, progress)
     finally:
         torch.set_num_threads(old_threads)
     result.wall_s = time.perf_counter() - t0
@@ -193,7 +196,7 @@ def _same(t: Tensor) -> Tensor:
     return t
 
 
-def _run(cfg: ToyConfig) -> ToyResult:
+def _run(cfg: ToyConfig, progress: bool = False) -> ToyResult:
     gan_loss = get_loss(cfg.loss, gp_weight=cfg.gp_weight)
     rng = torch.Generator().manual_seed(cfg.seed)
     dim = sample_target(cfg.target, 0).dim
@@ -206,6 +209,7 @@ def _run(cfg: ToyConfig) -> ToyResult:
     log: dict[str, list[float]] = {"step": [], "d_loss": [], "g_loss": []}
     d_sum = g_sum = 0.0
     diverged = False
+    bar = tqdm(total=cfg.steps, desc="toy", unit="step", disable=not progress)
     for step in range(1, cfg.steps + 1):
         real = sample_target(cfg.target, cfg.batch, rng).samples
         # one forward of G serves both updates (the D update sees it detached)
@@ -221,8 +225,11 @@ def _run(cfg: ToyConfig) -> ToyResult:
             log["d_loss"].append(d_sum / window)
             log["g_loss"].append(g_sum / window)
             d_sum = g_sum = 0.0
+            bar.set_postfix(d=f"{log['d_loss'][-1]:.3f}", g=f"{log['g_loss'][-1]:.3f}")
+        bar.update(1)
         if diverged:
             break
+    bar.close()
     return _evaluate(cfg, G, log, diverged)
 
 

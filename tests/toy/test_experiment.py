@@ -205,6 +205,17 @@ def test_toy_run_is_deterministic_and_restores_global_state() -> None:
     assert np.array_equal(a.samples, b.samples) and a.metrics == b.metrics
 
 
+def test_toy_progress_bar_shows_steps_and_changes_nothing(capsys) -> None:
+    kw = dict(steps=30, batch=32, seed=5, eval_samples=50, log_every=10)
+    quiet = train_toy("clusters1d", "ns", **kw)
+    assert "toy" not in capsys.readouterr().err
+    shown = train_toy("clusters1d", "ns", progress=True, **kw)
+    err = capsys.readouterr().err
+    assert "toy" in err and "30/30" in err and "d=" in err and "g=" in err
+    assert np.array_equal(quiet.samples, shown.samples) and quiet.losses == shown.losses
+    assert "progress" not in shown.config
+
+
 def test_train_toy_rejects_bad_arguments() -> None:
     with pytest.raises(UnknownNameError):
         train_toy("ring8", "lsgan", steps=1)
@@ -244,7 +255,9 @@ def test_cli_toy_writes_metrics_and_plot(tmp_path, capsys) -> None:
     assert data["config"]["seed"] == 2 and data["args"]["target"] == "ring8"
     assert len(data["generator_modes"]) == 2 and "version" in data
     assert (out / "samples.png").stat().st_size > 1000
-    assert "modes covered" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "modes covered" in captured.out and "60/60" in captured.err  # the progress bar
+    assert "no_progress" not in data["args"]
 
 
 def test_cli_toy_bad_input_exits_2(tmp_path) -> None:
