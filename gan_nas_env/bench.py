@@ -1,0 +1,570 @@
+"""The benchmark API: what training any architecture would score and cost, at either fidelity.
+
+NATS-Bench style, with the fidelity as a parameter::
+
+    from gan_nas_env.bench import GANBench
+    bench = GANBench.load()                                   # the shipped table (or a path)
+    r = bench.query("0 1 0 1 0 1 2 1 0 0 1 0 1 2", fidelity="final")
+    r["objective"], r["measured"], r["n_seeds"], r["cost"]["train_s"]
+    bench.query(arch, fidelity="proxy")                       # any complete architecture or prefix
+    bench.query(arch, fidelity="final", iters=1000)           # a stored checkpoint of the curves
+    bench.query(arch, fidelity="final", seed="random", rng=np.random.default_rng(0))
+    len(bench); bench.arch(i); bench.index(arch)
+    bench.find_best(fidelity="final")                         # measured rows only unless told
+    bench.simulate(arch, fidelity="final"); bench.used_time; bench.reset_time()
+
+A record (:meth:`GANBench.query`):
+
+| key | meaning |
+|---|---|
+| ``arch`` | canonical string |
+| ``index`` | position in ``range(len(bench))`` (None for a prefix) |
+| ``fidelity`` | ``proxy`` or ``final`` |
+| ``depth`` | cells (1..3; the final fidelity: 3) |
+| ``iters`` | final: the learning-curve checkpoint answered (the protocol's budget by default; None for rows without curves); proxy: None |
+| ``IS``, ``FID``, ``KID`` | metrics (seed mean unless one row was asked for); KID is NaN where the surrogate predicts (the final surrogate predicts IS and FID only) |
+| ``score`` | ``IS - alpha * FID`` |
+| ``objective`` | what the benchmark ranks by at that fidelity, higher is better (:func:`objective`) |
+| ``measured`` | True: a stored row; False: predicted by the table's surrogate |
+| ``n_seeds`` | stored rows (training seeds) of the architecture at this fidelity/checkpoint; 0 when predicted |
+| ``seed`` | the training seed of the row answered when it is one row, None for a mean or a prediction |
+| ``diverged`` | the proxy row diverged (its score and objective are NaN) |
+| ``cost`` | ``train_s``, ``params``, ``flops`` (below) |
+
+``cost``: ``train_s`` is the simulated seconds of obtaining the record from scratch. At the
+proxy: train + score seconds of every cell of the prefix (the table's measured seconds; a
+prefix it lacks costs the table's mean at that depth). At the final fidelity: the row's
+seconds to the checkpoint (``wall_s`` of the curves, or the row's ``train_s`` for rows
+without curves; the mean of the rows answered); a predicted architecture costs the mean of
+every measured row. ``params`` and ``flops`` describe the generator at that fidelity's
+widths (the proxy's config, or the final protocol's ``retrain.gf``): ``params`` counts its
+trainable parameters (``num_generators`` copies), ``flops`` the multiply-accumulates of
+generating one image (``Linear``, ``Conv2d`` and ``ConvTranspose2d`` layers; norms,
+activations and interpolation are not counted), as NATS-Bench and ``thop`` count FLOPs.
+
+Both are sums of one term per cell plus the stem and head (a cell's layers depend only on
+its own choices and position), so ``assets/generator_costs.json`` stores the per-cell terms
+of the shipped table's widths (written by ``scripts/build_generator_costs.py``; the tests
+check it against the generator). Queries need no torch; for other widths the terms are
+computed once with torch on the meta device (no weights, no arithmetic).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gan_nas_env.config import Config, load_config
+from gan_nas_env.errors import UserError
+from gan_nas_env.evaluators.base import METRIC_KEYS
+from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table, TableError, load_table
+from gan_nas_env.resources import ASSET_DIR
+from gan_nas_env.space import (
+    NUM_CELLS,
+    SPACE,
+    Architecture,
+    ArchitectureError,
+    Cell,
+    resolve_architecture,
+)
+
+FIDELITIES = ("proxy", "final")
+
+FINAL_OBJECTIVE = "score"
+"""What the final fidelity ranks by; :func:`objective` is the one place that reads it.
+
+``"score"``: ``IS - alpha * FID`` (today's choice, the proxy's too); ``"neg_FID"``: ``-FID``.
+The ground-truth issue (25) decides; switching is this one line (and a note in
+``docs/bench_api.md``).
+"""
+FINAL_OBJECTIVES = ("score", "neg_FID")
+
+COSTS_ASSET = ASSET_DIR / "generator_costs.json"
+COSTS_FORMAT = 1
+
+
+class BenchError(UserError, ValueError):
+    """A benchmark query that cannot be answered as asked (fidelity, seed, checkpoint, index)."""
+
+
+def objective(is_: Any, fid: Any, alpha: float, fidelity: str) -> Any:
+    """The value the benchmark ranks by at ``fidelity``; higher is better.
+
+    Proxy: ``IS - alpha * FID`` (what the env's reward telescopes to). Final: by
+    :data:`FINAL_OBJECTIVE`. Works on floats and on numpy arrays alike.
+    """
+    if fidelity == "final" and FINAL_OBJECTIVE == "neg_FID":
+        return -fid
+    return is_ - alpha * fid
+
+
+def parse_arch(arch: str | Sequence[int] | Architecture | int) -> Architecture:
+    """An :class:`Architecture` from a canonical string, a name, a list of integers or an index.
+
+    :raises ArchitectureError: (a :class:`UserError`) naming what is wrong.
+    """
+    if isinstance(arch, Architecture):
+        return arch
+    if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
+        if not 0 <= int(arch) < len(SPACE):
+            raise ArchitectureError(f"architecture index {arch} is out of range 0..{len(SPACE) - 1}")
+        return SPACE.from_index(int(arch))
+    if isinstance(arch, str):
+        return resolve_architecture(arch)
+    if isinstance(arch, (list, tuple, np.ndarray)):
+        return Architecture.from_vector(list(np.asarray(arch).ravel()) if isinstance(arch, np.ndarray)
+                                        else list(arch))
+    raise ArchitectureError(f"an architecture is a string, a list of integers, an Architecture or an "
+                            f"index, not {type(arch).__name__}")
+
+
+# -- generator costs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Widths:
+    """The sizes that set a generator's parameter and FLOP counts."""
+
+    latent_dim: int
+    gf: int
+    bottom_width: int
+    channels: int
+    num_generators: int = 1
+
+    @classmethod
+    def of(cls, cfg: Config, final: bool) -> Widths:
+        """The proxy's generator (``model.gf``) or the final protocol's (``retrain.gf``)."""
+        m = cfg.model
+        return cls(m.latent_dim, cfg.retrain.gf if final else m.gf, m.bottom_width, cfg.data.channels,
+                   m.num_generators)
+
+    def key(self) -> str:
+        """The asset's key (``num_generators`` only multiplies the parameters)."""
+        return f"latent{self.latent_dim}-gf{self.gf}-bw{self.bottom_width}-ch{self.channels}"
+
+
+_CELL_POS = [{c: j for j, c in enumerate(SPACE.cells(i))} for i in range(NUM_CELLS)]
+
+
+def _layer_macs(module: Any, in_hw: int, out_hw: int) -> int:
+    """Multiply-accumulates of one Linear / Conv2d / ConvTranspose2d call on one sample.
+
+    :param in_hw: / :param out_hw: pixels of one channel of its input / output.
+    """
+    from torch import nn
+
+    if isinstance(module, nn.Linear):
+        return module.in_features * module.out_features
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        kh, kw = module.kernel_size
+        per_pixel = module.in_channels * module.out_channels // module.groups * kh * kw
+        # a conv's work is per output pixel; a transposed conv's per input pixel
+        return (out_hw if isinstance(module, nn.Conv2d) else in_hw) * per_pixel
+    return 0
+
+
+def _spatial_sizes(model: Any, *args: Any) -> dict[str, tuple[int, int]]:
+    """Pixels of one channel of each conv's input and output in a forward pass of ``model``."""
+    import torch
+    from torch import nn
+
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def record(name: str) -> Any:
+        def hook(m: Any, i: tuple[Any, ...], o: Any) -> None:
+            sizes[name] = (i[0].shape[-1] * i[0].shape[-2], o.shape[-1] * o.shape[-2])
+        return hook
+
+    hooks = [mod.register_forward_hook(record(name)) for name, mod in model.named_modules()
+             if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        model(*args)
+    for h in hooks:
+        h.remove()
+    return sizes
+
+
+def _count(model: Any, sizes: dict[str, tuple[int, int]], part: Any) -> dict[str, int]:
+    """``{part}_params`` and ``{part}_flops`` of ``model`` (``part(name)`` names each layer's part)."""
+    out: dict[str, int] = {}
+    for name, mod in model.named_modules():
+        key = f"{part(name)}_flops"
+        out[key] = out.get(key, 0) + _layer_macs(mod, *sizes.get(name, (1, 1)))
+    for name, p in model.named_parameters():
+        key = f"{part(name)}_params"
+        out[key] = out.get(key, 0) + p.numel()
+    return out
+
+
+def count_generator(arch: Architecture | None, widths: Widths) -> dict[str, int]:
+    """Parameters and MACs of one generator, split into ``stem`` (Linear + head) and ``cell<i>``.
+
+    The spatial size of every layer's input and output comes from a forward pass of the
+    same architecture with one channel everywhere (milliseconds on the CPU); the channel
+    counts and parameters from the generator at ``widths``, built on torch's meta device
+    (no memory, no arithmetic). The tests check the result against torch's FLOP counter.
+
+    :return: ``{part}_params`` and ``{part}_flops`` for each part.
+    """
+    import torch
+
+    from gan_nas_env.models.generator import Generator
+
+    w = widths
+    sizes = _spatial_sizes(Generator(arch, 1, 1, w.bottom_width, 1).eval(), torch.zeros(1, 1))
+    with torch.device("meta"):
+        g = Generator(arch, w.latent_dim, w.gf, w.bottom_width, w.channels)
+    return _count(g, sizes, lambda name: f"cell{name.split('.')[1]}" if name.startswith("cells.") else "stem")
+
+
+def cell_cost_terms(widths: Widths) -> dict[str, Any]:
+    """Per-part terms of the generator's params and MACs at ``widths`` (needs torch).
+
+    The stem per depth from :func:`count_generator`; each cell alone, fed inputs of the
+    shapes that a one-channel generator gives that position (its input, and the skip
+    features of every earlier cell).
+
+    :return: ``stem_params`` and ``stem_flops`` per depth 0..3 (the head renders at the
+        depth's resolution), and ``cell_params`` / ``cell_flops``: per position, one entry per
+        cell in ``SPACE.cells(position)`` order.
+    """
+    import torch
+
+    from gan_nas_env.models.generator import Generator, GeneratorCell
+
+    w = widths
+    terms: dict[str, Any] = {"stem_params": [], "stem_flops": [], "cell_params": [], "cell_flops": []}
+    for depth in range(NUM_CELLS + 1):
+        c = count_generator(Architecture((Cell(0, 0, 0, 0, 0),) * depth) if depth else None, w)
+        terms["stem_params"].append(c["stem_params"])
+        terms["stem_flops"].append(c["stem_flops"])
+    tiny = Generator(Architecture((Cell(0, 0, 0, 0, 0),) * NUM_CELLS), 1, 1, w.bottom_width, 1).eval()
+    inputs: list[Any] = []
+    skips: list[Any] = []
+
+    def keep(m: Any, i: tuple[Any, ...], o: tuple[Any, Any]) -> None:
+        inputs.append(i[0])  # the cell's input
+        skips.append(o[0])  # its skip feature, what later cells read
+
+    hooks = [cell.register_forward_hook(keep) for cell in tiny.cells]
+    with torch.no_grad():
+        tiny(torch.zeros(1, 1))
+    for h in hooks:
+        h.remove()
+    for pos in range(NUM_CELLS):
+        params, flops = [], []
+        for cell in SPACE.cells(pos):
+            small = GeneratorCell(1, 1, cell, pos).eval()
+            sizes = _spatial_sizes(small, inputs[pos], [skips[s] for s in small.skip_sources])
+            with torch.device("meta"):
+                big = GeneratorCell(w.gf, w.gf, cell, pos)
+            c = _count(big, sizes, lambda name: "cell")
+            params.append(c["cell_params"])
+            flops.append(c["cell_flops"])
+        terms["cell_params"].append(params)
+        terms["cell_flops"].append(flops)
+    return terms
+
+
+_TERMS: dict[str, dict[str, Any]] = {}
+
+
+def _terms(widths: Widths) -> dict[str, Any]:
+    """The asset's terms for ``widths``, else computed once (torch) and kept for this process."""
+    key = widths.key()
+    if key not in _TERMS:
+        stored: dict[str, Any] = {}
+        if COSTS_ASSET.exists():
+            asset = json.loads(COSTS_ASSET.read_text())
+            stored = asset["widths"] if asset.get("format") == COSTS_FORMAT else {}
+        _TERMS[key] = stored[key] if key in stored else cell_cost_terms(widths)
+    return _TERMS[key]
+
+
+def generator_cost(arch: Architecture, widths: Widths) -> tuple[int, int]:
+    """``(params, flops)`` of the generator of the prefix ``arch`` at ``widths`` (see the module doc)."""
+    t = _terms(widths)
+    params = t["stem_params"][arch.depth] + sum(t["cell_params"][i][_CELL_POS[i][c]]
+                                                for i, c in enumerate(arch.cells))
+    flops = t["stem_flops"][arch.depth] + sum(t["cell_flops"][i][_CELL_POS[i][c]]
+                                              for i, c in enumerate(arch.cells))
+    return int(params) * widths.num_generators, int(flops)
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+
+
+class GANBench:
+    """Any architecture of the space at the proxy or the final fidelity, with a simulated clock.
+
+    :param table: the loaded table (:class:`~gan_nas_env.evaluators.tabular.Table`).
+    :param alpha: FID weight of ``score`` (default: the table's ``env.alpha``).
+    """
+
+    def __init__(self, table: Table, alpha: float | None = None) -> None:
+        self.table = table
+        self.alpha = table.alpha if alpha is None else float(alpha)
+        self._used_s = 0.0
+        self._rows: dict[str, list[int]] | None = None
+        self._columns: dict[int | None, tuple[np.ndarray, np.ndarray]] = {}
+        self._widths: dict[str, Widths] = {}
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_TABLE, alpha: float | None = None) -> GANBench:
+        """The benchmark of a table file (default: the shipped one; loaded once per process)."""
+        return cls(load_table(path), alpha)
+
+    # -- index -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Complete architectures in the space (every one can be queried)."""
+        return len(SPACE)
+
+    def arch(self, index: int) -> str:
+        """The canonical string of the architecture at ``index`` (``SPACE.index`` order)."""
+        return str(parse_arch(int(index)))
+
+    def index(self, arch: str | Sequence[int] | Architecture) -> int:
+        """The index of a complete architecture."""
+        a = parse_arch(arch)
+        if not a.is_complete:
+            raise ArchitectureError(f"only complete 3-cell architectures have an index; {str(a)!r} "
+                                    f"has {a.depth} cell(s)")
+        return SPACE.index(a)
+
+    # -- queries ---------------------------------------------------------------------------
+    def query(self, arch: str | Sequence[int] | Architecture | int, fidelity: str = "final",
+              iters: int | None = None, seed: int | str | None = None,
+              rng: np.random.Generator | None = None, cost: bool = True) -> dict[str, Any]:
+        """The record of ``arch`` at ``fidelity`` (keys in the module docstring).
+
+        :param arch: a canonical string (or a name: ``e2gan``, ``autogan``), a list of
+            integers, an :class:`Architecture` or an index. The final fidelity needs a
+            complete architecture, the proxy takes any prefix.
+        :param fidelity: ``proxy`` (the table's proxy) or ``final`` (the final protocol).
+        :param iters: final only: a stored learning-curve checkpoint (measured rows only;
+            the budget's checkpoint is also predicted). None: the protocol's budget.
+        :param seed: None: the mean of the stored seeds; ``"random"``: one stored seed's row
+            drawn with ``rng`` when there are several (seed noise), else the mean; an int: that
+            seed's row. A prediction has no seeds and is returned as it is.
+        :param rng: the generator ``seed="random"`` draws from (None: a fresh unseeded one).
+        :param cost: add ``cost`` (False skips it, as the env's step does).
+        :raises UserError: an invalid architecture, fidelity, seed or checkpoint (one line).
+        """
+        a = parse_arch(arch)
+        if fidelity not in FIDELITIES:
+            raise BenchError(f"unknown fidelity {fidelity!r}; use one of {', '.join(FIDELITIES)}")
+        if not (seed is None or seed == "random"
+                or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool))):
+            raise BenchError(f"seed must be None, 'random' or a stored training seed, not {seed!r}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise BenchError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
+        if fidelity == "proxy":
+            rec = self._proxy(a, iters, seed)
+        else:
+            rec = self._final(a, iters, seed, rng)
+        rec["objective"] = float(objective(rec["IS"], rec["FID"], self.alpha, fidelity))
+        if rec["diverged"]:
+            rec["objective"] = float("nan")
+        if cost:
+            params, flops = generator_cost(a, self._widths_of(fidelity))
+            rec["cost"] = {"train_s": rec.pop("_train_s"), "params": params, "flops": flops}
+        else:
+            rec.pop("_train_s")
+        return rec
+
+    def _record(self, a: Architecture, fidelity: str, m: Sequence[float], **extra: Any) -> dict[str, Any]:
+        is_, fid, kid = (float(v) for v in m)
+        return {"arch": str(a), "index": SPACE.index(a) if a.is_complete else None,
+                "fidelity": fidelity, "depth": a.depth, "IS": is_, "FID": fid, "KID": kid,
+                "score": is_ - self.alpha * fid, **extra}
+
+    def _proxy(self, a: Architecture, iters: int | None, seed: int | str | None) -> dict[str, Any]:
+        if iters is not None:
+            raise BenchError("iters names a checkpoint of the final fidelity's learning curves; "
+                             "the proxy has none")
+        gan_seed = int(self.table.meta["gan_seed"])
+        if seed not in (None, "random") and seed != gan_seed:
+            raise BenchError(f"the proxy table holds one GAN seed ({gan_seed}), not {seed}")
+        t = self.table
+        i = t.index.get(str(a))
+        if i is not None:
+            m, measured, diverged = t.metrics[i], True, bool(t.diverged[i])
+        else:
+            ev = t.surrogate().predict(a)
+            m, measured, diverged = [ev.metrics[k] for k in METRIC_KEYS], False, False
+        train_s = 0.0
+        for d in range(1, a.depth + 1):
+            j = t.index.get(str(a.prefix(d)))
+            train_s += float(t.seconds[j].sum()) if j is not None else float(sum(t.surrogate().seconds[d]))
+        rec = self._record(a, "proxy", m, iters=None, measured=measured, n_seeds=int(measured),
+                           seed=gan_seed if measured else None, diverged=diverged, _train_s=train_s)
+        if diverged:
+            rec["score"] = float("nan")
+        return rec
+
+    def _final(self, a: Architecture, iters: int | None, seed: int | str | None,
+               rng: np.random.Generator | None) -> dict[str, Any]:
+        finals = self.table.finals
+        if finals is None:
+            raise TableError(f"table {self.table.path or '(in memory)'} has no final fidelity (proxy "
+                             "rows only); query fidelity='proxy' or use a table with final rows")
+        if not a.is_complete:
+            raise ArchitectureError(f"the final fidelity answers complete 3-cell architectures; "
+                                    f"{str(a)!r} has {a.depth} cell(s)")
+        iters = self._checkpoint(iters)
+        metrics, secs = self._final_columns(iters)  # CheckpointError names the stored ones
+        answered = finals.budget if iters is None else iters
+        key = str(a)
+        rows = [r for r in self._final_rows().get(key, []) if not np.isnan(metrics[r, 1])]
+        if rows:
+            chosen = self._choose(key, rows, finals.seeds, seed, rng)
+            m = metrics[chosen].mean(0)
+            one = len(chosen) == 1 or len({int(finals.seeds[r]) for r in chosen}) == 1
+            return self._record(a, "final", m, iters=answered, measured=True, n_seeds=len(rows),
+                                seed=int(finals.seeds[chosen[0]]) if one else None, diverged=False,
+                                _train_s=float(np.nanmean(secs[chosen])))
+        if seed not in (None, "random"):
+            raise BenchError(f"{key} has no measured final row (so no row of seed {seed})")
+        if iters is not None:
+            raise BenchError(f"{key} has no measured row reaching checkpoint {iters}; learning-curve "
+                             "checkpoints are measured only (without iters the final surrogate "
+                             "predicts the budget's metrics)")
+        pred = self.table.final(key)
+        if pred is None:
+            raise TableError(f"table {self.table.path or '(in memory)'} stores no final surrogate; only "
+                             f"architectures with a final row can be queried, and {key} has none")
+        done = ~np.isnan(metrics[:, 1])
+        return self._record(a, "final", [pred["IS"], pred["FID"], np.nan], iters=answered,
+                            measured=False, n_seeds=0, seed=None, diverged=False,
+                            _train_s=float(np.nanmean(secs[done])))
+
+    @staticmethod
+    def _choose(key: str, rows: list[int], seeds: np.ndarray, seed: int | str | None,
+                rng: np.random.Generator | None) -> list[int]:
+        """The rows answered: all (the mean), one drawn at random, or those of one seed."""
+        if seed is None or len(rows) == 1 and seed == "random":
+            return rows
+        if seed == "random":
+            g = rng if rng is not None else np.random.default_rng()
+            return [rows[int(g.integers(len(rows)))]]
+        mine = [r for r in rows if int(seeds[r]) == int(seed)]
+        if not mine:
+            stored = ", ".join(str(int(seeds[r])) for r in rows)
+            raise BenchError(f"{key} has no final row of seed {seed}; its seeds: {stored}")
+        return mine
+
+    def _checkpoint(self, iters: int | None) -> int | None:
+        """``iters`` as an int, or None for the budget's checkpoint (the rows' final metrics)."""
+        budget = self.table.finals.budget if self.table.finals is not None else None
+        return None if iters is None or int(iters) == budget else int(iters)
+
+    def _final_rows(self) -> dict[str, list[int]]:
+        """Architecture -> indices of its final rows (every seed, reaching the budget or not)."""
+        if self._rows is None:
+            assert self.table.finals is not None
+            self._rows = {}
+            for i, arch in enumerate(self.table.finals.archs):
+                self._rows.setdefault(arch, []).append(i)
+        return self._rows
+
+    def _final_columns(self, iters: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Every row's ``[IS, FID, KID]`` and seconds at checkpoint ``iters`` (None: the budget)."""
+        if iters not in self._columns:
+            finals = self.table.finals
+            assert finals is not None
+            if iters is not None:
+                at = finals.at(int(iters))
+                self._columns[iters] = at[:, :3], at[:, 3]
+            elif finals.curves is not None and finals.budget is not None:
+                self._columns[iters] = finals.metrics, finals.at(finals.budget)[:, 3]
+            else:
+                self._columns[iters] = finals.metrics, finals.train_s
+        return self._columns[iters]
+
+    def _widths_of(self, fidelity: str) -> Widths:
+        if fidelity not in self._widths:
+            if fidelity == "final":
+                assert self.table.finals is not None
+                cfg = load_config(None, dict(self.table.finals.config))
+            else:
+                cfg = self.table.config
+            self._widths[fidelity] = Widths.of(cfg, final=fidelity == "final")
+        return self._widths[fidelity]
+
+    # -- search helpers ----------------------------------------------------------------------
+    def find_best(self, fidelity: str = "final", measured_only: bool = True,
+                  iters: int | None = None) -> dict[str, Any]:
+        """The record of the complete architecture with the highest objective.
+
+        :param measured_only: only architectures with stored rows (default); False: the whole
+            space, predictions included (the surrogate's best may be no measured one).
+        :param iters: final only: rank at that checkpoint (measured rows only).
+        """
+        if fidelity not in FIDELITIES:
+            raise BenchError(f"unknown fidelity {fidelity!r}; use one of {', '.join(FIDELITIES)}")
+        if fidelity == "proxy":
+            measured = self.table.complete()
+        else:
+            if self.table.finals is None:
+                self._final(SPACE.from_index(0), iters, None, None)  # raises the TableError
+            metrics, _ = self._final_columns(self._checkpoint(iters))
+            measured = list(dict.fromkeys(a for a, r in self._final_rows().items()
+                                          if any(not np.isnan(metrics[i, 1]) for i in r)))
+        best, value = None, -np.inf
+        for arch in measured:
+            v = self.query(arch, fidelity, iters=iters, cost=False)["objective"]
+            if v > value:
+                best, value = arch, v
+        if not measured_only:
+            grid = self._predicted_objectives(fidelity, iters)
+            for arch in measured:
+                grid[SPACE.index(Architecture.parse(arch))] = -np.inf  # their rows were ranked above
+            j = int(np.nanargmax(grid))
+            if grid[j] > value:
+                best = str(SPACE.from_index(j))
+        if best is None:
+            raise BenchError(f"no measured architecture at the {fidelity} fidelity"
+                             + (f" reaching checkpoint {iters}" if iters is not None else ""))
+        return self.query(best, fidelity, iters=iters)
+
+    def _predicted_objectives(self, fidelity: str, iters: int | None) -> np.ndarray:
+        """The surrogate's objective of every complete architecture, in ``SPACE.index`` order."""
+        if fidelity == "proxy":
+            pred = self.table.surrogate().predict_all()
+        else:
+            if self._checkpoint(iters) is not None:
+                raise BenchError("learning-curve checkpoints are measured only: find_best(iters=...) "
+                                 "needs measured_only=True")
+            grid = self.table.final_grid()
+            if grid is None:
+                raise TableError(f"table {self.table.path or '(in memory)'} stores no final surrogate; "
+                                 "use measured_only=True")
+            pred = grid
+        return np.asarray(objective(pred[:, 0], pred[:, 1], self.alpha, fidelity), np.float64)
+
+    # -- simulated clock -------------------------------------------------------------------
+    def simulate(self, arch: str | Sequence[int] | Architecture | int, fidelity: str = "final",
+                 iters: int | None = None, seed: int | str | None = None,
+                 rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """:meth:`query`, and advance the simulated clock by its ``cost["train_s"]``.
+
+        Every call costs again (as in NATS-Bench's ``simulate_train_eval``): a search that
+        asks for the same architecture twice pays twice.
+        """
+        rec = self.query(arch, fidelity, iters=iters, seed=seed, rng=rng)
+        self._used_s += rec["cost"]["train_s"]
+        return rec
+
+    @property
+    def used_time(self) -> float:
+        """Simulated seconds of every :meth:`simulate` since the last :meth:`reset_time`."""
+        return self._used_s
+
+    def reset_time(self) -> None:
+        """Set the simulated clock back to 0."""
+        self._used_s = 0.0
