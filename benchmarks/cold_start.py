@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Cold start and step times of ``GANCellSearchBench-v0`` in fresh processes.
+"""Cold start and step times of ``GANCellSearchBench-v0`` (or ``--env``) in fresh processes.
 
 Each of ``--runs`` fresh Python processes times, with ``time.perf_counter``:
 ``import`` (gymnasium + gan_nas_env), ``gym.make("GANCellSearchBench-v0")``, the first
@@ -31,7 +31,7 @@ import numpy as np
 import gan_nas_env
 from gan_nas_env.space import SPACE, action_from_cell
 t1 = time.perf_counter()
-env = gym.make("GANCellSearchBench-v0", **json.loads(sys.argv[2]))
+env = gym.make(sys.argv[4], **json.loads(sys.argv[2]))
 t2 = time.perf_counter()
 table = env.unwrapped.evaluator.table
 rng = np.random.default_rng(int(sys.argv[3]))
@@ -57,13 +57,14 @@ print(json.dumps({"import_s": t1 - t0, "make_s": t2 - t1, "first_steps_s": t3 - 
 """
 
 
-def measure(runs: int, steps: int, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+def measure(runs: int, steps: int, env_kwargs: dict[str, Any],
+            env_id: str = "GANCellSearchBench-v0") -> dict[str, Any]:
     """Run the child ``runs`` times; medians of the phases and the pooled step distribution."""
     import numpy as np
 
     results = []
     for i in range(runs):
-        out = subprocess.run([sys.executable, "-c", CHILD, str(steps), json.dumps(env_kwargs), str(i)],
+        out = subprocess.run([sys.executable, "-c", CHILD, str(steps), json.dumps(env_kwargs), str(i), env_id],
                              capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     steps_ms = np.concatenate([r["step_ms"] for r in results])
@@ -85,7 +86,7 @@ def markdown(res: dict[str, Any]) -> str:
     m = prov["machine"]
     machine = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}"
     return "\n".join([
-        "# GANCellSearchBench-v0 cold start", "",
+        f"# {res.get('env', 'GANCellSearchBench-v0')} cold start", "",
         f"Machine: {machine}. gan-nas-env {prov['version']} at {prov['git_sha']}. "
         f"Command: `python -m benchmarks.cold_start {' '.join(prov['command'][1:])}`.", "",
         f"| phase (median of {res['runs']} fresh processes) | seconds |", "|---|---|",
@@ -106,12 +107,15 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5, help="fresh processes")
     p.add_argument("--steps", type=int, default=2000, help="random steps per process")
     p.add_argument("--table", default=None, help="table file (default: the shipped one)")
+    p.add_argument("--env", default="GANCellSearchBench-v0", help="env id (GANCellSearchBench-v0 or -v1)")
+    p.add_argument("--env-kwargs", default="{}", help='more gym.make arguments as JSON, e.g. \'{"objective": "final"}\'')
     p.add_argument("--out", default=None, help="JSON report")
     p.add_argument("--md", default=None, help="Markdown report")
     args = p.parse_args()
     if args.runs < 1 or args.steps < 1:
         p.error("--runs and --steps must be >= 1")
-    res = {**measure(args.runs, args.steps, {"table": args.table} if args.table else {}),
+    kwargs = {**json.loads(args.env_kwargs), **({"table": args.table} if args.table else {})}
+    res = {**measure(args.runs, args.steps, kwargs, args.env), "env": args.env, "env_kwargs": kwargs,
            "provenance": provenance()}
     text = json.dumps(res, indent=1)
     if args.out:
