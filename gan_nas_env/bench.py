@@ -62,6 +62,7 @@ import numpy as np
 from gan_nas_env.config import Config, load_config
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.base import METRIC_KEYS
+from gan_nas_env.evaluators.final import FinalRows
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table, TableError, load_table
 from gan_nas_env.resources import ASSET_DIR
 from gan_nas_env.space import (
@@ -117,8 +118,7 @@ def parse_arch(arch: str | Sequence[int] | Architecture | int) -> Architecture:
     if isinstance(arch, str):
         return resolve_architecture(arch)
     if isinstance(arch, (list, tuple, np.ndarray)):
-        return Architecture.from_vector(list(np.asarray(arch).ravel()) if isinstance(arch, np.ndarray)
-                                        else list(arch))
+        return Architecture.from_vector(list(arch))
     raise ArchitectureError(f"an architecture is a string, a list of integers, an Architecture or an "
                             f"index, not {type(arch).__name__}")
 
@@ -409,10 +409,7 @@ class GANBench:
 
     def _final(self, a: Architecture, iters: int | None, seed: int | str | None,
                rng: np.random.Generator | None) -> dict[str, Any]:
-        finals = self.table.finals
-        if finals is None:
-            raise TableError(f"table {self.table.path or '(in memory)'} has no final fidelity (proxy "
-                             "rows only); query fidelity='proxy' or use a table with final rows")
+        finals = self._finals()
         if not a.is_complete:
             raise ArchitectureError(f"the final fidelity answers complete 3-cell architectures; "
                                     f"{str(a)!r} has {a.depth} cell(s)")
@@ -458,6 +455,13 @@ class GANBench:
             raise BenchError(f"{key} has no final row of seed {seed}; its seeds: {stored}")
         return mine
 
+    def _finals(self) -> FinalRows:
+        """The table's final rows; a :class:`TableError` for a proxy-only table."""
+        if self.table.finals is None:
+            raise TableError(f"table {self.table.path or '(in memory)'} has no final fidelity (proxy "
+                             "rows only); query fidelity='proxy' or use a table with final rows")
+        return self.table.finals
+
     def _checkpoint(self, iters: int | None) -> int | None:
         """``iters`` as an int, or None for the budget's checkpoint (the rows' final metrics)."""
         budget = self.table.finals.budget if self.table.finals is not None else None
@@ -466,17 +470,15 @@ class GANBench:
     def _final_rows(self) -> dict[str, list[int]]:
         """Architecture -> indices of its final rows (every seed, reaching the budget or not)."""
         if self._rows is None:
-            assert self.table.finals is not None
             self._rows = {}
-            for i, arch in enumerate(self.table.finals.archs):
+            for i, arch in enumerate(self._finals().archs):
                 self._rows.setdefault(arch, []).append(i)
         return self._rows
 
     def _final_columns(self, iters: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Every row's ``[IS, FID, KID]`` and seconds at checkpoint ``iters`` (None: the budget)."""
         if iters not in self._columns:
-            finals = self.table.finals
-            assert finals is not None
+            finals = self._finals()
             if iters is not None:
                 at = finals.at(int(iters))
                 self._columns[iters] = at[:, :3], at[:, 3]
@@ -489,8 +491,7 @@ class GANBench:
     def _widths_of(self, fidelity: str) -> Widths:
         if fidelity not in self._widths:
             if fidelity == "final":
-                assert self.table.finals is not None
-                cfg = load_config(None, dict(self.table.finals.config))
+                cfg = load_config(None, dict(self._finals().config))
             else:
                 cfg = self.table.config
             self._widths[fidelity] = Widths.of(cfg, final=fidelity == "final")
@@ -510,8 +511,7 @@ class GANBench:
         if fidelity == "proxy":
             measured = self.table.complete()
         else:
-            if self.table.finals is None:
-                self._final(SPACE.from_index(0), iters, None, None)  # raises the TableError
+            self._finals()  # a TableError for a proxy-only table
             metrics, _ = self._final_columns(self._checkpoint(iters))
             measured = list(dict.fromkeys(a for a, r in self._final_rows().items()
                                           if any(not np.isnan(metrics[i, 1]) for i in r)))
