@@ -187,7 +187,7 @@ def _ci(v: dict[str, Any] | None) -> str:
 
 
 def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: dict[str, Any]) -> str:
-    """The gold-subset section of docs/validity.md."""
+    """The gold-subset section of docs/validity.md (links relative to ``docs/``, where that file is)."""
     m = prov["machine"]
     lines = [
         "## Gold subset: where the ranking of trained GANs settles (final protocol v2)", "",
@@ -199,8 +199,8 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
         f"{res['wall_s_at_budget']['median']:.0f} s of one core (rows' own CPUs; "
         f"`docs/validity/finals_v2.json` names each). Written by `scripts/gold_report.py` "
         f"({m.get('cpu')}, git {prov['git_sha'][:10]}); numbers in `docs/validity/gold.json`.", "",
-        f"![learning curves](../{figs[0]})", "",
-        f"![Kendall tau with the last checkpoint](../{figs[1]})", "",
+        f"![learning curves]({figs[0]})", "",
+        f"![Kendall tau with the last checkpoint]({figs[1]})", "",
         f"Kendall tau (bootstrap 95% interval over architectures) between each checkpoint's "
         f"ranking and the ranking at {res['budget']}:", "",
         "| iterations | median s | score | FID | IS | KID |", "|---|---|---|---|---|---|",
@@ -234,7 +234,7 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
         lines += [f"Samples of the best (`{grids['best_arch']}`) and the worst (`{grids['worst_arch']}`) "
                   f"architecture by FID at {res['budget']}, at {', '.join(map(str, shown))} iterations:", ""]
         for label in ("best", "worst"):
-            lines.append(" ".join(f"![{label} {k}](../{grids[f'{label}_{k}']})" for k in shown
+            lines.append(" ".join(f"![{label} {k}]({grids[f'{label}_{k}']})" for k in shown
                                   if f"{label}_{k}" in grids))
             lines.append("")
     return "\n".join(lines)
