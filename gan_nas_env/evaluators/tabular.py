@@ -111,11 +111,12 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path,
     if finals is not None:
         arrays.update(final_arch=np.array(finals.archs), final_seed=finals.seeds,
                       final_metrics=finals.metrics, final_train_s=finals.train_s)
-        meta["final"] = {"final_hash": finals.final_hash, "config": finals.config,
-                         "uniform_draws": uniform_draws}
+        final_meta: dict[str, Any] = {"final_hash": finals.final_hash, "config": finals.config,
+                                      "uniform_draws": uniform_draws}
         if finals.curves is not None and finals.curve_iters is not None:
             arrays.update(final_curve_iters=finals.curve_iters, final_curves=finals.curves)
-            meta["final"]["budget"] = finals.budget
+            final_meta["budget"] = finals.budget
+        meta["final"] = final_meta
     if surrogate:
         table = Table(list(arrays["arch"]), metrics, arrays["representation"].astype(np.float32),
                       secs, arrays["diverged"], meta)
