@@ -65,6 +65,22 @@ LOSS_NAMES = ("hinge", "ns", "rpgan", "wgan-gp")
 DATASET_NAMES = ("cifar10", "fashion-mnist", "mnist", "stl10", "synthetic")
 
 SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam", "cudnn_benchmark"})
+PROXY_SECTIONS = ("data", "model", "train", "metrics")
+"""The config sections of a proxy evaluation (:meth:`Config.proxy_hash`)."""
+
+SAME_RESULT_KEYS: tuple[str, ...] = (
+    "name", "device", "data.root", "data.download", "metrics.cache_dir", "metrics.batch_size",
+    *(f"train.{k}" for k in sorted(SPEED_ONLY_TRAIN_KEYS)),
+    "retrain.checkpoint_every", "retrain.log_every",
+)
+"""The one list of settings that do not change results: the run's name, where the data and
+caches are, the device, the scoring batch size, the proxy's speed-only switches and how often
+full training logs and checkpoints. :meth:`Config.proxy_hash` and :meth:`Config.final_hash`
+leave them out, and ``--resume`` of a search or a retraining accepts changes to them
+(``gan_nas_env.run_folder.MAY_DIFFER_ON_RESUME``). ``retrain.channels_last`` and
+``retrain.amp`` are not here: other kernels round differently, so they are part of the final
+hash. (The device is here because a result's identity does not name the hardware; a
+retraining resumes only on the same kind of device, for its RNG state.)"""
 
 
 @dataclass(frozen=True)
@@ -201,10 +217,10 @@ class Config:
         Used as the cache key of the results store: evaluations under different
         data, model, training or metric settings are never mixed.
         """
-        keep = {k: v for k, v in self.to_dict().items() if k in ("data", "model", "train", "metrics")}
-        keep["metrics"] = {k: v for k, v in keep["metrics"].items() if k not in ("cache_dir", "batch_size")}
-        keep["train"] = {k: v for k, v in keep["train"].items() if k not in SPEED_ONLY_TRAIN_KEYS}
-        keep["data"] = {k: v for k, v in keep["data"].items() if k not in ("root", "download")}
+        keep: dict[str, Any] = {
+            section: {k: v for k, v in values.items() if f"{section}.{k}" not in SAME_RESULT_KEYS}
+            for section, values in self.to_dict().items() if section in PROXY_SECTIONS
+        }
         keep["model_code"] = MODEL_CODE_VERSION
         blob = json.dumps(keep, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -212,11 +228,11 @@ class Config:
     def final_hash(self) -> str:
         """Short hash of everything that changes a full (final-fidelity) training's result.
 
-        The proxy hash plus the retraining section, less its logging and checkpoint
-        intervals; prefixed ``final-`` so final rows never mix with proxy rows in a store.
+        The proxy hash plus the retraining section, less its :data:`SAME_RESULT_KEYS` (the
+        logging and checkpoint intervals); prefixed ``final-`` so final rows never mix with proxy rows in a store.
         The training seed is not part of it: stores key rows by seed.
         """
-        return "final-" + self._retrain_digest(drop=("checkpoint_every", "log_every"))
+        return "final-" + self._retrain_digest(drop=())
 
     def curve_hash(self) -> str:
         """Short hash of a final training's learning curve: :meth:`final_hash` without the budget.
@@ -227,11 +243,11 @@ class Config:
         learning-curve rows (final protocol v2) are keyed by this hash, prefixed ``curve-``,
         and a budget is a checkpoint of the curve.
         """
-        return "curve-" + self._retrain_digest(
-            drop=("checkpoint_every", "log_every", "g_iters", "eval_every"))
+        return "curve-" + self._retrain_digest(drop=("g_iters", "eval_every"))
 
     def _retrain_digest(self, drop: tuple[str, ...]) -> str:
-        retrain = {k: v for k, v in dataclasses.asdict(self.retrain).items() if k not in drop}
+        retrain = {k: v for k, v in dataclasses.asdict(self.retrain).items()
+                   if k not in drop and f"retrain.{k}" not in SAME_RESULT_KEYS}
         for key, default in RETRAIN_KEYS_SINCE_V1.items():
             if retrain.get(key) == default:  # v1 rows keep their hash
                 del retrain[key]

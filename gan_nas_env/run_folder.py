@@ -41,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from gan_nas_env.config import SPEED_ONLY_TRAIN_KEYS, Config, load_config, save_config
+from gan_nas_env.config import SAME_RESULT_KEYS, Config, load_config, save_config
 from gan_nas_env.errors import MissingFileError, UserError
 from gan_nas_env.provenance import provenance
 
@@ -64,17 +64,22 @@ RESULT_FILES: dict[str, tuple[str, ...]] = {
 """Per kind: the files of a run that got somewhere (a checkpoint or results). A folder of the
 kind holding none of them has nothing to lose and may start over without ``--overwrite``."""
 
-_SAME_RESULT = ("name", "device", "data.root", "data.download", "metrics.cache_dir",
-                "metrics.batch_size", *(f"train.{k}" for k in sorted(SPEED_ONLY_TRAIN_KEYS)))
 MAY_DIFFER_ON_RESUME: dict[str, tuple[str, ...]] = {
-    # the budget may grow; the top list's length; the retraining section is not the search's
-    "search": (*_SAME_RESULT, "search.episodes", "search.top_k", "retrain.*"),
+    # the budget may grow; the top list's length and sample grid; the retraining section is
+    # not the search's
+    "search": (*SAME_RESULT_KEYS, "search.episodes", "search.top_k", "search.grid_samples", "retrain.*"),
     # the budget may grow; the env and search sections are not the retraining's
-    "retrain": (*_SAME_RESULT, "retrain.g_iters", "env.*", "search.*"),
+    "retrain": (*SAME_RESULT_KEYS, "retrain.g_iters", "env.*", "search.*"),
 }
 """Config keys (``fnmatch`` patterns) that may differ from the run's ``config.yaml`` on resume:
-where data, caches and the device are, speed-only switches, and each kind's budget. Every
-other difference, above all one that changes the proxy hash, is refused."""
+the settings that do not change results (:data:`gan_nas_env.config.SAME_RESULT_KEYS`) and
+each kind's budget and sections it does not read. Every other difference, above all one that
+changes the proxy hash, is refused (by ``gan-nas search`` and ``gan-nas retrain`` alike)."""
+
+
+def may_differ_on_resume(kind: str, key: str) -> bool:
+    """Whether config ``key`` (dotted) of a run of ``kind`` may change on ``--resume``."""
+    return any(fnmatchcase(key, p) for p in MAY_DIFFER_ON_RESUME.get(kind, ()))
 
 
 class RunFolderError(UserError, ValueError):
@@ -162,8 +167,7 @@ def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
 def check_resume_config(folder: Path, kind: str, old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
     """Raise :class:`RunFolderError` for a change ``resume`` refuses; the allowed changes."""
     changes = config_changes(old, new)
-    allowed = MAY_DIFFER_ON_RESUME.get(kind, ())
-    refused = {k: v for k, v in changes.items() if not any(fnmatchcase(k, p) for p in allowed)}
+    refused = {k: v for k, v in changes.items() if not may_differ_on_resume(kind, k)}
     if not refused:
         return changes
     listed = "; ".join(f"{k}: {o!r} (run) != {n!r} (now)" for k, (o, n) in refused.items())

@@ -94,6 +94,46 @@ def test_proxy_hash_tracks_proxy_settings_only():
     assert a.proxy_hash() != load_config("tiny", {"train.n_critic": 2}).proxy_hash()
 
 
+def test_the_shipped_hashes_are_pinned():
+    """The committed final rows, learning curves and table are keyed by these hashes."""
+    assert load_config("final-fmnist").final_hash() == "final-2819575176489e49"
+    v2 = load_config("final-fmnist-v2")
+    assert v2.curve_hash() == "curve-71106a1a081b2a17"
+    assert v2.final_hash() == "final-3fe1e1f0068ca76e"
+    assert load_config("table-fmnist").proxy_hash() == "baad47089c3fa6e3"
+
+
+def _set(key, value):
+    return {key: value}
+
+
+def test_one_list_of_settings_that_do_not_change_results():
+    """SAME_RESULT_KEYS is what the hashes leave out and what every resume accepts."""
+    from gan_nas_env.config import SAME_RESULT_KEYS, SPEED_ONLY_TRAIN_KEYS
+    from gan_nas_env.run_folder import may_differ_on_resume
+
+    assert {f"train.{k}" for k in SPEED_ONLY_TRAIN_KEYS} <= set(SAME_RESULT_KEYS)
+    base = load_config("tiny")
+    changed = {"name": "other", "device": "cuda", "data.root": "/elsewhere", "data.download": False,
+               "metrics.cache_dir": "/tmp/c", "metrics.batch_size": 7, "train.cuda_graphs": False,
+               "train.channels_last": False, "train.fused_adam": True, "train.cudnn_benchmark": False,
+               "retrain.checkpoint_every": 3, "retrain.log_every": 3}
+    assert set(changed) == set(SAME_RESULT_KEYS)
+    for key, value in changed.items():
+        cfg = load_config("tiny", _set(key, value))
+        assert cfg != base, key
+        assert (cfg.proxy_hash(), cfg.final_hash(), cfg.curve_hash()) == (
+            base.proxy_hash(), base.final_hash(), base.curve_hash()), key
+        assert may_differ_on_resume("search", key) and may_differ_on_resume("retrain", key), key
+    # everything else of the proxy and of full training is in the hashes and refused on resume
+    for key, value in (("train.n_critic", 2), ("metrics.num_samples", 9), ("data.max_images", 5),
+                       ("model.gf", 8), ("retrain.channels_last", True), ("retrain.amp", True),
+                       ("retrain.ema_decay", 0.9), ("retrain.eval_every", 12345)):
+        cfg = load_config("tiny", _set(key, value))
+        assert cfg.final_hash() != base.final_hash(), key
+        assert not may_differ_on_resume("retrain", key), key
+
+
 def test_the_suite_does_not_write_to_the_users_cache(monkeypatch, tmp_path):
     from pathlib import Path
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
-from gan_nas_env.config import ConfigError
+from gan_nas_env.config import SAME_RESULT_KEYS, ConfigError
 from gan_nas_env.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, MissingFileError
 from gan_nas_env.run_folder import RunFolderError, check_folder
 from gan_nas_env.space import NAMED_ARCHITECTURES, resolve_architecture
@@ -41,8 +41,8 @@ def _retrain_args(p: argparse.ArgumentParser) -> None:
         "an empty folder, or a run killed before its first checkpoint, is used as it is). "
         "--resume takes the architecture from the checkpoint and, without --config, the config "
         "from the run's config.yaml. It accepts --iters N (more extends the training), "
-        "--no-progress, --device and --set of device, data.root, data.download, "
-        "metrics.cache_dir, metrics.batch_size, env.* and search.*; a --config, --seed, --set "
+        "--no-progress, --device and --set of the settings that do not change results "
+        f"({', '.join(SAME_RESULT_KEYS)}), env.* and search.*; a --config, --seed, --set "
         "or --arch that changes anything else (the architecture, seed, data, model, train, "
         "metrics or retrain settings) is refused. "
         f"Exit status: 0 done; {EXIT_BAD_INPUT} bad input (one-line error); {EXIT_DIVERGED} the training "

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
-from gan_nas_env.config import ConfigError
+from gan_nas_env.config import SAME_RESULT_KEYS, ConfigError
 from gan_nas_env.run_folder import CONFIG, check_folder, read_meta, stored_config
 
 EPILOG = (
@@ -18,9 +18,8 @@ EPILOG = (
     "setting from the run's config.yaml and meta.json: config, seed, agent, hyper-parameters "
     "and episodes. It accepts --episodes N (never fewer than the episodes done; more extends "
     "the search from the checkpoint at its end; as many runs nothing), --no-progress, "
-    "--device and --set of device, data.root, data.download, metrics.cache_dir, "
-    "metrics.batch_size, the speed-only train keys (cuda_graphs, channels_last, fused_adam, "
-    "cudnn_benchmark), search.top_k and retrain.*; --config, --seed, --set, --algo or "
+    f"--device and --set of the settings that do not change results ({', '.join(SAME_RESULT_KEYS)}), "
+    "search.top_k, search.grid_samples and retrain.*; --config, --seed, --set, --algo or "
     "--hyperparams that change anything else (the proxy above all) are refused."
 )
 

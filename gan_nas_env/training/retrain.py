@@ -52,7 +52,7 @@ from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.errors import MissingFileError, UserError
 from gan_nas_env.models.ema import EMA
 from gan_nas_env.models.generator import generate
-from gan_nas_env.run_folder import check_folder, flat_keys, prepare_run
+from gan_nas_env.run_folder import check_folder, flat_keys, may_differ_on_resume, prepare_run
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture
 from gan_nas_env.training.step import GANStep
 
@@ -448,13 +448,6 @@ def _append_csv(path: Path, rows: list[list[Any]]) -> None:
         f.writelines(",".join(str(x) for x in row) + "\n" for row in rows)
 
 
-_RESUME_IGNORED = {
-    "name", "device", "data.root", "data.download", "metrics.cache_dir", "metrics.batch_size",
-    "retrain.g_iters",  # the budget may grow: a resumed run continues to the new g_iters
-}
-_RESUME_SECTIONS = ("seed", "data.", "model.", "train.", "metrics.", "retrain.")
-
-
 def check_resume_compatible(
     ckpt: dict[str, Any], cfg: Config, arch: Architecture, device: torch.device, path: Path
 ) -> None:
@@ -462,7 +455,9 @@ def check_resume_compatible(
 
     Compared: the architecture, the package major version, the seed and every
     config key of the proxy hash (data, model, train, metrics) and of the
-    retrain section, except ``retrain.g_iters`` (a run may be extended).
+    retrain section, except those that may differ on resume
+    (:data:`~gan_nas_env.run_folder.MAY_DIFFER_ON_RESUME`: the settings that do not
+    change results and ``retrain.g_iters``, since a run may be extended).
     """
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ResumeError(f"{path} is not a retraining checkpoint (format {ckpt.get('format')!r})")
@@ -476,7 +471,7 @@ def check_resume_compatible(
         )
     old, new = flat_keys(ckpt["config"]), flat_keys(cfg.to_dict())
     for key in sorted(set(old) | set(new)):
-        if key in _RESUME_IGNORED or not key.startswith(_RESUME_SECTIONS):
+        if may_differ_on_resume("retrain", key):
             continue
         if old.get(key, "<missing>") != new.get(key, "<missing>"):
             problems.append(f"config {key}: {old.get(key, '<missing>')!r} (checkpoint) != "

@@ -318,3 +318,24 @@ def test_short_retrain_warns_at_start_and_in_its_report(
         retrain(tiny(cache_dir, **{"retrain.ema_warmup": True}), "e2gan", tmp_path / "w",
                 progress=False)
     assert not caplog.records
+
+
+def test_resume_check_accepts_what_does_not_change_results_and_refuses_the_rest() -> None:
+    """The retraining's resume check and the run folder's use the one list (issue 27)."""
+    import torch
+
+    from gan_nas_env.config import load_config
+    from gan_nas_env.space import resolve_architecture
+    from gan_nas_env.training.retrain import CHECKPOINT_FORMAT, check_resume_compatible
+
+    base = load_config("tiny")
+    arch = resolve_architecture("e2gan")
+    ckpt = {"format": CHECKPOINT_FORMAT, "arch": str(arch), "version": gan_nas_env.__version__,
+            "config": base.to_dict(), "rng": {"device": "cpu"}}
+    cpu, path = torch.device("cpu"), Path("checkpoint.pt")
+    for ok in ({"train.channels_last": False}, {"train.cuda_graphs": False}, {"retrain.log_every": 3},
+               {"retrain.checkpoint_every": 3}, {"retrain.g_iters": 99}, {"search.episodes": 9}):
+        check_resume_compatible(ckpt, load_config("tiny", ok), arch, cpu, path)
+    for bad in ({"retrain.channels_last": True}, {"retrain.amp": True}, {"train.n_critic": 2}):
+        with pytest.raises(ResumeError, match=next(iter(bad))):
+            check_resume_compatible(ckpt, load_config("tiny", bad), arch, cpu, path)
