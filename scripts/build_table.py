@@ -55,6 +55,10 @@ def main() -> None:
     p.add_argument("--final-uniform", type=int, default=150, metavar="N",
                    help="with --finals: the uniform final rows are the first N of the sampling order "
                         "(scripts/build_finals.py --archs); the others, such as agents' bests, are not")
+    p.add_argument("--final-budget", type=int, default=None, metavar="ITERS",
+                   help="with --finals of a learning-curve protocol (v2): the checkpoint that is the "
+                        "final fidelity (default: the last one every row reaches); any other stays "
+                        "queryable with Table.final(arch, iters=...)")
     p.add_argument("--no-surrogate", action="store_true",
                    help="with --export: do not store the fitted surrogates' predictions")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
@@ -66,10 +70,16 @@ def main() -> None:
     if args.finals:
         import json
 
-        from gan_nas_env.evaluators.final import FinalRows
+        from gan_nas_env.evaluators.final import CheckpointError, FinalRows
 
         data = json.loads(open(args.finals).read())
-        finals = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
+        if args.final_budget is not None and not any(r.get("curve") for r in data["rows"]):
+            p.error(f"--final-budget: {args.finals} holds no learning curves (a v1 export)")
+        try:
+            finals = FinalRows.from_records(data["rows"], data["final_hash"], data["config"],
+                                            budget=args.final_budget)
+        except CheckpointError as exc:
+            p.error(f"--final-budget: {exc}")
     restored = Table.load(args.restore, expect_hash=cfg.proxy_hash()) if args.restore else None  # before writing
     store = ResultsStore(args.store)
     if restored is not None:
