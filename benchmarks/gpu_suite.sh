@@ -7,11 +7,12 @@
 #   bash benchmarks/gpu_suite.sh search      # 10 real paper-protocol episodes + 100-episode projection
 #   bash benchmarks/gpu_suite.sh throughput  # env steps per minute, 1, 2, 4, 8 envs on one GPU (threads + streams)
 #   bash benchmarks/gpu_suite.sh throughput-subproc   # the same with one process per env (optional)
+#   WORKERS=24 MINUTES=6 bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once
 #
 # Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc}"
+PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc|finals}"
 OUT="${OUT:-out}"
 PRESET="${PRESET:-paper}"
 DEVICE="${DEVICE:-auto}"
@@ -47,8 +48,28 @@ throughput | throughput-subproc)
         --steps-per-env 3 --backend "$backend" --out "$OUT/throughput_$backend.json" \
         --md "$OUT/throughput_$backend.md" 2>&1 | tee "$OUT/throughput_$backend.log"
     ;;
+finals)
+    # Final protocol v2 rows built many at once: WORKERS builder processes share the GPU (each
+    # a tiny gf 16 / df 16 GAN that cannot fill it alone), each stops taking new rows after
+    # MINUTES; the rows (with their curves and the GPU's name) come back as an export to commit
+    # and restore here (build_finals.py --restore). FINALS_ARGS picks the rows (default: the
+    # gold subset's seed 1, then the uniform sample to the v2 budget).
+    WORKERS="${WORKERS:-16}"
+    MINUTES="${MINUTES:-6}"
+    FINALS_ARGS="${FINALS_ARGS:---archs 150 --extra e2gan,autogan --seeds 0}"
+    log "finals: $WORKERS workers for $MINUTES minutes ($FINALS_ARGS)"
+    for w in $(seq 0 $((WORKERS - 1))); do
+        OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python3 scripts/build_finals.py --config final-fmnist-v2 \
+            --set device=cuda $FINALS_ARGS --store "$OUT/finals_v2_gpu.sqlite" --runs "$OUT/runs" \
+            --worker "$w" --workers "$WORKERS" --minutes "$MINUTES" > "$OUT/finals_w$w.log" 2>&1 &
+    done
+    wait
+    python3 scripts/build_finals.py --config final-fmnist-v2 --store "$OUT/finals_v2_gpu.sqlite" \
+        --export "$OUT/finals_v2_gpu.json" | tee "$OUT/finals_export.log"
+    rm -rf "$OUT/runs"
+    ;;
 *)
-    echo "unknown part $PART: use steps, search, throughput or throughput-subproc" >&2
+    echo "unknown part $PART: use steps, search, throughput, throughput-subproc or finals" >&2
     exit 2
     ;;
 esac

@@ -17,6 +17,13 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     # a fresh clone: the committed rows back into the store first, then the missing ones trained
     # (with --export instead of training: restore, export and exit)
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --restore docs/validity/finals.json &
+    # final protocol v2 (learning curves, keyed by the budget-free curve hash): the gold subset
+    # to 10,000 iterations with every checkpoint's grid kept, then rows extended or added at
+    # another budget (a row already past it is not trained again)
+    OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --config final-fmnist-v2 --archs 30 \
+        --extra "" --store runs/finals_v2.sqlite --runs runs/finals_v2 --keep checkpoint.pt,samples \
+        --worker 0 --workers 2 &
+    python scripts/build_finals.py --config final-fmnist-v2 --set retrain.g_iters=3000 --archs 150 ...
     # the best architectures of the validity searches and of the benchmark runs in docs/:
     python scripts/build_finals.py --archs 0 --extra "" \
         --extra-from docs/validity/searches.json docs/benchmark/final/summary.json
@@ -140,7 +147,9 @@ def export_rows(store: ResultsStore, key: str, args: argparse.Namespace, path: P
     from gan_nas_env.provenance import provenance
 
     rows = [{"arch": r["arch"], "seed": r["seed"], **r["metrics"], "train_s": r["timings"].get("train_s"),
-             "cpu": r["timings"].get("cpu")} for r in store.evaluations(key)]
+             "cpu": r["timings"].get("cpu"), **({"device": r["timings"]["device"]}
+                                               if "device" in r["timings"] else {})}
+            for r in store.evaluations(key)]
     data = {"final_hash": key, "config": protocol_config(args.config, args.overrides).to_dict(), "rows": rows,
             "provenance": provenance()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,9 +183,10 @@ def restore_rows(store: ResultsStore, key: str, rows: list[dict]) -> int:
     for row in rows:
         if store.get_evaluation(key, row["arch"], row["seed"]) is not None:
             continue  # the store's own row wins: it is at least as fresh as the export
-        metrics = {k: v for k, v in row.items() if k not in ("arch", "seed", "train_s", "cpu")}
+        metrics = {k: v for k, v in row.items() if k not in ("arch", "seed", "train_s", "cpu", "device")}
         store.put_evaluation(key, row["arch"], row["seed"], 3, metrics, np.zeros(0, np.float32),
-                             timings={"train_s": row.get("train_s") or 0.0, "cpu": row.get("cpu")})
+                             timings={"train_s": row.get("train_s") or 0.0, "cpu": row.get("cpu"),
+                                      **({"device": row["device"]} if "device" in row else {})})
         new += 1
     return new
 
@@ -239,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"final protocol {args.config} ({key}, {budget} iterations): "
           f"{len(jobs) - len(todo)} of {len(jobs)} rows stored")
     t0, cpu = time.time(), cpu_model()
+    device = torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"
     keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())
     for arch, seed in tqdm(todo, desc=f"worker {args.worker}", mininterval=30):
         if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
@@ -249,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
         # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
-                             timings={"train_s": rec["wall_s"], "cpu": cpu})
+                             timings={"train_s": rec["wall_s"], "cpu": cpu, "device": device})
     print(f"stored final rows: {store.count_evaluations(key)}")
 
 
