@@ -1,11 +1,17 @@
-"""What a benchmark run found, scored at the table's final fidelity.
+"""References of the normalisation, and what a benchmark run found scored at the final fidelity.
 
-A run's result on the proxy is its best proxy score; what matters is how well that
-architecture trains. For every episode's best-so-far architecture (by proxy score)
-this module looks up its final score in the table: measured when the table holds a
-final row for it, surrogate-predicted otherwise (the share of each is reported).
-Normalised like the proxy scores: 0 = mean final score of the table's measured
-uniformly sampled architectures, 1 = the best of them.
+**References** come from the table's pre-registered uniform sample only (the first draws of
+its seeded sampling order, :func:`~gan_nas_env.evaluators.tabular.sampling_order`), never
+from the architectures that agents found and that were trained beside it: 0 = the mean
+objective of the sample (what a random architecture gets on average), 1 = the best of it.
+At the proxy the sample is the table's complete architectures in sampling order
+(:func:`uniform_proxy_sample`); at the final fidelity its measured final rows
+(:meth:`~gan_nas_env.evaluators.tabular.Table.final_uniform`).
+
+**Final scores.** For every episode's best-so-far architecture (by the value the run ranks
+by: the proxy score, or the final objective) the final objective comes from
+:meth:`gan_nas_env.bench.GANBench.query`: a measured row (seed mean) when the table holds
+one, the final surrogate's prediction otherwise; the measured share is reported per agent.
 """
 
 from __future__ import annotations
@@ -15,46 +21,88 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.benchmark.report import RunLog
+from gan_nas_env.bench import GANBench
+from gan_nas_env.evaluators.tabular import TableError, sampling_order
 
 if TYPE_CHECKING:
     from gan_nas_env.evaluators.tabular import Table
 
 
-def final_reference(table: Table) -> dict[str, Any] | None:
-    """Mean and best measured final score over the table's own (uniform) architectures."""
+def uniform_proxy_sample(table: Table) -> list[str]:
+    """The table's complete architectures that belong to its seeded uniform sample, in order.
+
+    The table builder evaluates the sampling order from its start, so the sample is the
+    longest start of that order that the table holds (repeats counted once); architectures
+    added otherwise (an agent's best, say) are left out.
+    """
+    have = set(table.complete())
+    out: dict[str, None] = {}
+    draws = len(have) + 16
+    while True:
+        for arch in map(str, sampling_order(table.config.seed, draws)):
+            if arch not in have:
+                return list(out)
+            out[arch] = None
+        if len(out) == len(have):
+            return list(out)
+        draws *= 2
+
+
+def _reference(archs: list[str], values: np.ndarray) -> dict[str, Any] | None:
+    ok = np.isfinite(values)
+    if not ok.any():
+        return None
+    best = int(np.nanargmax(np.where(ok, values, -np.inf)))
+    return {"mean": float(values[ok].mean()), "best": float(values[best]), "best_arch": archs[best],
+            "n": int(ok.sum())}
+
+
+def proxy_reference(table: Table, alpha: float | None = None) -> dict[str, Any] | None:
+    """Mean and best proxy score of the uniform sample (:func:`uniform_proxy_sample`)."""
+    archs = uniform_proxy_sample(table)
+    return _reference(archs, np.array([table.score(a, alpha) for a in archs], dtype=np.float64))
+
+
+def final_reference(table: Table, alpha: float | None = None) -> dict[str, Any] | None:
+    """Mean and best measured final objective of the uniform sample (None without final rows)."""
     if table.finals is None:
         return None
     archs = table.final_uniform()
     if not archs:
         return None
-    scores = np.array([table.final(a)["score"] for a in archs])  # type: ignore[index]
-    best = int(np.argmax(scores))
-    return {"mean": float(scores.mean()), "best": float(scores[best]), "best_arch": archs[best],
-            "n": len(archs)}
+    bench = GANBench(table, alpha)
+    values = np.array([bench.query(a, "final", cost=False)["objective"] for a in archs])
+    return _reference(archs, values)
 
 
 def best_arch_curve(log: RunLog) -> list[str]:
-    """Per episode, the architecture with the best proxy score so far ('' before any finite one)."""
+    """Per episode, the architecture with the best value so far ('' before any finite one)."""
     out, best, arch = [], -np.inf, ""
-    for a, s in zip(log.archs, log.scores):
+    for a, s in zip(log.archs, log.values()):
         if np.isfinite(s) and s > best:
             best, arch = s, a
         out.append(arch)
     return out
 
 
-def final_curves(table: Table, logs: dict[str, list[RunLog]], ref: dict[str, Any]
-                 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Normalised final score of each run's best-so-far architecture ``[runs, 1, episodes]``.
+def final_curves(table: Table, logs: dict[str, list[RunLog]], ref: dict[str, Any],
+                 alpha: float | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Normalised final objective of each run's best-so-far architecture ``[runs, 1, episodes]``.
 
-    :return: the curves and, per agent, the raw final scores of each run's last best
-        architecture and the share of those that were measured (not predicted).
+    :return: the curves and, per agent, the raw final objectives of each run's last best
+        architecture (``final_score``), the share of those that were measured (not
+        predicted) and the architectures (``best_archs``).
     """
+    bench = GANBench(table, alpha)
     cache: dict[str, dict[str, Any]] = {}
 
     def look(arch: str) -> dict[str, Any]:
         if arch not in cache:
-            cache[arch] = table.final(arch) or {"score": np.nan, "measured": False}
+            try:
+                rec = bench.query(arch, "final", cost=False)
+            except TableError:  # no final row and no final surrogate to predict one
+                rec = {"objective": np.nan, "measured": False}
+            cache[arch] = {"score": rec["objective"], "measured": rec["measured"]}
         return cache[arch]
 
     span = ref["best"] - ref["mean"]

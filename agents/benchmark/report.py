@@ -21,6 +21,26 @@ class RunLog:
     archs: list[str] = field(default_factory=list)
     surrogate: list[bool] = field(default_factory=list)  # final answer came from the surrogate
     proxy_s: list[float] = field(default_factory=list)  # (simulated) proxy seconds of the episode
+    # what the run ranks by (``info["objective"]`` of GANCellSearchBench-v1) and whether a
+    # stored row answered it; empty in runs recorded before (then: the proxy score, and
+    # measured = not answered by the surrogate)
+    objective: list[float] = field(default_factory=list)
+    measured: list[bool] = field(default_factory=list)
+
+    def values(self) -> list[float]:
+        """Per episode, the value the run is ranked by: the objective, else the proxy score."""
+        return self.objective if len(self.objective) == len(self.scores) else self.scores
+
+    def measured_flags(self) -> list[bool]:
+        """Per episode, whether a stored (measured) row gave :meth:`values`."""
+        if len(self.measured) == len(self.scores):
+            return self.measured
+        return [not s for s in self.surrogate]
+
+    def best_episode(self) -> int | None:
+        """Index of the first episode with the best value (None when every one diverged)."""
+        v = np.array(self.values(), dtype=np.float64)
+        return int(np.nanargmax(v)) if np.isfinite(v).any() else None
 
 
 @contextmanager
@@ -148,14 +168,18 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
 def agent_stats(logs: dict[str, list[RunLog]], ref_best_arch: str) -> dict[str, dict[str, float]]:
     """Per-agent statistics of its runs, as the report and ``docs/benchmark.md`` show them.
 
-    Raw best score (mean, std), runs that found the table's best architecture, share of
-    episodes the surrogate answered, distinct architectures per run and the (simulated)
-    proxy hours of one run.
+    Raw best value (mean, std; the run's objective, :meth:`RunLog.values`), the share of runs
+    whose best value came from a measured row (not a surrogate prediction), runs that found
+    the table's best architecture, share of episodes the surrogate answered, distinct
+    architectures per run and the (simulated) proxy hours of one run.
     """
     out = {}
     for algo, runs in logs.items():
-        best = np.array([np.nanmax(r.scores) if np.isfinite(r.scores).any() else np.nan for r in runs])
+        best = np.array([np.nanmax(r.values()) if np.isfinite(r.values()).any() else np.nan for r in runs])
+        at = [r.best_episode() for r in runs]
+        measured = [i is not None and bool(r.measured_flags()[i]) for r, i in zip(runs, at)]
         out[algo] = {"best_mean": float(np.nanmean(best)), "best_std": float(np.nanstd(best)),
+                     "measured_share": float(np.mean(measured)),
                      "found_best": int(sum(ref_best_arch in r.archs for r in runs)), "runs": len(runs),
                      "surrogate_share": float(np.mean([np.mean(r.surrogate) for r in runs])),
                      "distinct": float(np.mean([len(set(r.archs)) for r in runs])),
@@ -167,6 +191,11 @@ def _fmt(v: dict[str, Any]) -> str:
     return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
 
 
+def _pct(share: float | None) -> str:
+    """A share as a percentage ('-' when the summary predates it)."""
+    return "-" if share is None else f"{100 * share:.0f}%"
+
+
 def _final_fidelity_lines(ff: dict[str, Any]) -> list[str]:
     """The report's section on the final fidelity (nothing when the table has none)."""
     if not ff:
@@ -174,10 +203,11 @@ def _final_fidelity_lines(ff: dict[str, Any]) -> list[str]:
     ref, sur = ff["reference"], ff["surrogate"]
     lines = [
         "", "## At the final fidelity", "",
-        f"Each run's best architecture (by proxy score) scored by the table's final protocol "
+        f"Each run's best architecture (by the value it ranked by: {ff.get('ranked_by', 'proxy score')}) "
+        f"scored by the table's final protocol "
         f"(`{ff['final_hash']}`): measured when the table holds its final row, predicted by the "
         f"final surrogate otherwise (out-of-fold Spearman {sur.get('score_spearman', np.nan):.3f} "
-        f"over {sur.get('n', 0)} measured architectures). Normalised: 0 = mean final score of the "
+        f"over {sur.get('n', 0)} measured architectures). Normalised: 0 = mean final objective of the "
         f"{ref['n']} measured uniform architectures ({ref['mean']:.4f}), 1 = the best of them "
         f"({ref['best']:.4f}, `{ref['best_arch']}`).", "",
         "| agent | final score (raw, mean +- std) | measured | IQM [95% CI] | mean [95% CI] |",
@@ -201,11 +231,22 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Pa
                 f"1 = best architecture in the table ({info['ref_best']:.4f}, `{info['ref_best_arch']}`)")
     else:
         norm = "none (no table): raw scores"
+    objective = info.get("objective", "proxy")
+    if objective == "final":
+        what = ("objective = the final fidelity's objective of an episode's architecture "
+                "(`GANBench.query(arch, fidelity='final')`, measured when the table holds its final "
+                "rows); each run's result is its best objective after the last episode")
+        if info["normalised"]:
+            norm = (f"0 = mean final objective of the table's measured uniform sample ({info['ref_mean']:.4f}), "
+                    f"1 = the best of them ({info['ref_best']:.4f}, `{info['ref_best_arch']}`)")
+    else:
+        what = (f"score = IS - {info['alpha']} * FID of an episode's final architecture at the proxy; "
+                "each run's result is its best score after the last episode")
     lines = [
         "# Benchmark report", "",
-        f"- env: `{info['env_id']}`; episodes per run: {info['episodes']}; seeds: {info['seeds']}",
-        f"- score = IS - {info['alpha']} * FID of an episode's final architecture; each run's "
-        "result is its best score after the last episode",
+        f"- env: `{info['env_id']}`; objective: {objective}; episodes (architectures evaluated) per "
+        f"run: {info['episodes']}; seeds: {info['seeds']}",
+        f"- {what}",
         f"- normalisation: {norm}",
         f"- wall time: {info['wall_s']:.1f} s",
     ]
@@ -226,18 +267,25 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Pa
             "and prediction)",
         ]
     lines += [
-        "",
-        "| agent | IQM [95% CI] | mean [95% CI] | optimality gap [95% CI] |", "|---|---|---|---|",
+        "", "\"measured\": the share of runs whose best value came from a stored row of the table "
+        "rather than a surrogate prediction.", "",
+        "| agent | IQM [95% CI] | mean [95% CI] | optimality gap [95% CI] | measured |",
+        "|---|---|---|---|---|",
     ]
     for algo, agg in summary["aggregates"].items():
-        lines.append(f"| {algo} | " + " | ".join(_fmt(agg[k]) for k in ("IQM", "mean", "optimality_gap")) + " |")
-    lines += ["", "Per agent, over runs: raw best score (mean +- std), how often the run found the "
-              "table's best architecture, share of episodes answered by the surrogate, distinct "
-              "architectures per run, and the (simulated) proxy time of one run.", "",
-              "| agent | best score | found table best | surrogate episodes | distinct archs | proxy time per run |",
-              "|---|---|---|---|---|---|"]
+        share = summary["agents"].get(algo, {}).get("measured_share")
+        lines.append(f"| {algo} | " + " | ".join(_fmt(agg[k]) for k in ("IQM", "mean", "optimality_gap"))
+                     + f" | {_pct(share)} |")
+    lines += ["", f"Per agent, over runs: raw best {'objective' if objective == 'final' else 'score'} "
+              "(mean +- std), how often the run found the table's best architecture, share of "
+              "episodes answered by the surrogate, distinct architectures per run, and the "
+              "(simulated) proxy time of one run.", "",
+              "| agent | best value | measured | found table best | surrogate episodes | distinct archs "
+              "| proxy time per run |",
+              "|---|---|---|---|---|---|---|"]
     for algo, a in summary["agents"].items():
-        lines.append(f"| {algo} | {a['best_mean']:.4f} +- {a['best_std']:.4f} | {a['found_best']}/{a['runs']} "
+        lines.append(f"| {algo} | {a['best_mean']:.4f} +- {a['best_std']:.4f} | {_pct(a.get('measured_share'))} "
+                     f"| {a['found_best']}/{a['runs']} "
                      f"| {100 * a['surrogate_share']:.1f}% | {a['distinct']:.0f} | {a['proxy_hours']:.2f} h |")
     lines += ["", "Probability of improvement P(X > Y) [95% CI]:", "", "| X, Y | P(X > Y) |", "|---|---|"]
     for k, v in summary["probability_of_improvement"].items():

@@ -1,16 +1,27 @@
-"""Benchmark RL agents on GAN NAS: agents x seeds x episodes, rliable statistics.
+"""Benchmark NAS methods on GAN NAS: agents x seeds x episodes, rliable statistics.
 
-Each SB3 agent runs with its ``configs/agents`` hyper-parameters (keyed by env
-id) and the E2GAN explore/exploit schedule (as ``gan-nas search``); ``random``
-samples uniformly. Each run records, after every episode, the episode's final
-score ``IS - alpha FID`` and the best score found so far.
+Two kinds of agent, one budget (episodes = architectures evaluated) and one env:
 
-Normalisation (tabular env): ``(best so far - mean) / (table best - mean)``,
-where ``mean`` is the mean score of the table's complete architectures (which
-were sampled uniformly, so it is the expected score of a random architecture)
-and ``table best`` the best one: 0 is what a random architecture gets, 1 the
-best architecture in the table (above 1 only for surrogate predictions of
-architectures outside the table). Envs without a table report raw scores.
+- RL agents (:data:`agents.registry.ALGOS`) run with their ``configs/agents``
+  hyper-parameters (keyed by env id) and the E2GAN explore/exploit schedule (as
+  ``gan-nas search``);
+- ask/tell optimizers (:data:`agents.optimizers.OPTIMIZERS`: ``random``, ``re``,
+  ``ls``, ``tpe``, or an outside ``module:Class``) build each asked architecture
+  cell by cell in the same env (:func:`run_optimizer`). A name in both registries
+  (``random``) runs as the optimizer; it asks the same architectures as the SB3-style
+  agent of the same seed.
+
+Each run records, after every episode, the episode's proxy score ``IS - alpha FID``
+and its objective: what the run ranks by, the proxy score or, with
+``GANCellSearchBench-v1(objective="final")``, the final objective
+(``GANBench.query(arch, fidelity="final")["objective"]``), and whether a measured row
+gave it.
+
+Normalisation (tabular env): ``(best so far - mean) / (best - mean)`` over the
+table's pre-registered uniform sample at the objective's fidelity
+(:mod:`agents.benchmark.final_scores`): 0 is what a random architecture gets on
+average, 1 the best architecture of the sample (above 1 for an architecture outside
+it). Envs without a table report raw scores.
 
 Aggregates use rliable: IQM, mean and optimality gap (gap to 1) with 95%
 stratified-bootstrap confidence intervals, probability of improvement,
@@ -43,22 +54,42 @@ from agents.benchmark.report import (
     rliable_summary,
     write_report,
 )
-from agents.callbacks import E2GANSchedule
+from agents.callbacks import (
+    AGENT_KEYS,
+    SCHEDULE_KEYS,
+    E2GANSchedule,
+    check_search_settings,
+    episode_budget,
+    search_hyperparams,
+)
+from agents.optimizers import OPTIMIZERS, is_optimizer, make_optimizer, optimizer_class
+from gan_nas_env.config import SearchConfig
 from gan_nas_env.provenance import provenance
+from gan_nas_env.registry import UnknownNameError
 from gan_nas_env.run_folder import RunFolderError, RunLock, prepare_run, read_meta
-from gan_nas_env.space import SPACE
+from gan_nas_env.space import SPACE, Architecture, action_from_cell
 
 if TYPE_CHECKING:
     from gan_nas_env.envs.search_env import GANCellSearchEnv
 
 def agent_names() -> list[str]:
-    """Every agent the benchmark can run: :data:`~agents.registry.ALGOS` (``random`` included)."""
-    return ALGOS.names()
+    """Every agent name: :data:`~agents.registry.ALGOS` and :data:`~agents.optimizers.OPTIMIZERS`.
+
+    Outside optimizers run as ``module:Class`` besides these.
+    """
+    return sorted({*ALGOS.names(), *OPTIMIZERS.names()})
 
 
 def check_agent(name: str) -> None:
-    """Raise :class:`~gan_nas_env.registry.UnknownNameError` listing all agents for an unknown name."""
-    ALGOS.get(name)
+    """Raise :class:`~gan_nas_env.registry.UnknownNameError` listing all agents for an unknown name.
+
+    A ``module:Class`` that is no optimizer is a :class:`~gan_nas_env.config.ConfigError`.
+    """
+    if is_optimizer(name):
+        optimizer_class(name)
+    elif name not in ALGOS:
+        raise UnknownNameError(f"unknown agent {name!r}; known: {', '.join(agent_names())} "
+                               "or an ask/tell optimizer as module:Class")
 
 
 class EpisodeScores(BaseCallback):
@@ -77,34 +108,86 @@ class EpisodeScores(BaseCallback):
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
-            t = info.get("timings", {})
-            self._cost += float(t["simulated_s"] if "simulated_s" in t
-                                else t.get("train_s", 0.0) + t.get("score_s", 0.0))
+            self._cost += _step_cost(info)
             if done and len(self.log.scores) < self.episodes:
-                self.log.scores.append(float(info.get("score", np.nan)))
-                self.log.archs.append(str(info.get("arch", "")))
-                self.log.surrogate.append(info.get("reason") == "surrogate")
-                self.log.proxy_s.append(self._cost)
+                _record(self.log, info, self._cost)
                 self._cost = 0.0
         return len(self.log.scores) < self.episodes
+
+
+def _step_cost(info: dict[str, Any]) -> float:
+    t = info.get("timings", {})
+    return float(t["simulated_s"] if "simulated_s" in t else t.get("train_s", 0.0) + t.get("score_s", 0.0))
+
+
+def _record(log: RunLog, info: dict[str, Any], cost: float) -> None:
+    """Append a finished episode's ``info`` to ``log``."""
+    score = float(info.get("score", np.nan))
+    log.scores.append(score)
+    log.archs.append(str(info.get("arch", "")))
+    log.surrogate.append(info.get("reason") == "surrogate")
+    log.proxy_s.append(cost)
+    log.objective.append(float(info.get("objective", score)))
+    log.measured.append(bool(info.get("measured", info.get("reason") != "surrogate")))
+
+
+def evaluate_architecture(env: gym.Env, arch: Architecture) -> tuple[dict[str, Any], float]:
+    """Build ``arch`` in a (native MultiDiscrete) search env: one episode, cell by cell.
+
+    :return: the last step's ``info`` and the episode's (simulated) proxy seconds.
+    """
+    env.reset()
+    cost, info = 0.0, dict[str, Any]()
+    for cell in arch.cells:
+        _, _, terminated, truncated, info = env.step(action_from_cell(cell))
+        cost += _step_cost(info)
+        if terminated or truncated:
+            break
+    return info, cost
+
+
+def run_optimizer(name: str, seed: int, episodes: int, make_env: Callable[[], gym.Env],
+                  hyperparams: dict[str, Any] | None = None) -> RunLog:
+    """One run of the ask/tell optimizer ``name``: ``episodes`` asks, each built in the env.
+
+    The optimizer is told the episode's objective (``info["objective"]``, else the proxy
+    score; NaN when the architecture diverged).
+
+    :param hyperparams: keyword arguments of the optimizer's constructor.
+    """
+    env = make_env()
+    env.reset(seed=seed)
+    opt = make_optimizer(name, seed=seed, **(hyperparams or {}))
+    log = RunLog()
+    for _ in range(episodes):
+        arch = opt.ask()
+        info, cost = evaluate_architecture(env, arch)
+        _record(log, {**info, "arch": info.get("arch", str(arch))}, cost)
+        opt.tell(arch, float("nan") if info.get("diverged") else log.objective[-1])
+    env.close()
+    return log
 
 
 def run_one(algo: str, seed: int, episodes: int, make_env: Callable[[], gym.Env],
             hyperparams: dict[str, Any] | None = None, env_id: str = "GANCellSearch-v0") -> RunLog:
     """One agent run of ``episodes`` episodes.
 
-    :param algo: a name from :func:`agent_names`.
+    :param algo: a name from :func:`agent_names` (an optimizer runs by :func:`run_optimizer`).
     :param make_env: builds a fresh (unwrapped) search env.
     :param hyperparams: overrides of the agent's YAML hyper-parameters.
     """
+    if is_optimizer(algo):
+        return run_optimizer(algo, seed, episodes, make_env, hyperparams)
     env = make_env()
     cb = EpisodeScores(episodes)
-    model = make_agent(algo, wrap_for_algo(env, algo), seed=seed, overrides=hyperparams,
-                       env_id=env_id)
-    # the same explore/exploit schedule as `gan-nas search` (SPEC section 3), with its
-    # per-episode whole-buffer update (SearchConfig.full_buffer_update's default)
-    schedule = E2GANSchedule(episodes, full_buffer_update=True)
-    model.learn(total_timesteps=3 * episodes, callback=[schedule, cb])
+    # the explore/exploit schedule and agent settings of `gan-nas search`, from the env
+    # config's search section (docs/architecture.md)
+    env_cfg = getattr(env.unwrapped, "cfg", None)
+    search = env_cfg.search if env_cfg is not None else SearchConfig()
+    model = make_agent(algo, wrap_for_algo(env, algo), seed=seed,
+                       overrides=search_hyperparams(search, algo, hyperparams), env_id=env_id)
+    schedule = E2GANSchedule.from_search(search, episodes)
+    model.learn(total_timesteps=episode_budget(episodes), callback=[schedule, cb])
     env.close()
     return cb.log
 
@@ -166,14 +249,16 @@ def _write_curves_csv(path: Path, logs: dict[str, list[RunLog]], seeds: list[int
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["agent", "seed", "episode", "arch", "score", "best_so_far", "normalised_best",
-                    "surrogate", "proxy_s"])
+                    "surrogate", "proxy_s", "objective", "measured"])
         for algo, runs in logs.items():
             for seed, log in zip(seeds, runs):
-                best = best_so_far(log.scores)
-                for e, (arch, s, b, sur, c) in enumerate(
-                        zip(log.archs, log.scores, best, log.surrogate, log.proxy_s)):
+                best = best_so_far(log.values())
+                for e, (arch, s, b, sur, c, o, m) in enumerate(
+                        zip(log.archs, log.scores, best, log.surrogate, log.proxy_s, log.values(),
+                            log.measured_flags())):
                     w.writerow([algo, seed, e + 1, arch, f"{s:.6g}", f"{b:.6g}",
-                                f"{(b - ref_mean) / (ref_best - ref_mean):.6g}", int(sur), f"{c:.4g}"])
+                                f"{(b - ref_mean) / (ref_best - ref_mean):.6g}", int(sur), f"{c:.4g}",
+                                f"{o:.6g}", int(m)])
 
 
 def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | Path,
@@ -183,15 +268,18 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
                   overwrite: bool = False) -> dict[str, Any]:
     """Run every agent with every seed; write curves, summary JSON, plots and a report.
 
-    :param algos: names from :func:`agent_names` (SB3 algorithms and ``random``).
+    :param algos: names from :func:`agent_names` (SB3 algorithms, ask/tell optimizers) or
+        ``module:Class`` of an outside :class:`~agents.optimizers.Optimizer`.
     :param seeds: one run per seed and agent.
     :param episodes: episodes (architectures) per run.
     :param out: run folder of kind ``benchmark`` (:mod:`gan_nas_env.run_folder`: checked
         before anything is written, locked while the benchmark runs, its settings in
         ``meta.json``); an existing benchmark there is refused without ``overwrite``.
-    :param env_id: a registered id (``GANCellSearchBench-v0`` for the table, or
-        ``GANCellSearch-v0`` with ``env_kwargs`` such as ``mode="cached"``).
-    :param hyperparams: agent -> hyper-parameter overrides.
+    :param env_id: a registered id (``GANCellSearchBench-v0`` for the table,
+        ``GANCellSearchBench-v1`` with ``env_kwargs={"objective": "final"}`` to rank by the
+        final objective, or ``GANCellSearch-v0`` with ``env_kwargs`` such as ``mode="cached"``).
+    :param hyperparams: agent -> hyper-parameter overrides (an optimizer's: constructor
+        keyword arguments).
     :param reps: bootstrap replications of the confidence intervals.
     :param timing_steps: random steps that time the tabular env for the report.
     :param overwrite: delete the benchmark in ``out`` and run it again.
@@ -201,6 +289,8 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
         check_agent(a)
     out = Path(out)
     kwargs = dict(env_kwargs or {})
+    check_search_settings("gan-nas benchmark", kwargs, (*SCHEDULE_KEYS, *AGENT_KEYS),
+                          {"episodes": "use --episodes", "algo": "use --algos"})
     settings = {"algos": algos, "seeds": list(seeds), "episodes": episodes, "env_id": env_id,
                 "env_kwargs": kwargs, "hyperparams": hyperparams or {}, "reps": reps,
                 "timing_steps": timing_steps}
@@ -216,11 +306,15 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
         alpha = float(ref_env.alpha)
         ref_best_arch = ""
         facts = table_facts(ref_env, timing_steps) if table is not None else {}
+        objective = str(getattr(ref_env, "objective", "proxy"))
         if table is not None:
-            complete = table.complete()
-            ref_scores = np.array([table.score(a, alpha) for a in complete])
-            ref_mean, ref_best = float(np.nanmean(ref_scores)), float(np.nanmax(ref_scores))
-            ref_best_arch = complete[int(np.nanargmax(ref_scores))]
+            from agents.benchmark.final_scores import final_reference, proxy_reference
+
+            ref = (final_reference if objective == "final" else proxy_reference)(table, alpha)
+            if ref is None:
+                raise RunFolderError(f"table {table.path} holds no uniform sample at the "
+                                     f"{objective} fidelity to normalise against")
+            ref_mean, ref_best, ref_best_arch = ref["mean"], ref["best"], ref["best_arch"]
         else:
             ref_mean, ref_best = 0.0, 1.0  # raw scores when no table is there
         ref_env.close()
@@ -235,7 +329,7 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
                 bar.update(1)
         bar.close()
         info = {"env_id": env_id, "env_kwargs": kwargs, "episodes": episodes, "seeds": list(seeds),
-                "algos": algos, "alpha": alpha, "normalised": table is not None, "ref_mean": ref_mean,
+                "algos": algos, "objective": objective, "alpha": alpha, "normalised": table is not None, "ref_mean": ref_mean,
                 "ref_best": ref_best, "ref_best_arch": ref_best_arch, "hyperparams": hyperparams or {},
                 "table": facts, "wall_s": time.perf_counter() - t0}
         _write_curves_csv(out / "curves.csv", logs, list(seeds), ref_mean, ref_best)
@@ -253,13 +347,15 @@ def _final_fidelity(info: dict[str, Any], logs: dict[str, list[RunLog]], reps: i
     if not path:
         return {}
     table = load_table(path)
-    ref = final_reference(table)
+    alpha = info.get("alpha")
+    ref = final_reference(table, alpha)
     if ref is None:
         return {}
-    curves, per_agent = final_curves(table, logs, ref)
+    curves, per_agent = final_curves(table, logs, ref, alpha)
     stats = rliable_summary({a: c[:, :, -1] for a, c in curves.items()}, curves, reps=reps)
+    ranked_by = "final objective" if info.get("objective") == "final" else "proxy score"
     return {"reference": ref, "agents": per_agent, "final_hash": table.finals.final_hash,  # type: ignore[union-attr]
-            "surrogate": table.meta["final"].get("surrogate", {}), **stats}
+            "surrogate": table.meta["final"].get("surrogate", {}), "ranked_by": ranked_by, **stats}
 
 
 def analyse(out: str | Path, info: dict[str, Any] | None = None,
@@ -278,7 +374,7 @@ def analyse(out: str | Path, info: dict[str, Any] | None = None,
             logs = {a: [RunLog(**r) for r in runs] for a, runs in data.pop("runs").items()}
             return analyse(out, data, logs, reps)
     ref_mean, ref_best = info["ref_mean"], info["ref_best"]
-    curves = {a: ((np.stack([best_so_far(r.scores) for r in runs]) - ref_mean)
+    curves = {a: ((np.stack([best_so_far(r.values()) for r in runs]) - ref_mean)
                   / (ref_best - ref_mean))[:, None, :]  # [runs, tasks=1, episodes]
               for a, runs in logs.items()}
     final = {a: c[:, :, -1] for a, c in curves.items()}

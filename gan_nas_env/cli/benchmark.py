@@ -13,7 +13,12 @@ def _args(p: argparse.ArgumentParser) -> None:
     add_env_args(p)
     p.add_argument("--algos", default="sac,ppo,dqn,random",
                    help="comma-separated agents: SB3 algorithm names (sac, td3, ddpg, tqc, crossq, "
-                        "ppo, a2c, maskable_ppo, dqn, qrdqn) and random")
+                        "ppo, a2c, maskable_ppo, dqn, qrdqn), the ask/tell baselines random, re "
+                        "(regularized evolution), ls (local search), tpe (Optuna; the baselines "
+                        "extra), or an outside optimizer as module:Class")
+    p.add_argument("--objective", choices=("proxy", "final"), default=None,
+                   help="what each run ranks by, on GANCellSearchBench-v1: the proxy score or the "
+                        "final fidelity's objective (default: the --env as given, v0's proxy score)")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent")
     p.add_argument("--episodes", type=int, default=100, help="episodes (architectures) per run")
     p.add_argument("--out", default="runs/benchmark",
@@ -44,22 +49,32 @@ def parse_agent_hyperparams(items: list[str]) -> dict[str, dict[str, Any]]:
 
 @subcommand("benchmark", _args)
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    """Compare RL agents on the (tabular, cached or real) search env."""
+    """Compare RL agents and NAS baselines on the (tabular, cached or real) search env."""
     import gan_nas_env  # noqa: F401 - registers the env ids
     from agents.benchmark.run import check_agent, run_benchmark
 
     if args.seeds <= 0 or args.episodes <= 0:
         raise ConfigError("--seeds and --episodes must be > 0")
+    if args.objective is not None:
+        if args.env not in ("GANCellSearchBench-v0", "GANCellSearchBench-v1"):
+            raise ConfigError(f"--objective needs GANCellSearchBench-v1, not --env {args.env}")
+        args.env = "GANCellSearchBench-v1"
     check_env_id(args.env)
     env_kwargs = env_kwargs_from_args(args)
-    algos = [a.strip().lower() for a in args.algos.split(",") if a.strip()]
+    if args.objective is not None:
+        env_kwargs["objective"] = args.objective
+    algos = [a.strip() if ":" in a else a.strip().lower() for a in args.algos.split(",") if a.strip()]
     hyperparams = parse_agent_hyperparams(args.hyperparams)
     for a in [*algos, *hyperparams]:
         check_agent(a)
     from agents.hyperparams import check_hyperparams, load_hyperparams
+    from agents.optimizers import is_optimizer, make_optimizer
 
     for a, hp in hyperparams.items():  # ranges checked before the benchmark folder exists
-        check_hyperparams(a, {**load_hyperparams(a, args.env), **hp})
+        if is_optimizer(a):
+            make_optimizer(a, **hp)
+        else:
+            check_hyperparams(a, {**load_hyperparams(a, args.env), **hp})
     res = run_benchmark(algos, list(range(args.seeds)), args.episodes, args.out, args.env,
                         env_kwargs, hyperparams, reps=args.reps, progress=not args.no_progress,
                         timing_steps=args.timing_steps, overwrite=args.overwrite)
