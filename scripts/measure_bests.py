@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""The best architectures of a benchmark run that the table has no measured final row for.
+
+A published table should be 100% measured at the final fidelity: every run's best
+architecture (by the value the run ranked by, proxy score or final objective) trained by
+the final protocol, not predicted by the final surrogate. This script reads a finished
+``gan-nas benchmark`` folder (its ``curves.json``), looks every run's best up in the table
+(``GANBench.query(arch, fidelity="final")["measured"]``) and prints, per agent, the
+measured share and the missing architectures. ``--out`` writes them as JSON in the form
+``scripts/build_finals.py --extra-from`` reads (``rows[].best_arch``); ``--train`` runs
+``scripts/build_finals.py`` on exactly those (resumable like it; arguments after ``--`` go
+to it unchanged, e.g. ``-- --workers 2 --worker 0 --minutes 60``). Afterwards
+``bash scripts/refresh_finals.sh FOLDER`` puts the new rows into the table and re-analyses
+the run.
+
+    python scripts/measure_bests.py runs/bench                       # list what is missing
+    python scripts/measure_bests.py runs/bench --out runs/bench/missing_bests.json
+    OPENBLAS_NUM_THREADS=1 nohup python scripts/measure_bests.py runs/bench --train -- --minutes 600 &
+
+Missing architectures are ordered agent by agent (``random`` first, every P(agent > random)
+compares with it), each agent's in the order of its runs, each architecture once.
+Exit status: 0 when every best is measured, 1 when some are missing (after training, the
+status of the listing made before it), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from agents.benchmark.final_scores import best_arch_curve
+from agents.benchmark.report import RunLog
+from gan_nas_env.bench import GANBench
+from gan_nas_env.errors import UserError
+from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
+from gan_nas_env.provenance import provenance
+
+BUILD_FINALS = Path(__file__).resolve().parent / "build_finals.py"
+
+
+def run_bests(folder: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The run's recorded settings and, per agent, each run's best architecture ('' if none)."""
+    path = folder / "curves.json"
+    if not path.is_file():
+        raise UserError(f"{folder} holds no curves.json: not a finished gan-nas benchmark folder")
+    data = json.loads(path.read_text())
+    runs = data.pop("runs")
+    return data, {a: [(best_arch_curve(RunLog(**r)) or [""])[-1] for r in rs] for a, rs in runs.items()}
+
+
+def missing_bests(folder: Path, table: str | Path | None = None) -> dict[str, Any]:
+    """Per agent: runs, measured share of their bests and the bests without a measured final row.
+
+    :param table: the table to look them up in (default: the one the run used).
+    """
+    info, bests = run_bests(folder)
+    path = table or (info.get("table") or {}).get("path") or DEFAULT_TABLE
+    bench = GANBench.load(path, alpha=info.get("alpha"))
+    if bench.table.finals is None:
+        raise UserError(f"table {path} has no final fidelity (proxy rows only): nothing is measured there")
+    agents: dict[str, Any] = {}
+    order = sorted(bests, key=lambda a: a != "random")
+    missing: list[str] = []
+    for name in order:
+        archs = [a for a in bests[name] if a]
+        measured = {a: bool(bench.query(a, "final", cost=False)["measured"]) for a in set(archs)}
+        lacking = list(dict.fromkeys(a for a in archs if not measured[a]))
+        agents[name] = {"runs": len(bests[name]), "measured": sum(measured[a] for a in archs),
+                        "measured_share": sum(measured[a] for a in archs) / max(1, len(bests[name])),
+                        "missing": lacking}
+        missing += [a for a in lacking if a not in missing]
+    return {"folder": str(folder), "table": str(path), "objective": info.get("objective", "proxy"),
+            "agents": agents, "missing": missing,
+            "rows": [{"best_arch": a} for a in missing]}  # what build_finals --extra-from reads
+
+
+def build_finals_command(listing: Path, passthrough: list[str]) -> list[str]:
+    """``scripts/build_finals.py`` training only the architectures of ``listing``."""
+    return [sys.executable, str(BUILD_FINALS), "--archs", "0", "--extra", "", "--extra-from",
+            str(listing), *passthrough]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, passthrough = argv[:at], argv[at + 1:]
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", type=Path, help="a finished gan-nas benchmark folder (curves.json)")
+    p.add_argument("--table", default=None, help="table to look the bests up in (default: the run's)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the listing as JSON (build_finals.py --extra-from reads it)")
+    p.add_argument("--train", action="store_true",
+                   help="train the missing bests with scripts/build_finals.py (arguments after -- go to it)")
+    p.add_argument("--dry-run", action="store_true", help="with --train: print its command only")
+    args = p.parse_args(argv)
+    try:
+        res = missing_bests(args.folder, args.table)
+    except UserError as exc:
+        print(f"measure_bests: {exc}", file=sys.stderr)
+        return 2
+    for name, a in res["agents"].items():
+        print(f"{name:>14}: {a['measured']}/{a['runs']} bests measured "
+              f"({100 * a['measured_share']:.0f}%), {len(a['missing'])} distinct missing")
+    print(f"{len(res['missing'])} distinct best architectures lack a measured final row "
+          f"(table {res['table']}, objective {res['objective']})")
+    for arch in res["missing"]:
+        print(f"  {arch}")
+    listing = args.out
+    if args.train and listing is None:
+        listing = args.folder / "missing_bests.json"
+    if listing is not None:
+        listing.write_text(json.dumps({**res, "provenance": provenance()}, indent=1))
+        print(f"wrote {listing}")
+    if args.train and res["missing"]:
+        assert listing is not None
+        cmd = build_finals_command(listing, passthrough)
+        print("running: " + " ".join(repr(c) if not c or " " in c else c for c in cmd), flush=True)
+        if not args.dry_run:
+            subprocess.run(cmd, check=True)
+            print(f"then: bash scripts/refresh_finals.sh {args.folder}")
+    return 1 if res["missing"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+pytest.importorskip("rliable")
+
+
+@pytest.fixture(scope="module")
+def bench_run(final_table, tmp_path_factory):
+    from agents.benchmark.run import run_benchmark
+
+    out = tmp_path_factory.mktemp("bench")
+    run_benchmark(["random", "ls"], [0, 1], 6, out, env_id="GANCellSearchBench-v1",
+                  env_kwargs={"table": str(final_table[0]), "objective": "final"}, reps=20,
+                  progress=False, timing_steps=10)
+    return out
+
+
+def test_lists_the_bests_without_a_measured_final_row(bench_run, final_table, load_script, capsys):
+    from agents.benchmark.final_scores import best_arch_curve
+    from agents.benchmark.report import RunLog
+    from gan_nas_env.evaluators.tabular import load_table
+
+    ms = load_script("measure_bests")
+    res = ms.missing_bests(bench_run)
+    table = load_table(final_table[0])
+    runs = json.loads((bench_run / "curves.json").read_text())["runs"]
+    summary = json.loads((bench_run / "summary.json").read_text())
+    assert list(res["agents"]) == ["random", "ls"]
+    for name, rs in runs.items():
+        bests = [best_arch_curve(RunLog(**r))[-1] for r in rs]
+        lacking = [b for b in bests if not table.final(b)["measured"]]
+        assert res["agents"][name]["missing"] == list(dict.fromkeys(lacking))
+        assert res["agents"][name]["measured_share"] == 1 - len(lacking) / len(bests)
+        # the benchmark's own tables say the same share
+        assert summary["final_fidelity"]["agents"][name]["measured_share"] == res["agents"][name]["measured_share"]
+        assert summary["agents"][name]["measured_share"] == res["agents"][name]["measured_share"]
+    assert len(res["missing"]) == len(set(res["missing"]))
+    listing = bench_run / "missing.json"
+    rc = ms.main([str(bench_run), "--out", str(listing)])
+    assert rc == (1 if res["missing"] else 0)
+    assert "bests measured" in capsys.readouterr().out
+    # scripts/build_finals.py --extra-from reads exactly the missing ones
+    assert load_script("build_finals").archs_named_in(listing) == res["missing"]
+    assert json.loads(listing.read_text())["provenance"]["git_sha"]
+
+
+def test_train_passes_the_listing_to_build_finals(bench_run, load_script, capsys):
+    ms = load_script("measure_bests")
+    rc = ms.main([str(bench_run), "--train", "--dry-run", "--", "--minutes", "1", "--workers", "2"])
+    out = capsys.readouterr().out
+    if not ms.missing_bests(bench_run)["missing"]:
+        assert rc == 0
+        return
+    assert rc == 1 and "build_finals.py --archs 0 --extra '' --extra-from" in out
+    assert out.strip().splitlines()[-1].endswith("--minutes 1 --workers 2")
+    assert (bench_run / "missing_bests.json").exists()
+
+
+def test_bad_folder_and_proxy_only_table(tmp_path, small_table, bench_run, load_script, capsys):
+    ms = load_script("measure_bests")
+    assert ms.main([str(tmp_path)]) == 2
+    assert "not a finished gan-nas benchmark folder" in capsys.readouterr().err
+    assert ms.main([str(bench_run), "--table", str(small_table[0])]) == 2
+    assert "no final fidelity" in capsys.readouterr().err
