@@ -2,13 +2,94 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from agents.exploit import ExploitMode
+from agents.registry import ALGOS
 from agents.replay import n_transitions
+from gan_nas_env.config import (
+    ConfigError,
+    SearchConfig,
+    flatten_overrides,
+    load_config,
+    parse_override,
+)
+from gan_nas_env.run_folder import flat_keys
+from gan_nas_env.space import NUM_CELLS
+
+SCHEDULE_KEYS = ("explore_fraction", "exploit_gradient_steps", "full_buffer_update")
+"""``search.*`` keys of the E2GAN schedule (:meth:`E2GANSchedule.from_search`)."""
+AGENT_KEYS = ("learning_starts", "random_warmup")
+"""``search.*`` keys that set the agent's hyper-parameters (:func:`search_hyperparams`)."""
+
+
+def episode_budget(episodes: int, n_envs: int = 1, restarts: int = 0) -> int:
+    """SB3 timesteps that ``episodes`` finished episodes take at most (``learn``'s budget).
+
+    An episode is at most :data:`~gan_nas_env.space.NUM_CELLS` steps (a diverged one ends
+    sooner); with ``n_envs`` envs stepped together the others' episodes in flight when the
+    last one ends add up to ``NUM_CELLS * (n_envs - 1)``, and each of up to ``restarts``
+    episodes cut short by a worker restart up to ``NUM_CELLS``. A stop callback ends
+    ``learn`` at the last episode; schedules that follow the budget (DQN's exploration,
+    learning-rate schedules) see the real length of the search.
+    """
+    return NUM_CELLS * (episodes + n_envs - 1 + restarts)
+
+
+def search_hyperparams(
+    search: SearchConfig, algo: str, hyperparams: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``hyperparams`` plus the search section's agent settings; given ones win.
+
+    The settings: ``learning_starts``, and ``random_warmup`` of off-policy agents.
+    """
+    hp = dict(hyperparams or {})
+    if search.learning_starts is not None:
+        hp.setdefault("learning_starts", search.learning_starts)
+    if ALGOS.get(algo).off_policy:  # E2GAN acts with the policy from the first step
+        hp.setdefault("random_warmup", search.random_warmup)
+    return hp
+
+
+def _override_keys(overrides: Any) -> set[str]:
+    """Dotted keys set by ``overrides`` (a dotted or nested dict, or ``key=value`` strings)."""
+    if not overrides:
+        return set()
+    if isinstance(overrides, list):
+        merged: dict[str, Any] = {}
+        for item in overrides:
+            merged.update(flat_keys(parse_override(str(item))))
+        return set(merged)
+    if isinstance(overrides, Mapping):
+        return set(flat_keys(flatten_overrides(dict(overrides))))
+    raise ConfigError(f"env overrides must be a dict or a list of key=value strings, got {overrides!r}")
+
+
+def check_search_settings(command: str, env_kwargs: Mapping[str, Any], honoured: tuple[str, ...],
+                          why: Mapping[str, str]) -> None:
+    """Refuse ``search.*`` settings of ``env_kwargs`` that ``command`` would ignore.
+
+    ``honoured``: the ``search`` keys ``command`` applies. Any other ``search`` key set by
+    the env's ``overrides`` is refused, and so is a schedule or agent key that the env's
+    ``config`` sets to other than its default; ``instead`` names, per key, what sets it
+    for ``command`` (``{"episodes": "--episodes"}``).
+    """
+    overrides = env_kwargs.get("overrides")
+    set_keys = {k.split(".", 1)[1] for k in _override_keys(overrides) if k.startswith("search.")}
+    config = env_kwargs.get("config")
+    if isinstance(config, str) or config is None:  # a preset or YAML; tables keep their own
+        cfg = load_config(config, overrides) if config is not None else load_config(None, overrides)
+        default = SearchConfig()
+        set_keys |= {k for k in (*SCHEDULE_KEYS, *AGENT_KEYS)
+                     if getattr(cfg.search, k) != getattr(default, k)}
+    ignored = sorted(set_keys - set(honoured))
+    if ignored:
+        listed = "; ".join(f"search.{k}" + (f" ({why[k]})" if k in why else "") for k in ignored)
+        raise ConfigError(f"{command} does not use {listed}: remove it from --env-kwargs")
 
 
 class E2GANSchedule(BaseCallback):
@@ -39,6 +120,12 @@ class E2GANSchedule(BaseCallback):
     :param exploit_gradient_steps: gradient steps per env step when exploiting.
     :param full_buffer_update: add the per-episode whole-buffer update.
     """
+
+    @classmethod
+    def from_search(cls, search: SearchConfig, total_episodes: int) -> E2GANSchedule:
+        """The schedule of a config's ``search`` section over ``total_episodes`` episodes."""
+        return cls(total_episodes, search.explore_fraction, search.exploit_gradient_steps,
+                   search.full_buffer_update)
 
     def __init__(
         self, total_episodes: int, explore_fraction: float = 0.7,

@@ -6,6 +6,12 @@ copies the weights of good agents into bad ones and perturbs their
 ``learning_rate`` (log-uniform in [1e-5, 3e-4]) and ``ent_coef`` (log-uniform
 in [2e-3, 1e-1]), as the SPIRAL population did. Tune does the scheduling and
 checkpointing; the agent is extended only through its public API.
+
+Members train with their stochastic policy throughout: PBT's exploit/explore rounds take the
+place of the E2GAN explore/exploit schedule, so the env config's ``search.explore_fraction``,
+``search.exploit_gradient_steps`` and ``search.full_buffer_update`` are refused
+(:func:`check_pbt_settings`); ``search.learning_starts`` and ``search.random_warmup`` set
+every member's agent as they set ``gan-nas search``'s.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEp
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import get_schedule_fn
 
+from agents.callbacks import AGENT_KEYS, check_search_settings, episode_budget, search_hyperparams
 from gan_nas_env.run_folder import open_run
+from gan_nas_env.space import NUM_CELLS
 
 LR_RANGE = (1e-5, 3e-4)
 ENT_RANGE = (2e-3, 1e-1)
@@ -42,7 +50,7 @@ class EpisodeScores(BaseCallback):
     def _on_step(self) -> bool:
         for info, reward, done in zip(self.locals["infos"], self.locals["rewards"], self.locals["dones"]):
             self._ret += float(reward)
-            if info.get("depth") == 3 and not info.get("diverged") and info["score"] > self.best_score:
+            if info.get("depth") == NUM_CELLS and not info.get("diverged") and info["score"] > self.best_score:
                 self.best_score, self.best_arch = float(info["score"]), info["arch"]
             if done:
                 self.returns.append(self._ret)
@@ -86,6 +94,9 @@ class SB3Trainable(tune.Trainable):
         self.env = Monitor(wrap_for_algo(gym.make(config["env_id"], **config["env_kwargs"]), self.algo))
         overrides = {**config.get("hyperparams", {}), "learning_rate": config["learning_rate"],
                      "ent_coef": config["ent_coef"]}
+        env_cfg = getattr(self.env.unwrapped, "cfg", None)  # the search env's config
+        if env_cfg is not None:
+            overrides = search_hyperparams(env_cfg.search, self.algo, overrides)
         self.model = make_agent(self.algo, self.env, seed=int(config["seed"]), overrides=overrides)
         self.scores = EpisodeScores()
 
@@ -93,7 +104,7 @@ class SB3Trainable(tune.Trainable):
         """Train ``episodes_per_iter`` episodes; report mean return and best architecture."""
         n = int(self.config["episodes_per_iter"])
         before = len(self.scores.returns)
-        self.model.learn(30 * n, callback=[self.scores, StopTrainingOnMaxEpisodes(n)],
+        self.model.learn(episode_budget(n), callback=[self.scores, StopTrainingOnMaxEpisodes(n)],
                          reset_num_timesteps=False)
         returns = self.scores.returns[before:]
         return {
@@ -132,6 +143,16 @@ class SB3Trainable(tune.Trainable):
         self.env.close()
 
 
+def check_pbt_settings(env_kwargs: dict[str, Any]) -> None:
+    """Refuse the ``search.*`` settings in ``env_kwargs`` that PBT would ignore (ConfigError)."""
+    pbt_round = "PBT's exploit/explore rounds replace the E2GAN schedule"
+    check_search_settings("gan-nas pbt", env_kwargs, AGENT_KEYS, {
+        "episodes": "use --iterations and --episodes-per-iter", "algo": "use --algo",
+        "explore_fraction": pbt_round, "exploit_gradient_steps": pbt_round,
+        "full_buffer_update": pbt_round,
+    })
+
+
 @dataclass
 class PBTResult:
     """The best agent of a population, and every member's last result."""
@@ -163,6 +184,7 @@ def run_pbt(
         refused otherwise: ``out_dir`` is a run folder of kind ``pbt``,
         :mod:`gan_nas_env.run_folder`, locked while the population trains).
     """
+    check_pbt_settings(dict(env_kwargs or {}))
     t0 = time.perf_counter()
     out = Path(out_dir).resolve()
     settings = {"population": population, "algo": algo, "env_id": env_id,

@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from tqdm.auto import tqdm
 
 from agents.algorithms import algo_class, make_agent, wrap_for_algo
-from agents.callbacks import E2GANSchedule
+from agents.callbacks import E2GANSchedule, episode_budget, search_hyperparams
 from agents.checkpoint import (
     REPLAY,
     check_checkpoint,
@@ -77,14 +77,16 @@ class SearchRecorder(BaseCallback):
         self, store: ResultsStore, env: GANCellSearchEnv | None, run: str, out: Path,
         total_episodes: int, progress: bool = True, schedule: E2GANSchedule | None = None,
         state: dict[str, Any] | None = None, sampler: Callable[[dict], Any] | None = None,
+        grid_samples: int = 64,
     ) -> None:
         """``env`` is the local base env, or None when the envs live in Ray workers.
 
         ``run`` is the run id (``meta.json``) the steps are keyed by in the store. Without
         ``env`` no checkpoints are written and ``sampler(info)`` gives the sample grid.
+        ``grid_samples`` (``search.grid_samples``): images in the best architecture's grid.
         """
         super().__init__()
-        self.sampler = sampler
+        self.sampler, self.grid_samples = sampler, grid_samples
         self.store, self.env, self.run, self.out = store, env, run, out
         self.total_episodes = total_episodes
         self.schedule = schedule
@@ -152,7 +154,7 @@ class SearchRecorder(BaseCallback):
 
     def _save_grid(self, info: dict) -> None:
         if self.env is not None:
-            images = self.env.evaluator.sample(64)
+            images = self.env.evaluator.sample(self.grid_samples)
         else:
             images = self.sampler(info) if self.sampler else None
         if images is None:
@@ -306,7 +308,7 @@ def run_search(
         if distributed:  # its envs write to the folder's results store: after the lock
             venv = _parallel_env(cfg, evaluator, algo, out, workers, vec_env, ray_address,
                                  gpus_per_worker, cpus_per_worker)
-            env, sampler = venv, (lambda info: venv.sample(info["worker"], 64))
+            env, sampler = venv, (lambda info: venv.sample(info["worker"], cfg.search.grid_samples))
             model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
         store = ResultsStore(out / "results.sqlite")
         if base is not None:
@@ -322,13 +324,10 @@ def run_search(
         # never leaves one behind
         if store.delete_steps_after(run.id, done) and (out / TOP).exists():
             _write_top(out, store.top_architectures(run.id, k=cfg.search.top_k))
-        schedule = E2GANSchedule(
-            episodes, cfg.search.explore_fraction, cfg.search.exploit_gradient_steps,
-            cfg.search.full_buffer_update,
-        )
+        schedule = E2GANSchedule.from_search(cfg.search, episodes)
         schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
         recorder = SearchRecorder(store, base, run.id, out, episodes, progress, schedule, state,
-                                  sampler)
+                                  sampler, cfg.search.grid_samples)
         try:
             _learn_remaining(model, episodes - done, distributed, workers, algo,
                              [schedule, recorder], reset_num_timesteps=ckpt is None)
@@ -352,7 +351,7 @@ def _search_settings(
     """
     if not plan.resuming:
         algo = (algo or cfg.search.algo).lower()
-        hp = _search_hyperparams(cfg, algo, hyperparams)
+        hp = search_hyperparams(cfg.search, algo, hyperparams)
         if ray_defaults and ALGOS.get(algo).off_policy:
             hp.setdefault("gradient_steps", -1)  # one update per collected transition
         return algo, episodes or cfg.search.episodes, hp
@@ -364,7 +363,7 @@ def _search_settings(
     if hyperparams is None and isinstance(meta.get("hyperparams"), dict):
         hp = dict(meta["hyperparams"])
     else:
-        hp = _search_hyperparams(cfg, run_algo, hyperparams)
+        hp = search_hyperparams(cfg.search, run_algo, hyperparams)
         old = meta.get("hyperparams")
         if isinstance(old, dict) and json.loads(json.dumps(hp, default=str)) != old:
             raise RunFolderError(f"{where}: agent hyper-parameters {hp} differ from the run's "
@@ -381,18 +380,6 @@ def _search_settings(
                              f"has done, and episodes after it are redone exactly only with its own "
                              f"--episodes {run_episodes}: resume with that first, then extend it")
     return run_algo, episodes, hp
-
-
-def _search_hyperparams(
-    cfg: Config, algo: str, hyperparams: dict[str, Any] | None
-) -> dict[str, Any]:
-    """``hyperparams`` plus the search section's defaults for ``algo``."""
-    hp = dict(hyperparams or {})
-    if cfg.search.learning_starts is not None:
-        hp.setdefault("learning_starts", cfg.search.learning_starts)
-    if ALGOS.get(algo).off_policy:  # E2GAN acts with the policy from the first step
-        hp.setdefault("random_warmup", cfg.search.random_warmup)
-    return hp
 
 
 def _parallel_env(
@@ -440,9 +427,11 @@ def _learn_remaining(
         from agents.vec_envs.episodes import StopOnCompletedEpisodes
 
         stop: BaseCallback = StopOnCompletedEpisodes(remaining)
-        budget = 30 * (remaining + workers)  # a cap only: the callback stops the search
+        # Ray workers restart (up to max_restarts each); a restarted episode is redone
+        restarts = workers * int(getattr(model.get_env(), "max_restarts", 0))
+        budget = episode_budget(remaining, workers, restarts)
     else:
-        stop, budget = StopTrainingOnMaxEpisodes(remaining), 3 * remaining
+        stop, budget = StopTrainingOnMaxEpisodes(remaining), episode_budget(remaining)
     # schedule first: its end-of-episode update precedes the recorder's checkpoint
     model.learn(total_timesteps=budget, callback=[*callbacks, stop],
                 tb_log_name=algo, reset_num_timesteps=reset_num_timesteps)

@@ -32,7 +32,7 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     """Population-based training of RL agents (Ray Tune PBT) on the search env."""
     import ray
 
-    from agents.pbt import run_pbt
+    from agents.pbt import check_pbt_settings, run_pbt
     from agents.registry import ALGOS
 
     ALGOS.get(args.algo.lower())
@@ -40,6 +40,7 @@ def cmd_pbt(args: argparse.Namespace) -> int:
         raise ConfigError("--population, --iterations and --episodes-per-iter must be > 0")
     check_env_id(args.env)
     env_kwargs = env_kwargs_from_args(args)
+    check_pbt_settings(env_kwargs)
     check_folder(args.out, "pbt")  # before Ray starts
     if not ray.is_initialized():
         ray.init(address=args.ray_address, include_dashboard=False)
