@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,40 @@ from gan_nas_env.resources import CONFIG_DIR  # re-exported: agents read configs
 
 class ConfigError(UserError, ValueError):
     """A bad configuration value or key."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as a config means it.
+
+    ``1e-4`` is a float (YAML 1.2; PyYAML's 1.1 reads a string) and a key given twice in
+    one mapping is an error (PyYAML keeps the last one silently).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str) -> Any:
+    """``text`` parsed as a config's YAML (:class:`_Loader`: 1.2 floats, no repeated keys)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+SEED_MAX = 2**32 - 1
+"""Largest seed every library underneath takes (``numpy.random.seed``, which SB3 calls)."""
 
 
 @dataclass(frozen=True)
@@ -340,7 +375,10 @@ def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any
 
 def parse_scalar(raw: str) -> Any:
     """Parse a command-line value as YAML, also reading ``1e-3`` as a float."""
-    value = yaml.safe_load(raw) if raw.strip() != "" else None
+    try:
+        value = yaml_load(raw) if raw.strip() != "" else None
+    except yaml.YAMLError:
+        value = raw
     if isinstance(value, str):
         try:
             return float(value)
@@ -395,10 +433,17 @@ def load_config(
     else:
         path = resolve_config_path(config)
         source = str(path)
+        if path.is_dir():
+            raise ConfigError(f"config {source!r} is a folder, not a YAML file")
         try:
-            base = yaml.safe_load(path.read_text()) or {}
+            base = yaml_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                              "save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot be read ({exc.strerror})") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+            raise ConfigError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(base, dict):
             raise ConfigError(f"{source}: top level must be a mapping of sections")
         base.setdefault("name", path.stem)
@@ -436,8 +481,12 @@ def validate(cfg: Config, source: str = "config") -> None:
         "retrain.eval_samples": cfg.retrain.eval_samples,
         "retrain.eval_every": cfg.retrain.eval_every,
         "retrain.checkpoint_every": cfg.retrain.checkpoint_every,
+        "retrain.log_every": cfg.retrain.log_every,
+        "metrics.kid_subset_size": cfg.metrics.kid_subset_size,
         "data.synthetic_images": cfg.data.synthetic_images,
     }
+    if cfg.metrics.real_samples is not None:
+        positive["metrics.real_samples"] = cfg.metrics.real_samples
     if cfg.train.d_iters_per_cell is not None:
         positive["train.d_iters_per_cell"] = cfg.train.d_iters_per_cell
     if cfg.data.max_images is not None:
@@ -448,6 +497,7 @@ def validate(cfg: Config, source: str = "config") -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{source}: {key} must be > 0, got {value}")
+    _validate_samples_and_seeds(cfg, source)
     if cfg.data.channels not in (1, 3):
         raise ConfigError(f"{source}: data.channels must be 1 or 3, got {cfg.data.channels}")
     if cfg.data.image_size != cfg.model.bottom_width * 8:
@@ -463,6 +513,17 @@ def validate(cfg: Config, source: str = "config") -> None:
     if cfg.env.alpha < 0:
         raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
     _validate_choices(cfg, source)
+
+
+def _validate_samples_and_seeds(cfg: Config, source: str) -> None:
+    """Sample counts the metrics can use; seeds every library underneath takes."""
+    for key, value in (("metrics.num_samples", cfg.metrics.num_samples),
+                       ("retrain.eval_samples", cfg.retrain.eval_samples)):
+        if value < 2:
+            raise ConfigError(f"{source}: {key} must be >= 2 (FID needs a covariance), got {value}")
+    for key, seed in (("seed", cfg.seed), ("env.fixed_gan_seed", cfg.env.fixed_gan_seed)):
+        if seed is not None and not 0 <= seed <= SEED_MAX:
+            raise ConfigError(f"{source}: {key} must be in [0, 2**32 - 1], got {seed}")
 
 
 def _validate_optimisation(cfg: Config, source: str) -> None:

@@ -75,6 +75,9 @@ def _files(root: Path) -> None:
     (root / "truncated.pt").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     (root / "search").mkdir()
     (root / "search" / "top_architectures.json").write_text("{not json")
+    (root / "utf16.yaml").write_text("train:\n  n_critic: 2\n", encoding="utf-16")
+    (root / "twice.yaml").write_text("train:\n  n_critic: 2\ntrain:\n  g_lr: 0.001\n")
+    (root / "key_twice.yaml").write_text("train:\n  n_critic: 2\n  n_critic: 3\n")
 
 
 S = ["search", "--config", "tiny", "--episodes", "1", "--no-progress", "--out", "r"]
@@ -82,6 +85,9 @@ RESUME = ["search", "--out", "run", "--resume", "--no-progress"]
 B = ["benchmark", "--seeds", "1", "--episodes", "2", "--no-progress", "--out", "b"]
 T = ["toy", "--steps", "10", "--out", "t"]
 R = ["retrain", "--config", "tiny", "--out", "rt", "--no-progress"]
+
+P = ["pbt", "--population", "1", "--iterations", "1", "--out", "p"]
+SEED_RANGE = "must be in [0, 2**32 - 1]"
 
 CLI_GROUPS: dict[str, dict[str, tuple]] = {
     "config values": {
@@ -141,7 +147,7 @@ CLI_GROUPS: dict[str, dict[str, tuple]] = {
         "evaluate samples 0": (["evaluate", "--checkpoint", "missing.pt", "--num-samples", "0"], "missing.pt"),
     },
     "benchmark": {
-        "benchmark unknown agent": ([*B, "--algos", "nope"], "unknown algorithm 'nope'"),
+        "benchmark unknown agent": ([*B, "--algos", "nope"], "unknown agent 'nope'"),
         "benchmark seeds 0": ([*B[:1], "--seeds", "0", *B[3:]], "--seeds and --episodes must be > 0"),
         "benchmark episodes 0": ([*B[:3], "--episodes", "0", *B[5:]], "--seeds and --episodes must be > 0"),
         "env kwargs not json": ([*B, "--env-kwargs", "{nope"], "--env-kwargs is not valid JSON"),
@@ -159,6 +165,39 @@ CLI_GROUPS: dict[str, dict[str, tuple]] = {
         "toy generators 0": ([*T, "--generators", "0"], "generators"),
         "toy steps 0": ([*T[:1], "--steps", "0", *T[3:]], "steps"),
         "toy lr 0": ([*T, "--lr", "0"], "lr"),
+    },
+    "config files": {
+        "config is a folder": ([*S[:1], "--config", "search", *S[3:]], "is a folder, not a YAML file"),
+        "config in UTF-16": ([*S[:1], "--config", "utf16.yaml", *S[3:]], "not UTF-8 text"),
+        "section given twice": ([*S[:1], "--config", "twice.yaml", *S[3:]], "key 'train' is given twice"),
+        "key given twice": ([*S[:1], "--config", "key_twice.yaml", *S[3:]], "key 'n_critic' is given twice"),
+    },
+    "numbers out of range": {
+        "negative seed": ([*S, "--seed", "-1"], f"seed {SEED_RANGE}"),
+        "seed past 2**32": ([*S, "--seed", str(2**32)], f"seed {SEED_RANGE}"),
+        "negative fixed GAN seed": ([*S, "--set", "env.fixed_gan_seed=-1"], f"env.fixed_gan_seed {SEED_RANGE}"),
+        "log interval 0": ([*R, "--arch", "e2gan", "--set", "retrain.log_every=0"], "retrain.log_every must be > 0"),
+        "KID subset 0": ([*S, "--set", "metrics.kid_subset_size=0"], "metrics.kid_subset_size must be > 0"),
+        "real samples 0": ([*S, "--set", "metrics.real_samples=0"], "metrics.real_samples must be > 0"),
+        "one sample for FID": ([*S, "--set", "metrics.num_samples=1"], "metrics.num_samples must be >= 2"),
+        "one evaluation sample": ([*R, "--arch", "e2gan", "--set", "retrain.eval_samples=1"],
+                                  "retrain.eval_samples must be >= 2"),
+        "benchmark reps 0": ([*B, "--reps", "0"], "--reps and --timing-steps must be > 0"),
+        "benchmark timing steps 0": ([*B, "--timing-steps", "0"], "--reps and --timing-steps must be > 0"),
+        "pbt perturbation interval 0": ([*P, "--perturbation-interval", "0"], "--perturbation-interval"),
+        "pbt cpus per member 0": ([*P, "--cpus-per-member", "0"], "--cpus-per-member must be > 0"),
+        "pbt negative seed": ([*P, "--seed", "-1"], f"--seed {SEED_RANGE}"),
+        "toy negative seed": ([*T, "--seed", "-1"], f"--seed {SEED_RANGE}"),
+    },
+    "cache folder": {
+        "cache folder is a file": ([*S, "--set", "metrics.cache_dir=a_file"], "a_file is a file, not a folder"),
+        "cache folder under a file": ([*S, "--set", "metrics.cache_dir=a_file/c"], "a_file is a file"),
+    },
+    "settings a command ignores": {
+        "benchmark given search episodes": ([*B, "--env-kwargs", '{"overrides": {"search.episodes": 3}}'],
+                                            "does not use search.episodes (use --episodes)"),
+        "pbt given the E2GAN schedule": ([*P, "--env-kwargs", '{"overrides": ["search.explore_fraction=0.5"]}'],
+                                         "does not use search.explore_fraction"),
     },
     "resume a damaged run": {
         "truncated model.zip": (RESUME, "checkpoint/model.zip cannot be read", "checkpoint/model.zip"),

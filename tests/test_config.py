@@ -146,3 +146,10 @@ def test_the_suite_does_not_write_to_the_users_cache(monkeypatch, tmp_path):
     assert cache_path("/elsewhere/x") == Path("/elsewhere/x")  # an explicit path is kept
     monkeypatch.delenv("GAN_NAS_ENV_CACHE")
     assert cache_path(DEFAULT_CACHE) == Path.home() / ".cache" / "gan_nas_env"
+
+
+def test_yaml_1_1_scientific_notation_is_a_number(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  g_lr: 1e-4\n  d_lr: 3E-5\n")
+    cfg = load_config(path)
+    assert (cfg.train.g_lr, cfg.train.d_lr) == (1e-4, 3e-5)

@@ -125,7 +125,29 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
         overrides.append(f"seed={args.seed}")
     if args.device is not None:
         overrides.append(f"device={args.device}")
-    return load_config(args.config, overrides)
+    cfg = load_config(args.config, overrides)
+    check_cache_dir(cfg.metrics.cache_dir)
+    return cfg
+
+
+def check_cache_dir(configured: str) -> None:
+    """A cache folder that cannot be created or written is a :class:`ConfigError` (before any work).
+
+    :param configured: ``metrics.cache_dir`` (moved under ``$GAN_NAS_ENV_CACHE`` when that is set).
+    """
+    import os
+
+    from gan_nas_env.resources import CACHE_ENV, cache_path
+
+    path = cache_path(configured)
+    where = f"cache folder {path} (metrics.cache_dir" + (f", ${CACHE_ENV}" if os.environ.get(CACHE_ENV) else "") + ")"
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{where}: {probe} is a file, not a folder; point it at a writable folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: {probe} is not writable; point it at a writable folder")
 
 
 # subcommands defined in their own modules register themselves on import

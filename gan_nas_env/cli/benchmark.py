@@ -55,6 +55,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     if args.seeds <= 0 or args.episodes <= 0:
         raise ConfigError("--seeds and --episodes must be > 0")
+    if args.reps <= 0 or args.timing_steps <= 0:  # rliable's bootstrap; the step-time median
+        raise ConfigError(f"--reps and --timing-steps must be > 0, got {args.reps} and {args.timing_steps}")
     if args.objective is not None:
         if args.env not in ("GANCellSearchBench-v0", "GANCellSearchBench-v1"):
             raise ConfigError(f"--objective needs GANCellSearchBench-v1, not --env {args.env}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gan_nas_env.cli.app import add_env_args, check_env_id, env_kwargs_from_args, subcommand
-from gan_nas_env.config import ConfigError
+from gan_nas_env.config import SEED_MAX, ConfigError
 from gan_nas_env.run_folder import check_folder
 
 
@@ -38,6 +38,11 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     ALGOS.get(args.algo.lower())
     if args.population <= 0 or args.iterations <= 0 or args.episodes_per_iter <= 0:
         raise ConfigError("--population, --iterations and --episodes-per-iter must be > 0")
+    if args.perturbation_interval <= 0 or args.cpus_per_member <= 0 or args.gpus_per_member < 0:
+        raise ConfigError("--perturbation-interval and --cpus-per-member must be > 0 and "
+                          "--gpus-per-member >= 0")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ConfigError(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
     check_env_id(args.env)
     env_kwargs = env_kwargs_from_args(args)
     check_pbt_settings(env_kwargs)

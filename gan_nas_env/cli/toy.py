@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from gan_nas_env.cli.app import subcommand
-from gan_nas_env.config import LOSS_NAMES, ConfigError
+from gan_nas_env.config import LOSS_NAMES, SEED_MAX, ConfigError
 from gan_nas_env.run_folder import prepare_run
 from gan_nas_env.toy.settings import TOY_TARGET_NAMES, ToyConfig
 
@@ -78,6 +78,8 @@ def cmd_toy(args: argparse.Namespace) -> int:
         raise ConfigError("--steps must be >= 1 and --eval-samples >= 10")
     if not args.lr > 0:
         raise ConfigError(f"--lr must be > 0, got {args.lr}")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ConfigError(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
     if args.batch < args.generators:
         raise ConfigError(
             f"need batch >= num_generators, got --batch {args.batch} --generators {args.generators}"
