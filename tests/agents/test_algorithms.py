@@ -105,7 +105,11 @@ def test_benchmark_lists_every_algorithm_and_random_search():
     from agents.algorithms import algo_class
     from agents.benchmark.run import agent_names, check_agent
 
-    assert set(agent_names()) == set(ALGOS.names()) and "random" in agent_names()
+    from agents.optimizers import OPTIMIZERS
+
+    # every RL algorithm, random search, and the classic NAS baselines (ask/tell optimizers)
+    assert set(agent_names()) == set(ALGOS.names()) | set(OPTIMIZERS) and "random" in agent_names()
+    assert {"re", "ls", "tpe"} <= set(agent_names())
     assert algo_class("random") is RandomSearch
     with pytest.raises(KeyError, match="known: a2c"):
         check_agent("nope")
