@@ -181,8 +181,9 @@ def markdown(rep: dict) -> str:
              "seed's (lower end <= 0), its Spearman correlation minus the seed's (upper end >= 0). "
              "The verdict is on the score.", ""]
     for label, rec in rep["variants"].items():
-        lines += [f"## {label} ({rec['n']} architectures): "
-                  f"{'adopted' if rec['adopt'] else 'not adopted'}", "",
+        verdict = ("too few architectures to judge (20 needed)" if rec["n"] < 20
+                   else "adopted" if rec["adopt"] else "not adopted")
+        lines += [f"## {label} ({rec['n']} architectures): {verdict}", "",
                   "| metric | mean abs. diff: variant | : fp32 seed 1 | Spearman: variant | : fp32 seed 1 "
                   "| abs. diff minus seed's [95%] | Spearman minus seed's [95%] |",
                   "|---|---|---|---|---|---|---|"]
