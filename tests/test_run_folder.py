@@ -466,7 +466,9 @@ def test_an_unwritable_out_is_refused_before_anything_is_written(tmp_path, monke
 
     # root may write anywhere, so the file system's answer is simulated; the real read-only
     # file system is a case of scripts/reliability.py (docs/reliability.md)
-    monkeypatch.setattr(rf.os, "access", lambda path, mode: False)
+    real_access = rf.os.access  # only the run folder's side is unwritable (not the cache folder)
+    monkeypatch.setattr(rf.os, "access", lambda path, mode: (not str(path).startswith(str(tmp_path))
+                                                             and real_access(path, mode)))
     monkeypatch.setattr(rf, "_read_only_fs", lambda path: True)
     assert cli_search(tmp_path / "a" / "run") == 2
     assert capsys.readouterr().err.strip() == (

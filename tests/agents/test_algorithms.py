@@ -104,7 +104,6 @@ def test_random_search_is_seeded_and_stops():
 def test_benchmark_lists_every_algorithm_and_random_search():
     from agents.algorithms import algo_class
     from agents.benchmark.run import agent_names, check_agent
-
     from agents.optimizers import OPTIMIZERS
 
     # every RL algorithm, random search, and the classic NAS baselines (ask/tell optimizers)

@@ -50,7 +50,9 @@ def test_final_objective_return_is_the_benchmark_objective(final_table):
 
 def test_proxy_objective_is_v0(final_table):
     path = str(final_table[0])
-    v0 = gym.make("GANCellSearchBench-v0", table=path)
+    # the registered limit, given explicitly: another test (rl_zoo's env set-up, suspected) can
+    # leave the global registry's v0 spec without it when the whole suite runs in one process
+    v0 = gym.make("GANCellSearchBench-v0", table=path, max_episode_steps=3)
     v1 = gym.make("GANCellSearchBench-v1", table=path, objective="proxy")
     rng = np.random.default_rng(2)
     for _ in range(3):
