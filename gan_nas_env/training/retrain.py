@@ -210,7 +210,7 @@ def _train(run: _Run, step: int, progress: bool) -> int:
     cfg, out = run.cfg, run.out
     r = cfg.retrain
     t = r.train_config(cfg.train)
-    res, latent = run.G.resolution, cfg.model.latent_dim
+    res, latent = int(run.ema.module.resolution), cfg.model.latent_dim  # type: ignore[arg-type]
     writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
     bar = tqdm(total=r.g_iters, initial=step, desc="retrain", unit="it", disable=not progress)
     pending: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # losses not yet synced to host
