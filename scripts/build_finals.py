@@ -24,6 +24,10 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
         --extra "" --store runs/finals_v2.sqlite --runs runs/finals_v2 --keep checkpoint.pt,samples \
         --worker 0 --workers 2 &
     python scripts/build_finals.py --config final-fmnist-v2 --set retrain.g_iters=3000 --archs 150 ...
+    # before a session ends: export the rows and save the unfinished trainings (commit both);
+    # the next session resumes them with the same --wip
+    python scripts/build_finals.py --config final-fmnist-v2 --store runs/finals_v2.sqlite \
+        --runs runs/finals_v2 --export docs/validity/finals_v2.json --wip state/finals_v2
     # the best architectures of the validity searches and of the benchmark runs in docs/:
     python scripts/build_finals.py --archs 0 --extra "" \
         --extra-from docs/validity/searches.json docs/benchmark/final/summary.json
@@ -191,6 +195,46 @@ def restore_rows(store: ResultsStore, key: str, rows: list[dict]) -> int:
     return new
 
 
+WIP_SKIP = ("run.lock", "tb")  # a lock of a process that is gone; logs a resume can do without
+
+
+def save_wip(runs: Path, wip: Path, key: str, store: ResultsStore, budget: int) -> int:
+    """Copy the run folders of rows still training (a checkpoint, no finished row) to ``wip``.
+
+    Run folders are not committed and a session's processes end with it: the committed
+    copy lets the next session resume these trainings instead of starting them again.
+    Returns how many folders were saved (``wip/<key>`` is replaced as a whole).
+    """
+    src, dst = runs / key, wip / key
+    folders = [f for f in sorted(src.iterdir()) if (f / "checkpoint.pt").exists()] if src.exists() else []
+    folders = [f for f in folders if not _done(store.get_evaluation(key, *_row_key(f)), budget)]
+    tmp = wip / f".{key}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for f in folders:
+        shutil.copytree(f, tmp / f.name, ignore=shutil.ignore_patterns(*WIP_SKIP))
+    shutil.rmtree(dst, ignore_errors=True)
+    if folders:
+        tmp.replace(dst)
+    return len(folders)
+
+
+def load_wip(runs: Path, wip: Path, key: str) -> int:
+    """Copy saved run folders (:func:`save_wip`) that ``runs`` lacks back; return how many."""
+    src = wip / key
+    n = 0
+    for f in sorted(src.iterdir()) if src.exists() else []:
+        if not (runs / key / f.name).exists():
+            shutil.copytree(f, runs / key / f.name)
+            n += 1
+    return n
+
+
+def _row_key(folder: Path) -> tuple[str, int]:
+    """``(arch, seed)`` of a run folder named ``<14 digits>-s<seed>``."""
+    digits, seed = folder.name.rsplit("-s", 1)
+    return " ".join(digits), int(seed)
+
+
 def _done(row: dict | None, budget: int) -> bool:
     """A stored row that reaches ``budget`` (a v1 row, which has no ``iters``, always does)."""
     return row is not None and int(row["metrics"].get("iters", budget)) >= budget
@@ -218,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument("--export", default=None, help="write the stored rows as JSON and exit")
+    p.add_argument("--wip", default=None, metavar="DIR",
+                   help="saved run folders of unfinished rows: copied into --runs first (resumed, "
+                        "not started again); with --export, the unfinished ones are saved there too")
     p.add_argument("--restore", default=None, metavar="JSON",
                    help="first store the rows of an export that the store lacks (a fresh clone's "
                         "committed rows), then train the missing ones; with --export, export "
@@ -240,8 +287,13 @@ def main(argv: list[str] | None = None) -> None:
     store = ResultsStore(args.store)
     if args.restore:
         print(f"restored {restore_rows(store, key, restored)} of {len(restored)} rows from {args.restore}")
+    if args.wip and not args.export:
+        print(f"resuming {load_wip(Path(args.runs), Path(args.wip), key)} unfinished trainings from {args.wip}")
     if args.export:
         export_rows(store, key, args, Path(args.export))
+        if args.wip:
+            n = save_wip(Path(args.runs), Path(args.wip), key, store, cfg.retrain.g_iters)
+            print(f"saved {n} unfinished trainings to {args.wip}")
         return
     torch.set_num_threads(1)
     budget = cfg.retrain.g_iters

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 
@@ -153,3 +154,27 @@ def test_curve_rows_hold_every_checkpoint_and_extend_to_a_larger_budget(builder,
     builder.main([*args, "--export", str(out)])
     exported = json.loads(out.read_text())
     assert exported["final_hash"] == key and len(exported["rows"][0]["curve"]) == 3
+
+
+def test_unfinished_trainings_are_saved_and_resumed_across_sessions(builder, tmp_path):
+    key, arch = "curve-x", "0 1 0 1 0 1 2 1 0 0 1 0 1 2"
+    runs, wip = tmp_path / "runs", tmp_path / "state"
+    store = ResultsStore(tmp_path / "f.sqlite")
+    unfinished = runs / key / f"{arch.replace(' ', '')}-s1"
+    (unfinished / "tb").mkdir(parents=True)
+    (unfinished / "checkpoint.pt").write_bytes(b"state")
+    (unfinished / "run.lock").write_text("123")
+    finished = runs / key / f"{arch.replace(' ', '')}-s0"
+    finished.mkdir()
+    (finished / "checkpoint.pt").write_bytes(b"done")
+    store.put_evaluation(key, arch, 0, 3, {"FID": 1.0, "iters": 10}, np.zeros(0, np.float32))
+    assert builder.save_wip(runs, wip, key, store, budget=10) == 1  # the stored row is not saved
+    saved = wip / key / unfinished.name
+    assert sorted(p.name for p in saved.iterdir()) == ["checkpoint.pt"]  # no stale lock, no logs
+    fresh = tmp_path / "fresh_runs"  # the next session: nothing under runs/
+    assert builder.load_wip(fresh, wip, key) == 1
+    assert (fresh / key / unfinished.name / "checkpoint.pt").read_bytes() == b"state"
+    assert builder.load_wip(fresh, wip, key) == 0  # a folder already there is never overwritten
+    store.put_evaluation(key, arch, 1, 3, {"FID": 1.0, "iters": 10}, np.zeros(0, np.float32))
+    assert builder.save_wip(fresh, wip, key, store, budget=10) == 0  # finished: nothing left to save
+    assert not (wip / key).exists()
