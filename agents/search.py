@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEpisodes
+from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
@@ -36,6 +37,7 @@ from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
 from gan_nas_env.evaluators.store import ResultsStore, check_store, finished_episodes
 from gan_nas_env.run_folder import RunFolderError, RunPlan, prepare_run
+from gan_nas_env.space import NUM_CELLS
 
 TOP = "top_architectures.json"
 
@@ -61,6 +63,27 @@ class SearchResult:
     nothing_to_run: bool = False
     """A resumed run that had done its episodes: no episode ran, only the top list and the
     reward plot were rewritten from ``results.sqlite``."""
+    new_episodes: int | None = None
+    """Episodes this call ran (``episodes`` less those a resumed run had done before);
+    None: all of ``episodes``."""
+
+    @property
+    def ran(self) -> int:
+        """Episodes this call ran."""
+        return self.episodes if self.new_episodes is None else self.new_episodes
+
+
+def plural(n: int, word: str) -> str:
+    """``1 episode``, ``2 episodes``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def done_message(res: SearchResult) -> str:
+    """What a search did in this call, e.g. ``1 new episode (13 in all) in 205.8 s``."""
+    if res.ran == res.episodes:
+        return f"{plural(res.episodes, 'episode')} in {res.wall_s:.1f} s"
+    return (f"{res.ran} new {'episode' if res.ran == 1 else 'episodes'} ({res.episodes} in all) "
+            f"in {res.wall_s:.1f} s")
 
 
 class SearchRecorder(BaseCallback):
@@ -125,23 +148,43 @@ class SearchRecorder(BaseCallback):
                 info.get("score"), metrics, info["diverged"], dict(info["timings"]),
             )
             self._ret[i] = self._ret.get(i, 0.0) + float(reward)
-            for key in ("IS", "FID"):
-                if key in info and np.isfinite(info[key]):
-                    self.logger.record(f"proxy/{key}_stage{info['depth']}", info[key])
+            points = {f"proxy/{key}_stage{info['depth']}": float(info[key])
+                      for key in ("IS", "FID") if key in info and np.isfinite(info[key])}
             if info["depth"] == 3 and not info["diverged"] and info["score"] > self.best_score:
                 self.best_score, self.best_arch = info["score"], info["arch"]
                 self._save_grid(info)
+            # a sign of life after every cell trained: its index and seconds
+            self._bar.set_postfix(cell=f"{info['depth']}/{NUM_CELLS}",
+                                  cell_s=f"{float(info['timings'].get('step_s', np.nan)):.1f}",
+                                  best=f"{self.best_score:.3f}", arch=self.best_arch or "-")
             if done:
                 ret = self._ret.pop(i, 0.0)
                 self.episode_returns.append(ret)
-                self.logger.record("search/episode_return", ret)
+                points["search/episode_return"] = ret
+                points["search/episodes_done"] = len(self.episode_returns)
+                if np.isfinite(self.best_score):
+                    points["search/best_score"] = float(self.best_score)
                 self._bar.update(1)
-                self._bar.set_postfix(best=f"{self.best_score:.3f}", arch=self.best_arch or "-")
                 self._checkpoint_due = True
                 boundary = True
+            self._tensorboard(points)
         if boundary:  # finished episodes into results.sqlite itself, not only its -wal file
             self.store.checkpoint_wal()
         return True
+
+    def _tensorboard(self, points: dict[str, float]) -> None:
+        """Write ``points`` to TensorBoard now, at the current env step.
+
+        Not through ``logger.record``: SB3 dumps its logger only every ``log_interval``
+        rollouts (or trainings), keeping one value per tag, so a search's episodes would be
+        missing from TensorBoard between dumps. Every tag shares SB3's x axis (env steps,
+        i.e. cells trained).
+        """
+        if not points:
+            return
+        for fmt in getattr(self.logger, "output_formats", []):
+            if isinstance(fmt, TensorBoardOutputFormat):
+                fmt.write(points, {k: () for k in points}, self.num_timesteps)
 
     def _on_rollout_start(self) -> None:
         # SB3 stores the last transition and trains on it after on_step; the next
@@ -293,7 +336,7 @@ def run_search(
             res = _write_results(ResultsStore(out / "results.sqlite"),
                                  load_state(ckpt).get("episode_returns", []), out, run.id,
                                  cfg.search.top_k, time.perf_counter() - t0)
-        res.nothing_to_run = True
+        res.nothing_to_run, res.new_episodes = True, 0
         return res
     base: GANCellSearchEnv | None = None
     sampler: Callable[[dict], Any] | None = None
@@ -334,8 +377,10 @@ def run_search(
             model.save(out / "model.zip")
         finally:
             (env if base is None else base).close()
-        return _write_results(store, recorder.episode_returns, out, run.id, cfg.search.top_k,
-                              time.perf_counter() - t0)
+        res = _write_results(store, recorder.episode_returns, out, run.id, cfg.search.top_k,
+                             time.perf_counter() - t0)
+        res.new_episodes = res.episodes - done
+        return res
 
 
 def _search_settings(

@@ -80,8 +80,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     res = run_benchmark(algos, list(range(args.seeds)), args.episodes, args.out, args.env,
                         env_kwargs, hyperparams, reps=args.reps, progress=not args.no_progress,
                         timing_steps=args.timing_steps, overwrite=args.overwrite)
-    print(f"[gan-nas] benchmark of {', '.join(algos)} x {args.seeds} seeds x {args.episodes} "
-          f"episodes in {res['wall_s']:.1f} s")
+    seeds = f"{args.seeds} seed{'s' if args.seeds != 1 else ''}"
+    episodes = f"{args.episodes} episode{'s' if args.episodes != 1 else ''}"
+    print(f"[gan-nas] benchmark of {', '.join(algos)} x {seeds} x {episodes} in {res['wall_s']:.1f} s")
     for algo, agg in res["aggregates"].items():
         print(f"  {algo:>12}: IQM {agg['IQM']['value']:.3f}  optimality gap "
               f"{agg['optimality_gap']['value']:.3f}")

@@ -57,7 +57,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Run an RL architecture search and write its run folder."""
     from agents.hyperparams import parse_hyperparams
     from agents.registry import ALGOS
-    from agents.search import run_search
+    from agents.search import done_message, plural, run_search
 
     if args.out:
         check_folder(args.out, "search")  # another kind's folder or a held lock: said first
@@ -92,11 +92,11 @@ def cmd_search(args: argparse.Namespace) -> int:
                      workers=args.workers, ray_address=args.ray_address,
                      gpus_per_worker=args.gpus_per_worker, vec_env=args.vec_env)
     if res.nothing_to_run:
-        print(f"[gan-nas] {out} has done its {res.episodes} episodes: nothing to run (--episodes "
+        print(f"[gan-nas] {out} has done its {plural(res.episodes, 'episode')}: nothing to run (--episodes "
               f"N > {res.episodes} extends the search); its top list and reward plot are "
               "rewritten from results.sqlite")
     else:
-        print(f"[gan-nas] {res.episodes} episodes in {res.wall_s:.1f} s")
+        print(f"[gan-nas] {done_message(res)}")
     if res.best_arch is None:
         print("[gan-nas] no complete architecture was scored (all episodes diverged?)")
     else:
