@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.exploit import ExploitMode
+from agents.exploit import ExploitMode, mixed_subclass
 from agents.replay import WithoutReplacementReplayBuffer
 
 
@@ -62,13 +62,4 @@ def e2gan_off_policy(cls: type) -> type:
     The subclass keeps ``cls``'s name and is registered in this module, so it
     pickles by reference once made (e.g. by :func:`agents.algorithms.algo_class`).
     """
-    if issubclass(cls, E2GANOffPolicy):
-        return cls
-    if cls not in _CLASSES:
-        sub = type(cls.__name__, (E2GANOffPolicy, cls), {
-            "__module__": __name__, "__qualname__": cls.__name__,
-            "__doc__": f"{cls.__module__}.{cls.__qualname__} with agents.offpolicy.E2GANOffPolicy.",
-        })
-        _CLASSES[cls] = sub
-        globals()[cls.__name__] = sub
-    return _CLASSES[cls]
+    return mixed_subclass(E2GANOffPolicy, cls, _CLASSES, globals())
