@@ -61,9 +61,9 @@ import numpy as np
 
 from gan_nas_env.config import Config, load_config
 from gan_nas_env.errors import UserError
-from gan_nas_env.evaluators.base import METRIC_KEYS
-from gan_nas_env.evaluators.final import FinalRows
+from gan_nas_env.evaluators.final import WALL_COL, FinalRows
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table, TableError, load_table
+from gan_nas_env.metrics.score import FID_COL, IS_COL, METRIC_KEYS, score
 from gan_nas_env.resources import ASSET_DIR
 from gan_nas_env.space import (
     NUM_CELLS,
@@ -101,7 +101,7 @@ def objective(is_: Any, fid: Any, alpha: float, fidelity: str) -> Any:
     """
     if fidelity == "final" and FINAL_OBJECTIVE == "neg_FID":
         return -fid
-    return is_ - alpha * fid
+    return score(is_, fid, alpha)
 
 
 def parse_arch(arch: str | Sequence[int] | Architecture | int) -> Architecture:
@@ -381,7 +381,7 @@ class GANBench:
         is_, fid, kid = (float(v) for v in m)
         return {"arch": str(a), "index": SPACE.index(a) if a.is_complete else None,
                 "fidelity": fidelity, "depth": a.depth, "IS": is_, "FID": fid, "KID": kid,
-                "score": is_ - self.alpha * fid, **extra}
+                "score": score(is_, fid, self.alpha), **extra}
 
     def _proxy(self, a: Architecture, iters: int | None, seed: int | str | None) -> dict[str, Any]:
         if iters is not None:
@@ -417,7 +417,7 @@ class GANBench:
         metrics, secs = self._final_columns(iters)  # CheckpointError names the stored ones
         answered = finals.budget if iters is None else iters
         key = str(a)
-        rows = [r for r in self._final_rows().get(key, []) if not np.isnan(metrics[r, 1])]
+        rows = [r for r in self._final_rows().get(key, []) if not np.isnan(metrics[r, FID_COL])]
         if rows:
             chosen = self._choose(key, rows, finals.seeds, seed, rng)
             m = metrics[chosen].mean(0)
@@ -435,7 +435,7 @@ class GANBench:
         if pred is None:
             raise TableError(f"table {self.table.path or '(in memory)'} stores no final surrogate; only "
                              f"architectures with a final row can be queried, and {key} has none")
-        done = ~np.isnan(metrics[:, 1])
+        done = ~np.isnan(metrics[:, FID_COL])
         return self._record(a, "final", [pred["IS"], pred["FID"], np.nan], iters=answered,
                             measured=False, n_seeds=0, seed=None, diverged=False,
                             _train_s=float(np.nanmean(secs[done])))
@@ -481,9 +481,9 @@ class GANBench:
             finals = self._finals()
             if iters is not None:
                 at = finals.at(int(iters))
-                self._columns[iters] = at[:, :3], at[:, 3]
+                self._columns[iters] = at[:, : len(METRIC_KEYS)], at[:, WALL_COL]
             elif finals.curves is not None and finals.budget is not None:
-                self._columns[iters] = finals.metrics, finals.at(finals.budget)[:, 3]
+                self._columns[iters] = finals.metrics, finals.at(finals.budget)[:, WALL_COL]
             else:
                 self._columns[iters] = finals.metrics, finals.train_s
         return self._columns[iters]
@@ -514,7 +514,7 @@ class GANBench:
             self._finals()  # a TableError for a proxy-only table
             metrics, _ = self._final_columns(self._checkpoint(iters))
             measured = list(dict.fromkeys(a for a, r in self._final_rows().items()
-                                          if any(not np.isnan(metrics[i, 1]) for i in r)))
+                                          if any(not np.isnan(metrics[i, FID_COL]) for i in r)))
         best, value = None, -np.inf
         for arch in measured:
             v = self.query(arch, fidelity, iters=iters, cost=False)["objective"]
@@ -545,7 +545,7 @@ class GANBench:
                 raise TableError(f"table {self.table.path or '(in memory)'} stores no final surrogate; "
                                  "use measured_only=True")
             pred = grid
-        return np.asarray(objective(pred[:, 0], pred[:, 1], self.alpha, fidelity), np.float64)
+        return np.asarray(objective(pred[:, IS_COL], pred[:, FID_COL], self.alpha, fidelity), np.float64)
 
     # -- simulated clock -------------------------------------------------------------------
     def simulate(self, arch: str | Sequence[int] | Architecture | int, fidelity: str = "final",

@@ -14,6 +14,7 @@ from gymnasium import spaces
 from gan_nas_env.config import Config, ConfigError, load_config
 from gan_nas_env.evaluators.base import Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
+from gan_nas_env.metrics.score import score_of
 from gan_nas_env.space import NUM_CELLS, Architecture, cell_from_action
 
 ACTION_NVEC = (2, 3, 3, 2, 2, 2)
@@ -290,7 +291,7 @@ class GANCellSearchEnv(gym.Env):
 
     def score(self, ev: Evaluation) -> float:
         """Combined score ``IS - alpha * FID`` (what the return telescopes to)."""
-        return float(ev.metrics["IS"] - self.alpha * ev.metrics["FID"])
+        return score_of(ev.metrics, self.alpha)
 
     def _obs(self, ev: Evaluation) -> np.ndarray:
         head = [ev.depth, ev.metrics["IS"], self.alpha * ev.metrics["FID"]]

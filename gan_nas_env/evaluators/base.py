@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gan_nas_env.metrics.score import METRIC_KEYS as METRIC_KEYS  # re-exported (tabular)
 from gan_nas_env.space import Cell
 
 if TYPE_CHECKING:
     import torch
-
-METRIC_KEYS = ("IS", "FID", "KID")
-"""The metrics of a benchmark table row and of a surrogate prediction, in this order."""
 
 
 @dataclass

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from gan_nas_env.errors import UserError
-from gan_nas_env.space import SPACE, Architecture
+from gan_nas_env.metrics.score import FID_COL, METRIC_KEYS, SCORE_KEYS, score_columns
+from gan_nas_env.space import NUM_CELLS, SPACE, Architecture
 
-FINAL_KEYS = ("IS", "FID", "KID")
-GRID_KEYS = ("IS", "FID")  # what the final surrogate predicts (the score needs both)
-CURVE_KEYS = (*FINAL_KEYS, "wall_s")  # one learning-curve checkpoint (wall_s: seconds so far)
+GRID_KEYS = SCORE_KEYS  # what the final surrogate predicts (the score needs both)
+CURVE_KEYS = (*METRIC_KEYS, "wall_s")  # one learning-curve checkpoint (wall_s: seconds so far)
+WALL_COL = CURVE_KEYS.index("wall_s")  # its seconds column (the metrics' columns come first)
 
 
 class CheckpointError(UserError, KeyError):
@@ -43,7 +44,7 @@ class FinalRows:
 
     archs: list[str]
     seeds: np.ndarray  # [m] int
-    metrics: np.ndarray  # [m, 3] FINAL_KEYS
+    metrics: np.ndarray  # [m, 3] METRIC_KEYS
     train_s: np.ndarray  # [m] seconds of one final training
     final_hash: str
     config: dict[str, Any]
@@ -65,7 +66,7 @@ class FinalRows:
         rows = cls(
             [str(Architecture.parse(r["arch"])) for r in records],
             np.array([int(r["seed"]) for r in records]),
-            np.array([[float(r.get(k, np.nan)) for k in FINAL_KEYS] for r in records]),
+            np.array([[float(r.get(k, np.nan)) for k in METRIC_KEYS] for r in records]),
             np.array([float(r.get("train_s") or np.nan) for r in records]),
             final_hash, config,
         )
@@ -89,10 +90,10 @@ class FinalRows:
         if self.curves is None or self.curve_iters is None:
             raise CheckpointError("these final rows have no learning curves")
         if budget is None:
-            reached = ~np.isnan(self.curves[:, :, 1])
+            reached = ~np.isnan(self.curves[:, :, FID_COL])
             common = np.flatnonzero(reached.all(0))
             budget = int(self.curve_iters[common[-1]]) if len(common) else int(self.curve_iters[-1])
-        self.metrics = self.at(budget)[:, : len(FINAL_KEYS)]
+        self.metrics = self.at(budget)[:, : len(METRIC_KEYS)]
         self.budget = int(budget)
 
     def checkpoint(self, iters: int) -> int:
@@ -117,7 +118,7 @@ class FinalRows:
         """Architecture -> its rows' metrics ``[seeds, 3]``."""
         out: dict[str, list[np.ndarray]] = {}
         for arch, m in zip(self.archs, self.metrics):
-            if not np.isnan(m[1]):  # a curve row not trained to the budget has no final metrics
+            if not np.isnan(m[FID_COL]):  # a curve row not trained to the budget has no final metrics
                 out.setdefault(arch, []).append(m)
         return {a: np.stack(v) for a, v in out.items()}
 
@@ -126,11 +127,6 @@ class FinalRows:
         groups = self.by_arch()
         archs = list(groups)
         return archs, np.stack([groups[a].mean(0) for a in archs])
-
-
-def final_score(metrics: np.ndarray, alpha: float) -> np.ndarray:
-    """``IS - alpha FID`` of ``[..., >=2]`` metric rows (IS first, FID second)."""
-    return metrics[..., 0] - alpha * metrics[..., 1]
 
 
 def fit_final_surrogate(rows: FinalRows, alpha: float, kind: str = "gradient_boosting",
@@ -154,7 +150,7 @@ def fit_final_surrogate(rows: FinalRows, alpha: float, kind: str = "gradient_boo
         pred = np.zeros_like(y)
         for tr, te in KFold(folds, shuffle=True, random_state=seed).split(x):
             pred[te] = MODELS[kind](seed).fit(x[tr], y[tr]).predict(x[te])
-        true_s, pred_s = final_score(y, alpha), final_score(pred, alpha)
+        true_s, pred_s = score_columns(y, alpha, GRID_KEYS), score_columns(pred, alpha, GRID_KEYS)
         report.update(
             score_spearman=float(spearmanr(pred_s, true_s).statistic),
             score_kendall=float(kendalltau(pred_s, true_s).statistic),
@@ -168,4 +164,4 @@ def predict_final_grid(model: Any) -> np.ndarray:
     """Predicted final ``[IS, FID]`` of every complete architecture, in ``SPACE.index`` order."""
     from gan_nas_env.evaluators.surrogate import prefix_features
 
-    return np.concatenate([model.predict(prefix_features(3, c)) for c in SPACE.cells(0)])
+    return np.concatenate([model.predict(prefix_features(NUM_CELLS, c)) for c in SPACE.cells(0)])

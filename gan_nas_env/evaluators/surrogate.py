@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation
+from gan_nas_env.evaluators.base import Evaluation
+from gan_nas_env.metrics.score import METRIC_KEYS, score_columns
 from gan_nas_env.space import NUM_CELLS, SPACE, Architecture, Cell
 
 if TYPE_CHECKING:  # scikit-learn loads when a surrogate is fitted, not when one is loaded
@@ -102,7 +103,7 @@ def holdout_report(model: RegressorMixin, x: np.ndarray, y: np.ndarray, alpha: f
 
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed)
     pred = model.fit(xtr, ytr).predict(xte)
-    score = lambda m: m[:, 0] - alpha * m[:, 1]  # noqa: E731
+    score = lambda m: score_columns(m, alpha)  # noqa: E731
     rho = spearmanr(score(pred), score(yte)).statistic if len(yte) > 2 else float("nan")
     return {
         "n_test": len(yte),
@@ -250,7 +251,7 @@ def _rows_by_depth(table: Rows) -> tuple[dict[int, np.ndarray], dict[int, np.nda
                                           dict[int, tuple[float, float]]]:
     """Per depth: one-hot features, representations and mean (train, score) seconds of the rows."""
     feats, reps, secs = {}, {}, {}
-    for depth in (1, 2, 3):
+    for depth in range(1, NUM_CELLS + 1):
         idx = _row_index(table, depth)
         if len(idx) == 0:
             continue

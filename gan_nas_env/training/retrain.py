@@ -50,14 +50,14 @@ import gan_nas_env
 from gan_nas_env.config import Config
 from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.errors import MissingFileError, UserError
+from gan_nas_env.metrics.score import SCORER_KEYS
 from gan_nas_env.models.ema import EMA
 from gan_nas_env.models.generator import generate
 from gan_nas_env.run_folder import check_folder, flat_keys, may_differ_on_resume, prepare_run
-from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture
+from gan_nas_env.space import NUM_CELLS, Architecture, ArchitectureError, resolve_architecture
 from gan_nas_env.training.step import GANStep
 
 CHECKPOINT_FORMAT = "gan-nas-retrain-v1"
-METRIC_KEYS = ("IS", "IS_std", "FID", "KID", "KID_std")
 GRID_SAMPLES = 64
 _EVAL_SALT, _GRID_SALT = 3, 5  # seeds of the fixed evaluation / grid latents (seed * 7919 + salt)
 
@@ -192,7 +192,7 @@ def retrain(
     with plan.open({"arch": str(arch)}, session={"at_step": step}):
         (out / "samples").mkdir(exist_ok=True)
         _start_csv(out / "losses.csv", ["iter", "d_loss", "g_loss"], step)
-        _start_csv(out / "metrics.csv", ["iter", *METRIC_KEYS, "wall_s"], step)
+        _start_csv(out / "metrics.csv", ["iter", *SCORER_KEYS, "wall_s"], step)
         step = _train(run, step, progress)
         peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
         result = RetrainResult(
@@ -299,7 +299,7 @@ def _build_run(
     scorer = FeatureScorer(cfg.metrics, real, dataset_key(cfg.data, "train"), device=dev)
     with isolated_global_rng(dev, seed=cfg.seed):
         G = build_generator(arch, m.latent_dim, r.gf, m.bottom_width, cfg.data.channels, m.num_generators).to(dev)
-        D = Discriminator(r.df, cfg.data.channels, m.bottom_width, stage=3).to(dev)
+        D = Discriminator(r.df, cfg.data.channels, m.bottom_width, stage=NUM_CELLS).to(dev)
     if r.channels_last:
         G.to(memory_format=torch.channels_last)
         D.to(memory_format=torch.channels_last)
@@ -365,7 +365,7 @@ def _evaluate_ema(run: _Run, writer: Any, step: int) -> None:
     grid_images = sample_images(run.ema.module, GRID_SAMPLES, latent, cfg.seed * 7919 + _GRID_SALT, dev)
     Image.fromarray(make_grid_uint8(grid_images, nrow=8).numpy()).save(grid)
     _append_csv(run.out / "metrics.csv",
-                [[step, *(metrics.get(k, "") for k in METRIC_KEYS), f"{run.wall_s():.1f}"]])
+                [[step, *(metrics.get(k, "") for k in SCORER_KEYS), f"{run.wall_s():.1f}"]])
     for key, value in metrics.items():
         writer.add_scalar(f"eval/{key}", value, step)
     run.last_eval = {"iter": step, "metrics": metrics, "grid": str(grid.relative_to(run.out))}

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from gan_nas_env.evaluators.final import FinalRows, final_score
+from gan_nas_env.evaluators.final import FinalRows
 from gan_nas_env.evaluators.tabular import Table
 from gan_nas_env.space import SPACE
 
@@ -47,7 +47,6 @@ def test_proxy_only_table_has_no_final_fidelity(small_table):
 def test_final_rows_need_rows():
     with pytest.raises(ValueError, match="no final rows"):
         FinalRows.from_records([], "h", {})
-    assert final_score(np.array([[1.5, 20.0]]), 0.01)[0] == pytest.approx(1.3)
 
 
 def test_cold_start_fits_nothing_and_imports_neither_torch_nor_sklearn(final_table):
