@@ -150,7 +150,7 @@ class SearchRecorder(BaseCallback):
             self._ret[i] = self._ret.get(i, 0.0) + float(reward)
             points = {f"proxy/{key}_stage{info['depth']}": float(info[key])
                       for key in ("IS", "FID") if key in info and np.isfinite(info[key])}
-            if info["depth"] == 3 and not info["diverged"] and info["score"] > self.best_score:
+            if info["depth"] == NUM_CELLS and not info["diverged"] and info["score"] > self.best_score:
                 self.best_score, self.best_arch = info["score"], info["arch"]
                 self._save_grid(info)
             # a sign of life after every cell trained: its index and seconds

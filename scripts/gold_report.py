@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from gan_nas_env.evaluators.final import CURVE_KEYS, FinalRows
+from gan_nas_env.evaluators.final import CURVE_KEYS, WALL_COL, FinalRows
 from gan_nas_env.evaluators.tabular import sampling_order
+from gan_nas_env.metrics.score import FID, score_columns
 from gan_nas_env.provenance import provenance
 
 DOCS = Path("docs/validity")
@@ -47,7 +48,7 @@ def metric_at(rows: FinalRows, iters: int, metric: str, alpha: float) -> np.ndar
     """Every row's ``metric`` at checkpoint ``iters`` (NaN where the row stops earlier)."""
     m = rows.at(iters)
     if metric == "score":
-        return m[:, CURVE_KEYS.index("IS")] - alpha * m[:, CURVE_KEYS.index("FID")]
+        return score_columns(m, alpha, CURVE_KEYS)
     return m[:, CURVE_KEYS.index(metric)]
 
 
@@ -106,10 +107,10 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
             per.append(rec)
         first_ok = next((r["iters"] for r in per if r["vs_last"]["tau"] >= TARGET_TAU), None)
         out["metrics"][metric] = {"per_checkpoint": per, "cheapest_tau_0.8": first_ok}
-    wall = rows.at(budget)[idx0, CURVE_KEYS.index("wall_s")]
+    wall = rows.at(budget)[idx0, WALL_COL]
     out["wall_s_at_budget"] = {"median": float(np.median(wall)), "max": float(np.max(wall))}
     out["wall_s_per_checkpoint"] = {
-        k: float(np.median(rows.at(k)[idx0, CURVE_KEYS.index("wall_s")])) for k in checkpoints}
+        k: float(np.median(rows.at(k)[idx0, WALL_COL])) for k in checkpoints}
     return out
 
 
@@ -134,7 +135,7 @@ def copy_grids(res: dict[str, Any], rows: FinalRows, runs: Path, key: str, shown
 
 def _last_fid(res: dict[str, Any], rows: FinalRows) -> list[float]:
     s0 = {a: i for i, (a, s) in enumerate(zip(rows.archs, rows.seeds)) if s == 0}
-    at = rows.at(res["budget"])[:, CURVE_KEYS.index("FID")]
+    at = rows.at(res["budget"])[:, CURVE_KEYS.index(FID)]
     return [float(at[s0[a]]) for a in res["archs"]]
 
 

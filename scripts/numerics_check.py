@@ -35,6 +35,7 @@ import build_finals  # noqa: E402
 
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
+from gan_nas_env.metrics.score import score_of  # noqa: E402
 from gan_nas_env.provenance import cpu_model, provenance  # noqa: E402
 
 REFERENCE = Path("docs/validity/finals.json")
@@ -123,7 +124,7 @@ def analyse(args: argparse.Namespace, archs: list[str]) -> dict:
 
         def vec(rows: dict[str, dict], metric: str, common: list[str] = common) -> np.ndarray:
             if metric == "score":
-                return np.array([rows[a]["IS"] - ALPHA * rows[a]["FID"] for a in common])
+                return np.array([score_of(rows[a], ALPHA) for a in common])
             return np.array([rows[a][metric] for a in common])
 
         rec: dict = {"n": len(common), "archs": common, "metrics": {}}

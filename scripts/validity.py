@@ -31,8 +31,9 @@ import numpy as np
 
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.tabular import load_table, prefix_depth
+from gan_nas_env.metrics.score import score_of
 from gan_nas_env.provenance import provenance
-from gan_nas_env.space import Architecture
+from gan_nas_env.space import NUM_CELLS, Architecture
 
 DOCS = Path("docs/validity")
 BUDGETS = {16: ("runs/table_v2.sqlite", []), 64: ("runs/ladder.sqlite", ["train.d_iters_per_cell=64"]),
@@ -54,13 +55,13 @@ def ladder_rows(store_path: str, overrides: list[str]) -> dict[str, Any]:
     cost = {a: e["timings"].get("train_s", 0.0) + e["timings"].get("score_s", 0.0) for a, e in evals.items()}
     rows = {}
     for arch, e in evals.items():
-        if prefix_depth(arch) != 3:
+        if prefix_depth(arch) != NUM_CELLS:
             continue
-        chain = [""] + [str(Architecture.parse(arch).prefix(d)) for d in (1, 2, 3)]
+        chain = [""] + [str(Architecture.parse(arch).prefix(d)) for d in range(1, NUM_CELLS + 1)]
         if not all(p in cost for p in chain):
             continue
         m = e["metrics"]
-        rows[arch] = {"IS": m["IS"], "FID": m["FID"], "score": m["IS"] - cfg.env.alpha * m["FID"],
+        rows[arch] = {"IS": m["IS"], "FID": m["FID"], "score": score_of(m, cfg.env.alpha),
                       "diverged": bool(e["diverged"]), "cost_s": float(sum(cost[p] for p in chain))}
     return {"proxy_hash": cfg.proxy_hash(), "d_iters_per_cell": cfg.train.d_iters_per_cell, "rows": rows}
 
@@ -155,7 +156,7 @@ def cross_cpu(finals: dict, check: dict, alpha: float, seed_std: float | None) -
         c = committed.get((r["arch"], int(r["seed"])))
         if c is None or not c.get("cpu") or c.get("cpu") == r.get("cpu"):
             continue
-        a, b = (x["IS"] - alpha * x["FID"] for x in (c, r))
+        a, b = (score_of(x, alpha) for x in (c, r))
         pairs.append({"arch": r["arch"], "seed": int(r["seed"]), "cpus": [c["cpu"], r.get("cpu")],
                       "scores": [a, b], "FID": [c["FID"], r["FID"]], "IS": [c["IS"], r["IS"]]})
     diffs = [abs(p["scores"][1] - p["scores"][0]) for p in pairs]
@@ -176,7 +177,7 @@ def final_table(finals: dict, alpha: float) -> dict[str, dict[str, Any]]:
     """Architecture -> final score of its seed-0 row and the scores of all its seeds."""
     out: dict[str, dict[str, Any]] = {}
     for r in finals["rows"]:
-        s = r["IS"] - alpha * r["FID"]
+        s = score_of(r, alpha)
         d = out.setdefault(r["arch"], {"seeds": {}})
         d["seeds"][int(r["seed"])] = {"score": s, "IS": r["IS"], "FID": r["FID"]}
     for d in out.values():

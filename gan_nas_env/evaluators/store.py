@@ -360,7 +360,7 @@ class ResultsStore:
         """Best complete (3-cell) architectures by score, each listed once."""
         best: dict[str, dict[str, Any]] = {}
         for s in self.steps(run):
-            if s["step"] != 3 or s["diverged"] or s["score"] is None:
+            if s["step"] != NUM_CELLS or s["diverged"] or s["score"] is None:
                 continue
             if s["arch"] not in best or s["score"] > best[s["arch"]]["score"]:
                 best[s["arch"]] = s

@@ -65,6 +65,7 @@ from gan_nas_env.data.imageops import resize_uint8, to_uint8
 from gan_nas_env.devices import isolated_global_rng
 from gan_nas_env.errors import UserError
 from gan_nas_env.metrics import fmnist_extractor as fmnist
+from gan_nas_env.metrics.score import FID, IS, IS_STD, KID, KID_STD
 from gan_nas_env.registry import Registry
 from gan_nas_env.resources import cache_path as resolve_cache_path
 
@@ -346,18 +347,18 @@ class FeatureScorer:
         resolution = self.reference_resolution(resolution)
         real = self.real_statistics(resolution)
         isc = isc_features_to_metric(logits, splits=ISC_SPLITS, shuffle=True, rng_seed=RNG_SEED)
-        out = {"IS": isc[KEY_METRIC_ISC_MEAN], "IS_std": isc[KEY_METRIC_ISC_STD]}
+        out = {IS: isc[KEY_METRIC_ISC_MEAN], IS_STD: isc[KEY_METRIC_ISC_STD]}
         if self.use_torch_fid:
             f = feats.to(self.device, torch.float64)
             if resolution not in self._real_sigma:
                 sigma = torch.as_tensor(real.sigma, device=self.device, dtype=torch.float64)
                 self._real_sigma[resolution] = (sigma, sqrtm_psd(sigma))
             sigma, root = self._real_sigma[resolution]
-            out["FID"] = fid_from_statistics_torch(f.mean(0), torch.cov(f.T), real.mu, sigma, root)
+            out[FID] = fid_from_statistics_torch(f.mean(0), torch.cov(f.T), real.mu, sigma, root)
         else:
             fake_stats = fid_features_to_statistics(feats)
             real_stats = {"mu": real.mu, "sigma": real.sigma}
-            out["FID"] = fid_statistics_to_metric(fake_stats, real_stats, verbose=False)[
+            out[FID] = fid_statistics_to_metric(fake_stats, real_stats, verbose=False)[
                 KEY_METRIC_FID
             ]
         if self.cfg.kid:
@@ -370,7 +371,7 @@ class FeatureScorer:
                 rng_seed=RNG_SEED,
                 verbose=False,
             )
-            out["KID"], out["KID_std"] = kid[KEY_METRIC_KID_MEAN], kid[KEY_METRIC_KID_STD]
+            out[KID], out[KID_STD] = kid[KEY_METRIC_KID_MEAN], kid[KEY_METRIC_KID_STD]
         if prc:
             # Equal-size sets as in Kynkaenniemi et al.: k-NN radii depend on the sample count.
             real_feats = real.features[: len(feats)]
