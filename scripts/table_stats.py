@@ -14,7 +14,7 @@ import numpy as np
 import gan_nas_env  # noqa: F401
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
 from gan_nas_env.provenance import provenance
-from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH
+from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH, NUM_CELLS
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def main() -> None:
     facts["baseline"] = table.query("")
     # an episode's return is its final score minus the baseline's: how often is it positive?
     facts["share_above_baseline"] = float(np.mean(scores > facts["baseline"]["score"]))
-    facts["prefix_counts"] = {d: int(np.sum(table.depths() == d)) for d in (1, 2, 3)}
+    facts["prefix_counts"] = {d: int(np.sum(table.depths() == d)) for d in range(1, NUM_CELLS + 1)}
     facts["train_hours"] = float(table.seconds[:, 0].sum() / 3600)
     facts["score_hours"] = float(table.seconds[:, 1].sum() / 3600)
     facts["seconds_per_complete_arch"] = _arch_seconds(table)
