@@ -36,14 +36,14 @@ import torch
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.tabular import sampling_order
 from gan_nas_env.provenance import provenance
-from gan_nas_env.training.retrain import _build_run, score_generator, train_iteration
+from gan_nas_env.training.retrain import build_run, score_generator, train_iteration
 
 VARIANTS = ("fp32", "channels_last", "bf16", "bf16+channels_last", "compile", "compile+channels_last")
 
 
 def _prepare(cfg: Any, arch: Any, variant: str, tmp: Path) -> Any:
     """A fresh run of ``arch`` set up for ``variant``."""
-    run = _build_run(cfg, arch, tmp, torch.device("cpu"), None, time.perf_counter())
+    run = build_run(cfg, arch, tmp, torch.device("cpu"), None, time.perf_counter())
     if "channels_last" in variant:
         run.G.to(memory_format=torch.channels_last)
         run.D.to(memory_format=torch.channels_last)

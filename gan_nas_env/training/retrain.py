@@ -115,8 +115,8 @@ class RetrainResult:
 
 
 @dataclass
-class _Run:
-    """Everything one retraining run holds while it trains (built by :func:`_build_run`)."""
+class RetrainRun:
+    """Everything one retraining run holds while it trains (built by :func:`build_run`)."""
 
     cfg: Config
     arch: Architecture
@@ -188,7 +188,7 @@ def retrain(
     if warning := ema_horizon_warning(cfg):
         logging.getLogger(__name__).warning("warning: %s", warning)
     step = ckpt["step"] if ckpt else 0
-    run = _build_run(cfg, arch, out, dev, ckpt, t_start)
+    run = build_run(cfg, arch, out, dev, ckpt, t_start)
     with plan.open({"arch": str(arch)}, session={"at_step": step}):
         (out / "samples").mkdir(exist_ok=True)
         _start_csv(out / "losses.csv", ["iter", "d_loss", "g_loss"], step)
@@ -203,7 +203,7 @@ def retrain(
     return result
 
 
-def _train(run: _Run, step: int, progress: bool) -> int:
+def _train(run: RetrainRun, step: int, progress: bool) -> int:
     """Train ``run`` from generator iteration ``step`` to ``retrain.g_iters``; the last step."""
     from torch.utils.tensorboard import SummaryWriter
 
@@ -239,7 +239,7 @@ def _train(run: _Run, step: int, progress: bool) -> int:
     return step
 
 
-def train_iteration(run: _Run, t: Any, res: int, latent: int) -> tuple[torch.Tensor, torch.Tensor]:
+def train_iteration(run: RetrainRun, t: Any, res: int, latent: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One generator iteration: ``n_critic`` discriminator steps, a generator step, the EMA.
 
     :return: the mean discriminator loss and the generator loss (device tensors, not synced).
@@ -280,11 +280,19 @@ def _check_run_folder(
     return ckpt
 
 
-def _build_run(
+def build_run(
     cfg: Config, arch: Architecture, out: Path, dev: torch.device, ckpt: dict[str, Any] | None,
     t_start: float,
-) -> _Run:
-    """Data, scorer, models (weights from ``cfg.seed``), optimisers, EMA; restored from ``ckpt``."""
+) -> RetrainRun:
+    """Data, scorer, models (weights from ``cfg.seed``), optimisers, EMA; restored from ``ckpt``.
+
+    :func:`retrain` builds its run with it; ``benchmarks/final_row_speed.py`` builds one to
+    time :func:`train_iteration` under speed variants.
+
+    :param out: the run folder (its checkpoint and best-generator paths; nothing is written there).
+    :param ckpt: a checkpoint read by :func:`read_checkpoint` to resume from, or None.
+    :param t_start: ``time.perf_counter()`` at the start of this session (for ``wall_s``).
+    """
     from gan_nas_env.data.images import ImageBank, dataset_key, load_images
     from gan_nas_env.metrics.scorer import FeatureScorer
     from gan_nas_env.models.discriminator import Discriminator
@@ -315,7 +323,7 @@ def _build_run(
     # the one GAN step (also the proxy's); its penalty draws from ``gen`` (see _train)
     gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp,
                        device_type=dev.type, grad_clip=t.grad_clip)
-    run = _Run(cfg, arch, out, dev, G, D, ema, opt_g, opt_d, gan_step, bank, scorer, gen, header, t_start)
+    run = RetrainRun(cfg, arch, out, dev, G, D, ema, opt_g, opt_d, gan_step, bank, scorer, gen, header, t_start)
     if ckpt:
         G.load_state_dict(ckpt["G"])
         D.load_state_dict(ckpt["D"])
@@ -333,7 +341,7 @@ def _build_run(
 
 
 def _sync_losses(
-    run: _Run, pending: list[tuple[int, torch.Tensor, torch.Tensor]], writer: Any, step: int
+    run: RetrainRun, pending: list[tuple[int, torch.Tensor, torch.Tensor]], writer: Any, step: int
 ) -> list[tuple[int, float, float]]:
     """Bring the pending losses to the host (once per log interval), log them, stop on NaN/inf."""
     synced = torch.stack([torch.stack((dl, gl)) for _, dl, gl in pending]).cpu().tolist()
@@ -353,7 +361,7 @@ def _sync_losses(
     return rows
 
 
-def _evaluate_ema(run: _Run, writer: Any, step: int) -> None:
+def _evaluate_ema(run: RetrainRun, writer: Any, step: int) -> None:
     """Score the EMA generator on fixed latents, save a sample grid, keep the best by FID."""
     from PIL import Image
 
@@ -376,7 +384,7 @@ def _evaluate_ema(run: _Run, writer: Any, step: int) -> None:
     tqdm.write(f"[retrain] iter {step}: " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
 
-def _save_checkpoint(run: _Run, step: int) -> None:
+def _save_checkpoint(run: RetrainRun, step: int) -> None:
     """Everything needed to resume at ``step``, written atomically."""
     atomic_save({
         **run.header, "step": step, "G": run.G.state_dict(), "D": run.D.state_dict(),
