@@ -16,21 +16,31 @@ the identity) and their spectral-norm vectors are power-iterated before the copy
     git clone https://github.com/Yuantian013/E2GAN /tmp/e2gan
     OMP_NUM_THREADS=1 python3 scripts/compare_with_released.py --e2gan /tmp/e2gan
 
-Writes a JSON record to ``--out`` and exits 1 if a float32 difference exceeds 1e-5 or a
-parameter count differs (released vs ours, or vs the published count); exits 2 if
-``--e2gan`` is not a checkout of the released code. See docs/fidelity.md.
+Writes a JSON record to ``--out`` (with :func:`~gan_nas_env.provenance.provenance` and the
+SHA-256 of every released source file imported) and exits 1 if a float32 difference
+exceeds 1e-5 or a parameter count differs (released vs ours, or vs the published count);
+exits 2 if ``--e2gan`` is not a checkout of the released code. See docs/fidelity.md.
+
+``--write-fixture PATH`` writes instead a small file for the default test suite
+(tests/scripts/test_compare_with_released.py), which needs no released code: for the
+architectures of :data:`FIXTURE_ARCHS` (every choice of every decision) at small widths
+(:data:`FIXTURE`), the released state dict, the inputs and the released float64 outputs
+at every stage, and the same for the discriminator.
+
+    OMP_NUM_THREADS=1 python3 scripts/compare_with_released.py --e2gan /tmp/e2gan \
+        --write-fixture tests/fixtures/released_e2gan.pt
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -45,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from gan_nas_env.models.discriminator import Discriminator  # noqa: E402
 from gan_nas_env.models.generator import Generator, progressive_state  # noqa: E402
+from gan_nas_env.provenance import provenance  # noqa: E402
 from gan_nas_env.space import (  # noqa: E402
     AUTOGAN_ARCH,
     E2GAN_ARCH,
@@ -62,6 +73,21 @@ LATENT = 128
 CHANNELS = 3  # the released to_rgb and discriminator hard-code 3 channels
 BATCH = 8
 POWER_ITERS = 30
+
+# --write-fixture: small widths (every code path is width-agnostic) keep the file small
+FIXTURE = {"gf": 8, "df": 8, "latent": 16, "bottom_width": 2, "batch": 2}
+# Together they take every choice of every decision (the test checks it), with the
+# combinations that need their own released modules: a deconv cell with a shortcut
+# (deconv_sc), pre- and post-activation deconv cells, cell 3 deconv with both skips
+# (skip_deconvx2 and skip_deconvx4), pre-activation with BN and with IN.
+FIXTURE_ARCHS = (
+    ("e2gan", str(E2GAN_ARCH)),
+    ("autogan", str(AUTOGAN_ARCH)),
+    ("cover1", "0 0 0 0 1 1 1 1 1 0 2 2 0 3"),
+    ("cover2", "1 1 1 1 1 2 2 0 0 1 0 0 1 2"),
+    ("cover3", "0 2 2 1 1 0 0 0 1 0 1 1 0 1"),
+    ("cover4", "1 0 1 0 0 1 2 1 0 1 2 0 1 0"),
+)
 
 # Parameters the forward pass uses, as published / as our tests pin them (3 channels, latent 128).
 EXPECTED_G: dict[tuple[str, int, int], dict[int, int]] = {
@@ -185,11 +211,44 @@ def load_released(path: Path) -> ModuleType:
     return import_module("models_search.shared_gan")
 
 
-def released_args(gf: int, df: int, bottom_width: int) -> SimpleNamespace:
+def released_sources(path: Path) -> dict[str, str]:
+    """SHA-256 of every imported module file under ``path``, by path relative to it."""
+    root = path.resolve()
+    out: dict[str, str] = {}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(root):
+            rel = Path(file).resolve().relative_to(root).as_posix()
+            out[rel] = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    return dict(sorted(out.items()))
+
+
+def released_args(gf: int, df: int, bottom_width: int, latent: int = LATENT) -> SimpleNamespace:
     """The ``args`` namespace the released models read."""
     return SimpleNamespace(
-        gf_dim=gf, df_dim=df, latent_dim=LATENT, bottom_width=bottom_width, d_spectral_norm=True
+        gf_dim=gf, df_dim=df, latent_dim=latent, bottom_width=bottom_width, d_spectral_norm=True
     )
+
+
+def set_released_stage(rel: Any, arch: Architecture, stage: int) -> list[list[int]]:
+    """Put the released generator at ``stage`` (0..3) of ``arch``; returns cells 2.. ``skip_ins``.
+
+    Fails if a released ``skip_ins`` is not what our ``Cell.skip_sources`` implies.
+    """
+    if stage == 0:
+        rel.set_stage(-1)
+        return []
+    rel.set_arch(arch.prefix(stage).to_vector(), stage - 1)
+    flags = []
+    for i, cell in enumerate(arch.cells[1:stage], start=1):
+        got = [int(f) for f in getattr(rel, f"cell{i + 1}").skip_ins]
+        if got != expected_skip_flags(cell, i):
+            raise MappingError(
+                f"cell {i + 1} skip {cell.skip}: released skip_ins {got} != "
+                f"expected {expected_skip_flags(cell, i)} from our sources {cell.skip_sources(i)}"
+            )
+        flags.append(got)
+    return flags
 
 
 def forward_usage(model: nn.Module, run: Callable[[], Any]) -> tuple[set[str], int]:
@@ -230,13 +289,14 @@ def backward_count(model: nn.Module, loss: Callable[[], Tensor]) -> tuple[int | 
     return n, err
 
 
-def copy_weights(ours: nn.Module, released: nn.Module, module_map: dict[str, str], used: set[str]) -> int:
-    """Copy the released tensors into ours by ``module_map``; returns how many were copied.
+def copy_weights(
+    ours: nn.Module, rel_sd: Mapping[str, Tensor], module_map: dict[str, str], used: set[str]
+) -> int:
+    """Copy the released state dict ``rel_sd`` into ours by ``module_map``; returns the count.
 
     Fails if one of ours has no released tensor, a shape differs, or a released tensor
     in ``used`` (those the released forward reads) is not copied into ours.
     """
-    rel_sd = released.state_dict()
     new: dict[str, Tensor] = {}
     for key, t in ours.state_dict().items():
         rk = map_key(key, module_map)
@@ -261,10 +321,17 @@ def randomize_released_generator(g: nn.Module) -> None:
             if type(m) is nn.Conv2d:
                 nn.init.xavier_uniform_(m.weight)
             elif isinstance(m, nn.BatchNorm2d):
+                assert m.running_mean is not None and m.running_var is not None
                 m.weight.normal_(1.0, 0.2)
                 m.bias.normal_(0.0, 0.2)
                 m.running_mean.normal_(0.0, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
+
+
+def _summed_output(model: nn.Module, *args: Any, **kwargs: Any) -> Tensor:
+    """Sum of ``model(*args, **kwargs)`` (of its first element if it returns a tuple)."""
+    out = model(*args, **kwargs)
+    return (out[0] if isinstance(out, tuple) else out).sum()
 
 
 def _maxdiff(a: Tensor, b: Tensor) -> float:
@@ -285,25 +352,14 @@ def compare_generator(
     randomize_released_generator(rel)
     rel.eval()
     z = torch.randn(BATCH, LATENT, generator=torch.Generator().manual_seed(seed + 1))
-    vector = arch.to_vector()
     key = (label, gf, bottom_width)
     out = []
     for stage in range(4):
         cells = arch.cells[:stage]
-        if stage == 0:
-            rel.set_stage(-1)
-        else:
-            rel.set_arch(vector[: len(arch.prefix(stage).to_vector())], stage - 1)
-            for i, cell in enumerate(cells[1:], start=1):
-                flags = list(getattr(rel, f"cell{i + 1}").skip_ins)
-                if flags != expected_skip_flags(cell, i):
-                    raise MappingError(
-                        f"cell {i + 1} skip {cell.skip}: released skip_ins {flags} != "
-                        f"expected {expected_skip_flags(cell, i)} from our sources {cell.skip_sources(i)}"
-                    )
+        set_released_stage(rel, arch, stage)
         ours = Generator(arch.prefix(stage) if stage else None, LATENT, gf, bottom_width, CHANNELS).eval()
         used, rel_hooks = forward_usage(rel, lambda: rel(z, eval=True))
-        n_copied = copy_weights(ours, rel, generator_module_map(cells), used)
+        n_copied = copy_weights(ours, rel.state_dict(), generator_module_map(cells), used)
         diffs: dict[str, dict[str, float]] = {}
         scale: dict[str, float] = {}
         for dtype in (torch.float32, torch.float64):
@@ -321,9 +377,9 @@ def compare_generator(
             scale = {"images": float(r_img.abs().max()), "state": float(r_state.abs().max())}
         rel.float()  # exact round trip: the weights were float32
         ours.float()
-        rel_bwd, err = backward_count(rel, lambda: rel(z[:2], eval=True)[0].sum())
-        ours_bwd, ours_err = backward_count(ours, lambda g=ours: g(z[:2]).sum())
-        _, ours_hooks = forward_usage(ours, lambda g=ours: g(z))
+        rel_bwd, err = backward_count(rel, partial(_summed_output, rel, z[:2], eval=True))
+        ours_bwd, ours_err = backward_count(ours, partial(_summed_output, ours, z[:2]))
+        _, ours_hooks = forward_usage(ours, partial(ours, z))
         expected = EXPECTED_G.get(key, {}).get(stage)
         rel_count = rel_bwd if rel_bwd is not None else rel_hooks
         ok = (
@@ -367,28 +423,35 @@ def _count_fields(
     }
 
 
-def compare_discriminator(
-    shared_gan: ModuleType, df: int, bottom_width: int, stages: Sequence[int], seed: int
-) -> list[dict[str, Any]]:
-    """Released vs ours at ``stages`` (ours 1..3 = released ``cur_stage`` 0..2)."""
+def released_discriminator(
+    shared_gan: ModuleType, df: int, bottom_width: int, seed: int, gen: torch.Generator
+) -> Any:
+    """The released discriminator in eval mode, its spectral-norm vectors power-iterated."""
     torch.manual_seed(seed)
     rel = shared_gan.Discriminator(released_args(128, df, bottom_width))
-    gen = torch.Generator().manual_seed(seed + 1)
     full = bottom_width * 8
     rel.train()
     rel.cur_stage = 2  # every block runs: one power iteration per layer and forward
     with torch.no_grad():
         for _ in range(POWER_ITERS):
             rel(torch.rand(2, CHANNELS, full, full, generator=gen) * 2 - 1)
-    rel.eval()
+    return rel.eval()
+
+
+def compare_discriminator(
+    shared_gan: ModuleType, df: int, bottom_width: int, stages: Sequence[int], seed: int
+) -> list[dict[str, Any]]:
+    """Released vs ours at ``stages`` (ours 1..3 = released ``cur_stage`` 0..2)."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    rel = released_discriminator(shared_gan, df, bottom_width, seed, gen)
     out = []
     for stage in stages:
         rel.cur_stage = stage - 1
         res = bottom_width * 2**stage
         x = torch.rand(BATCH, CHANNELS, res, res, generator=gen) * 2 - 1
         ours = Discriminator(df, CHANNELS, bottom_width, stage).eval()
-        used, rel_hooks = forward_usage(rel, lambda x=x: rel(x))
-        n_copied = copy_weights(ours, rel, discriminator_module_map(), used)
+        used, rel_hooks = forward_usage(rel, partial(rel, x))
+        n_copied = copy_weights(ours, rel.state_dict(), discriminator_module_map(), used)
         diffs: dict[str, dict[str, float]] = {}
         scale = 0.0
         for dtype in (torch.float32, torch.float64):
@@ -400,9 +463,9 @@ def compare_discriminator(
             scale = float(r.abs().max())
         rel.float()
         ours.float()
-        rel_bwd, err = backward_count(rel, lambda x=x: rel(x[:2]).sum())
-        ours_bwd, ours_err = backward_count(ours, lambda x=x, d=ours: d(x[:2]).sum())
-        _, ours_hooks = forward_usage(ours, lambda x=x, d=ours: d(x))
+        rel_bwd, err = backward_count(rel, partial(_summed_output, rel, x[:2]))
+        ours_bwd, ours_err = backward_count(ours, partial(_summed_output, ours, x[:2]))
+        _, ours_hooks = forward_usage(ours, partial(ours, x))
         expected = EXPECTED_D.get((df, stage))
         rel_count = rel_bwd if rel_bwd is not None else rel_hooks
         ok = (
@@ -426,6 +489,78 @@ def compare_discriminator(
     return out
 
 
+# ---------------------------------------------------------------- fixture for the default tests
+
+
+def _float64_outputs(model: nn.Module, run: Callable[[], Any]) -> Any:
+    """``run()`` with ``model`` in float64 (the float32 weights convert exactly), then back."""
+    model.double()
+    try:
+        with torch.no_grad():
+            return run()
+    finally:
+        model.float()
+
+
+def fixture_generator(shared_gan: ModuleType, arch: Architecture, seed: int) -> dict[str, Any]:
+    """Released generator of ``arch`` at :data:`FIXTURE` widths: weights, latents, outputs.
+
+    ``state_dict`` holds the released tensors some stage's forward reads (float32);
+    per stage, ``used`` lists them, ``skip_ins`` the released flags of cells 2.., and
+    ``images``/``state`` the released eval-mode outputs in float64.
+    """
+    f = FIXTURE
+    torch.manual_seed(seed)
+    rel = shared_gan.Generator(released_args(f["gf"], f["df"], f["bottom_width"], f["latent"]))
+    randomize_released_generator(rel)
+    rel.eval()
+    weights = {k: v.clone() for k, v in rel.state_dict().items()}
+    z = torch.randn(f["batch"], f["latent"], generator=torch.Generator().manual_seed(seed + 1))
+    stages = []
+    for stage in range(4):
+        skip_ins = set_released_stage(rel, arch, stage)
+        used, _ = forward_usage(rel, lambda: rel(z, eval=True))
+        images, state = _float64_outputs(rel, lambda: rel(z.double(), eval=True))
+        stages.append({"stage": stage, "used": sorted(used), "skip_ins": skip_ins,
+                       "images": images, "state": state.flatten(1)})
+    keep = set().union(*(s["used"] for s in stages))
+    return {"vector": str(arch), "z": z, "stages": stages,
+            "state_dict": {k: v for k, v in weights.items() if k in keep}}
+
+
+def fixture_discriminator(shared_gan: ModuleType, seed: int) -> dict[str, Any]:
+    """Released discriminator at :data:`FIXTURE` widths: weights, inputs, float64 scores per stage."""
+    f = FIXTURE
+    gen = torch.Generator().manual_seed(seed + 1)
+    rel = released_discriminator(shared_gan, f["df"], f["bottom_width"], seed, gen)
+    weights = {k: v.clone() for k, v in rel.state_dict().items()}
+    stages = []
+    for stage in (1, 2, 3):
+        rel.cur_stage = stage - 1
+        res = f["bottom_width"] * 2**stage
+        x = torch.rand(f["batch"], CHANNELS, res, res, generator=gen) * 2 - 1
+        used, _ = forward_usage(rel, partial(rel, x))
+        scores = _float64_outputs(rel, partial(rel, x.double()))
+        stages.append({"stage": stage, "used": sorted(used), "x": x, "scores": scores.view(-1)})
+    keep = set().union(*(s["used"] for s in stages))
+    return {"stages": stages, "state_dict": {k: v for k, v in weights.items() if k in keep}}
+
+
+def write_fixture(shared_gan: ModuleType, path: Path, seed: int, meta: dict[str, Any]) -> None:
+    """The released models' weights, inputs and outputs for the default test suite."""
+    generators = {
+        label: fixture_generator(shared_gan, Architecture.parse(vector), seed + 10 * k)
+        for k, (label, vector) in enumerate(FIXTURE_ARCHS)
+    }
+    meta = {**meta, **FIXTURE, "channels": CHANNELS, "seed": seed, "dtype": "float64"}
+    # plain JSON types only (torch.__version__ is a str subclass): torch.load(weights_only=True)
+    record = {"meta": json.loads(json.dumps(meta)),
+              "generators": generators,
+              "discriminator": fixture_discriminator(shared_gan, seed + 200)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(record, path)
+
+
 # ---------------------------------------------------------------- reporting
 
 
@@ -443,31 +578,6 @@ def released_commit(path: Path) -> str:
     if top is None or Path(top).resolve() != path.resolve():
         return "unknown"
     return _git(["rev-parse", "HEAD"], path) or "unknown"
-
-
-def machine() -> str:
-    """CPU model, cores, no GPU (the comparison runs on the CPU)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores ({torch.get_num_threads()} torch threads), GPU none"
-
-
-def package_version() -> str:
-    """gan-nas-env's version."""
-    try:
-        import gan_nas_env
-
-        return str(gan_nas_env.__version__)
-    except (ImportError, AttributeError):
-        from importlib.metadata import version
-
-        return version("gan-nas-env")
 
 
 def _e(x: float) -> str:
@@ -510,7 +620,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--random", type=int, default=5, help="random architectures (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--e2gan-commit", default=None, help="released commit, if PATH is not a git checkout")
+    p.add_argument("--write-fixture", type=Path, default=None, metavar="PATH",
+                   help="write the test fixture to PATH instead of comparing")
     return p.parse_args(argv)
+
+
+def run_comparisons(
+    shared_gan: ModuleType, randoms: list[tuple[str, Architecture]], seed: int
+) -> list[dict[str, Any]]:
+    """Every generator and discriminator row of the report."""
+    published = [("e2gan", E2GAN_ARCH), ("autogan", AUTOGAN_ARCH)]
+    results: list[dict[str, Any]] = []
+    for k, (label, arch) in enumerate(published + randoms):
+        results += compare_generator(shared_gan, label, arch, 128, 4, seed + 10 * k)
+    for k, (label, arch) in enumerate(published):
+        for bw in (4, 6):
+            results += compare_generator(shared_gan, label, arch, 256, bw, seed + 100 + 10 * k + bw)
+    results += compare_discriminator(shared_gan, 64, 4, (1, 2, 3), seed + 200)
+    for bw in (4, 6):
+        results += compare_discriminator(shared_gan, 128, bw, (3,), seed + 300 + bw)
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -520,23 +649,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if err is not None:
         print(err, file=sys.stderr)
         return 2
-    command = shlex.join(
-        [Path(sys.executable).name, *sys.argv] if argv is None else ["compare_with_released.py", *argv]
-    )
+    command = [Path(sys.executable).name, *sys.argv] if argv is None else ["compare_with_released.py", *argv]
     shared_gan = load_released(args.e2gan)
+    released = {
+        "released_repo": RELEASED_URL,
+        "released_commit": args.e2gan_commit or released_commit(args.e2gan),
+        "released_files_sha256": released_sources(args.e2gan),
+        "models_dirty": bool(_git(["status", "--porcelain", "--", "gan_nas_env/models/generator.py",
+                                   "gan_nas_env/models/discriminator.py", "gan_nas_env/space.py"], ROOT)),
+    }
+    if args.write_fixture is not None:
+        try:
+            write_fixture(shared_gan, args.write_fixture, args.seed,
+                          {"provenance": provenance(command), **released})
+        except MappingError as e:
+            print(f"mapping error: {e}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.write_fixture} ({args.write_fixture.stat().st_size:,} bytes)")
+        return 0
     rng = np.random.default_rng(args.seed)
     randoms = [(f"random{i + 1}", SPACE.sample(rng)) for i in range(args.random)]
-    published = [("e2gan", E2GAN_ARCH), ("autogan", AUTOGAN_ARCH)]
-    results: list[dict[str, Any]] = []
     try:
-        for k, (label, arch) in enumerate(published + randoms):
-            results += compare_generator(shared_gan, label, arch, 128, 4, args.seed + 10 * k)
-        for k, (label, arch) in enumerate(published):
-            for bw in (4, 6):
-                results += compare_generator(shared_gan, label, arch, 256, bw, args.seed + 100 + 10 * k + bw)
-        results += compare_discriminator(shared_gan, 64, 4, (1, 2, 3), args.seed + 200)
-        for bw in (4, 6):
-            results += compare_discriminator(shared_gan, 128, bw, (3,), args.seed + 300 + bw)
+        results = run_comparisons(shared_gan, randoms, args.seed)
     except MappingError as e:
         print(f"mapping error: {e}", file=sys.stderr)
         return 1
@@ -549,17 +683,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_fail = sum(not r["pass"] for r in results)
     print(f"{len(results) - n_fail}/{len(results)} pass (float32 tolerance {TOL:g})")
     record = {
-        "machine": machine(),
-        "package_version": package_version(),
-        "git_sha": _git(["rev-parse", "HEAD"], ROOT),
-        "git_dirty": bool(_git(["status", "--porcelain", "--untracked-files=no"], ROOT)),
-        "models_dirty": bool(_git(["status", "--porcelain", "--", "gan_nas_env/models/generator.py",
-                                   "gan_nas_env/models/discriminator.py", "gan_nas_env/space.py"], ROOT)),
-        "released_repo": RELEASED_URL,
-        "released_commit": args.e2gan_commit or released_commit(args.e2gan),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "command": command,
+        "provenance": provenance(command),
+        **released,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "tolerance_fp32": TOL,
         "batch": BATCH,
