@@ -9,7 +9,7 @@ import numpy as np
 
 from gan_nas_env.bench import GANBench
 from gan_nas_env.config import Config, load_config
-from gan_nas_env.envs.search_env import GANCellSearchEnv
+from gan_nas_env.envs.search_env import GANCellSearchEnv, one_thread
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import (
     DEFAULT_TABLE,
@@ -99,6 +99,7 @@ class GANCellSearchBenchEnv(GANCellSearchEnv):
         self.objective = objective
         self.bench = GANBench(tab, alpha=cfg.env.alpha)
 
+    @one_thread  # the table query after the base step belongs to the same caller
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Add a cell (see the class docstring for the reward)."""
         obs, reward, terminated, truncated, info = super().step(action)

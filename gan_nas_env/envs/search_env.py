@@ -2,22 +2,88 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from gan_nas_env.config import Config, ConfigError, load_config
+from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.base import Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.metrics.score import score_of
 from gan_nas_env.space import NUM_CELLS, Architecture, cell_from_action
 
 ACTION_NVEC = (2, 3, 3, 2, 2, 2)
+
+
+class ActionError(UserError, ValueError):
+    """An action outside the env's (or its wrapper's) action space; never truncated or cast."""
+
+
+class ConcurrentUseError(UserError, RuntimeError):
+    """A second thread entered an env that another thread is still stepping."""
+
+
+class OneThread:
+    """Refuses a second thread inside ``step`` / ``reset`` of one env (the same thread may nest).
+
+    An env is not thread-safe: its episode state, its evaluator and, for the real evaluator,
+    a GAN in training belong to one caller at a time. The guard turns what would be a silent
+    mix of two episodes into a :class:`ConcurrentUseError`. It costs one uncontended lock per
+    call and pickles (and deep-copies) as a fresh guard.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._owner_name = ""
+        self._depth = 0
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return OneThread, ()
+
+    @contextmanager
+    def use(self, env: str, method: str) -> Iterator[None]:
+        """Hold the env for this thread; :class:`ConcurrentUseError` if another thread holds it."""
+        me = threading.get_ident()
+        with self._lock:
+            if self._owner is not None and self._owner != me:
+                raise ConcurrentUseError(
+                    f"{env}.{method}() called from thread {threading.current_thread().name!r} while "
+                    f"thread {self._owner_name!r} is inside the same env: an env is not thread-safe; "
+                    "give each thread its own env (a vectorised env steps several envs at once)"
+                )
+            self._owner, self._owner_name = me, threading.current_thread().name
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_thread(method: F) -> F:
+    """Run an env method under the env's :class:`OneThread` guard (``self._one_thread``)."""
+
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._one_thread.use(type(self).__name__, method.__name__):
+            return method(self, *args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
 
 
 class Timings(Mapping[str, float]):
@@ -95,6 +161,12 @@ class GANCellSearchEnv(gym.Env):
     ``KID`` (when computed), ``diverged``, ``reason``, ``timings`` (seconds),
     ``losses``, ``score`` (IS - alpha FID), ``episode_index`` (0 at a seeded reset), ``gan_seed`` (seed of this
     episode's GAN initialisation and batches).
+
+    **Threads**: an env is not thread-safe (its episode, its evaluator and the GAN it
+    trains belong to one caller). Calling ``step``, ``reset``, ``restart_episode`` or
+    ``render`` while another thread is inside one of them raises
+    :class:`ConcurrentUseError`, never mixing two episodes; give each thread its own env
+    (a vectorised env of several envs steps them in parallel).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
@@ -120,6 +192,7 @@ class GANCellSearchEnv(gym.Env):
             records new ones; ``record`` only records. Default: neither.
         :param results_store: path of the SQLite results file for ``mode``.
         """
+        self._one_thread = OneThread()
         if isinstance(overrides, list):
             overrides = [*overrides, *([f"device={device}"] if device is not None else [])]
         else:
@@ -192,6 +265,7 @@ class GANCellSearchEnv(gym.Env):
         """Seed of the current episode's GAN."""
         return self._gan_seed
 
+    @one_thread
     def restart_episode(self, episode_index: int, gan_seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         """Put the env at the start of episode ``episode_index`` with ``gan_seed`` (resume)."""
         self._episode, self._gan_seed = int(episode_index), int(gan_seed)
@@ -209,6 +283,7 @@ class GANCellSearchEnv(gym.Env):
         )
 
     # -- gymnasium API -----------------------------------------------------------
+    @one_thread
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -218,6 +293,7 @@ class GANCellSearchEnv(gym.Env):
         gan_seed = int(self.np_random.integers(2**31 - 1)) if fixed is None else fixed
         return self.restart_episode(0 if seed is not None else self._episode + 1, gan_seed)
 
+    @one_thread
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Add the cell encoded by ``action``, train and score; see the class docstring."""
         if self._done or self._last is None:
@@ -228,7 +304,7 @@ class GANCellSearchEnv(gym.Env):
         # integers only, as MultiDiscrete.contains says: 0.5 or "1" are not truncated
         if (act.shape != (len(ACTION_NVEC),) or not np.issubdtype(act.dtype, np.integer)
                 or not self.action_space.contains(act.astype(np.int64))):
-            raise ValueError(
+            raise ActionError(
                 f"action {action!r} is outside the action space MultiDiscrete({list(ACTION_NVEC)}): "
                 "expected 6 integers (conv, norm, up, shortcut, skip bit, skip bit) within those ranges"
             )
@@ -252,6 +328,7 @@ class GANCellSearchEnv(gym.Env):
         self._done = self._arch.depth == NUM_CELLS
         return self._obs(ev), float(reward), self._done, False, self._info(ev)
 
+    @one_thread
     def render(self) -> str | np.ndarray | None:
         """``ansi``: the architecture so far; ``rgb_array``: a sample grid of the current generator."""
         if self.render_mode == "ansi":

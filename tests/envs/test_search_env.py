@@ -148,3 +148,55 @@ def test_action_masks_follow_depth():
     assert env.action_masks()[10:].tolist() == [True, True, True, False]
     env.step([0, 0, 0, 0, 0, 0])
     assert env.action_masks().all()
+
+
+class _HeldEvaluator(FakeEvaluator):
+    """Stops inside ``step`` until released, so another thread finds the env busy."""
+
+    def __init__(self):
+        import threading
+
+        super().__init__(8)
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def step(self, cell):
+        self.inside.set()
+        assert self.release.wait(30), "the test never released the step"
+        return super().step(cell)
+
+
+@pytest.mark.parametrize("env_cls", ["search", "bench-v1"])
+def test_a_second_thread_inside_the_env_is_refused(env_cls, small_table):
+    """Not thread-safe, and says so: step/reset/render from a second thread while one steps."""
+    import copy
+    import threading
+
+    from gan_nas_env.envs.bench_env import GANCellSearchBenchEnv
+    from gan_nas_env.envs.search_env import ConcurrentUseError
+    from gan_nas_env.errors import UserError
+
+    held = _HeldEvaluator()
+    if env_cls == "search":
+        env = GANCellSearchEnv("tiny", evaluator=held, render_mode="ansi")
+    else:
+        env = GANCellSearchBenchEnv(small_table[0], render_mode="ansi")
+        held.representation_dim = env.evaluator.representation_dim
+        env.evaluator = held
+    env.reset(seed=0)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(env.step([0, 0, 0, 0, 0, 0])), name="stepper")
+    worker.start()
+    try:
+        assert held.inside.wait(30)
+        for call in (lambda: env.step([1, 0, 0, 0, 0, 0]), lambda: env.reset(), env.render):
+            with pytest.raises(ConcurrentUseError, match="thread 'stepper' is inside the same env") as info:
+                call()
+            assert isinstance(info.value, UserError)
+    finally:
+        held.release.set()
+        worker.join(30)
+    assert results and results[0][4]["depth"] == 1  # the first thread's step was not disturbed
+    assert env.step([0, 0, 0, 0, 0, 0])[4]["depth"] == 2  # free again once it returned
+    plain = GANCellSearchEnv("tiny", evaluator=FakeEvaluator(8))
+    plain.reset(seed=0)
+    assert copy.deepcopy(plain).step([0, 0, 0, 0, 0, 0])[4]["depth"] == 1  # the guard copies
