@@ -42,3 +42,65 @@ def test_flat_discrete_round_trip():
 @pytest.mark.parametrize("wrapper", [DiscreteToContinuousAction, FlatDiscreteAction])
 def test_wrapped_envs_pass_sb3_checker(wrapper):
     check_env(wrapper(base()), warn=False)
+
+
+CONTINUOUS_BAD = {
+    "NaN logits": np.full(14, np.nan),
+    "one NaN logit": np.r_[np.nan, np.zeros(13)],
+    "infinite logit": np.r_[np.inf, np.zeros(13)],
+    "logit outside the box": np.r_[5.0, np.zeros(13)],
+    "strings": ["1"] * 14,
+    "booleans": [True] * 14,
+    "complex": np.zeros(14, complex),
+    "a (2, 7) array": np.zeros((2, 7)),
+    "6 discrete choices": np.zeros(6, np.int64),
+}
+FLAT_BAD = {
+    "float 3.7": 3.7, "integral float 3.0": 3.0, "float32 array": np.float32(3.0), "NaN": float("nan"),
+    "True": True, "string": "3", "a (1,) array": np.array([3]), "past the end": 144, "negative": -1,
+    "huge": 2**70,
+}
+
+
+@pytest.mark.parametrize(("wrapper", "action"),
+                         [(DiscreteToContinuousAction, a) for a in CONTINUOUS_BAD.values()]
+                         + [(FlatDiscreteAction, a) for a in FLAT_BAD.values()],
+                         ids=[f"continuous-{k}" for k in CONTINUOUS_BAD] + [f"flat-{k}" for k in FLAT_BAD])
+def test_wrappers_refuse_what_is_outside_their_space(wrapper, action):
+    """Never truncated (3.7 -> 3) or decided by a NaN: an ActionError before the env steps."""
+    from gan_nas_env.envs.search_env import ActionError
+    from gan_nas_env.errors import UserError
+
+    env = wrapper(base())
+    env.reset(seed=0)
+    with pytest.raises(ActionError, match="outside the action space") as info:
+        env.step(action)
+    assert isinstance(info.value, UserError) and isinstance(info.value, ValueError)
+    assert env.unwrapped.architecture is None  # nothing was built
+
+
+@pytest.mark.parametrize(("wrapper", "action"), [
+    (DiscreteToContinuousAction, np.zeros(14, np.float32)), (DiscreteToContinuousAction, [1.0] + [-1.0] * 13),
+    (DiscreteToContinuousAction, np.ones(14, np.int64)),
+    (FlatDiscreteAction, 5), (FlatDiscreteAction, np.int64(5)), (FlatDiscreteAction, np.array(5)),
+])
+def test_wrappers_accept_their_space(wrapper, action):
+    env = wrapper(base())
+    env.reset(seed=0)
+    assert env.step(action)[4]["depth"] == 1
+
+
+@pytest.mark.parametrize("wrapper", [DiscreteToContinuousAction, FlatDiscreteAction])
+def test_wrapped_envs_pass_gymnasium_checker_and_rebuild_from_their_spec(wrapper):
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+
+    import gan_nas_env  # noqa: F401  (registers the ids)
+
+    env = wrapper(gym.make("GANCellSearch-v0", config="tiny", evaluator="fake"))
+    gym_check_env(env, skip_render_check=True)
+    assert env.spec.additional_wrappers[-1].kwargs == {}  # RecordConstructorArgs: rebuildable
+    again = gym.make(env.spec)
+    assert type(again) is wrapper and again.action_space == env.action_space
+    for space in (env.action_space, again.action_space):
+        assert all(space.contains(space.sample()) for _ in range(20))
