@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from gan_nas_env.config import Config, load_config
 
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     # paper protocol on CIFAR-10-shaped data: 50k images 3x32x32, gf 128 / df 64, 5k samples;
     # bf16 as the paper-cifar10-bf16 fast preset (the paper presets themselves run fp32)
     "paper": {"data.name": "synthetic", "data.channels": 3, "data.synthetic_images": 50_000,

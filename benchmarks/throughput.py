@@ -33,7 +33,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def thread_env(threads: int) -> Iterator[None]:
 def build_vec_env(backend: str, cfg: Any, n: int, threads: int, dev: torch.device,
                   start_method: str, cpus_per_worker: float) -> Any:
     """A vector env of ``n`` envs on the chosen backend."""
-    fns = [functools.partial(make_env, cfg, threads) for _ in range(n)]
+    fns: list[Callable[[], gym.Env]] = [functools.partial(make_env, cfg, threads) for _ in range(n)]
     if backend == "subproc":
         from stable_baselines3.common.vec_env import SubprocVecEnv
 

@@ -41,6 +41,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -140,7 +141,7 @@ def train_one(cfg: Config, arch: Architecture, folder: Path, keep: tuple[str, ..
     for item in folder.iterdir():  # checkpoints and logs are large: keep the reports only
         if item.name not in (*KEEP, "final_grid.png", *keep):
             shutil.rmtree(item) if item.is_dir() else item.unlink()
-    metrics = dict(result.final_metrics)
+    metrics: dict[str, Any] = dict(result.final_metrics)  # with the curve, when there is one
     if cfg.retrain.eval_every < cfg.retrain.g_iters:
         metrics.update(iters=result.iterations, curve=curve)
     return {"metrics": metrics, "wall_s": result.wall_s}

@@ -118,7 +118,7 @@ def copy_grids(res: dict[str, Any], rows: FinalRows, runs: Path, key: str, shown
                docs: Path = DOCS) -> dict[str, str]:
     """Grids of the best and the worst architecture (by the last checkpoint's FID) at ``shown``."""
     fid = {a: res_fid for a, res_fid in zip(res["archs"], _last_fid(res, rows))}
-    pick = {"best": min(fid, key=fid.get), "worst": max(fid, key=fid.get)}
+    pick = {"best": min(fid, key=fid.__getitem__), "worst": max(fid, key=fid.__getitem__)}
     out = {}
     (docs / "gold").mkdir(parents=True, exist_ok=True)
     for label, arch in pick.items():

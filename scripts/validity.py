@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.tabular import load_table, prefix_depth
@@ -68,9 +69,9 @@ def ladder_rows(store_path: str, overrides: list[str]) -> dict[str, Any]:
 
 def collect(_: argparse.Namespace) -> None:
     """Write docs/validity/ladder.json from this machine's stores."""
-    data = {"budgets": {str(b): ladder_rows(path, ov) for b, (path, ov) in BUDGETS.items()
-                        if Path(path).exists()},
-            "command": " ".join(sys.argv), "provenance": provenance()}
+    data: dict[str, Any] = {
+        "budgets": {str(b): ladder_rows(path, ov) for b, (path, ov) in BUDGETS.items() if Path(path).exists()},
+        "command": " ".join(sys.argv), "provenance": provenance()}
     DOCS.mkdir(parents=True, exist_ok=True)
     (DOCS / "ladder.json").write_text(json.dumps(data, indent=1))
     print("wrote docs/validity/ladder.json: " + ", ".join(
@@ -78,49 +79,49 @@ def collect(_: argparse.Namespace) -> None:
 
 
 # -- statistics ----------------------------------------------------------------------
-def rank_corr(x: np.ndarray, y: np.ndarray, reps: int = REPS, seed: int = 0) -> dict[str, Any]:
+def rank_corr(x: ArrayLike, y: ArrayLike, reps: int = REPS, seed: int = 0) -> dict[str, Any]:
     """Spearman and Kendall tau of ``x`` vs ``y`` with percentile-bootstrap 95% intervals."""
     from scipy.stats import kendalltau, spearmanr
 
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    out: dict[str, Any] = {"n": int(len(x))}
-    if len(x) < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:  # too few rows, or a constant: undefined
+    xs, ys = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[ok], ys[ok]
+    out: dict[str, Any] = {"n": int(len(xs))}
+    if len(xs) < 4 or np.ptp(xs) == 0 or np.ptp(ys) == 0:  # too few rows, or a constant: undefined
         return out
     rng = np.random.default_rng(seed)
     boot: dict[str, list[float]] = {"spearman": [], "kendall": []}
     for _ in range(reps):
-        i = rng.integers(0, len(x), len(x))
-        if np.ptp(x[i]) == 0 or np.ptp(y[i]) == 0:
+        i = rng.integers(0, len(xs), len(xs))
+        if np.ptp(xs[i]) == 0 or np.ptp(ys[i]) == 0:
             continue
-        boot["spearman"].append(spearmanr(x[i], y[i]).statistic)
-        boot["kendall"].append(kendalltau(x[i], y[i]).statistic)
+        boot["spearman"].append(spearmanr(xs[i], ys[i]).statistic)
+        boot["kendall"].append(kendalltau(xs[i], ys[i]).statistic)
     for name, fn in (("spearman", spearmanr), ("kendall", kendalltau)):
-        out[name] = {"value": float(fn(x, y).statistic),
+        out[name] = {"value": float(fn(xs, ys).statistic),
                      "ci": [float(np.percentile(boot[name], 2.5)), float(np.percentile(boot[name], 97.5))]}
     return out
 
 
-def paired_diff(x_base: np.ndarray, x_new: np.ndarray, y: np.ndarray, reps: int = REPS,
+def paired_diff(x_base: ArrayLike, x_new: ArrayLike, y: ArrayLike, reps: int = REPS,
                 seed: int = 0) -> dict[str, Any]:
     """Spearman(x_new, y) - Spearman(x_base, y) over the same rows, with a paired-bootstrap 95% CI."""
     from scipy.stats import spearmanr
 
-    x_base, x_new, y = (np.asarray(v, float) for v in (x_base, x_new, y))
-    ok = np.isfinite(x_base) & np.isfinite(x_new) & np.isfinite(y)
-    x_base, x_new, y = x_base[ok], x_new[ok], y[ok]
-    if len(y) < 4:
-        return {"n": int(len(y))}
+    xb, xn, ys = np.asarray(x_base, float), np.asarray(x_new, float), np.asarray(y, float)
+    ok = np.isfinite(xb) & np.isfinite(xn) & np.isfinite(ys)
+    xb, xn, ys = xb[ok], xn[ok], ys[ok]
+    if len(ys) < 4:
+        return {"n": int(len(ys))}
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(reps):
-        i = rng.integers(0, len(y), len(y))
-        if min(np.ptp(x_base[i]), np.ptp(x_new[i]), np.ptp(y[i])) == 0:
+        i = rng.integers(0, len(ys), len(ys))
+        if min(np.ptp(xb[i]), np.ptp(xn[i]), np.ptp(ys[i])) == 0:
             continue
-        boot.append(spearmanr(x_new[i], y[i]).statistic - spearmanr(x_base[i], y[i]).statistic)
-    value = spearmanr(x_new, y).statistic - spearmanr(x_base, y).statistic
-    return {"n": int(len(y)), "value": float(value),
+        boot.append(spearmanr(xn[i], ys[i]).statistic - spearmanr(xb[i], ys[i]).statistic)
+    value = spearmanr(xn, ys).statistic - spearmanr(xb, ys).statistic
+    return {"n": int(len(ys)), "value": float(value),
             "ci": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]}
 
 
