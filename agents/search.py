@@ -33,6 +33,7 @@ from agents.checkpoint import (
 )
 from agents.registry import ALGOS
 from gan_nas_env.config import Config, ConfigError
+from gan_nas_env.devices import torch_threads
 from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators import Evaluator
 from gan_nas_env.evaluators.store import ResultsStore, check_store, finished_episodes
@@ -372,8 +373,9 @@ def run_search(
         recorder = SearchRecorder(store, base, run.id, out, episodes, progress, schedule, state,
                                   sampler, cfg.search.grid_samples)
         try:
-            _learn_remaining(model, episodes - done, distributed, workers, algo,
-                             [schedule, recorder], reset_num_timesteps=ckpt is None)
+            with torch_threads(cfg.train.threads):  # the agent's updates too, not only the proxy's
+                _learn_remaining(model, episodes - done, distributed, workers, algo,
+                                 [schedule, recorder], reset_num_timesteps=ckpt is None)
             model.save(out / "model.zip")
         finally:
             (env if base is None else base).close()

@@ -99,7 +99,7 @@ FID_REFERENCES = ("final", "stage")
 LOSS_NAMES = ("hinge", "ns", "rpgan", "wgan-gp")
 DATASET_NAMES = ("cifar10", "fashion-mnist", "mnist", "stl10", "synthetic")
 
-SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam", "cudnn_benchmark"})
+SPEED_ONLY_TRAIN_KEYS = frozenset({"cuda_graphs", "channels_last", "fused_adam", "cudnn_benchmark", "threads"})
 PROXY_SECTIONS = ("data", "model", "train", "metrics")
 """The config sections of a proxy evaluation (:meth:`Config.proxy_hash`)."""
 
@@ -140,6 +140,10 @@ class TrainConfig:
     channels_last: bool = True  # NHWC convolutions (1.4x faster at stage 3 on CPU too)
     fused_adam: bool | None = None  # fused Adam; None = on CUDA only
     cudnn_benchmark: bool = True  # cuDNN autotuning (CUDA; shapes are fixed within a stage)
+    # torch intra-op threads of the proxy's training and scoring (0: torch's default, one per
+    # core). One thread keeps a search at its fair share beside other CPU-bound processes
+    # (docs/perf/contention_cpu.md).
+    threads: int = 0
     grad_clip: float | None = None
 
 
@@ -512,6 +516,8 @@ def validate(cfg: Config, source: str = "config") -> None:
         raise ConfigError(f"{source}: retrain.ema_decay must be in (0, 1)")
     if cfg.env.alpha < 0:
         raise ConfigError(f"{source}: env.alpha must be >= 0, got {cfg.env.alpha}")
+    if cfg.train.threads < 0:
+        raise ConfigError(f"{source}: train.threads must be >= 0 (0: one per core), got {cfg.train.threads}")
     _validate_choices(cfg, source)
 
 

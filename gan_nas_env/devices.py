@@ -31,6 +31,20 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads (0: as they are), restoring them after."""
+    old = torch.get_num_threads()
+    if n <= 0 or n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 GLOBAL_RNG_LOCK = threading.RLock()
 """Held while torch's global RNG is forked: envs stepping in threads share that RNG."""
 

@@ -117,6 +117,7 @@ def test_one_list_of_settings_that_do_not_change_results():
     changed = {"name": "other", "device": "cuda", "data.root": "/elsewhere", "data.download": False,
                "metrics.cache_dir": "/tmp/c", "metrics.batch_size": 7, "train.cuda_graphs": False,
                "train.channels_last": False, "train.fused_adam": True, "train.cudnn_benchmark": False,
+               "train.threads": 1,
                "retrain.checkpoint_every": 3, "retrain.log_every": 3}
     assert set(changed) == set(SAME_RESULT_KEYS)
     for key, value in changed.items():
@@ -153,3 +154,20 @@ def test_yaml_1_1_scientific_notation_is_a_number(tmp_path):
     path.write_text("train:\n  g_lr: 1e-4\n  d_lr: 3E-5\n")
     cfg = load_config(path)
     assert (cfg.train.g_lr, cfg.train.d_lr) == (1e-4, 3e-5)
+
+
+def test_train_threads_range_and_scope():
+    """train.threads: 0 or more; a bad value is refused; the evaluator restores the caller's threads."""
+    import torch
+
+    from gan_nas_env.config import ConfigError
+    from gan_nas_env.devices import torch_threads
+
+    with pytest.raises(ConfigError, match="train.threads must be >= 0"):
+        load_config("tiny", {"train.threads": -1})
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0 leaves them as they are
+        assert torch.get_num_threads() == before
