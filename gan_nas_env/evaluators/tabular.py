@@ -49,6 +49,23 @@ class TableError(UserError, ValueError):
     """A table that cannot be used (missing, another proxy, malformed)."""
 
 
+class NotInTableError(TableError, KeyError):
+    """An architecture (prefix) that the table stores no row of; the message says what answers it."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one is a sentence
+        return str(self.args[0])
+
+
+META_KEYS = {
+    "format": "the table format",
+    "config": "the config the table was made with",
+    "proxy_hash": "the hash of its proxy settings",
+    "gan_seed": "the GAN seed of its evaluations",
+    "metrics": "the names of its metric columns",
+}
+"""What every table's metadata holds (:func:`export_table` writes them, :meth:`Table.load` checks them)."""
+
+
 def sampling_order(seed: int, n: int) -> list[Architecture]:
     """The first ``n`` draws of the tables' seeded uniform sampler (repeats included).
 
@@ -181,6 +198,35 @@ def _surrogate_arrays(table: Table, meta: dict[str, Any]) -> dict[str, np.ndarra
     return out
 
 
+def _check_meta(meta: Any, files: list[str], path: Path) -> None:
+    """Refuse table metadata that lacks a key (or names other metric columns), naming it and the file."""
+    if not isinstance(meta, dict):
+        raise TableError(f"{path}: its metadata is a {type(meta).__name__}, not a JSON object; rebuild "
+                         "it with scripts/build_table.py --export")
+    need = dict(META_KEYS)
+    if "final_arch" in files:
+        need["final"] = "the final protocol of its final_* arrays"
+    if any(f.startswith("grid") and f.endswith("_q") for f in files):
+        need["surrogate"] = "the surrogate of its grid arrays"
+    missing = [k for k in need if k not in meta]
+    if missing:
+        raise TableError(
+            f"{path}: its metadata lacks the key{'s' if len(missing) > 1 else ''} "
+            + ", ".join(f"{k!r} ({need[k]})" for k in missing)
+            + "; the file is damaged or was not written by export_table: rebuild it with "
+            "scripts/build_table.py --export"
+        )
+    if list(meta["metrics"]) != list(METRIC_KEYS):
+        raise TableError(
+            f"{path}: its metric columns are {list(meta['metrics'])}, not {list(METRIC_KEYS)}: the "
+            "columns would be read as the wrong metrics; rebuild it with scripts/build_table.py --export"
+        )
+    try:
+        load_config(None, dict(meta["config"]))
+    except (UserError, TypeError, ValueError) as exc:
+        raise TableError(f"{path}: the config stored in the table is not valid ({exc})") from None
+
+
 @dataclass
 class Table:
     """An in-memory table of proxy evaluations, indexed by canonical prefix string."""
@@ -211,10 +257,14 @@ class Table:
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
+                _check_meta(meta, z.files, path)
                 table = cls([str(a) for a in z["arch"]], z["metrics"],
                             z["representation"].astype(np.float32), z["seconds"], z["diverged"], meta,
                             str(path))
+                table._check_shapes()
                 table._load_extras(z)
+        except TableError:
+            raise
         except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise TableError(f"{path} is not a benchmark table ({type(exc).__name__}: {exc}); "
                              "rebuild it with scripts/build_table.py --export") from None
@@ -233,6 +283,19 @@ class Table:
                 "tables made with different proxy settings are never mixed"
             )
         return table
+
+    def _check_shapes(self) -> None:
+        """One row per architecture in every array, one column per metric name."""
+        n = len(self.archs)
+        want = {"metrics": (n, len(METRIC_KEYS)), "representation": (n, None), "seconds": (n, 2),
+                "diverged": (n,)}
+        for name, shape in want.items():
+            got = getattr(self, name).shape
+            if len(got) != len(shape) or any(w is not None and g != w for g, w in zip(got, shape)):
+                raise TableError(
+                    f"{self.path}: array {name!r} has shape {got}, not {shape} ({n} architectures); "
+                    "the file is damaged: rebuild it with scripts/build_table.py --export"
+                )
 
     def _load_extras(self, z: Any) -> None:
         """The optional parts of a table file: final rows and the stored surrogate predictions."""
@@ -357,9 +420,25 @@ class Table:
         """Full (3-cell) architectures in the table."""
         return [a for a in self.archs if prefix_depth(a) == 3]
 
+    def row(self, arch: str) -> int:
+        """The row of a stored prefix; :class:`NotInTableError` (a ``KeyError``) for any other."""
+        i = self.index.get(arch) if isinstance(arch, str) else None
+        if i is None:
+            raise NotInTableError(
+                f"table {self.path or '(in memory)'} stores no row of {arch!r} (a canonical prefix "
+                f"string: 0, 4, 9 or 14 integers); Table.query and Table.score answer its "
+                f"{len(self.archs)} stored prefixes ({len(self.complete())} complete "
+                "architectures, Table.complete()); GANBench.query (gan_nas_env.bench) answers any "
+                "architecture, from the table's surrogate where it has no row"
+            )
+        return i
+
     def score(self, arch: str, alpha: float | None = None) -> float:
-        """``IS - alpha * FID`` of a stored prefix (NaN if it diverged)."""
-        i = self.index[arch]
+        """``IS - alpha * FID`` of a stored prefix (NaN if it diverged).
+
+        :raises NotInTableError: ``arch`` is not stored (a ``KeyError``).
+        """
+        i = self.row(arch)
         if self.diverged[i]:
             return float("nan")
         m = self.metrics[i]
@@ -380,8 +459,11 @@ class Table:
 
         The cost of a prefix is what the real proxy spent on its last cell; the
         cost of reaching it from scratch (``cumulative_s``) adds its shorter prefixes.
+
+        :raises NotInTableError: ``arch`` is not stored (a ``KeyError``; the message names
+            what answers any architecture: :meth:`gan_nas_env.bench.GANBench.query`).
         """
-        i = self.index[arch]
+        i = self.row(arch)
         chain = [str(Architecture.parse(arch).prefix(d)) for d in range(1, prefix_depth(arch) + 1)]
         final = self.final(arch) if prefix_depth(arch) == 3 else None
         return {**({"final": final} if final is not None else {}),
@@ -415,16 +497,42 @@ def landscape(table: Table) -> np.ndarray:
     return scores
 
 
-_LOADED: dict[tuple[str, int, str | None], Table] = {}
+_LOADED: dict[tuple[str, str | None], tuple[tuple[Any, ...], Table]] = {}
+
+
+def file_stamp(path: Path) -> tuple[Any, ...] | None:
+    """What identifies the content of a table file (None: not a readable zip).
+
+    Its inode, size and modification time, and the name, CRC-32 and size of every array in
+    its zip directory.
+
+    A file replaced by another with the same modification time (``cp -p``, ``rsync -t``, an
+    unpacked archive) has other CRCs, so it is never answered from the old one's cache.
+    """
+    try:
+        st = path.stat()
+        with zipfile.ZipFile(path) as zf:
+            members = tuple((i.filename, i.CRC, i.file_size) for i in zf.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, members)
 
 
 def load_table(path: str | Path = DEFAULT_TABLE, expect_hash: str | None = None) -> Table:
-    """:meth:`Table.load`, shared between envs of one process (so the surrogate is fitted once)."""
+    """:meth:`Table.load`, shared between envs of one process (so the surrogate is fitted once).
+
+    The shared copy is used while :func:`file_stamp` of the file is unchanged; a file that
+    changed is loaded again.
+    """
     p = Path(path).resolve()
-    key = (str(p), p.stat().st_mtime_ns if p.exists() else 0, expect_hash)
-    if key not in _LOADED:
-        _LOADED[key] = Table.load(p, expect_hash)
-    return _LOADED[key]
+    stamp, key = file_stamp(p), (str(p), expect_hash)
+    hit = _LOADED.get(key)
+    if stamp is not None and hit is not None and hit[0] == stamp:
+        return hit[1]
+    table = Table.load(p, expect_hash)  # a missing or unreadable file raises its TableError here
+    if stamp is not None:
+        _LOADED[key] = (stamp, table)
+    return table
 
 
 class TabularEvaluator(Evaluator):

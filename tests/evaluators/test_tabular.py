@@ -150,3 +150,78 @@ def test_restored_store_exports_the_same_table(small_table, tmp_path):
     for key in ("arch", "metrics", "representation", "seconds", "diverged"):
         assert np.array_equal(want[key], got[key]), key
     assert json.loads(str(got["meta"]))["proxy_hash"] == cfg.proxy_hash()
+
+
+def _rewrite(src, dst, meta_change=None, **arrays_change):
+    """``src``'s arrays and metadata, changed, written to ``dst``."""
+    with np.load(src, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    if meta_change:
+        meta_change(meta)
+    arrays.update(arrays_change, meta=np.array(json.dumps(meta)))
+    np.savez_compressed(dst, **arrays)
+    return dst
+
+
+@pytest.mark.parametrize("key", ["format", "config", "proxy_hash", "gan_seed", "metrics", "surrogate",
+                                 "final"])
+def test_incomplete_metadata_is_refused_naming_the_key_and_the_file(key, final_table, tmp_path):
+    """Before: a table without 'config' or 'proxy_hash' loaded, then failed with a bare KeyError
+    when an env used it; one without 'gan_seed' or 'metrics' loaded silently."""
+    path = _rewrite(final_table[0], tmp_path / "damaged.npz", lambda m: m.pop(key))
+    for load in (Table.load, make_bench_env):
+        with pytest.raises(TableError, match=f"{path}: its metadata lacks the key '{key}'"):
+            load(path)
+
+
+def test_metric_columns_other_than_ours_are_refused(small_table, tmp_path):
+    """Before: columns named FID, IS, KID were read as IS, FID, KID (a silent wrong answer)."""
+    path = _rewrite(small_table[0], tmp_path / "swapped.npz",
+                    lambda m: m.update(metrics=["FID", "IS", "KID"]))
+    with pytest.raises(TableError, match=r"metric columns are \['FID', 'IS', 'KID'\], not \['IS', 'FID', 'KID'\]"):
+        Table.load(path)
+
+
+def test_an_array_of_the_wrong_shape_is_refused(small_table, tmp_path):
+    with np.load(small_table[0]) as z:
+        seconds = z["seconds"][:, :1]
+    path = _rewrite(small_table[0], tmp_path / "cut.npz", seconds=seconds)
+    with pytest.raises(TableError, match=r"array 'seconds' has shape \(\d+, 1\), not \(\d+, 2\)"):
+        Table.load(path)
+
+
+def test_a_table_replaced_with_the_same_modification_time_is_loaded_again(small_table, tmp_path):
+    """Before: the cache was keyed on the modification time alone and served the old table."""
+    import os
+    import shutil
+
+    path = tmp_path / "table.npz"
+    shutil.copy(small_table[0], path)
+    old = load_table(path)
+    assert load_table(path) is old  # unchanged: shared
+    st = path.stat()
+    with np.load(path) as z:
+        _rewrite(path, path, metrics=z["metrics"] + 1.0)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p or rsync -t leave it
+    assert path.stat().st_mtime_ns == st.st_mtime_ns
+    new = load_table(path)
+    assert new is not old
+    np.testing.assert_array_equal(new.metrics, old.metrics + 1.0)
+
+
+def test_query_of_an_architecture_not_stored_names_it_and_what_answers_it(small_table):
+    """Before: a bare KeyError('1 1 1 ...')."""
+    from gan_nas_env.bench import GANBench
+    from gan_nas_env.errors import UserError
+    from gan_nas_env.evaluators.tabular import NotInTableError
+
+    table = load_table(small_table[0])
+    arch = next(str(a) for a in SPACE if str(a) not in table.index)
+    for ask in (table.query, table.score):
+        with pytest.raises(NotInTableError) as info:
+            ask(arch)
+        assert isinstance(info.value, KeyError) and isinstance(info.value, UserError)
+        msg = str(info.value)
+        assert msg.startswith(f"table {small_table[0]} stores no row of '{arch}'") and "GANBench.query" in msg
+    assert GANBench(table).query(arch, fidelity="proxy")["arch"] == arch  # what the message points to
