@@ -2,7 +2,7 @@
 """Time a full GANCellSearch env step per stage: E2GAN-style reference vs the project's default.
 
 One env step = 1 epoch of proxy training at the stage resolution + scoring the
-samples (SPEC section 3). Both paths train the same models from the same
+samples (docs/performance.md). Both paths train the same models from the same
 initialisation on synthetic data of the chosen shape (timing does not depend
 on the pixels):
 

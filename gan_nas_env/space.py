@@ -244,7 +244,7 @@ def cell_from_action(action: Sequence[int], cell_index: int) -> Cell:
     """Decode one env action ``(conv, norm, up, shortcut, bit0, bit1)`` for cell ``cell_index``.
 
     The first skip bit links the immediately preceding cell, the second the cell
-    before that; bits that do not apply at this depth are ignored (SPEC section 3).
+    before that; bits that do not apply at this depth are ignored (README.md, "The environment").
     """
     conv, norm, up, shortcut, b0, b1 = (int(a) for a in action)
     skip = 0

@@ -1,4 +1,4 @@
-"""The growing generator of the AutoGAN / E2GAN search space (SPEC section 2).
+"""The growing generator of the AutoGAN / E2GAN search space (docs/fidelity.md checks it).
 
 ``z -> Linear -> [gf, bw, bw] -> cell 1 -> cell 2 -> cell 3 -> to_rgb``; every cell
 doubles the resolution and keeps ``gf`` channels. One ``to_rgb`` head (BN -> ReLU

@@ -1,4 +1,4 @@
-"""Progressive proxy training of a partial GAN (E2GAN, SPEC section 3).
+"""Progressive proxy training of a partial GAN, as E2GAN's search does (docs/fidelity.md).
 
 One :class:`ProxyTrainer` owns the generator, the discriminator and their two Adam
 optimizers for one episode, as the released E2GAN search does. ``reset`` starts a

@@ -1,4 +1,4 @@
-"""Full retraining of a found architecture (E2GAN protocol, SPEC sections 3-4).
+"""Full retraining of a found architecture (E2GAN's protocol: docs/results.md, "Protocol").
 
 :func:`retrain` trains the full-size GAN (``retrain.gf`` / ``retrain.df``, the
 discriminator at its final stage) with the configured loss, ``n_critic``, Adam
@@ -58,6 +58,10 @@ from gan_nas_env.space import NUM_CELLS, Architecture, ArchitectureError, resolv
 from gan_nas_env.training.step import GANStep
 
 CHECKPOINT_FORMAT = "gan-nas-retrain-v1"
+MODEL_SIZE_KEYS = {"latent_dim": "model.latent_dim", "gf": "retrain.gf", "df": "retrain.df",
+                   "bottom_width": "model.bottom_width", "channels": "data.channels",
+                   "num_generators": "model.num_generators"}
+"""A checkpoint's ``model`` sizes (what its tensors were built with) and the config key of each."""
 GRID_SAMPLES = 64
 _EVAL_SALT, _GRID_SALT = 3, 5  # seeds of the fixed evaluation / grid latents (seed * 7919 + salt)
 
@@ -316,8 +320,8 @@ def build_run(
     opt_d = torch.optim.Adam(D.parameters(), lr=t.d_lr, betas=(t.beta1, t.beta2))
     loss_fn = get_loss(t.loss, gp_weight=t.gp_weight)
     gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-    model_sizes = {"latent_dim": m.latent_dim, "gf": r.gf, "df": r.df, "bottom_width": m.bottom_width,
-                   "channels": cfg.data.channels, "num_generators": m.num_generators}
+    flat = flat_keys(cfg.to_dict())
+    model_sizes = {size: flat[key] for size, key in MODEL_SIZE_KEYS.items()}
     header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
               "model": model_sizes, "config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash()}
     # the one GAN step (also the proxy's); its penalty draws from ``gen`` (see _train)
@@ -509,7 +513,15 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     with isolated_global_rng():
         G = build_generator(arch, s["latent_dim"], s["gf"], s["bottom_width"], s["channels"],
                             s["num_generators"])
-    G.load_state_dict(ckpt["ema"]["module"] if "ema" in ckpt else ckpt["G"])
+    try:
+        G.load_state_dict(ckpt["ema"]["module"] if "ema" in ckpt else ckpt["G"])
+    except RuntimeError as exc:  # missing, unexpected or other-shaped tensors
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(
+            f"{path}: its weights do not fit the generator of the sizes it records ({s}): "
+            f"{' '.join(ln.strip() for ln in first[:3])}; the file is damaged or was written by "
+            "other model code"
+        ) from None
     return G.to(device).eval(), arch
 
 

@@ -1,7 +1,8 @@
 """The inner loop of one proxy training stage, built to be captured as CUDA graphs.
 
 One stage is ``n_d`` discriminator steps with a generator step after every
-``n_critic``-th of them (E2GAN, SPEC section 3). Every random number of a chunk of
+``n_critic``-th of them, as in E2GAN's search (docs/architecture.md, "One env step").
+Every random number of a chunk of
 iterations (batch indices, latent codes) is drawn up front into fixed buffers, and
 each step reads its slot through a counter held on the device. The two step
 functions therefore read and write only tensors that live for the whole stage and
