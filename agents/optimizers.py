@@ -44,26 +44,19 @@ import numpy as np
 from gan_nas_env.config import ConfigError
 from gan_nas_env.errors import UserError
 from gan_nas_env.registry import Registry
-from gan_nas_env.space import NUM_CELLS, SPACE, Architecture, cell_from_action
+from gan_nas_env.space import ACTION_NVEC, NUM_CELLS, SPACE, Architecture, cell_from_action
 
 __all__ = ["OPTIMIZERS", "TPE", "LocalSearch", "Optimizer", "RandomSearch", "RegularizedEvolution",
            "best_of", "is_optimizer", "make_optimizer", "mutate", "neighbours", "optimize",
            "optimizer_class"]
 
-#: The action of one env step: (conv, norm, up, shortcut, skip bit 0, skip bit 1).
-_ACTION_SIZES = (2, 3, 3, 2, 2, 2)
-
-
-def _radices() -> list[int]:
-    """Choices of each of the 14 decisions, in vector order."""
-    return [n for i in range(NUM_CELLS) for n in SPACE.cell_sizes(i)]
 
 
 def neighbours(arch: Architecture) -> list[Architecture]:
     """Every architecture that differs from ``arch`` in exactly one decision (22 of them)."""
     vec = arch.to_vector()
     out = []
-    for j, n in enumerate(_radices()):
+    for j, n in enumerate(SPACE.radices()):
         for v in range(n):
             if v != vec[j]:
                 out.append(Architecture.from_vector([*vec[:j], v, *vec[j + 1:]]))
@@ -72,7 +65,7 @@ def neighbours(arch: Architecture) -> list[Architecture]:
 
 def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
     """``arch`` with one uniformly chosen decision set to another uniformly chosen value."""
-    vec, radices = arch.to_vector(), _radices()
+    vec, radices = arch.to_vector(), SPACE.radices()
     j = int(rng.integers(len(vec)))
     v = int(rng.integers(radices[j] - 1))
     vec[j] = v if v < vec[j] else v + 1
@@ -116,7 +109,7 @@ class RandomSearch(Optimizer):
 
     def ask(self) -> Architecture:
         """A uniformly random architecture."""
-        return Architecture(tuple(cell_from_action([int(self.rng.integers(n)) for n in _ACTION_SIZES], i)
+        return Architecture(tuple(cell_from_action([int(self.rng.integers(n)) for n in ACTION_NVEC], i)
                                   for i in range(NUM_CELLS)))
 
     def tell(self, arch: Architecture, value: float) -> None:
@@ -272,7 +265,7 @@ class TPE(Optimizer):
     def ask(self) -> Architecture:
         """The architecture of a new Optuna trial."""
         trial = self.study.ask()
-        vec = [trial.suggest_categorical(name, list(range(n))) for name, n in zip(self._names, _radices())]
+        vec = [trial.suggest_categorical(name, list(range(n))) for name, n in zip(self._names, SPACE.radices())]
         arch = Architecture.from_vector([int(v) for v in vec])
         self._pending.setdefault(str(arch), []).append(trial)
         return arch

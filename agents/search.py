@@ -198,7 +198,7 @@ class SearchRecorder(BaseCallback):
 
     def _save_grid(self, info: dict) -> None:
         if self.env is not None:
-            images = self.env.evaluator.sample(self.grid_samples)
+            images = self.env.sample_images(self.grid_samples)
         else:
             images = self.sampler(info) if self.sampler else None
         if images is None:

@@ -33,7 +33,8 @@ from gan_nas_env.space import SPACE, action_from_cell
 t1 = time.perf_counter()
 env = gym.make(sys.argv[4], **json.loads(sys.argv[2]))
 t2 = time.perf_counter()
-table = env.unwrapped.evaluator.table
+from gan_nas_env.envs.bench_env import tabular_evaluator  # loaded by gym.make already
+table = tabular_evaluator(env).table
 rng = np.random.default_rng(int(sys.argv[3]))
 arch = SPACE.sample(rng)
 while str(arch.prefix(2)) in table.index:  # a prefix the table lacks: the surrogate answers

@@ -26,7 +26,11 @@ NORM_CHOICES = ("none", "bn", "in")
 UP_CHOICES = ("bilinear", "nearest", "deconv")
 SHORTCUT_CHOICES = ("no", "yes")
 CELL_FIELDS = ("conv", "norm", "up", "shortcut", "skip")
-_FIELD_SIZES = {"conv": 2, "norm": 3, "up": 3, "shortcut": 2}
+_FIELD_SIZES = {"conv": len(CONV_CHOICES), "norm": len(NORM_CHOICES), "up": len(UP_CHOICES),
+                "shortcut": len(SHORTCUT_CHOICES)}
+ACTION_NVEC: tuple[int, ...] = (*_FIELD_SIZES.values(), 2, 2)
+"""Choices of each integer of one env action: conv, norm, up, shortcut, skip bit 0, skip bit 1
+(:func:`cell_from_action` decodes it)."""
 CELL_WIDTHS = (4, 5, 5)  # integers per cell in the 14-vector
 VECTOR_LENGTH = sum(CELL_WIDTHS)
 
@@ -194,6 +198,10 @@ class SearchSpace:
         sizes = tuple(_FIELD_SIZES.values())
         return sizes + ((skip_choices(cell_index),) if cell_index > 0 else ())
 
+    def radices(self) -> list[int]:
+        """Choice counts of the 14 decisions of a full architecture, in vector order."""
+        return [n for i in range(NUM_CELLS) for n in self.cell_sizes(i)]
+
     def cells(self, cell_index: int) -> Iterator[Cell]:
         """All cells allowed at ``cell_index``."""
         for values in itertools.product(*(range(n) for n in self.cell_sizes(cell_index))):
@@ -227,9 +235,8 @@ class SearchSpace:
         """Inverse of :meth:`index`."""
         if not 0 <= index < len(self):
             raise ValueError(f"index {index} out of range 0..{len(self) - 1}")
-        radices = [n for i in range(NUM_CELLS) for n in self.cell_sizes(i)]
         digits = []
-        for n in reversed(radices):
+        for n in reversed(self.radices()):
             digits.append(index % n)
             index //= n
         return Architecture.from_vector(list(reversed(digits)))

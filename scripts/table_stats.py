@@ -7,11 +7,14 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 import gymnasium as gym
 import numpy as np
 
 import gan_nas_env  # noqa: F401
+from gan_nas_env.envs.bench_env import tabular_evaluator
+from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
 from gan_nas_env.provenance import provenance
 from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH, NUM_CELLS
@@ -24,13 +27,17 @@ def main() -> None:
     p.add_argument("--out", default=None, help="also write the facts as JSON here")
     args = p.parse_args()
     table = Table.load(args.table)
-    env = gym.make("GANCellSearchBench-v0", table=args.table).unwrapped
-    sur = env.evaluator.surrogate  # fit before timing
+    env = cast(GANCellSearchEnv, gym.make("GANCellSearchBench-v0", table=args.table).unwrapped)
+    evaluator = tabular_evaluator(env)
+    assert evaluator is not None  # the bench env answers from its table
+    sur = evaluator.surrogate  # fit before timing
+    space = env.action_space
+    assert isinstance(space, gym.spaces.MultiDiscrete), space
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     times = []
     for _ in range(args.steps):
-        a = [int(rng.integers(n)) for n in env.action_space.nvec]
+        a = [int(rng.integers(n)) for n in space.nvec]
         t = time.perf_counter()
         _, _, term, _, _ = env.step(a)
         times.append(time.perf_counter() - t)
@@ -50,7 +57,7 @@ def main() -> None:
         "surrogate_holdout_mae": sur.holdout_mae,
         "step_ms_median": 1000 * float(np.median(times)),
         "step_ms_p95": 1000 * float(np.percentile(times, 95)),
-        "table_hits": env.evaluator.lookups, "surrogate_calls": env.evaluator.surrogate_calls,
+        "table_hits": evaluator.lookups, "surrogate_calls": evaluator.surrogate_calls,
     }
     top = sorted(zip(scores.tolist(), table.complete(), strict=True), reverse=True)[:5]
     facts["top5"] = [{"arch": a, "score": sc, **table.query(a)} for sc, a in top]

@@ -65,6 +65,7 @@ from agents.callbacks import (
 )
 from agents.optimizers import OPTIMIZERS, is_optimizer, make_optimizer, optimizer_class
 from gan_nas_env.config import SearchConfig
+from gan_nas_env.envs.bench_env import tabular_evaluator
 from gan_nas_env.provenance import provenance
 from gan_nas_env.registry import UnknownNameError
 from gan_nas_env.run_folder import RunFolderError, RunLock, prepare_run, read_meta
@@ -217,10 +218,11 @@ def table_facts(env: GANCellSearchEnv, timing_steps: int = 1000) -> dict[str, An
     Step time is measured after the surrogate is fitted and its predictions are
     filled in (``warmup_s``, paid once per process).
     """
-    from gan_nas_env.evaluators.tabular import TabularEvaluator, landscape
+    from gan_nas_env.evaluators.tabular import landscape
 
-    assert isinstance(env.evaluator, TabularEvaluator), type(env.evaluator)
-    table = env.evaluator.table
+    tab = tabular_evaluator(env)
+    assert tab is not None, f"{env} is not answered from a table"
+    table = tab.table
     t0 = time.perf_counter()
     scores = landscape(table)
     warmup_s = time.perf_counter() - t0
@@ -307,7 +309,8 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
 
     ref_env = cast("GANCellSearchEnv", make_env())  # bad env arguments fail here, before writing
     with plan.open():
-        table = getattr(ref_env.evaluator, "table", None)
+        tab = tabular_evaluator(ref_env)
+        table = tab.table if tab is not None else None
         alpha = float(ref_env.alpha)
         ref_best_arch = ""
         facts = table_facts(ref_env, timing_steps) if table is not None else {}

@@ -98,7 +98,7 @@ class EnvWorker:
 
     def sample(self, n: int) -> Any:
         """Images of the env's most recently trained generator (or None)."""
-        return cast("GANCellSearchEnv", self.env.unwrapped).evaluator.sample(n)
+        return cast("GANCellSearchEnv", self.env.unwrapped).sample_images(n)
 
     def close(self) -> None:
         """Close the env."""

@@ -101,7 +101,7 @@ class ThreadVecEnv(EpisodeNumbering, DummyVecEnv):
 
     def sample(self, index: int, n: int) -> Any:
         """``n`` images from the latest generator of env ``index`` (None if there is none)."""
-        return cast("GANCellSearchEnv", self.envs[index].unwrapped).evaluator.sample(n)
+        return cast("GANCellSearchEnv", self.envs[index].unwrapped).sample_images(n)
 
     def close(self) -> None:
         """Shut down the thread pool and close the envs."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from gan_nas_env.bench import GANBench
@@ -29,6 +30,17 @@ def _table_config(tab: Table, table: str | Path, overrides: dict[str, Any] | Non
         raise TableError(f"overrides {overrides} change the proxy of table {table}; build a table "
                          "for that proxy with scripts/build_table.py --config ...")
     return cfg
+
+
+def tabular_evaluator(env: gym.Env) -> TabularEvaluator | None:
+    """The evaluator answering a tabular env (``GANCellSearchBench-v0`` / ``-v1``) from its table.
+
+    :param env: the env, made by ``gym.make`` or not, wrapped or not.
+    :return: its :class:`TabularEvaluator` (``.table``, ``.surrogate``, the ``lookups`` and
+        ``surrogate_calls`` counters), or None when another evaluator answers the env.
+    """
+    evaluator = getattr(env.unwrapped, "evaluator", None)
+    return evaluator if isinstance(evaluator, TabularEvaluator) else None
 
 
 def make_bench_env(table: str | Path = DEFAULT_TABLE, render_mode: str | None = None,

@@ -1,4 +1,8 @@
-"""GANCellSearchEnv: design a GAN generator one cell at a time (E2GAN, SPEC section 3)."""
+"""GANCellSearchEnv: design a GAN generator one cell at a time, as E2GAN's search does.
+
+The class docstring is the reference of observation, action, reward and end; README.md
+("The environment") sums it up and docs/fidelity.md compares it with the released code.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -19,9 +23,10 @@ from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.base import Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
 from gan_nas_env.metrics.score import score_of
-from gan_nas_env.space import NUM_CELLS, Architecture, cell_from_action
+from gan_nas_env.space import ACTION_NVEC, NUM_CELLS, Architecture, cell_from_action
 
-ACTION_NVEC = (2, 3, 3, 2, 2, 2)
+if TYPE_CHECKING:
+    import torch
 
 
 class ActionError(UserError, ValueError):
@@ -338,7 +343,7 @@ class GANCellSearchEnv(gym.Env):
         if self.render_mode == "rgb_array":
             from gan_nas_env.data.imageops import make_grid_uint8
 
-            images = self.evaluator.sample(16)
+            images = self.sample_images(16)
             if images is None:
                 return np.zeros((32, 32, 3), np.uint8)
             return make_grid_uint8(images, nrow=4).numpy()
@@ -365,6 +370,13 @@ class GANCellSearchEnv(gym.Env):
     def architecture(self) -> Architecture | None:
         """The prefix built so far in this episode."""
         return self._arch
+
+    def sample_images(self, n: int) -> torch.Tensor | None:
+        """``n`` images in [-1, 1] from the current generator (``rgb_array`` renders 16 of them).
+
+        None when there is no generator (before the first cell, or a table answering).
+        """
+        return self.evaluator.sample(n)
 
     def score(self, ev: Evaluation) -> float:
         """Combined score ``IS - alpha * FID`` (what the return telescopes to)."""

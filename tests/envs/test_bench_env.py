@@ -11,6 +11,8 @@ from gymnasium.utils.env_checker import check_env
 
 import gan_nas_env  # noqa: F401
 from gan_nas_env.bench import GANBench
+from gan_nas_env.envs.bench_env import tabular_evaluator
+from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import Table
 from gan_nas_env.space import SPACE, action_from_cell
@@ -64,6 +66,17 @@ def test_proxy_objective_is_v0(final_table):
         bench = GANBench(Table.load(path))
         assert new[-1][4]["objective"] == pytest.approx(bench.query(arch, "proxy")["objective"])
         assert new[-1][4]["measured"] == bench.query(arch, "proxy", cost=False)["measured"]
+
+
+def test_tabular_evaluator_is_found_through_the_wrappers(small_table):
+    env = gym.make("GANCellSearchBench-v0", table=str(small_table[0]))
+    ev = tabular_evaluator(env)
+    assert ev is not None and ev is tabular_evaluator(env.unwrapped) and ev.table.path
+    env.reset(seed=0)
+    env.step(action_from_cell(SPACE.sample(np.random.default_rng(0)).cells[0]))
+    assert ev.lookups + ev.surrogate_calls == 1
+    assert env.unwrapped.sample_images(4) is None  # a table has no generator
+    assert tabular_evaluator(GANCellSearchEnv("tiny", evaluator="fake")) is None
 
 
 def test_bad_objectives_and_tables(final_table, small_table):

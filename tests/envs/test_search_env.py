@@ -92,6 +92,8 @@ def test_render_modes():
     env.step([1, 2, 2, 1, 0, 0])
     img = env.render()
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+    images = env.sample_images(4)  # what rgb_array renders, as tensors
+    assert images.shape[0] == 4 and float(images.min()) >= -1 and float(images.max()) <= 1
     with pytest.raises(ValueError, match="render_mode"):
         make(render_mode="human")
 

@@ -57,9 +57,10 @@ import json, sys
 import gymnasium as gym
 import numpy as np
 import gan_nas_env
+from gan_nas_env.envs.bench_env import tabular_evaluator
 from gan_nas_env.space import SPACE, action_from_cell
 env = gym.make("GANCellSearchBench-v0", table={str(path)!r})
-table = env.unwrapped.evaluator.table
+table = tabular_evaluator(env).table
 rng = np.random.default_rng(0)
 arch = next(a for a in (SPACE.sample(rng) for _ in range(200)) if str(a.prefix(1)) not in table.index)
 env.reset(seed=0)
