@@ -284,11 +284,6 @@ class RunFolder:
     """Starts over a run of the same kind that never reached a checkpoint."""
     lock: RunLock = field(repr=False)
 
-    def update_meta(self, **fields: Any) -> None:
-        """Merge ``fields`` into ``meta.json`` (rewritten atomically)."""
-        self.meta.update(fields)
-        _write_json(self.path / META, self.meta)
-
     def close(self) -> None:
         """Release the lock."""
         self.lock.release()

@@ -32,7 +32,6 @@ ACTION_NVEC: tuple[int, ...] = (*_FIELD_SIZES.values(), 2, 2)
 """Choices of each integer of one env action: conv, norm, up, shortcut, skip bit 0, skip bit 1
 (:func:`cell_from_action` decodes it)."""
 CELL_WIDTHS = (4, 5, 5)  # integers per cell in the 14-vector
-VECTOR_LENGTH = sum(CELL_WIDTHS)
 
 
 class ArchitectureError(UserError, ValueError):

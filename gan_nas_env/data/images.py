@@ -19,7 +19,7 @@ from __future__ import annotations
 import gzip
 import math
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -408,17 +408,3 @@ class ImageBank:
         images = self.at_resolution(res)
         idx = torch.randint(0, len(images), (batch_size,), generator=generator, device=self.device)
         return to_float(images[idx])
-
-    def epoch_batches(
-        self, res: int, batch_size: int, generator: torch.Generator
-    ) -> Iterator[torch.Tensor]:
-        """One pass over a random permutation in float ``[-1, 1]`` batches.
-
-        The last incomplete batch is dropped.
-
-        :param generator: a generator on :attr:`device` (a CUDA generator for CUDA banks).
-        """
-        images = self.at_resolution(res)
-        perm = torch.randperm(len(images), generator=generator, device=self.device)
-        for i in range(len(images) // batch_size):
-            yield to_float(images[perm[i * batch_size : (i + 1) * batch_size]])

@@ -42,8 +42,6 @@ class CachedEvaluator(Evaluator):
         self.arch: Architecture | None = None
         self._inner_depth = 0  # cells of self.arch the inner evaluator has trained
         self._inner_ready = False  # the inner evaluator is reset to this episode's seed
-        self.hits = 0
-        self.misses = 0
 
     @property
     def inner(self) -> Evaluator:
@@ -76,9 +74,7 @@ class CachedEvaluator(Evaluator):
         key = str(self.arch)
         row = self.store.get_evaluation(self.config_hash, key, self.seed) if self.replay else None
         if row is not None:
-            self.hits += 1
             return _from_row(row)
-        self.misses += 1
         inner = self.inner
         if not self._inner_ready:
             inner.reset(self.seed)

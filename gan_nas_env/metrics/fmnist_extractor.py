@@ -32,13 +32,13 @@ NAME = "fmnist-classifier-v1"
 VERSION = "v1"
 INPUT_SIZE = 32
 FEATURE_DIM = 128
-NUM_CLASSES = 10
 WEIGHTS_PATH = ASSET_DIR / "fmnist_classifier_v1.pt"
 TRAIN_SCRIPT = "scripts/train_feature_classifier.py"
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
+NUM_CLASSES = len(CLASSES)
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

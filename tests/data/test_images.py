@@ -12,7 +12,6 @@ import torch
 
 from gan_nas_env.config import DataConfig
 from gan_nas_env.data import images as data
-from gan_nas_env.data.imageops import to_uint8
 from gan_nas_env.data.images import (
     DATASETS,
     DataError,
@@ -255,27 +254,6 @@ def test_image_bank_batch(res: int) -> None:
     assert torch.equal(b, again)
 
 
-def _index_bank(n: int) -> ImageBank:
-    """Each image holds its own index as pixel value."""
-    return ImageBank(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 4, 4).clone())
-
-
-def test_epoch_batches_cover_each_index_once() -> None:
-    bank = _index_bank(96)
-    batches = list(bank.epoch_batches(4, 16, torch.Generator().manual_seed(0)))
-    assert len(batches) == 6
-    seen = torch.cat([to_uint8(b)[:, 0, 0, 0] for b in batches]).long()
-    assert sorted(seen.tolist()) == list(range(96))
-    assert seen.tolist() != list(range(96))  # shuffled
-
-
-def test_epoch_batches_drop_last() -> None:
-    batches = list(_index_bank(100).epoch_batches(4, 16, torch.Generator().manual_seed(1)))
-    assert len(batches) == 6 and all(len(b) == 16 for b in batches)
-    seen = torch.cat([to_uint8(b)[:, 0, 0, 0] for b in batches]).long()
-    assert len(set(seen.tolist())) == 96
-
-
 def test_image_bank_rejects_float() -> None:
     with pytest.raises(ValueError, match="uint8"):
         ImageBank(torch.zeros(2, 1, 4, 4))
@@ -288,4 +266,3 @@ def test_image_bank_on_cuda() -> None:
     g = torch.Generator(device="cuda").manual_seed(0)
     assert bank.batch(8, 16, g).device.type == "cuda"
     assert bank.at_resolution(8).device.type == "cuda"
-    assert sum(len(b) for b in bank.epoch_batches(16, 64, g)) == 256
