@@ -127,7 +127,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier evaluation (next to the checkpoint, or the --out run)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the stored config, e.g. metrics.real_samples=10000")
+                   help="override a value of the stored config, e.g. metrics.real_samples=10000 "
+                        "(data.name, data.image_size and the model sizes are the checkpoint's own: "
+                        "another value is refused)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
 
 

@@ -23,18 +23,52 @@ import torch
 
 from gan_nas_env.config import Config, ConfigError, load_config
 from gan_nas_env.errors import MissingFileError
-from gan_nas_env.run_folder import prepare_addition, prepare_run
+from gan_nas_env.run_folder import flat_keys, prepare_addition, prepare_run
 from gan_nas_env.training.retrain import (
+    MODEL_SIZE_KEYS,
     CheckpointError,
     load_generator,
     read_checkpoint,
     score_generator,
 )
 
-__all__ = ["EVALUATE_SALT", "evaluate_checkpoint", "load_generator"]
+__all__ = ["EVALUATE_SALT", "FIXED_BY_CHECKPOINT", "check_checkpoint_settings", "evaluate_checkpoint",
+           "load_generator"]
 
 EVALUATE_SALT = 11
 """Salt of the latent-code seed (``seed * 7919 + salt``) used by :func:`evaluate_checkpoint`."""
+
+FIXED_BY_CHECKPOINT = ("data.name", "data.image_size", *MODEL_SIZE_KEYS.values())
+"""Settings an evaluation takes from the checkpoint and may not change: the sizes its model
+was built with (its tensors) and the data it learnt (images of another size or set give
+plausible-looking, meaningless numbers)."""
+
+
+def check_checkpoint_settings(ckpt: dict[str, Any], cfg: Config, path: Path) -> None:
+    """Raise :class:`CheckpointError` naming every setting of ``cfg`` the checkpoint was not trained with.
+
+    The trained values are the checkpoint's recorded model sizes (what its tensors were built
+    with) and, for the data, its stored config; each mismatch is named with both values. A
+    file whose stored config disagrees with its own model sizes is refused as damaged.
+    """
+    stored = flat_keys(ckpt["config"])
+    trained = {key: stored[key] for key in FIXED_BY_CHECKPOINT if key in stored}
+    sizes = ckpt.get("model") or {}
+    trained.update({key: sizes[size] for size, key in MODEL_SIZE_KEYS.items() if size in sizes})
+    torn = [f"{key}={stored[key]!r} in its stored config, {value!r} in its model sizes"
+            for key, value in trained.items() if stored.get(key, value) != value]
+    if torn:
+        raise CheckpointError(f"{path} contradicts itself: " + "; ".join(torn) + "; the file is "
+                              "damaged or was not written by gan-nas retrain")
+    now = flat_keys(cfg.to_dict())
+    wrong = [f"{key}={now.get(key)!r}, but it was trained with {key}={value!r}"
+             for key, value in trained.items() if now.get(key) != value]
+    if wrong:
+        raise CheckpointError(
+            f"cannot evaluate {path} with these settings: " + "; ".join(wrong) + " (a generator is "
+            "scored on the data and at the sizes it was trained with; change metrics.*, the seed "
+            "or the device instead)"
+        )
 
 
 def evaluate_checkpoint(
@@ -60,6 +94,9 @@ def evaluate_checkpoint(
         ``provenance``).
     :raises RunFolderError: an earlier evaluation there (without ``overwrite``), a folder of
         another kind, or one another process writes.
+    :raises CheckpointError: ``cfg_overrides`` change a setting the checkpoint fixes
+        (:data:`FIXED_BY_CHECKPOINT`), or the file is not a retraining checkpoint; raised
+        before anything is written.
     """
     from gan_nas_env.data.images import dataset_key, load_images
     from gan_nas_env.devices import resolve_device
@@ -78,11 +115,12 @@ def evaluate_checkpoint(
     n = num_samples if num_samples is not None else cfg.retrain.eval_samples
     if n <= 0:
         raise ConfigError(f"num_samples must be > 0, got {n}")
+    check_checkpoint_settings(ckpt, cfg, path)
     dev = resolve_device(cfg.device)
+    G, arch = load_generator(path, dev)  # weights that do not fit: said before anything is written
     files = ("evaluation.json", "evaluation.md")
     plan = prepare_run(out, "evaluate", cfg, overwrite=overwrite) if out is not None else None
     beside = None if plan else prepare_addition(path.parent, "evaluate", files, ("retrain",), overwrite)
-    G, arch = load_generator(path, dev)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
     real = images if cfg.metrics.real_samples is None else images[: cfg.metrics.real_samples]
     scorer = FeatureScorer(cfg.metrics, real, dataset_key(cfg.data, "train"), device=dev)

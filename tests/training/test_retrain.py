@@ -221,6 +221,22 @@ def test_evaluate_checkpoint_writes_json_and_md(straight: Path, tmp_path: Path) 
     assert "| FID |" in md and "| precision |" in md
 
 
+def test_evaluate_takes_data_and_sizes_from_the_checkpoint_and_other_settings_from_the_caller(
+    straight: Path, tmp_path: Path
+) -> None:
+    """metrics.*, the seed and the device may change; data.* and model sizes are the checkpoint's."""
+    from gan_nas_env.training.retrain import CheckpointError
+
+    rec = evaluate_checkpoint(straight / "best.pt", {"metrics.real_samples": 128, "seed": 3}, num_samples=64,
+                              out=tmp_path / "ok")
+    assert rec["real_samples"] == 128
+    with pytest.raises(CheckpointError, match=r"model.latent_dim=8, but it was trained with "
+                                              r"model.latent_dim=16; retrain.gf=8, but it was trained with "
+                                              r"retrain.gf=16 \(a generator is scored"):
+        evaluate_checkpoint(straight / "best.pt", {"model.latent_dim": 8, "retrain.gf": 8}, out=tmp_path / "no")
+    assert not (tmp_path / "no").exists()
+
+
 def test_cli_retrain_from_search_resume_and_evaluate(
     tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
