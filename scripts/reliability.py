@@ -6,15 +6,16 @@ in a fresh folder, on the ``tiny`` config with real training (no fake evaluator)
 
     bad-input    every bad command line of tests/test_bad_inputs.py (the one catalogue),
                  here as a separate process: exit status, the message, a traceback or not,
-                 files written or changed; and its Python-API cases
+                 files written or changed; and its Python-API cases, by class (action
+                 wrappers, benchmark tables, threads, checkpoint settings, ...)
     run-folder   finished results kept, runs keyed by their id, no mixed results, one writer
     determinism  two processes with one seed, and tests/training/test_determinism.py
     kills        SIGKILL at store events, Ctrl-C (SIGINT) at store events and a full disk
                  (a small tmpfs; needs root), each resumed and compared bit for bit with an
                  uninterrupted run
 
-    python scripts/reliability.py                      # every part (about 12 min on 2 cores)
-    python scripts/reliability.py --parts kills        # one part again; the others are kept
+    python scripts/reliability.py                      # every part (about 15 min on 2 cores)
+    python scripts/reliability.py --parts bad-input    # one part again (about 6 min); the others are kept
     python scripts/reliability.py --report             # docs/reliability.md from the JSON only
 
 Each finished part is written to ``docs/reliability/reliability.json`` at once (with the
@@ -118,15 +119,15 @@ def _catalogue() -> Any:
 def bad_input(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """Each bad command line in its own process and folder; then the Python-API cases."""
     cat = _catalogue()
-    cases = []
+    cases: list[dict[str, Any]] = []
     for group, items in cat.CLI_GROUPS.items():
-        for name, (argv, fragment, *damage) in items.items():
+        for name, (argv, fragment, *setup) in items.items():
             progress(f"bad input: {name}")
             folder = tmp / f"cli-{len(cases)}"
             folder.mkdir()
             cat._files(folder)
-            if damage:
-                cat.damaged_run(folder, damage[0])
+            if setup:
+                cat.prepare(folder, setup[0])  # a finished run to evaluate, or one damaged
             before = snapshot(folder)
             r = gan_nas(argv, folder)
             got = outcome(r)
@@ -142,28 +143,44 @@ def bad_input(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any]
                           "command": "gan-nas " + " ".join(argv),
                           "expected": "exit 2, one line naming what is wrong, nothing written",
                           **got, "ok": ok})
-    cwd = os.getcwd()
-    for name, (fn, exc_type, fragment) in cat._api_cases().items():
-        progress(f"bad input (API): {name}")
-        folder = tmp / f"api-{len(cases)}"
-        folder.mkdir()
-        cat._files(folder)
-        before = snapshot(folder)
-        os.chdir(folder)
-        try:
-            fn(folder)
-            got = {"raised": None, "message": ""}
-        except Exception as exc:  # what it raises is what is measured
-            got = {"raised": type(exc).__name__, "message": str(exc).splitlines()[0] if str(exc) else ""}
-            got["ok_type"] = isinstance(exc, exc_type)
-        finally:
-            os.chdir(cwd)
-        written = changed(before, snapshot(folder))
-        ok = bool(got.get("ok_type")) and fragment.lower() in got["message"].lower() and not written
-        cases.append({"class": "bad input: Python API", "case": name,
-                      "expected": f"{exc_type.__name__} naming what is wrong, nothing written",
-                      **got, "written": written, "ok": ok})
+    groups = cat._api_groups() if hasattr(cat, "_api_groups") else {"Python API": cat._api_cases()}
+    for group, items in groups.items():
+        for name, (fn, exc_type, fragment) in items.items():
+            progress(f"bad input (API): {name}")
+            cases.append(_api_case(cat, tmp / f"api-{len(cases)}", group, name, fn, exc_type, fragment))
     return cases
+
+
+def _api_case(cat: Any, folder: Path, group: str, name: str, fn: Callable[[Path], Any],
+              exc_type: type[BaseException] | None, fragment: str) -> dict[str, Any]:
+    """One Python-API case in ``folder``: what it raised (or that it must not raise), files written."""
+    folder.mkdir()
+    cat._files(folder)
+    before = snapshot(folder)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        fn(folder)
+        got: dict[str, Any] = {"raised": None, "message": "returned"}
+    except Exception as exc:  # what it raises is what is measured
+        got = {"raised": type(exc).__name__, "message": _first_line(exc)}
+        got["ok_type"] = exc_type is not None and isinstance(exc, exc_type)
+    finally:
+        os.chdir(cwd)
+    written = changed(before, snapshot(folder))
+    if exc_type is None:
+        expected, ok = "runs without an error, nothing written", got["raised"] is None and not written
+    else:
+        expected = f"{exc_type.__name__} naming what is wrong, nothing written"
+        ok = bool(got.get("ok_type")) and fragment.lower() in got["message"].lower() and not written
+    return {"class": f"bad input: {group}", "case": name, "expected": expected, **got,
+            "written": written, "ok": ok}
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a KeyError's own, not its quoted repr)."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return text.splitlines()[0] if text else ""
 
 
 # -- run folders ------------------------------------------------------------------------------
@@ -441,7 +458,8 @@ def report(data: dict[str, Any]) -> str:
         else:
             lines += ["| class | case | expected | got | message | ok |", "|---|---|---|---|---|---|"]
             for c in part["cases"]:
-                got = (f"raised {c.get('raised')}" if "raised" in c else f"exit {c.get('rc')}")
+                got = (f"raised {c.get('raised')}" if c.get("raised") else "returned" if "raised" in c
+                       else f"exit {c.get('rc')}")
                 if c.get("traceback"):
                     got += ", traceback"
                 if c.get("written"):

@@ -3,7 +3,9 @@
 Every CLI case runs ``gan-nas`` in-process from an empty working folder (plus the files
 the case needs, made before the snapshot) and asserts the exit status 2, a one-line
 message naming what is wrong, no traceback, and that no file was created or changed.
-Every API case asserts the exception type, the message and that nothing was written.
+Every API case asserts the exception type, the message and that nothing was written; an API
+case whose exception type is None asserts that it runs without one (a check that the right
+answer comes back, e.g. a table file replaced with the same modification time is read again).
 """
 
 from __future__ import annotations
@@ -48,6 +50,40 @@ def _finished_search() -> Path:
     return root / "run"
 
 
+@functools.cache
+def _finished_retraining() -> Path:
+    """A finished 2-iteration tiny retraining (16 px synthetic images, latent 16), made once per
+    process, with two damaged copies of its best.pt: ``inconsistent.pt`` (its recorded latent
+    size contradicts its config) and ``wrong_sizes.pt`` (sizes and config say gf 32, the
+    weights are gf 16)."""
+    import torch
+
+    from gan_nas_env.config import load_config
+    from gan_nas_env.training.retrain import retrain
+
+    root = Path(tempfile.mkdtemp(prefix="gan-nas-bad-inputs-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    out = root / "trained"
+    retrain(load_config("tiny", {"retrain.g_iters": 2, "retrain.eval_every": 2}), "e2gan", out,
+            progress=False)
+    (out / "run.lock").unlink(missing_ok=True)
+    ckpt = torch.load(out / "best.pt", weights_only=True)
+    torch.save({**ckpt, "model": {**ckpt["model"], "latent_dim": 32}}, out / "inconsistent.pt")
+    cfg = ckpt["config"]
+    torch.save({**ckpt, "model": {**ckpt["model"], "gf": 32},
+                "config": {**cfg, "retrain": {**cfg["retrain"], "gf": 32}}}, out / "wrong_sizes.pt")
+    return out
+
+
+def prepare(root: Path, setup: str) -> None:
+    """What a CLI case needs besides :func:`_files`: ``retrained`` copies a finished retraining
+    to ``root/trained``; anything else is a damage of a finished search (:func:`damaged_run`)."""
+    if setup == "retrained":
+        shutil.copytree(_finished_retraining(), root / "trained")
+    else:
+        damaged_run(root, setup)
+
+
 def damaged_run(root: Path, damage: str) -> None:
     """``root/run``: a finished search whose file ``damage`` is cut in half (``:truncate``) or,
     for ``results.sqlite``, has its third page overwritten."""
@@ -78,6 +114,26 @@ def _files(root: Path) -> None:
     (root / "utf16.yaml").write_text("train:\n  n_critic: 2\n", encoding="utf-16")
     (root / "twice.yaml").write_text("train:\n  n_critic: 2\ntrain:\n  g_lr: 0.001\n")
     (root / "key_twice.yaml").write_text("train:\n  n_critic: 2\n  n_critic: 3\n")
+    for key in ("proxy_hash", "config", "metrics"):
+        _table_file(root / f"no_{key}.npz", drop=key)
+    _table_file(root / "swapped_metrics.npz", metrics=["FID", "IS", "KID"])
+    _table_file(root / "small_table.npz")
+
+
+def _table_file(path: Path, drop: str | None = None, **meta_change: object) -> None:
+    """A two-row table of the tiny config (baseline and one cell) with its metadata changed."""
+    import json
+
+    from gan_nas_env.config import MODEL_CODE_VERSION, load_config
+    from gan_nas_env.evaluators.tabular import TABLE_FORMAT
+
+    cfg = load_config("tiny", {"env.fixed_gan_seed": 0})
+    meta = {"config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash(), "gan_seed": 0, "format": TABLE_FORMAT,
+            "metrics": ["IS", "FID", "KID"], "model_code": MODEL_CODE_VERSION, **meta_change}
+    meta.pop(drop or "", None)
+    np.savez_compressed(path, arch=np.array(["", "0 0 0 0"]), metrics=np.array([[1.0, 300.0, 0.3], [1.5, 200.0, 0.2]]),
+                        representation=np.zeros((2, 16), np.float16), seconds=np.ones((2, 2)),
+                        diverged=np.zeros(2, bool), meta=np.array(json.dumps(meta)))
 
 
 S = ["search", "--config", "tiny", "--episodes", "1", "--no-progress", "--out", "r"]
@@ -87,6 +143,7 @@ T = ["toy", "--steps", "10", "--out", "t"]
 R = ["retrain", "--config", "tiny", "--out", "rt", "--no-progress"]
 
 P = ["pbt", "--population", "1", "--iterations", "1", "--out", "p"]
+EV = ["evaluate", "--checkpoint", "trained/best.pt", "--out", "ev"]
 SEED_RANGE = "must be in [0, 2**32 - 1]"
 
 CLI_GROUPS: dict[str, dict[str, tuple]] = {
@@ -199,6 +256,40 @@ CLI_GROUPS: dict[str, dict[str, tuple]] = {
         "pbt given the E2GAN schedule": ([*P, "--env-kwargs", '{"overrides": ["search.explore_fraction=0.5"]}'],
                                          "does not use search.explore_fraction"),
     },
+    "benchmark tables": {
+        "table without proxy_hash": ([*B, "--env-kwargs", '{"table": "no_proxy_hash.npz"}'],
+                                     "no_proxy_hash.npz: its metadata lacks the key 'proxy_hash'"),
+        "table without config": ([*B, "--env-kwargs", '{"table": "no_config.npz"}'],
+                                 "no_config.npz: its metadata lacks the key 'config'"),
+        "table without metric names": ([*B, "--env-kwargs", '{"table": "no_metrics.npz"}'],
+                                       "no_metrics.npz: its metadata lacks the key 'metrics'"),
+        "table with swapped metric columns": ([*B, "--env-kwargs", '{"table": "swapped_metrics.npz"}'],
+                                              "its metric columns are ['FID', 'IS', 'KID'], not ['IS', 'FID', 'KID']"),
+    },
+    "evaluate a checkpoint under other settings": {
+        "another image size": ([*EV, "--set", "data.image_size=32", "--set", "model.bottom_width=4"],
+                               "data.image_size=32, but it was trained with data.image_size=16", "retrained"),
+        "another latent size": ([*EV, "--set", "model.latent_dim=32"],
+                                "model.latent_dim=32, but it was trained with model.latent_dim=16", "retrained"),
+        "other channels": ([*EV, "--set", "data.channels=3"],
+                           "data.channels=3, but it was trained with data.channels=1", "retrained"),
+        "another generator width": ([*EV, "--set", "retrain.gf=32"],
+                                    "retrain.gf=32, but it was trained with retrain.gf=16", "retrained"),
+        "another generator count": ([*EV, "--set", "model.num_generators=2"],
+                                    "model.num_generators=2, but it was trained with model.num_generators=1",
+                                    "retrained"),
+        "another data set": ([*EV, "--set", "data.name=fashion-mnist"],
+                             "data.name='fashion-mnist', but it was trained with data.name='synthetic'", "retrained"),
+        "another image size, beside the checkpoint": (
+            [*EV[:3], "--set", "data.image_size=32", "--set", "model.bottom_width=4"],
+            "data.image_size=32, but it was trained with data.image_size=16", "retrained"),
+        "a checkpoint contradicting itself": (["evaluate", "--checkpoint", "trained/inconsistent.pt", "--out", "ev"],
+                                              "contradicts itself: model.latent_dim=16 in its stored config, 32 in "
+                                              "its model sizes", "retrained"),
+        "weights that do not fit their sizes": (["evaluate", "--checkpoint", "trained/wrong_sizes.pt", "--out", "ev"],
+                                                "its weights do not fit the generator of the sizes it records",
+                                                "retrained"),
+    },
     "resume a damaged run": {
         "truncated model.zip": (RESUME, "checkpoint/model.zip cannot be read", "checkpoint/model.zip"),
         "truncated replay buffer": (RESUME, "replay_buffer.npz cannot be read", "checkpoint/replay_buffer.npz"),
@@ -209,7 +300,8 @@ CLI_GROUPS: dict[str, dict[str, tuple]] = {
     },
 }
 """Bad command lines by what they get wrong: case -> (argv, a fragment of the one-line message
-[, the file of a finished run (folder ``run``) damaged first: cut in half, or a page overwritten])."""
+[, what :func:`prepare` makes first: ``retrained`` (a finished retraining in ``trained``) or the
+file of a finished search (folder ``run``) damaged: cut in half, or a page overwritten])."""
 CLI_CASES = {case: v for group in CLI_GROUPS.values() for case, v in group.items()}
 
 
@@ -219,7 +311,8 @@ def test_cli_bad_input(case, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _files(tmp_path)
     if damage:
-        damaged_run(tmp_path, damage[0])
+        prepare(tmp_path, damage[0])
+    capsys.readouterr()  # what making the finished run printed is not the case's output
     before = snapshot(tmp_path)
     try:
         rc = main(argv)
@@ -242,11 +335,13 @@ def _env():
     return env
 
 
-def _api_cases() -> dict[str, tuple]:
+def _api_groups() -> dict[str, dict[str, tuple]]:
+    """Python-API cases by what they get wrong: case -> (function of the case folder, the
+    exception type (None: must not raise), a fragment of its message)."""
     from gan_nas_env.config import load_config
     from gan_nas_env.space import Architecture
 
-    return {
+    return {"Python API": {
         "config nan": (lambda p: load_config("tiny", {"train.g_lr": float("nan")}), UserError, "finite"),
         "config inf penalty": (lambda p: load_config("tiny", {"env.diverged_penalty": float("-inf")}),
                                UserError, "finite"),
@@ -269,7 +364,124 @@ def _api_cases() -> dict[str, tuple]:
                                "is not a readable checkpoint"),
         "truncated checkpoint": (lambda p: _load_generator(_truncated(p)), UserError,
                                  "is not a readable checkpoint"),
-    }
+    }, "action wrappers": {
+        "flat index 3.7": (lambda p: _wrapped("flat").step(3.7), UserError, "outside the action space Discrete(144)"),
+        "flat index 3.0": (lambda p: _wrapped("flat").step(3.0), UserError, "outside the action space Discrete(144)"),
+        "flat index True": (lambda p: _wrapped("flat").step(True), UserError, "outside the action space Discrete(144)"),
+        "flat index '3'": (lambda p: _wrapped("flat").step("3"), UserError, "outside the action space Discrete(144)"),
+        "NaN logits": (lambda p: _wrapped("continuous").step(np.full(14, np.nan)), UserError,
+                       "a NaN or infinite logit"),
+        "infinite logit": (lambda p: _wrapped("continuous").step(np.r_[np.inf, np.zeros(13)]), UserError,
+                           "a NaN or infinite logit"),
+        "logit outside [-1, 1]": (lambda p: _wrapped("continuous").step(np.r_[5.0, np.zeros(13)]), UserError,
+                                  "a logit outside [-1, 1]"),
+        "logits of shape (2, 7)": (lambda p: _wrapped("continuous").step(np.zeros((2, 7))), UserError,
+                                   "shape (2, 7)"),
+        "wrapped envs pass gymnasium's check_env and rebuild from their spec": (
+            lambda p: _check_wrapped_envs(), None, ""),
+    }, "benchmark tables": {
+        "table without proxy_hash": (lambda p: _bench(p / "no_proxy_hash.npz"), UserError,
+                                     "lacks the key 'proxy_hash'"),
+        "table without config": (lambda p: _bench(p / "no_config.npz"), UserError, "lacks the key 'config'"),
+        "table without metric names": (lambda p: _table(p / "no_metrics.npz"), UserError,
+                                       "lacks the key 'metrics'"),
+        "table with swapped metric columns": (lambda p: _table(p / "swapped_metrics.npz"), UserError,
+                                              "metric columns are ['FID', 'IS', 'KID']"),
+        "query of a prefix not stored": (lambda p: _table(p / "small_table.npz").query("1 1 1 1"), UserError,
+                                         "stores no row of '1 1 1 1'"),
+        "table replaced with the same modification time": (lambda p: _replaced_table(), None, ""),
+    }, "threads": {
+        "a second thread steps an env another thread is in": (lambda p: _two_threads(), UserError,
+                                                               "an env is not thread-safe"),
+    }, "evaluate a checkpoint under other settings": {
+        "another image size": (lambda p: _evaluate({"data.image_size": 32, "model.bottom_width": 4}, p),
+                               UserError, "data.image_size=32, but it was trained with data.image_size=16"),
+        "another latent size": (lambda p: _evaluate({"model.latent_dim": 32}, p), UserError,
+                                "model.latent_dim=32, but it was trained with model.latent_dim=16"),
+    }}
+
+
+def _api_cases() -> dict[str, tuple]:
+    """Every API case of :func:`_api_groups` by name."""
+    return {case: v for group in _api_groups().values() for case, v in group.items()}
+
+
+def _wrapped(kind):
+    from gan_nas_env.envs.wrappers import DiscreteToContinuousAction, FlatDiscreteAction
+
+    env = (FlatDiscreteAction if kind == "flat" else DiscreteToContinuousAction)(_env())
+    env.reset(seed=0)
+    return env
+
+
+def _check_wrapped_envs():
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env
+
+    import gan_nas_env  # noqa: F401
+    from gan_nas_env.envs.wrappers import DiscreteToContinuousAction, FlatDiscreteAction
+
+    for wrapper in (DiscreteToContinuousAction, FlatDiscreteAction):
+        env = wrapper(gym.make("GANCellSearch-v0", config="tiny", evaluator="fake"))
+        check_env(env, skip_render_check=True)
+        assert type(gym.make(env.spec)) is wrapper
+
+
+def _table(path):
+    from gan_nas_env.evaluators.tabular import Table
+
+    return Table.load(path)
+
+
+def _replaced_table():
+    """A table file replaced by another with the same modification time is read again."""
+    from gan_nas_env.evaluators.tabular import load_table
+
+    root = Path(tempfile.mkdtemp(prefix="gan-nas-bad-inputs-"))
+    try:
+        path = root / "table.npz"
+        _table_file(path)
+        first = load_table(path)
+        st = path.stat()
+        _table_file(path, gan_seed=1)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        second = load_table(path)
+        assert first.meta["gan_seed"] == 0 and second.meta["gan_seed"] == 1, "the old table was served"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _two_threads():
+    """Step an env from a second thread while the first is inside its evaluator."""
+    import threading
+
+    from gan_nas_env.evaluators import FakeEvaluator
+
+    class Held(FakeEvaluator):
+        def step(self, cell):
+            inside.set()
+            assert release.wait(60)
+            return super().step(cell)
+
+    from gan_nas_env.envs.search_env import GANCellSearchEnv
+
+    inside, release = threading.Event(), threading.Event()
+    env = GANCellSearchEnv("tiny", evaluator=Held(16))
+    env.reset(seed=0)
+    worker = threading.Thread(target=env.step, args=([0] * 6,), name="first")
+    worker.start()
+    try:
+        assert inside.wait(60)
+        env.step([1, 0, 0, 0, 0, 0])
+    finally:
+        release.set()
+        worker.join(60)
+
+
+def _evaluate(overrides, root):
+    from gan_nas_env.training.checkpoint_eval import evaluate_checkpoint
+
+    return evaluate_checkpoint(_finished_retraining() / "best.pt", overrides, num_samples=64, out=root / "ev")
 
 
 def _bench(path):
@@ -319,9 +531,12 @@ def test_api_bad_input(case, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _files(tmp_path)
     before = snapshot(tmp_path)
-    with pytest.raises(exc_type) as info:
+    if exc_type is None:
         fn(tmp_path)
-    assert fragment.lower() in str(info.value).lower()
+    else:
+        with pytest.raises(exc_type) as info:
+            fn(tmp_path)
+        assert fragment.lower() in str(info.value).lower()
     assert snapshot(tmp_path) == before
 
 

@@ -33,6 +33,28 @@ def test_bad_input_judges_exit_message_traceback_and_files(rel, tmp_path, monkey
     assert cases["api ok"]["ok"] is True and cases["api wrong type"]["ok"] is False
 
 
+def test_api_cases_by_class_and_cases_that_must_not_raise(rel, tmp_path, monkeypatch):
+    def writes(p):
+        (p / "new").write_text("x")
+        raise ValueError("refused, but wrote a file first")
+
+    groups = {"tables": {"refused": (lambda p: {}["k"], KeyError, "k"),
+                         "refused after writing": (writes, ValueError, "refused")},
+              "wrappers": {"returns": (lambda p: None, None, ""),
+                           "raises although it must not": (lambda p: int("x"), None, "")}}
+    fake = SimpleNamespace(CLI_GROUPS={}, _files=lambda root: None, _api_groups=lambda: groups)
+    monkeypatch.setattr(rel, "_catalogue", lambda: fake)
+    cases = {c["case"]: c for c in rel.bad_input(tmp_path, lambda s: None)}
+    assert cases["refused"]["class"] == "bad input: tables" and cases["refused"]["ok"] is True
+    assert cases["refused after writing"]["ok"] is False and cases["refused after writing"]["written"] == ["new"]
+    assert cases["returns"]["class"] == "bad input: wrappers" and cases["returns"]["ok"] is True
+    assert cases["returns"]["expected"] == "runs without an error, nothing written"
+    bad = cases["raises although it must not"]
+    assert bad["ok"] is False and bad["raised"] == "ValueError"
+    md = rel.report({"parts": {"bad-input": _part(list(cases.values()))}})
+    assert "| bad input: wrappers | 2 | 1 | 1 | 0 |" in md and "| returned |" in md
+
+
 def _part(cases):
     return {"cases": cases, "wall_s": 3.0, "provenance": {
         "machine": {"cpu": "Test CPU", "cores": 2, "gpu": None}, "version": "0.0",
