@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gan_nas_env.metrics.score import METRIC_KEYS as METRIC_KEYS  # re-exported (tabular)
 from gan_nas_env.space import Cell
 
 if TYPE_CHECKING:

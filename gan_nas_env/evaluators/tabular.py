@@ -32,10 +32,22 @@ import numpy as np
 
 from gan_nas_env.config import MODEL_CODE_VERSION, Config, load_config
 from gan_nas_env.errors import UserError
-from gan_nas_env.evaluators.base import METRIC_KEYS, Evaluation, Evaluator
+from gan_nas_env.evaluators.base import Evaluation, Evaluator
 from gan_nas_env.evaluators.store import ResultsStore
+from gan_nas_env.metrics.score import (
+    FID,
+    FID_COL,
+    IS,
+    IS_COL,
+    KID,
+    KID_COL,
+    METRIC_KEYS,
+    SCORE_KEYS,
+    score_columns,
+    score_of,
+)
 from gan_nas_env.resources import ASSET_DIR
-from gan_nas_env.space import CELL_WIDTHS, SPACE, Architecture, ArchitectureError, Cell
+from gan_nas_env.space import CELL_WIDTHS, NUM_CELLS, SPACE, Architecture, ArchitectureError, Cell
 
 if TYPE_CHECKING:
     from gan_nas_env.evaluators.final import FinalRows
@@ -145,7 +157,7 @@ def export_table(store: ResultsStore, cfg: Config, path: str | Path,
     tmp = Path(str(path) + ".tmp")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(path)
-    return sum(prefix_depth(r["arch"]) == 3 for r in rows)
+    return sum(prefix_depth(r["arch"]) == NUM_CELLS for r in rows)
 
 
 def restore_store(table: Table, store: ResultsStore) -> int:
@@ -311,7 +323,7 @@ class Table:
                 self._finals.budget = final.get("budget")
         if "final_grid_q" in z:
             self._final_grid = _unpack(z, "final_grid")
-        depths = [d for d in (1, 2, 3) if f"grid{d}_q" in z]
+        depths = [d for d in range(1, NUM_CELLS + 1) if f"grid{d}_q" in z]
         if depths:
             from gan_nas_env.evaluators.surrogate import Surrogate
 
@@ -344,24 +356,26 @@ class Table:
         rows = self._final_by_arch().get(arch)
         if rows is not None:
             m = rows.mean(0)
-            return {"IS": float(m[0]), "FID": float(m[1]), "score": float(m[0] - self.alpha * m[1]),
-                    "measured": True, "seeds": len(rows)}
+            return {IS: float(m[IS_COL]), FID: float(m[FID_COL]),
+                    "score": float(score_columns(m, self.alpha)), "measured": True, "seeds": len(rows)}
         if self._final_grid is None:
             return None
-        m = self._final_grid[SPACE.index(Architecture.parse(arch))]
-        return {"IS": float(m[0]), "FID": float(m[1]), "score": float(m[0] - self.alpha * m[1]),
-                "measured": False, "seeds": 0}
+        m = self._final_grid[SPACE.index(Architecture.parse(arch))]  # SCORE_KEYS columns
+        return {IS: float(m[IS_COL]), FID: float(m[FID_COL]),
+                "score": float(score_columns(m, self.alpha, SCORE_KEYS)), "measured": False, "seeds": 0}
 
     def _final_at(self, arch: str, iters: int) -> dict[str, Any] | None:
         """Measured metrics of ``arch`` at checkpoint ``iters`` (seed mean of the rows reaching it)."""
+        from gan_nas_env.evaluators.final import CURVE_KEYS, WALL_COL
+
         assert self._finals is not None
         at = self._finals.at(iters)  # CheckpointError names the stored checkpoints
-        mine = np.array([a == arch for a in self._finals.archs]) & ~np.isnan(at[:, 1])
+        mine = np.array([a == arch for a in self._finals.archs]) & ~np.isnan(at[:, FID_COL])
         if not mine.any():
             return None
-        m = at[mine].mean(0)
-        return {"IS": float(m[0]), "FID": float(m[1]), "KID": float(m[2]),
-                "score": float(m[0] - self.alpha * m[1]), "wall_s": float(m[3]),
+        m = at[mine].mean(0)  # CURVE_KEYS columns
+        return {IS: float(m[IS_COL]), FID: float(m[FID_COL]), KID: float(m[KID_COL]),
+                "score": float(score_columns(m, self.alpha, CURVE_KEYS)), "wall_s": float(m[WALL_COL]),
                 "measured": True, "seeds": int(mine.sum()), "iters": int(iters)}
 
     def uniform_sample(self, default_draws: int | None = None) -> list[str]:
@@ -418,7 +432,7 @@ class Table:
 
     def complete(self) -> list[str]:
         """Full (3-cell) architectures in the table."""
-        return [a for a in self.archs if prefix_depth(a) == 3]
+        return [a for a in self.archs if prefix_depth(a) == NUM_CELLS]
 
     def row(self, arch: str) -> int:
         """The row of a stored prefix; :class:`NotInTableError` (a ``KeyError``) for any other."""
@@ -441,8 +455,7 @@ class Table:
         i = self.row(arch)
         if self.diverged[i]:
             return float("nan")
-        m = self.metrics[i]
-        return float(m[0] - (self.alpha if alpha is None else alpha) * m[1])
+        return float(score_columns(self.metrics[i], self.alpha if alpha is None else alpha))
 
     def proxy_score(self, arch: Architecture) -> tuple[float, bool]:
         """``IS - alpha * FID`` of any prefix at the proxy, and whether it was measured.
@@ -451,8 +464,7 @@ class Table:
         """
         if str(arch) in self.index:
             return self.score(str(arch)), True
-        m = self.surrogate().predict(arch).metrics
-        return float(m["IS"] - self.alpha * m["FID"]), False
+        return score_of(self.surrogate().predict(arch).metrics, self.alpha), False
 
     def query(self, arch: str) -> dict[str, Any]:
         """NATS-Bench style record of a stored prefix: metrics, score and cost.
@@ -465,7 +477,7 @@ class Table:
         """
         i = self.row(arch)
         chain = [str(Architecture.parse(arch).prefix(d)) for d in range(1, prefix_depth(arch) + 1)]
-        final = self.final(arch) if prefix_depth(arch) == 3 else None
+        final = self.final(arch) if prefix_depth(arch) == NUM_CELLS else None
         return {**({"final": final} if final is not None else {}),
             "arch": arch, **{k: float(v) for k, v in zip(METRIC_KEYS, self.metrics[i])},
             "score": self.score(arch), "diverged": bool(self.diverged[i]),
@@ -491,7 +503,7 @@ def landscape(table: Table) -> np.ndarray:
     from gan_nas_env.space import SPACE
 
     pred = table.surrogate().predict_all()
-    scores = pred[:, 0] - table.alpha * pred[:, 1]
+    scores = score_columns(pred, table.alpha)
     for arch in table.complete():
         scores[SPACE.index(Architecture.parse(arch))] = table.score(arch)
     return scores
