@@ -22,6 +22,7 @@ import yaml
 
 from gan_nas_env.errors import UserError
 from gan_nas_env.resources import CONFIG_DIR  # re-exported: agents read configs/agents here
+from gan_nas_env.space import NUM_CELLS
 
 
 class ConfigError(UserError, ValueError):
@@ -504,10 +505,11 @@ def validate(cfg: Config, source: str = "config") -> None:
     _validate_samples_and_seeds(cfg, source)
     if cfg.data.channels not in (1, 3):
         raise ConfigError(f"{source}: data.channels must be 1 or 3, got {cfg.data.channels}")
-    if cfg.data.image_size != cfg.model.bottom_width * 8:
+    if cfg.data.image_size != cfg.model.bottom_width * 2**NUM_CELLS:
         raise ConfigError(
-            f"{source}: data.image_size ({cfg.data.image_size}) must be 8 x model.bottom_width "
-            f"({cfg.model.bottom_width}) because each of the 3 cells upsamples x2"
+            f"{source}: data.image_size ({cfg.data.image_size}) must be {2**NUM_CELLS} x "
+            f"model.bottom_width ({cfg.model.bottom_width}) because each of the {NUM_CELLS} cells "
+            "upsamples x2"
         )
     _validate_optimisation(cfg, source)
     if not 0.0 <= cfg.search.explore_fraction <= 1.0:
