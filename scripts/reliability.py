@@ -125,7 +125,7 @@ def bad_input(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any]
             progress(f"bad input: {name}")
             folder = tmp / f"cli-{len(cases)}"
             folder.mkdir()
-            cat._files(folder)
+            cat.make_files(folder)
             if setup:
                 cat.prepare(folder, setup[0])  # a finished run to evaluate, or one damaged
             before = snapshot(folder)
@@ -143,7 +143,7 @@ def bad_input(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any]
                           "command": "gan-nas " + " ".join(argv),
                           "expected": "exit 2, one line naming what is wrong, nothing written",
                           **got, "ok": ok})
-    groups = cat._api_groups() if hasattr(cat, "_api_groups") else {"Python API": cat._api_cases()}
+    groups = cat.api_groups() if hasattr(cat, "api_groups") else {"Python API": cat.api_cases()}
     for group, items in groups.items():
         for name, (fn, exc_type, fragment) in items.items():
             progress(f"bad input (API): {name}")
@@ -155,7 +155,7 @@ def _api_case(cat: Any, folder: Path, group: str, name: str, fn: Callable[[Path]
               exc_type: type[BaseException] | None, fragment: str) -> dict[str, Any]:
     """One Python-API case in ``folder``: what it raised (or that it must not raise), files written."""
     folder.mkdir()
-    cat._files(folder)
+    cat.make_files(folder)
     before = snapshot(folder)
     cwd = os.getcwd()
     os.chdir(folder)

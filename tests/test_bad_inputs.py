@@ -76,7 +76,7 @@ def _finished_retraining() -> Path:
 
 
 def prepare(root: Path, setup: str) -> None:
-    """What a CLI case needs besides :func:`_files`: ``retrained`` copies a finished retraining
+    """What a CLI case needs besides :func:`make_files`: ``retrained`` copies a finished retraining
     to ``root/trained``; anything else is a damage of a finished search (:func:`damaged_run`)."""
     if setup == "retrained":
         shutil.copytree(_finished_retraining(), root / "trained")
@@ -98,7 +98,7 @@ def damaged_run(root: Path, damage: str) -> None:
     path.write_bytes(bytes(data))
 
 
-def _files(root: Path) -> None:
+def make_files(root: Path) -> None:
     (root / "a_file").write_text("not a folder")
     (root / "garbage.npz").write_bytes(b"this is not a table")
     (root / "garbage.pt").write_bytes(b"this is not a checkpoint")
@@ -309,7 +309,7 @@ CLI_CASES = {case: v for group in CLI_GROUPS.values() for case, v in group.items
 def test_cli_bad_input(case, tmp_path, monkeypatch, capsys):
     argv, fragment, *damage = CLI_CASES[case]
     monkeypatch.chdir(tmp_path)
-    _files(tmp_path)
+    make_files(tmp_path)
     if damage:
         prepare(tmp_path, damage[0])
     capsys.readouterr()  # what making the finished run printed is not the case's output
@@ -335,7 +335,7 @@ def _env():
     return env
 
 
-def _api_groups() -> dict[str, dict[str, tuple]]:
+def api_groups() -> dict[str, dict[str, tuple]]:
     """Python-API cases by what they get wrong: case -> (function of the case folder, the
     exception type (None: must not raise), a fragment of its message)."""
     from gan_nas_env.config import load_config
@@ -401,9 +401,9 @@ def _api_groups() -> dict[str, dict[str, tuple]]:
     }}
 
 
-def _api_cases() -> dict[str, tuple]:
-    """Every API case of :func:`_api_groups` by name."""
-    return {case: v for group in _api_groups().values() for case, v in group.items()}
+def api_cases() -> dict[str, tuple]:
+    """Every API case of :func:`api_groups` by name."""
+    return {case: v for group in api_groups().values() for case, v in group.items()}
 
 
 def _wrapped(kind):
@@ -522,14 +522,14 @@ def _store(path):
     return ResultsStore(path)
 
 
-API_CASES = list(_api_cases())
+API_CASES = list(api_cases())
 
 
 @pytest.mark.parametrize("case", API_CASES)
 def test_api_bad_input(case, tmp_path, monkeypatch):
-    fn, exc_type, fragment = _api_cases()[case]
+    fn, exc_type, fragment = api_cases()[case]
     monkeypatch.chdir(tmp_path)
-    _files(tmp_path)
+    make_files(tmp_path)
     before = snapshot(tmp_path)
     if exc_type is None:
         fn(tmp_path)

@@ -21,8 +21,8 @@ def test_bad_input_judges_exit_message_traceback_and_files(rel, tmp_path, monkey
         "wrong fragment": (["toy", "--steps", "0", "--out", "t"], "a message it does not print"),
         "no error at all": (["toy", "--steps", "5", "--out", "t"], "anything"),
     }}
-    fake = SimpleNamespace(CLI_GROUPS=groups, _files=lambda root: (root / "f").write_text("x"),
-                           _api_cases=lambda: {"api ok": (lambda p: int("x"), ValueError, "invalid literal"),
+    fake = SimpleNamespace(CLI_GROUPS=groups, make_files=lambda root: (root / "f").write_text("x"),
+                           api_cases=lambda: {"api ok": (lambda p: int("x"), ValueError, "invalid literal"),
                                                "api wrong type": (lambda p: int("x"), KeyError, "invalid")})
     monkeypatch.setattr(rel, "_catalogue", lambda: fake)
     cases = {c["case"]: c for c in rel.bad_input(tmp_path, lambda s: None)}
@@ -42,7 +42,7 @@ def test_api_cases_by_class_and_cases_that_must_not_raise(rel, tmp_path, monkeyp
                          "refused after writing": (writes, ValueError, "refused")},
               "wrappers": {"returns": (lambda p: None, None, ""),
                            "raises although it must not": (lambda p: int("x"), None, "")}}
-    fake = SimpleNamespace(CLI_GROUPS={}, _files=lambda root: None, _api_groups=lambda: groups)
+    fake = SimpleNamespace(CLI_GROUPS={}, make_files=lambda root: None, api_groups=lambda: groups)
     monkeypatch.setattr(rel, "_catalogue", lambda: fake)
     cases = {c["case"]: c for c in rel.bad_input(tmp_path, lambda s: None)}
     assert cases["refused"]["class"] == "bad input: tables" and cases["refused"]["ok"] is True
