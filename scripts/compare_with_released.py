@@ -60,6 +60,7 @@ from gan_nas_env.space import (  # noqa: E402
     AUTOGAN_ARCH,
     E2GAN_ARCH,
     NORM_CHOICES,
+    NUM_CELLS,
     SPACE,
     UP_CHOICES,
     Architecture,
@@ -354,7 +355,7 @@ def compare_generator(
     z = torch.randn(BATCH, LATENT, generator=torch.Generator().manual_seed(seed + 1))
     key = (label, gf, bottom_width)
     out = []
-    for stage in range(4):
+    for stage in range(NUM_CELLS + 1):
         cells = arch.cells[:stage]
         set_released_stage(rel, arch, stage)
         ours = Generator(arch.prefix(stage) if stage else None, LATENT, gf, bottom_width, CHANNELS).eval()
@@ -517,7 +518,7 @@ def fixture_generator(shared_gan: ModuleType, arch: Architecture, seed: int) -> 
     weights = {k: v.clone() for k, v in rel.state_dict().items()}
     z = torch.randn(f["batch"], f["latent"], generator=torch.Generator().manual_seed(seed + 1))
     stages = []
-    for stage in range(4):
+    for stage in range(NUM_CELLS + 1):
         skip_ins = set_released_stage(rel, arch, stage)
         used, _ = forward_usage(rel, lambda: rel(z, eval=True))
         images, state = _float64_outputs(rel, lambda: rel(z.double(), eval=True))
@@ -535,7 +536,7 @@ def fixture_discriminator(shared_gan: ModuleType, seed: int) -> dict[str, Any]:
     rel = released_discriminator(shared_gan, f["df"], f["bottom_width"], seed, gen)
     weights = {k: v.clone() for k, v in rel.state_dict().items()}
     stages = []
-    for stage in (1, 2, 3):
+    for stage in range(1, NUM_CELLS + 1):
         rel.cur_stage = stage - 1
         res = f["bottom_width"] * 2**stage
         x = torch.rand(f["batch"], CHANNELS, res, res, generator=gen) * 2 - 1
@@ -636,9 +637,9 @@ def run_comparisons(
     for k, (label, arch) in enumerate(published):
         for bw in (4, 6):
             results += compare_generator(shared_gan, label, arch, 256, bw, seed + 100 + 10 * k + bw)
-    results += compare_discriminator(shared_gan, 64, 4, (1, 2, 3), seed + 200)
+    results += compare_discriminator(shared_gan, 64, 4, tuple(range(1, NUM_CELLS + 1)), seed + 200)
     for bw in (4, 6):
-        results += compare_discriminator(shared_gan, 128, bw, (3,), seed + 300 + bw)
+        results += compare_discriminator(shared_gan, 128, bw, (NUM_CELLS,), seed + 300 + bw)
     return results
 
 
