@@ -77,8 +77,9 @@ def measure(config: str, episodes: int, threads: int, policy: str, load: int) ->
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     env.pop("OMP_WAIT_POLICY", None)
     env.pop("OMP_NUM_THREADS", None)  # train.threads decides, as for a user
-    if POLICIES[policy]:
-        env["OMP_WAIT_POLICY"] = POLICIES[policy]
+    wait_policy = POLICIES[policy]
+    if wait_policy is not None:
+        env["OMP_WAIT_POLICY"] = wait_policy
     burners = [subprocess.Popen([sys.executable, "-m", "benchmarks.contention", "--burn"],
                                 env={**os.environ, "OMP_NUM_THREADS": "1"}) for _ in range(load)]
     try:
