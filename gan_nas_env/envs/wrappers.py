@@ -18,6 +18,11 @@ from gymnasium import spaces
 from gan_nas_env.envs.search_env import ActionError
 
 
+def _shown(action: Any) -> str:
+    """``repr(action)`` on one line (numpy wraps the repr of a long array over several)."""
+    return " ".join(repr(action).split())
+
+
 def _nvec(env: gym.Env) -> np.ndarray:
     space = env.action_space
     if not isinstance(space, spaces.MultiDiscrete):
@@ -57,7 +62,7 @@ class DiscreteToContinuousAction(gym.ActionWrapper, gym.utils.RecordConstructorA
             bad = f"a logit outside [-1, 1] ({float(logits[np.abs(logits) > 1.0][0])})"
         if bad:
             raise ActionError(
-                f"action {action!r} is outside the action space Box(-1, 1, ({self._n_logits},)) of "
+                f"action {_shown(action)} is outside the action space Box(-1, 1, ({self._n_logits},)) of "
                 f"{type(self).__name__}: {bad}; expected {self._n_logits} logits (finite numbers in [-1, 1])"
             )
         groups = np.split(logits.astype(np.float64), self._splits)
@@ -85,7 +90,7 @@ class FlatDiscreteAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
             and np.issubdtype(np.asarray(action).dtype, np.integer))
         if not integral or not 0 <= int(action) < self._n_actions:
             raise ActionError(
-                f"action {action!r} is outside the action space Discrete({self._n_actions}) of "
+                f"action {_shown(action)} is outside the action space Discrete({self._n_actions}) of "
                 f"{type(self).__name__}: expected one integer in [0, {self._n_actions})"
             )
         return np.array(np.unravel_index(int(action), tuple(self.nvec)), dtype=np.int64)
