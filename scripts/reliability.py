@@ -14,8 +14,8 @@ in a fresh folder, on the ``tiny`` config with real training (no fake evaluator)
                  (a small tmpfs; needs root), each resumed and compared bit for bit with an
                  uninterrupted run
 
-    python scripts/reliability.py                      # every part (about 15 min on 2 cores)
-    python scripts/reliability.py --parts bad-input    # one part again (about 6 min); the others are kept
+    python scripts/reliability.py                      # every part (about 18 min on 2 busy cores)
+    python scripts/reliability.py --parts bad-input    # one part again (about 9 min); the others are kept
     python scripts/reliability.py --report             # docs/reliability.md from the JSON only
 
 Each finished part is written to ``docs/reliability/reliability.json`` at once (with the
@@ -411,7 +411,7 @@ PARTS: dict[str, Callable[[Path, Callable[[str], None]], list[dict[str, Any]]]] 
 
 
 # -- report -----------------------------------------------------------------------------------
-TMP_RE = re.compile(r"/tmp/reliability-[a-z-]+-[A-Za-z0-9_]+")
+TMP_RE = re.compile(r"/tmp/(?:reliability-[a-z-]+|gan-nas-bad-inputs)-[A-Za-z0-9_]+")  # temporary folders
 
 
 def _cell(text: Any, limit: int = 0) -> str:

@@ -1,6 +1,6 @@
 """scripts/reliability.py: how it judges a case, its report, and its part selection.
 
-The full run (every hostile case, kills, a full disk) takes about 12 minutes and is run
+The full run (every hostile case, kills, a full disk) takes about 18 minutes and is run
 by hand (docs/reliability.md); here the judging runs on two real bad command lines.
 """
 
@@ -65,7 +65,8 @@ def test_report_counts_by_class_and_hides_the_temporary_folder(rel):
     data = {"parts": {
         "run-folder": _part([
             {"class": "kept", "case": "a", "expected": "exit 2", "rc": 2, "traceback": False,
-             "message": "gan-nas search: error: /tmp/reliability-run-folder-ab_12/case-0 holds a run",
+             "message": "gan-nas search: error: /tmp/reliability-run-folder-ab_12/case-0 holds a run "
+                        "(/tmp/gan-nas-bad-inputs-x_1/trained)",
              "ok": True},
             {"class": "kept", "case": "b | c", "expected": "exit 2", "rc": 1, "traceback": True,
              "written": ["x"], "message": "boom", "ok": False}]),
@@ -74,7 +75,7 @@ def test_report_counts_by_class_and_hides_the_temporary_folder(rel):
     md = rel.report(data)
     assert "| kept | 2 | 1 | 1 | 0 |" in md and "| disk full | 1 | 0 | 0 | 1 |" in md
     assert "| **all** | **3** | **1** | **1** | **1** |" in md
-    assert "/tmp/reliability" not in md and "$TMP/case-0 holds a run" in md
+    assert "/tmp/reliability" not in md and "$TMP/case-0 holds a run ($TMP/trained)" in md
     assert "b \\| c" in md and "exit 1, traceback, wrote x" in md and "**NO**" in md
 
 
