@@ -1,0 +1,521 @@
+#!/usr/bin/env python
+"""Candidate evaluators, measured side by side against a final ranking (issue 28, item 2).
+
+Every candidate scores the same architectures: the table's uniform sample with a final row
+of the reference protocol. Each is reported with its cost in seconds per architecture (and
+as a fraction of a final row's) and with Kendall tau and Spearman against the reference
+ranking (seeded bootstrap 95% intervals, resampling architectures; the same resamples for
+every candidate). The goal: Kendall tau >= 0.6 at <= 10% of a final row's cost.
+
+References (``--reference``), both ranked by the score ``IS - alpha FID`` of the seed-0 row:
+
+- ``v1``: the 1,000-iteration final (``configs/final-fmnist.yaml``,
+  ``docs/validity/finals.json``); a row's cost is its ``train_s``.
+- ``v2``: the last checkpoint of the learning curves of final protocol v2
+  (``configs/final-fmnist-v2.yaml``, ``docs/validity/finals_v2.json``), for the
+  architectures whose row reaches it; a row's cost is its ``wall_s`` there.
+
+Candidates (each value oriented so that higher predicts better; a value that cannot be
+computed ranks last):
+
+- the table's progressive proxy, the complete 3-cell prefix's row, by the score, FID, IS
+  and KID; cost: train + score seconds of its three cells;
+- zero-cost: the generator's parameters and FLOPs (``gan_nas_env.bench.generator_cost`` at
+  the final protocol's widths; more is predicted better), and NASWOT (Mellor et al. 2021)
+  at initialisation: log|K| of the ReLU activation patterns of a batch of latent codes,
+  averaged over init seeds (its seconds measured here);
+- the hand-made rule "cells without instance norm" (the count; a baseline, not a method);
+- a surrogate (the project's gradient-boosted trees on the one-hot encoding, predicting
+  final IS and FID) scored out of fold: no held-out architecture's rows are in its training
+  set; it costs nothing per new architecture but needs its training rows;
+- v2 only: the score after K iterations of the same training (the curves' early
+  checkpoints; cost: the curve's ``wall_s`` at K) and a power-law fit
+  ``y(t) = a + b t^-c`` of IS and FID on the checkpoints up to K, extrapolated to the last.
+
+Writes ``docs/validity/evaluators_<reference>.json`` (with provenance), ``.md`` and the
+cost/rank frontier ``.png``::
+
+    python scripts/evaluator_study.py --reference v1
+    python scripts/evaluator_study.py --reference v2   # rerun as v2 rows arrive
+"""
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from validity import rank_corr  # noqa: E402
+
+from gan_nas_env.bench import Widths, generator_cost  # noqa: E402
+from gan_nas_env.config import load_config  # noqa: E402
+from gan_nas_env.evaluators.final import CURVE_KEYS, GRID_KEYS, WALL_COL, FinalRows  # noqa: E402
+from gan_nas_env.evaluators.tabular import Table, load_table  # noqa: E402
+from gan_nas_env.metrics.score import FID, IS, KID, score_columns, score_of  # noqa: E402
+from gan_nas_env.provenance import provenance  # noqa: E402
+from gan_nas_env.space import NORM_CHOICES, Architecture  # noqa: E402
+
+DOCS = Path("docs/validity")
+GOAL_TAU = 0.6
+GOAL_FRACTION = 0.10
+UNIFORM_DRAWS = 150  # the final rows' uniform sample (scripts/validity.py)
+EARLY_ITERS = (500, 1000, 2000, 3000, 5000)
+MIN_FIT_POINTS = 3  # a + b t^-c has three parameters
+MIN_SURROGATE_ROWS = 10
+MIN_JUDGED = 10  # fewer reference architectures: point estimates only, no goal verdict
+INSTANCE_NORM = NORM_CHOICES.index("in")
+REPS = 2000
+LABELS = {"v1": "against v1 (early training): the 1,000-iteration final, configs/final-fmnist.yaml",
+          "v2": "against v2: the last checkpoint of the learning curves, configs/final-fmnist-v2.yaml"}
+
+
+@dataclass
+class Reference:
+    """The reference ranking: architectures, their final score and a final row's seconds."""
+
+    name: str
+    archs: list[str]
+    score: np.ndarray  # higher is better
+    cost_s: np.ndarray  # seconds of each architecture's final row
+    detail: dict[str, Any]
+
+
+@dataclass
+class Candidate:
+    """A candidate evaluator's value of every reference architecture (higher: predicted better)."""
+
+    name: str
+    family: str
+    values: np.ndarray
+    cost_s: np.ndarray  # seconds per architecture
+    note: str = ""
+
+
+# -- statistics ---------------------------------------------------------------------------
+def rank_last(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``values`` with every non-finite value below the smallest finite one; and their count."""
+    v = np.asarray(values, float).copy()
+    bad = ~np.isfinite(v)
+    if bad.any():
+        v[bad] = (np.min(v[~bad]) - 1.0) if (~bad).any() else 0.0
+    return v, int(bad.sum())
+
+
+def rank_stats(x: np.ndarray, y: np.ndarray, reps: int = REPS, seed: int = 0) -> dict[str, Any]:
+    """Kendall tau and Spearman of ``x`` vs ``y``: values from 3 rows, bootstrap intervals from 4.
+
+    The intervals are :func:`validity.rank_corr`'s (resampling architectures, seeded: every
+    candidate of one reference gets the same resamples).
+    """
+    from scipy.stats import kendalltau, spearmanr
+
+    out = rank_corr(x, y, reps, seed)
+    for name, fn in (("kendall", kendalltau), ("spearman", spearmanr)):
+        if name not in out and len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+            out[name] = {"value": float(fn(x, y).statistic), "ci": None}
+    return out
+
+
+def evaluate(ref: Reference, cands: list[Candidate], reps: int = REPS, seed: int = 0) -> list[dict[str, Any]]:
+    """One result row per candidate: cost, fraction of a final row's cost, tau, Spearman, goal.
+
+    The rows are in order of cost, numbered ``id`` from 1 (the plot's labels).
+    """
+    final_s = float(np.mean(ref.cost_s))
+    rows: list[dict[str, Any]] = []
+    for c in cands:
+        values, failed = rank_last(c.values)
+        stats = rank_stats(values, ref.score, reps, seed)
+        cost = float(np.mean(c.cost_s))
+        tau = stats.get("kendall", {}).get("value")
+        ci = stats.get("kendall", {}).get("ci")
+        rows.append({"name": c.name, "family": c.family, "note": c.note, "n": len(values),
+                     "failed": failed, "cost_s": cost, "cost_fraction": cost / final_s,
+                     "kendall": stats.get("kendall"), "spearman": stats.get("spearman"),
+                     "meets_goal": bool(tau is not None and tau >= GOAL_TAU and len(values) >= MIN_JUDGED
+                                        and cost / final_s <= GOAL_FRACTION),
+                     "ci_clears_goal": bool(ci is not None and ci[0] >= GOAL_TAU
+                                            and cost / final_s <= GOAL_FRACTION)})
+    rows.sort(key=lambda r: r["cost_s"])
+    for i, r in enumerate(rows, 1):
+        r["id"] = i
+    return rows
+
+
+# -- references ---------------------------------------------------------------------------
+def _seed0(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["arch"]: r for r in rows if int(r["seed"]) == 0}
+
+
+def reference_v1(table: Table, finals: dict[str, Any], draws: int = UNIFORM_DRAWS) -> Reference:
+    """The uniform sample's seed-0 rows of the 1,000-iteration final."""
+    f0 = _seed0(finals["rows"])
+    archs = [a for a in table.uniform_sample(draws) if a in f0 and a in table.index]
+    return Reference("v1", archs, np.array([score_of(f0[a], table.alpha) for a in archs]),
+                     np.array([float(f0[a]["train_s"]) for a in archs]),
+                     {"final_hash": finals["final_hash"], "cpus": sorted({str(f0[a].get("cpu")) for a in archs})})
+
+
+def reference_v2(table: Table, rows: FinalRows, budget: int, draws: int = UNIFORM_DRAWS) -> Reference:
+    """The uniform sample's seed-0 curves that reach ``budget``, scored there."""
+    at = rows.at(budget)
+    reach = {a: i for i, (a, s) in enumerate(zip(rows.archs, rows.seeds))
+             if s == 0 and np.isfinite(at[i, CURVE_KEYS.index(FID)])}
+    archs = [a for a in table.uniform_sample(draws) if a in reach and a in table.index]
+    idx = [reach[a] for a in archs]
+    return Reference("v2", archs, score_columns(at[idx], table.alpha, CURVE_KEYS), at[idx, WALL_COL],
+                     {"final_hash": rows.final_hash, "budget": budget, "rows_in_file": len(rows.archs),
+                      "row_index": idx})
+
+
+# -- candidates ---------------------------------------------------------------------------
+def proxy_candidates(table: Table, archs: list[str]) -> list[Candidate]:
+    """The table's progressive proxy (complete prefix) by score, FID, IS and KID."""
+    q = [table.query(a) for a in archs]
+    cost = np.array([r["cumulative_s"] for r in q])
+    get = lambda k: np.array([np.nan if r["diverged"] else r[k] for r in q])  # noqa: E731
+    note = "the table's row of the 3-cell prefix; cost: train + score s of its 3 cells"
+    return [Candidate("proxy score (IS - alpha FID)", "proxy", get("score"), cost, note),
+            Candidate("proxy FID", "proxy", -get(FID), cost, note),
+            Candidate("proxy IS", "proxy", get(IS), cost, note),
+            Candidate("proxy KID", "proxy", -get(KID), cost, note)]
+
+
+def naswot(arch: Architecture, widths: Widths, seeds: tuple[int, ...], batch: int = 64) -> float:
+    """NASWOT log|K_H| of the generator at init, mean over ``seeds``.
+
+    Every ReLU of the generator reads the output of a norm layer (``n1``, ``n2`` of each
+    cell, the head's BatchNorm): their signs are the activation pattern. ``K_H[i, j]``
+    counts the units where latents ``i`` and ``j`` agree (Mellor et al. 2021). The model is
+    in training mode (batch statistics), as when training starts; the latents are fixed.
+    """
+    import torch
+
+    from gan_nas_env.models.generator import Generator, GeneratorCell
+
+    z = torch.randn(batch, widths.latent_dim, generator=torch.Generator().manual_seed(12345))
+    codes: list[torch.Tensor] = []
+
+    def keep(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        codes.append((output > 0).flatten(1).double())
+
+    scores = []
+    for s in seeds:
+        torch.manual_seed(s)
+        g = Generator(arch, widths.latent_dim, widths.gf, widths.bottom_width, widths.channels)
+        cells = [cell for cell in g.cells if isinstance(cell, GeneratorCell)]
+        layers: list[torch.nn.Module] = [m for cell in cells for m in (cell.n1, cell.n2)] + [g.to_rgb[0]]
+        hooks = [m.register_forward_hook(keep) for m in layers]
+        codes.clear()
+        with torch.no_grad():
+            g(z)
+        for h in hooks:
+            h.remove()
+        c = torch.cat(codes, 1)
+        k = c @ c.T + (1 - c) @ (1 - c).T
+        sign, logdet = torch.linalg.slogdet(k)
+        scores.append(float(logdet) if sign > 0 else float("-inf"))
+    return float(np.mean(scores))
+
+
+def zero_cost_candidates(table: Table, archs: list[str], seeds: tuple[int, ...]) -> list[Candidate]:
+    """Parameters, FLOPs and NASWOT of the final protocol's generator, with measured seconds."""
+    widths = Widths.of(load_config(None, dict(table.finals.config)) if table.finals else table.config,
+                       final=table.finals is not None)
+    parsed = [Architecture.parse(a) for a in archs]
+    t0 = time.perf_counter()
+    costs = np.array([generator_cost(a, widths) for a in parsed], float)
+    lookup = (time.perf_counter() - t0) / len(archs)
+    secs, values = [], []
+    for a in parsed:
+        t0 = time.perf_counter()
+        values.append(naswot(a, widths, seeds))
+        secs.append(time.perf_counter() - t0)
+    size = f"gf {widths.gf}, latent {widths.latent_dim}"
+    return [Candidate("parameters", "zero-cost", costs[:, 0], np.full(len(archs), lookup),
+                      f"generator at {size}; more predicted better"),
+            Candidate("FLOPs", "zero-cost", costs[:, 1], np.full(len(archs), lookup),
+                      f"MACs of one image at {size}; more predicted better"),
+            Candidate(f"NASWOT at init ({len(seeds)} seeds)", "zero-cost", np.array(values),
+                      np.array(secs), f"log|K_H| of ReLU patterns, 64 latents, {size}")]
+
+
+def rule_candidate(archs: list[str]) -> Candidate:
+    """The hand-made baseline: how many cells have no instance norm."""
+    count = [sum(c.norm != INSTANCE_NORM for c in Architecture.parse(a).cells) for a in archs]
+    return Candidate("cells without instance norm (hand-made rule)", "baseline", np.array(count, float),
+                     np.zeros(len(archs)), "read off the v1 finals (in sample against v1): a baseline, not a method")
+
+
+def surrogate_oof(train: dict[str, np.ndarray], archs: list[str], alpha: float, folds: int = 5,
+                  seed: int = 0) -> tuple[np.ndarray, float]:
+    """Out-of-fold predicted score of ``archs`` and the prediction seconds per architecture.
+
+    ``archs`` are split in ``folds``; each fold is predicted by a regressor fitted on the
+    ``train`` rows (architecture -> ``[IS, FID]``) of every other architecture.
+    """
+    from sklearn.model_selection import KFold
+
+    from gan_nas_env.evaluators.surrogate import MODELS, one_hot
+
+    x = {a: one_hot(Architecture.parse(a)) for a in set(train) | set(archs)}
+    pred = np.full((len(archs), len(GRID_KEYS)), np.nan)
+    secs = 0.0
+    for _, test in KFold(min(folds, len(archs)), shuffle=True, random_state=seed).split(archs):
+        held = {archs[i] for i in test}
+        fit = [a for a in train if a not in held]
+        model = MODELS["gradient_boosting"](seed).fit(np.stack([x[a] for a in fit]),
+                                                        np.stack([train[a] for a in fit]))
+        t0 = time.perf_counter()
+        pred[test] = model.predict(np.stack([x[archs[i]] for i in test]))
+        secs += time.perf_counter() - t0
+    return score_columns(pred, alpha, GRID_KEYS), secs / len(archs)
+
+
+def train_rows(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Architecture -> seed-mean ``[IS, FID]`` of final rows (rows without them left out)."""
+    out: dict[str, list[list[float]]] = {}
+    for r in records:
+        m = [float(r.get(k, np.nan)) for k in GRID_KEYS]
+        if np.all(np.isfinite(m)):
+            out.setdefault(str(Architecture.parse(r["arch"])), []).append(m)
+    return {a: np.mean(v, 0) for a, v in out.items()}
+
+
+def surrogate_candidate(label: str, train: dict[str, np.ndarray], archs: list[str], alpha: float,
+                        row_cost_s: float, folds: int, seed: int) -> Candidate:
+    values, secs = surrogate_oof(train, archs, alpha, folds, seed)
+    return Candidate(f"surrogate on {label} ({folds}-fold out of fold)", "surrogate", values,
+                     np.full(len(archs), secs),
+                     f"needs {len(train)} training architectures' final rows ({label}; about "
+                     f"{len(train) * row_cost_s:.0f} s of training); per new architecture: a prediction")
+
+
+def power_law_extrapolate(t: np.ndarray, y: np.ndarray, t_at: float) -> float:
+    """Fit ``y = a + b t^-c`` (``0 < c <= 3``) to the points; its value at ``t_at`` (NaN: no fit)."""
+    from scipy.optimize import curve_fit
+
+    ok = np.isfinite(y)
+    t, y = t[ok] / t_at, y[ok]
+    if len(t) < MIN_FIT_POINTS:
+        return float("nan")
+    f = lambda s, a, b, c: a + b * s ** (-c)  # noqa: E731
+    p0 = (y[-1], (y[0] - y[-1]) * t[0] ** 0.5 / max(1.0 - (t[0] / t[-1]) ** 0.5, 1e-3), 0.5)
+    try:
+        (a, b, c), _ = curve_fit(f, t, y, p0=p0, bounds=([-np.inf, -np.inf, 1e-3], [np.inf, np.inf, 3.0]),
+                                 maxfev=20000)
+    except (RuntimeError, ValueError):
+        return float("nan")
+    return float(a + b) if np.isfinite(a + b) else float("nan")
+
+
+def curve_candidates(rows: FinalRows, ref: Reference, alpha: float,
+                     iters: tuple[int, ...] = EARLY_ITERS) -> list[Candidate]:
+    """The score after K iterations, and IS and FID extrapolated from the checkpoints up to K."""
+    assert rows.curves is not None and rows.curve_iters is not None
+    idx, budget = ref.detail["row_index"], ref.detail["budget"]
+    out = []
+    for k in [k for k in iters if k < budget and k in set(rows.curve_iters.tolist())]:
+        at = rows.at(k)[idx]
+        cost = at[:, WALL_COL]
+        out.append(Candidate(f"train {k} iterations", "early training",
+                             score_columns(at, alpha, CURVE_KEYS), cost,
+                             "the v2 curve's checkpoint; cost: its wall_s there"))
+        upto = rows.curve_iters <= k
+        if upto.sum() < MIN_FIT_POINTS:
+            continue
+        t = rows.curve_iters[upto].astype(float)
+        ext = np.array([[power_law_extrapolate(t, rows.curves[i, upto, CURVE_KEYS.index(m)], budget)
+                         for m in GRID_KEYS] for i in idx]).reshape(len(idx), len(GRID_KEYS))
+        out.append(Candidate(f"extrapolate from {k} iterations", "extrapolation",
+                             score_columns(ext, alpha, GRID_KEYS), cost,
+                             f"IS and FID fitted a + b t^-c on {int(upto.sum())} checkpoints, "
+                             f"predicted at {budget}"))
+    return out
+
+
+# -- report -------------------------------------------------------------------------------
+def _ci(v: dict[str, Any] | None) -> str:
+    if not v:
+        return "-"
+    if not v.get("ci"):
+        return f"{v['value']:.2f} [n too small]"
+    return f"{v['value']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
+
+
+def _pct(fraction: float) -> str:
+    return "<0.01" if 0 < fraction < 1e-4 else f"{100 * fraction:.3g}"
+
+
+def verdict(results: list[dict[str, Any]]) -> str:
+    """Which candidates reach the goal, or that none does and the best found."""
+    n = min((r["n"] for r in results), default=0)
+    if n < MIN_JUDGED:
+        return (f"Not judged: {n} architectures are too few (at least {MIN_JUDGED}); the values below "
+                "are point estimates.")
+    meet = [r for r in results if r["meets_goal"]]
+    cheap = [r for r in results if r["cost_fraction"] <= GOAL_FRACTION and r["kendall"]]
+    if meet:
+        text = "Reach it: " + "; ".join(
+            f"{r['name']} (tau {_ci(r['kendall'])}, {_pct(r['cost_fraction'])}% of a final row"
+            + (", interval above 0.6" if r["ci_clears_goal"] else ", interval not all above 0.6")
+            + (", given its training rows" if r["family"] == "surrogate" else "") + ")" for r in meet) + "."
+    else:
+        text = "No candidate reaches it."
+    if cheap and not meet:
+        best = max(cheap, key=lambda r: r["kendall"]["value"])
+        text += (f" The best at <= {100 * GOAL_FRACTION:.0f}% of a final row's cost: {best['name']}, "
+                 f"tau {_ci(best['kendall'])} at {_pct(best['cost_fraction'])}%.")
+    return text
+
+
+def markdown(res: dict[str, Any], command: str, plot: str) -> str:
+    """The report: setup, goal verdict, the table of results, how to rerun."""
+    ref, prov = res["reference"], res["provenance"]
+    lines = [f"# Candidate evaluators {LABELS[ref['name']]}", "",
+             f"n = {ref['n']} architectures (the table's uniform sample with a {ref['name']} final "
+             f"row; seed-0 rows), ranked by the score IS - {res['alpha']} FID. A final row costs "
+             f"{ref['final_cost_s_mean']:.0f} s on average (median {ref['final_cost_s_median']:.0f} s; "
+             f"the rows' own CPUs). Kendall tau and Spearman with seeded bootstrap 95% intervals "
+             f"({res['reps']} resamples of the architectures, the same for every candidate). Written by "
+             f"`scripts/evaluator_study.py` ({prov['machine']['cpu']}, git {prov['git_sha'][:10]}); "
+             f"numbers in `{Path(res['files']['json']).name}`.", "",
+             f"**Goal: Kendall tau >= {GOAL_TAU} at <= {100 * GOAL_FRACTION:.0f}% of a final row's cost.** "
+             + verdict(res["results"]), ""]
+    if ref["n"] < 10:
+        lines += [f"**Only {ref['n']} architectures so far: the numbers below say almost nothing yet.**", ""]
+    lines += [f"![cost/rank frontier]({plot})", "",
+              "| # | candidate | family | cost s/arch | % of a final row | Kendall tau [95% CI] | "
+              "Spearman [95% CI] | goal | note |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["results"]:
+        goal = "yes" if r["meets_goal"] else ("-" if r["n"] < MIN_JUDGED else "no")
+        fail = f" ({r['failed']} not computed, ranked last)" if r["failed"] else ""
+        lines.append(f"| {r['id']} | {r['name']} | {r['family']} | {r['cost_s']:.3g} | {_pct(r['cost_fraction'])} | "
+                     f"{_ci(r['kendall'])} | {_ci(r['spearman'])} | {goal} | {r['note']}{fail} |")
+    lines += ["", "Costs: the proxy's and the final rows' seconds are those stored with them (their "
+              "CPUs); zero-cost seconds were measured by this run on one core beside other jobs. "
+              "A surrogate costs a prediction per new architecture, after its training rows. "
+              "Every candidate's value is oriented so that higher predicts better.", "",
+              f"Rerun (one command): `{command}`", ""]
+    return "\n".join(lines)
+
+
+def frontier_plot(res: dict[str, Any], path: Path) -> None:
+    """Kendall tau (95% CI) against cost per architecture, log scale, with the goal region."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    final_s, floor = res["reference"]["final_cost_s_mean"], 1e-4
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.fill_between([floor / 2, GOAL_FRACTION * final_s], GOAL_TAU, 1.05, color="g", alpha=0.08,
+                    label=f"goal: tau >= {GOAL_TAU} at <= {100 * GOAL_FRACTION:.0f}%")
+    ax.axhline(GOAL_TAU, color="g", ls=":", lw=1)
+    ax.axvline(GOAL_FRACTION * final_s, color="g", ls=":", lw=1)
+    ax.axvline(final_s, color="k", ls="--", lw=1)
+    colours = {f: f"C{i}" for i, f in enumerate(dict.fromkeys(r["family"] for r in res["results"]))}
+    labels: dict[tuple[float, float], list[str]] = {}
+    for r in res["results"]:
+        if not r["kendall"]:
+            continue
+        x, tau, ci = max(r["cost_s"], floor), r["kendall"]["value"], r["kendall"]["ci"]
+        err = [[max(0.0, tau - ci[0])], [max(0.0, ci[1] - tau)]] if ci else None
+        ax.errorbar([x], [tau], yerr=err, fmt="o", color=colours[r["family"]], capsize=2, ms=4)
+        labels.setdefault((round(float(np.log10(x)), 1), round(tau, 2)), []).append(str(r["id"]))
+    for (logx, tau), ids in labels.items():  # candidates drawn at one place share a label
+        ax.annotate(",".join(ids), (10**logx, tau), fontsize=7, xytext=(3, 2), textcoords="offset points")
+    for f, c in colours.items():
+        ax.plot([], [], "o", color=c, label=f)
+    ax.set_xscale("log")
+    ax.set_xlim(floor / 2, final_s * 2)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel(f"cost per architecture, s (<= {floor:g} drawn at {floor:g}; dashed: a final row)")
+    ax.set_ylabel(f"Kendall tau vs {res['reference']['name']} (95% CI)")
+    top = ax.secondary_xaxis("top", functions=(lambda s: s / final_s, lambda f: f * final_s))
+    top.set_xlabel("fraction of a final row's cost")
+    ax.set_title(f"{LABELS[res['reference']['name']].split(':')[0]} (n = {res['reference']['n']}; "
+                 "numbers: the report's table)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- main ---------------------------------------------------------------------------------
+def candidates(args: argparse.Namespace, table: Table, ref: Reference,
+               curves: FinalRows | None = None) -> list[Candidate]:
+    """Every candidate for ``ref``'s architectures (``curves``: the v2 rows, for a v2 reference)."""
+    seeds = tuple(range(args.init_seeds))
+    v1 = json.loads(Path(args.finals_v1).read_text())
+    v1_cost = float(np.mean([r["train_s"] for r in v1["rows"] if r.get("train_s")]))
+    out = [*proxy_candidates(table, ref.archs), *zero_cost_candidates(table, ref.archs, seeds),
+           rule_candidate(ref.archs),
+           surrogate_candidate("v1 final rows", train_rows(v1["rows"]), ref.archs, table.alpha, v1_cost,
+                               min(args.folds, len(ref.archs)), args.seed)]
+    if curves is not None:
+        if len(ref.archs) >= MIN_SURROGATE_ROWS:
+            out.append(surrogate_candidate(
+                "v2 final rows", dict(zip(ref.archs, ref.detail["metrics"])), ref.archs, table.alpha,
+                float(np.mean(ref.cost_s)), min(args.folds, len(ref.archs)), args.seed))
+        out += curve_candidates(curves, ref, table.alpha)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reference", choices=("v1", "v2"), default="v1", help="the final ranking to match")
+    p.add_argument("--table", default=None, help="table file (default: the shipped one)")
+    p.add_argument("--finals-v1", default=str(DOCS / "finals.json"), help="v1 final rows")
+    p.add_argument("--finals-v2", default=str(DOCS / "finals_v2.json"), help="v2 curve rows")
+    p.add_argument("--budget", type=int, default=None, help="v2: the last checkpoint (default: the last stored)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N reference architectures (smoke tests)")
+    p.add_argument("--init-seeds", type=int, default=3, help="init seeds of the NASWOT score")
+    p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold surrogates")
+    p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the folds")
+    p.add_argument("--out", default=None, help="output stem (default: docs/validity/evaluators_<reference>)")
+    args = p.parse_args(argv)
+    table = load_table(args.table) if args.table else load_table()
+    curves = None
+    if args.reference == "v1":
+        ref = reference_v1(table, json.loads(Path(args.finals_v1).read_text()))
+    else:
+        data = json.loads(Path(args.finals_v2).read_text())
+        curves = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
+        assert curves.curve_iters is not None
+        budget = args.budget or int(curves.curve_iters[-1])
+        ref = reference_v2(table, curves, budget)
+        ref.detail["metrics"] = curves.at(budget)[ref.detail["row_index"]][:, : len(GRID_KEYS)]
+    if args.limit:
+        ref = Reference(ref.name, ref.archs[: args.limit], ref.score[: args.limit], ref.cost_s[: args.limit],
+                        {k: (v[: args.limit] if k in ("row_index", "metrics") else v) for k, v in ref.detail.items()})
+    if len(ref.archs) < 3:
+        raise SystemExit(f"only {len(ref.archs)} architectures have a {ref.name} final row; the study needs 3")
+    results = evaluate(ref, candidates(args, table, ref, curves), args.reps, args.seed)
+    stem = Path(args.out or DOCS / f"evaluators_{ref.name}")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    files = {"json": str(stem) + ".json", "md": str(stem) + ".md", "png": str(stem) + ".png"}
+    detail = {k: v for k, v in ref.detail.items() if k not in ("row_index", "metrics")}
+    res = {"reference": {"name": ref.name, "label": LABELS[ref.name], "n": len(ref.archs), "archs": ref.archs,
+                         "final_cost_s_mean": float(np.mean(ref.cost_s)),
+                         "final_cost_s_median": float(np.median(ref.cost_s)), **detail},
+           "alpha": table.alpha, "goal": {"kendall_tau": GOAL_TAU, "cost_fraction": GOAL_FRACTION},
+           "reps": args.reps, "seed": args.seed, "results": results, "verdict": verdict(results),
+           "files": files}
+    argv = sys.argv[1:] if argv is None else argv
+    res["provenance"] = provenance(["scripts/evaluator_study.py", *argv])
+    command = " ".join(["python scripts/evaluator_study.py", *argv])
+    frontier_plot(res, Path(files["png"]))
+    Path(files["json"]).write_text(json.dumps(res, indent=1))
+    Path(files["md"]).write_text(markdown(res, command.strip(), Path(files["png"]).name))
+    print(f"wrote {files['json']}, {files['md']}, {files['png']} (n = {len(ref.archs)}): {res['verdict']}")
+
+
+if __name__ == "__main__":
+    main()
