@@ -121,6 +121,11 @@ def rank_stats(x: np.ndarray, y: np.ndarray, reps: int = REPS, seed: int = 0) ->
     return out
 
 
+def _finite(a: np.ndarray) -> list[float | None]:
+    """A JSON list: non-finite values as null."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(a, float)]
+
+
 def evaluate(ref: Reference, cands: list[Candidate], reps: int = REPS, seed: int = 0) -> list[dict[str, Any]]:
     """One result row per candidate: cost, fraction of a final row's cost, tau, Spearman, goal.
 
@@ -135,6 +140,7 @@ def evaluate(ref: Reference, cands: list[Candidate], reps: int = REPS, seed: int
         tau = stats.get("kendall", {}).get("value")
         ci = stats.get("kendall", {}).get("ci")
         rows.append({"name": c.name, "family": c.family, "note": c.note, "n": len(values),
+                     "values": _finite(c.values), "costs_s": _finite(c.cost_s),
                      "failed": failed, "cost_s": cost, "cost_fraction": cost / final_s,
                      "kendall": stats.get("kendall"), "spearman": stats.get("spearman"),
                      "meets_goal": bool(tau is not None and tau >= GOAL_TAU and len(values) >= MIN_JUDGED
@@ -339,6 +345,24 @@ def curve_candidates(rows: FinalRows, ref: Reference, alpha: float,
     return out
 
 
+def omitted(ref: Reference, curves: FinalRows | None, iters: tuple[int, ...] = EARLY_ITERS) -> list[str]:
+    """The candidates of this reference that cannot be computed yet, each with the reason."""
+    if curves is None or curves.curve_iters is None:
+        return []
+    out = []
+    if len(ref.archs) < MIN_SURROGATE_ROWS:
+        out.append(f"surrogate on v2 final rows: needs {MIN_SURROGATE_ROWS} architectures with a row "
+                   f"(has {len(ref.archs)})")
+    stored = curves.curve_iters.tolist()
+    for k in iters:
+        if k >= ref.detail["budget"] or k not in stored:
+            out.append(f"train {k} iterations: not a stored checkpoint before the last ({ref.detail['budget']})")
+        elif sum(i <= k for i in stored) < MIN_FIT_POINTS:
+            out.append(f"extrapolate from {k} iterations: {sum(i <= k for i in stored)} checkpoints, "
+                       f"the fit needs {MIN_FIT_POINTS}")
+    return out
+
+
 # -- report -------------------------------------------------------------------------------
 def _ci(v: dict[str, Any] | None) -> str:
     if not v:
@@ -371,6 +395,11 @@ def verdict(results: list[dict[str, Any]]) -> str:
         best = max(cheap, key=lambda r: r["kendall"]["value"])
         text += (f" The best at <= {100 * GOAL_FRACTION:.0f}% of a final row's cost: {best['name']}, "
                  f"tau {_ci(best['kendall'])} at {_pct(best['cost_fraction'])}%.")
+        methods = [r for r in cheap if r["family"] != "baseline"]
+        if best["family"] == "baseline" and methods:
+            m = max(methods, key=lambda r: r["kendall"]["value"])
+            text += (f" The best that is not a hand-made baseline: {m['name']}, tau {_ci(m['kendall'])} "
+                     f"at {_pct(m['cost_fraction'])}%.")
     return text
 
 
@@ -397,6 +426,8 @@ def markdown(res: dict[str, Any], command: str, plot: str) -> str:
         fail = f" ({r['failed']} not computed, ranked last)" if r["failed"] else ""
         lines.append(f"| {r['id']} | {r['name']} | {r['family']} | {r['cost_s']:.3g} | {_pct(r['cost_fraction'])} | "
                      f"{_ci(r['kendall'])} | {_ci(r['spearman'])} | {goal} | {r['note']}{fail} |")
+    if res["omitted"]:
+        lines += ["", "Not computed: " + "; ".join(res["omitted"]) + "."]
     lines += ["", "Costs: the proxy's and the final rows' seconds are those stored with them (their "
               "CPUs); zero-cost seconds were measured by this run on one core beside other jobs. "
               "A surrogate costs a prediction per new architecture, after its training rows. "
@@ -503,10 +534,12 @@ def main(argv: list[str] | None = None) -> None:
     files = {"json": str(stem) + ".json", "md": str(stem) + ".md", "png": str(stem) + ".png"}
     detail = {k: v for k, v in ref.detail.items() if k not in ("row_index", "metrics")}
     res = {"reference": {"name": ref.name, "label": LABELS[ref.name], "n": len(ref.archs), "archs": ref.archs,
+                         "score": ref.score.tolist(), "cost_s": ref.cost_s.tolist(),
                          "final_cost_s_mean": float(np.mean(ref.cost_s)),
                          "final_cost_s_median": float(np.median(ref.cost_s)), **detail},
            "alpha": table.alpha, "goal": {"kendall_tau": GOAL_TAU, "cost_fraction": GOAL_FRACTION},
            "reps": args.reps, "seed": args.seed, "results": results, "verdict": verdict(results),
+           "omitted": omitted(ref, curves),
            "files": files}
     argv = sys.argv[1:] if argv is None else argv
     res["provenance"] = provenance(["scripts/evaluator_study.py", *argv])

@@ -81,6 +81,11 @@ def test_verdict_names_the_best_cheap_one_when_none_reaches_the_goal(study):
                          reps=50)
     assert not res[0]["meets_goal"]
     assert study.verdict(res).startswith("No candidate reaches it. The best at <= 10%") and "weak" in study.verdict(res)
+    rule = study.Candidate("rule", "baseline", ref.score + 0.9 * half, np.zeros(len(ref.archs)))
+    text = study.verdict(study.evaluate(ref, [rule, study.Candidate("weak", "zero-cost", ref.score + half,
+                                                                     np.zeros(len(ref.archs)))], reps=50))
+    assert "best at <= 10% of a final row's cost: rule" in text
+    assert "not a hand-made baseline: weak" in text
 
 
 def test_too_few_architectures_are_not_judged(study):
@@ -163,6 +168,11 @@ def test_curve_candidates_score_at_k_and_extrapolate(study):
     assert res["train 1000 iterations"]["kendall"]["value"] == pytest.approx(1.0)
     assert res["train 1000 iterations"]["cost_s"] == pytest.approx(100.0)
     assert res["extrapolate from 2000 iterations"]["failed"] == 0
+    assert res["train 1000 iterations"]["values"] == pytest.approx(cands["train 1000 iterations"].values.tolist())
+    left = study.omitted(ref, rows, (500, 1000, 2000, 3000))
+    assert [x.split(":")[0] for x in left] == ["surrogate on v2 final rows", "extrapolate from 500 iterations",
+                                               "extrapolate from 1000 iterations", "train 3000 iterations"]
+    assert study.omitted(ref, None) == []
 
 
 @pytest.mark.parametrize("reference", ["v1", "v2"])
