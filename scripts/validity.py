@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -464,6 +465,17 @@ def gold_section() -> list[str]:
     return [path.read_text().rstrip(), ""] if path.exists() else []
 
 
+def included_report(name: str) -> list[str]:
+    """A report written beside this page's JSON (``docs/validity/<name>``), one heading level
+    down and with its images' paths relative to ``docs/``; empty when it does not exist."""
+    path = DOCS / name
+    if not path.exists():
+        return []
+    text = re.sub(r"^(#+) ", r"#\1 ", path.read_text().rstrip(), flags=re.M)
+    text = re.sub(r"\]\((?!https?:|/|validity/)([^)]+\.png)\)", r"](validity/\1)", text)
+    return [text, ""]
+
+
 def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -> str:
     """docs/validity.md."""
     m = prov["machine"]
@@ -474,6 +486,7 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
         f"(all numbers: `docs/validity/validity.json`). Machine: {m['cpu']}, {m['cores']} cores, "
         f"GPU: {m['gpu'] or 'none'}; gan-nas-env {prov['version']} at {prov['git_sha']}.", "",
         *gold_section(),
+        *included_report("evaluators_v2.md"),
         "# v1: 1,000 iterations (early training)", "",
         "Every number from here on is measured against final protocol v1: 1,000 generator "
         "iterations, where the samples are still blobs and the ranking of architectures may not "
@@ -523,7 +536,8 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
         "spread of IS dominates "
         f"(final IS std {res['final_spread']['IS_std']:.3f} vs alpha FID std "
         f"{res['final_spread']['alpha_FID_std']:.3f}).", "",
-        "![proxy vs final](validity/proxy_vs_final.png)", ""]
+        "![proxy vs final](validity/proxy_vs_final.png)", "",
+        *included_report("evaluators_v1.md")]
     if res["ladder"]:
         lines += ["## Fidelity ladder: proxy budget against rank correlation", "",
                   "The same architectures (first of the table's sampling order) under three proxy "
