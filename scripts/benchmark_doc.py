@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agents.benchmark.report import sample_sd
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = ROOT / "docs" / "benchmark" / "final" / "summary.json"
@@ -67,15 +70,24 @@ def run_block(s: dict[str, Any]) -> str:
             f"{len(s['algos'])} agents x {len(s['seeds'])} seeds x {s['episodes']} episodes.\n")
 
 
+def best_sd(st: dict[str, Any]) -> float:
+    """An agent's sample sd of its runs' best scores; a summary from before ddof 1 stored the
+    population sd, which is rescaled by sqrt(n / (n - 1))."""
+    n = int(st["runs"])
+    if st.get("best_std_ddof") == 1 or n < 2:
+        return float(st["best_std"])
+    return float(st["best_std"]) * math.sqrt(n / (n - 1))
+
+
 def proxy_block(s: dict[str, Any]) -> str:
     """Every agent at the proxy (the table's score), best IQM first."""
     agg, poi, st = s["aggregates"], s["probability_of_improvement"], s["agents"]
     lines = ["| agent | IQM [95% CI] | mean [95% CI] | optimality gap [95% CI] | P(agent > random) [95% CI] "
-             "| raw best score (mean +- std) | distinct archs per run | episodes answered by the surrogate |",
+             "| raw best score (mean +- sample sd) | distinct archs per run | episodes answered by the surrogate |",
              "|---|---|---|---|---|---|---|---|"]
     for a in _by_iqm(agg):
         lines.append(f"| {name(a)} | {ci(agg[a]['IQM'])} | {ci(agg[a]['mean'])} | {ci(agg[a]['optimality_gap'])} "
-                     f"| {p_vs(poi, a, 'random')} | {st[a]['best_mean']:.3f} +- {st[a]['best_std']:.3f} "
+                     f"| {p_vs(poi, a, 'random')} | {st[a]['best_mean']:.3f} +- {best_sd(st[a]):.3f} "
                      f"| {st[a]['distinct']:.0f} | {100 * st[a]['surrogate_share']:.1f}% |")
     return "\n".join(lines) + "\n"
 
@@ -84,12 +96,12 @@ def final_block(s: dict[str, Any]) -> str:
     """Every agent's best architectures at the final fidelity, best IQM first."""
     ff = s["final_fidelity"]
     agg, poi = ff["aggregates"], ff["probability_of_improvement"]
-    lines = ["| agent | final score (raw, mean +- std over runs) | measured | IQM [95% CI] | mean [95% CI] "
+    lines = ["| agent | final score (raw, mean +- sample sd over runs) | measured | IQM [95% CI] | mean [95% CI] "
              "| optimality gap [95% CI] | P(agent > random) [95% CI] | same at the proxy |",
              "|---|---|---|---|---|---|---|---|"]
     for a in _by_iqm(agg):
         raw = np.array(ff["agents"][a]["final_score"], float)
-        lines.append(f"| {name(a)} | {np.nanmean(raw):.3f} +- {np.nanstd(raw):.3f} "
+        lines.append(f"| {name(a)} | {np.nanmean(raw):.3f} +- {sample_sd(raw):.3f} "
                      f"| {100 * ff['agents'][a]['measured_share']:.0f}% | {ci(agg[a]['IQM'])} | {ci(agg[a]['mean'])} "
                      f"| {ci(agg[a]['optimality_gap'])} | {p_vs(poi, a, 'random')} "
                      f"| {p_vs(s['probability_of_improvement'], a, 'random')} |")

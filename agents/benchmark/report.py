@@ -165,10 +165,17 @@ def plot_benchmark(final: dict[str, np.ndarray], summary: dict[str, Any], out: P
     return paths
 
 
+def sample_sd(values: Any) -> float:
+    """Sample standard deviation (ddof 1) of the finite values; NaN below two of them."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
+
+
 def agent_stats(logs: dict[str, list[RunLog]], ref_best_arch: str) -> dict[str, dict[str, float]]:
     """Per-agent statistics of its runs, as the report and ``docs/benchmark.md`` show them.
 
-    Raw best value (mean, std; the run's objective, :meth:`RunLog.values`), the share of runs
+    Raw best value (mean, sample standard deviation over runs; the run's objective, :meth:`RunLog.values`), the share of runs
     whose best value came from a measured row (not a surrogate prediction), runs that found
     the table's best architecture, share of episodes the surrogate answered, distinct
     architectures per run and the (simulated) proxy hours of one run.
@@ -178,7 +185,7 @@ def agent_stats(logs: dict[str, list[RunLog]], ref_best_arch: str) -> dict[str, 
         best = np.array([np.nanmax(r.values()) if np.isfinite(r.values()).any() else np.nan for r in runs])
         at = [r.best_episode() for r in runs]
         measured = [i is not None and bool(r.measured_flags()[i]) for r, i in zip(runs, at)]
-        out[algo] = {"best_mean": float(np.nanmean(best)), "best_std": float(np.nanstd(best)),
+        out[algo] = {"best_mean": float(np.nanmean(best)), "best_std": sample_sd(best), "best_std_ddof": 1,
                      "measured_share": float(np.mean(measured)),
                      "found_best": int(sum(ref_best_arch in r.archs for r in runs)), "runs": len(runs),
                      "surrogate_share": float(np.mean([np.mean(r.surrogate) for r in runs])),
@@ -210,13 +217,13 @@ def _final_fidelity_lines(ff: dict[str, Any]) -> list[str]:
         f"over {sur.get('n', 0)} measured architectures). Normalised: 0 = mean final objective of the "
         f"{ref['n']} measured uniform architectures ({ref['mean']:.4f}), 1 = the best of them "
         f"({ref['best']:.4f}, `{ref['best_arch']}`).", "",
-        "| agent | final score (raw, mean +- std) | measured | IQM [95% CI] | mean [95% CI] |",
+        "| agent | final score (raw, mean +- sample sd) | measured | IQM [95% CI] | mean [95% CI] |",
         "|---|---|---|---|---|",
     ]
     for algo, agg in ff["aggregates"].items():
         a = ff["agents"][algo]
         raw = np.array(a["final_score"], float)
-        lines.append(f"| {algo} | {np.nanmean(raw):.4f} +- {np.nanstd(raw):.4f} | "
+        lines.append(f"| {algo} | {np.nanmean(raw):.4f} +- {sample_sd(raw):.4f} | "
                      f"{100 * a['measured_share']:.0f}% | {_fmt(agg['IQM'])} | {_fmt(agg['mean'])} |")
     lines += ["", "| X, Y | P(X > Y) at the final fidelity |", "|---|---|"]
     for k, v in ff["probability_of_improvement"].items():
@@ -277,7 +284,7 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Pa
         lines.append(f"| {algo} | " + " | ".join(_fmt(agg[k]) for k in ("IQM", "mean", "optimality_gap"))
                      + f" | {_pct(share)} |")
     lines += ["", f"Per agent, over runs: raw best {'objective' if objective == 'final' else 'score'} "
-              "(mean +- std), how often the run found the table's best architecture, share of "
+              "(mean +- sample sd over runs), how often the run found the table's best architecture, share of "
               "episodes answered by the surrogate, distinct architectures per run, and the "
               "(simulated) proxy time of one run.", "",
               "| agent | best value | measured | found table best | surrogate episodes | distinct archs "

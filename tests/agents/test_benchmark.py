@@ -110,3 +110,14 @@ def test_benchmark_on_an_env_without_table_reports_raw_scores(tmp_path):
     assert not res["normalised"] and res["table"] == {}
     assert "raw scores" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "performance_profile.png").exists()
+
+
+def test_sample_sd_is_ddof_one_over_finite_values():
+    """'+-' in the reports is the sample sd (ddof 1), NaN-safe; one value has none."""
+    import math
+
+    from agents.benchmark.report import sample_sd
+
+    assert sample_sd([1.0, 2.0, 3.0]) == 1.0  # the population sd would be 0.816
+    assert sample_sd([1.0, float("nan"), 3.0]) == math.sqrt(2.0)
+    assert math.isnan(sample_sd([5.0]))

@@ -55,3 +55,11 @@ def test_bad_inputs_are_refused(doc, tmp_path, capsys):
         doc.main(["--doc", str(tmp_path / "missing.md")])
     assert "no such file" in capsys.readouterr().err
     assert page.read_text().count("nonsense") == 2  # nothing written
+
+
+def test_best_sd_rescales_a_population_sd_from_an_old_summary(doc):
+    import math
+
+    best_sd = doc.best_sd
+    assert best_sd({"runs": 3, "best_std": 1.0, "best_std_ddof": 1}) == 1.0
+    assert math.isclose(best_sd({"runs": 3, "best_std": math.sqrt(2 / 3)}), 1.0)  # [1, 2, 3]
