@@ -9,6 +9,7 @@ NATS-Bench style, with the fidelity as a parameter::
     bench.query(arch, fidelity="proxy")                       # any complete architecture or prefix
     bench.query(arch, fidelity="final", iters=1000)           # a stored checkpoint of the curves
     bench.query(arch, fidelity="final", seed="random", rng=np.random.default_rng(0))
+    bench.seed_noise(fidelity="final")                        # the seed-noise model's sd per metric
     len(bench); bench.arch(i); bench.index(arch)
     bench.find_best(fidelity="final")                         # measured rows only unless told
     bench.simulate(arch, fidelity="final"); bench.used_time; bench.reset_time()
@@ -27,7 +28,9 @@ A record (:meth:`GANBench.query`):
 | ``objective`` | what the benchmark ranks by at that fidelity, higher is better (:func:`objective`) |
 | ``measured`` | True: a stored row; False: predicted by the table's surrogate |
 | ``n_seeds`` | stored rows (training seeds) of the architecture at this fidelity/checkpoint; 0 when predicted |
-| ``seed`` | the training seed of the row answered when it is one row, None for a mean or a prediction |
+| ``seed`` | the training seed of the row answered when it is one stored row, None for a mean, a prediction or a noisy value |
+| ``noise`` | how ``seed="random"`` was answered: ``"stored seed"`` (one of several stored rows, drawn), ``"model"`` (the value plus a draw from the seed-noise model, :meth:`GANBench.seed_noise`), ``"unavailable"`` (no model: the value as it is); None when no noise was asked for |
+| ``noise_sd`` | with ``noise="model"``: the model's sd of ``IS``, ``FID``, ``KID``, ``score``, ``objective``; else None |
 | ``diverged`` | the proxy row diverged (its score and objective are NaN) |
 | ``cost`` | ``train_s``, ``params``, ``flops`` (below) |
 
@@ -65,6 +68,7 @@ from gan_nas_env.evaluators.final import WALL_COL, FinalRows
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table, TableError, load_table
 from gan_nas_env.metrics.score import FID_COL, IS_COL, METRIC_KEYS, score
 from gan_nas_env.resources import ASSET_DIR
+from gan_nas_env.seed_noise import SeedNoise, pooled_noise
 from gan_nas_env.space import (
     NUM_CELLS,
     SPACE,
@@ -313,6 +317,7 @@ class GANBench:
         self._rows: dict[str, list[int]] | None = None
         self._columns: dict[int | None, tuple[np.ndarray, np.ndarray]] = {}
         self._widths: dict[str, Widths] = {}
+        self._noise: dict[int | None, SeedNoise] = {}
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_TABLE, alpha: float | None = None) -> GANBench:
@@ -348,9 +353,10 @@ class GANBench:
         :param fidelity: ``proxy`` (the table's proxy) or ``final`` (the final protocol).
         :param iters: final only: a stored learning-curve checkpoint (measured rows only;
             the budget's checkpoint is also predicted). None: the protocol's budget.
-        :param seed: None: the mean of the stored seeds; ``"random"``: one stored seed's row
-            drawn with ``rng`` when there are several (seed noise), else the mean; an int: that
-            seed's row. A prediction has no seeds and is returned as it is.
+        :param seed: None: the mean of the stored seeds; ``"random"``: seed noise, drawn with
+            ``rng``: one stored seed's row when there are several, else (one row, or a
+            prediction) the value plus a draw from :meth:`seed_noise`'s model, or the value as
+            it is when the table has no model (``noise`` says which); an int: that seed's row.
         :param rng: the generator ``seed="random"`` draws from (None: a fresh unseeded one).
         :param cost: add ``cost`` (False skips it, as the env's step does).
         :raises UserError: an invalid architecture, fidelity, seed or checkpoint (one line).
@@ -367,6 +373,8 @@ class GANBench:
             rec = self._proxy(a, iters, seed)
         else:
             rec = self._final(a, iters, seed, rng)
+        if seed == "random" and rec["noise"] is None:  # one row or a prediction: the model's noise
+            self._add_noise(rec, self._checkpoint(iters) if fidelity == "final" else None, rng)
         rec["objective"] = float(objective(rec["IS"], rec["FID"], self.alpha, fidelity))
         if rec["diverged"]:
             rec["objective"] = float("nan")
@@ -381,7 +389,23 @@ class GANBench:
         is_, fid, kid = (float(v) for v in m)
         return {"arch": str(a), "index": SPACE.index(a) if a.is_complete else None,
                 "fidelity": fidelity, "depth": a.depth, "IS": is_, "FID": fid, "KID": kid,
-                "score": score(is_, fid, self.alpha), **extra}
+                "score": score(is_, fid, self.alpha), "noise": None, "noise_sd": None, **extra}
+
+    def _add_noise(self, rec: dict[str, Any], iters: int | None, rng: np.random.Generator | None) -> None:
+        """Add one draw of the seed-noise model to ``rec``'s metrics; its score follows them.
+
+        :meth:`query` computes the objective from the noisy metrics after. Without a model (no architecture with two seeds) ``rec`` keeps its value and says so.
+        """
+        fidelity = rec["fidelity"]
+        model = self._noise_model(fidelity, iters)
+        if not model.available:
+            rec["noise"] = "unavailable"
+            return
+        g = rng if rng is not None else np.random.default_rng()
+        noisy = np.array([rec[k] for k in METRIC_KEYS]) + model.draw(g)
+        rec.update(zip(METRIC_KEYS, (float(v) for v in noisy), strict=True))
+        rec["score"] = float(score(rec["IS"], rec["FID"], self.alpha))
+        rec["seed"], rec["noise"], rec["noise_sd"] = None, "model", self._noise_sds(model, fidelity)
 
     def _proxy(self, a: Architecture, iters: int | None, seed: int | str | None) -> dict[str, Any]:
         if iters is not None:
@@ -424,7 +448,8 @@ class GANBench:
             one = len(chosen) == 1 or len({int(finals.seeds[r]) for r in chosen}) == 1
             return self._record(a, "final", m, iters=answered, measured=True, n_seeds=len(rows),
                                 seed=int(finals.seeds[chosen[0]]) if one else None, diverged=False,
-                                _train_s=float(np.nanmean(secs[chosen])))
+                                _train_s=float(np.nanmean(secs[chosen])),
+                                noise="stored seed" if seed == "random" and len(rows) > 1 else None)
         if seed not in (None, "random"):
             raise BenchError(f"{key} has no measured final row (so no row of seed {seed})")
         if iters is not None:
@@ -454,6 +479,81 @@ class GANBench:
             stored = ", ".join(str(int(seeds[r])) for r in rows)
             raise BenchError(f"{key} has no final row of seed {seed}; its seeds: {stored}")
         return mine
+
+    # -- seed noise --------------------------------------------------------------------------
+    def seed_noise(self, fidelity: str = "final", iters: int | None = None) -> dict[str, Any]:
+        """The seed-noise model that ``seed="random"`` draws from for one row or a prediction.
+
+        The pooled within-architecture covariance of ``[IS, FID, KID]`` over the
+        architectures with at least two seeds at ``fidelity`` (at checkpoint ``iters`` of the
+        learning curves; None: the budget), :mod:`gan_nas_env.seed_noise`. Rows of one
+        architecture and seed count once (their mean). The proxy table holds one GAN seed,
+        so the proxy has no model.
+
+        :return: ``fidelity``, ``iters`` (the checkpoint; None for the proxy or rows without
+            curves), ``available``, ``n_archs`` and ``n_rows`` (the architectures with >= 2
+            seeds and their rows), ``dof`` (rows - architectures), ``sd`` (``IS``, ``FID``,
+            ``KID``, ``score``, ``objective``; None when unavailable), ``corr_IS_FID`` (None
+            also when IS or FID never varies),
+            ``cov`` (``METRIC_KEYS`` order) and ``why`` (when unavailable, the reason).
+        """
+        if fidelity not in FIDELITIES:
+            raise BenchError(f"unknown fidelity {fidelity!r}; use one of {', '.join(FIDELITIES)}")
+        if fidelity == "proxy" and iters is not None:
+            raise BenchError("iters names a checkpoint of the final fidelity's learning curves; "
+                             "the proxy has none")
+        checkpoint = self._checkpoint(iters) if fidelity == "final" else None
+        model = self._noise_model(fidelity, checkpoint)
+        answered = None
+        if fidelity == "final":
+            answered = self._finals().budget if checkpoint is None else checkpoint
+        out: dict[str, Any] = {"fidelity": fidelity, "iters": answered, "available": model.available,
+                               "n_archs": model.n_archs, "n_rows": model.n_rows, "dof": model.dof,
+                               "sd": None, "corr_IS_FID": None, "cov": None, "why": None}
+        if not model.available:
+            out["why"] = (f"the proxy table holds one GAN seed ({self.table.meta['gan_seed']})"
+                          if fidelity == "proxy" else "no architecture has final rows of two seeds"
+                          + (f" reaching checkpoint {checkpoint}" if checkpoint is not None else ""))
+            return out
+        c = model.cov
+        out["sd"] = self._noise_sds(model, fidelity)
+        scale = float(np.sqrt(c[IS_COL, IS_COL] * c[FID_COL, FID_COL]))
+        out["corr_IS_FID"] = float(c[IS_COL, FID_COL]) / scale if scale > 0 else None  # None: a constant
+        out["cov"] = [[float(v) for v in row] for row in c]
+        return out
+
+    def _noise_model(self, fidelity: str, iters: int | None) -> SeedNoise:
+        """The pooled seed noise of ``fidelity`` at checkpoint ``iters`` (None: the budget), cached."""
+        if fidelity == "proxy":
+            return pooled_noise([])  # one row per prefix, of one GAN seed
+        if iters not in self._noise:
+            finals = self._finals()
+            metrics, _ = self._final_columns(iters)  # CheckpointError names the stored ones
+            groups = []
+            for rows in self._final_rows().values():
+                by_seed: dict[int, list[int]] = {}
+                for r in rows:
+                    if not np.isnan(metrics[r, FID_COL]):
+                        by_seed.setdefault(int(finals.seeds[r]), []).append(r)
+                groups.append(np.stack([metrics[rs].mean(0) for rs in by_seed.values()])
+                              if by_seed else np.empty((0, len(METRIC_KEYS))))
+            self._noise[iters] = pooled_noise(groups)
+        return self._noise[iters]
+
+    def _noise_sds(self, model: SeedNoise, fidelity: str) -> dict[str, float]:
+        """The model's sd of each metric, of the score and of the objective at ``fidelity``.
+
+        The score and the objective are linear in ``(IS, FID)``; their weights are read off
+        :func:`score` and :func:`objective` themselves.
+        """
+        sds = model.sds()
+        for name, f in (("score", lambda i, d: score(i, d, self.alpha)),
+                        ("objective", lambda i, d: objective(i, d, self.alpha, fidelity))):
+            base = float(f(0.0, 0.0))
+            w = np.zeros(len(METRIC_KEYS))
+            w[IS_COL], w[FID_COL] = float(f(1.0, 0.0)) - base, float(f(0.0, 1.0)) - base
+            sds[name] = model.sd_of(w)
+        return sds
 
     def _finals(self) -> FinalRows:
         """The table's final rows; a :class:`TableError` for a proxy-only table."""

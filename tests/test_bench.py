@@ -118,10 +118,114 @@ def test_seed_noise_draws_one_stored_row(bench, final_table, synthetic_finals):
     assert bench.query(a, "final", seed=1)["FID"] == pytest.approx(rows[1]["FID"])
     with pytest.raises(UserError, match="no final row of seed 5; its seeds: 0, 1"):
         bench.query(a, "final", seed=5)
-    other = _unmeasured(bench.table)[0]  # a prediction has no noise
-    assert bench.query(other, "final", seed="random", rng=np.random.default_rng(0)) == bench.query(other)
-    # the proxy has one row per prefix (fixed GAN seed): "random" answers it
-    assert bench.query(a, "proxy", seed="random") == bench.query(a, "proxy")
+    assert all(d["noise"] == "stored seed" and d["noise_sd"] is None for d in draws)
+    assert bench.query(a, "final")["noise"] is None and bench.query(a, "final", seed=1)["noise"] is None
+    other = _unmeasured(bench.table)[0]  # a prediction: the value plus the model's noise
+    pred, noisy = bench.query(other), bench.query(other, "final", seed="random", rng=np.random.default_rng(0))
+    assert noisy["noise"] == "model" and noisy["FID"] != pred["FID"] and np.isnan(noisy["KID"])
+    assert noisy["noise_sd"] == bench.seed_noise()["sd"] and noisy["measured"] is False
+    # the proxy has one row per prefix (fixed GAN seed): "random" answers it and says it has no noise
+    proxy = bench.query(a, "proxy", seed="random")
+    assert proxy["noise"] == "unavailable" and {**proxy, "noise": None} == bench.query(a, "proxy")
+    assert bench.seed_noise("proxy") == {
+        "fidelity": "proxy", "iters": None, "available": False, "n_archs": 0, "n_rows": 0, "dof": 0,
+        "sd": None, "corr_IS_FID": None, "cov": None, "why": "the proxy table holds one GAN seed (0)"}
+
+
+# -- the seed-noise model --------------------------------------------------------------------
+
+ALPHA = 0.01  # the tiny config's env.alpha
+
+
+def _noise_rows(archs, multi=True):
+    """Final rows by hand: A has seeds 0, 1, 2; B seeds 0 and 1 (seed 1 twice); the rest one seed.
+
+    ``multi=False``: every architecture one row.
+    """
+    a, b = str(archs[0]), str(archs[1])
+    rows = [{"arch": a, "seed": 0, "IS": 1.0, "FID": 10.0, "KID": 0.10, "train_s": 10.0},
+            {"arch": b, "seed": 0, "IS": 2.0, "FID": 20.0, "KID": 0.20, "train_s": 10.0}]
+    if multi:
+        rows += [{"arch": a, "seed": 1, "IS": 1.3, "FID": 12.0, "KID": 0.10, "train_s": 10.0},
+                 {"arch": a, "seed": 2, "IS": 1.2, "FID": 14.0, "KID": 0.13, "train_s": 10.0},
+                 # seed 1 of B twice: one seed, counted once as the mean (IS 2.2, FID 22, KID 0.22)
+                 {"arch": b, "seed": 1, "IS": 2.1, "FID": 21.0, "KID": 0.21, "train_s": 10.0},
+                 {"arch": b, "seed": 1, "IS": 2.3, "FID": 23.0, "KID": 0.23, "train_s": 10.0}]
+    rows += [{"arch": str(arch), "seed": 0, "IS": 1.5, "FID": 15.0 + i, "KID": 0.15, "train_s": 10.0}
+             for i, arch in enumerate(archs[2:12])]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def noise_benches(tmp_path_factory, make_small_store):
+    """Benches over the hand-made rows: with multi-seed rows, and with one row per architecture."""
+    d = tmp_path_factory.mktemp("noise")
+    store, cfg, archs = make_small_store(d)
+    out = {}
+    for multi in (True, False):
+        finals = FinalRows.from_records(_noise_rows(archs, multi), "noise-test", {"seed": 0})
+        export_table(store, cfg, d / f"{multi}.npz", finals=finals, surrogate=False)
+        out[multi] = GANBench(Table.load(d / f"{multi}.npz"))
+    assert out[True].alpha == ALPHA
+    return out, archs
+
+
+def test_seed_noise_is_the_pooled_within_architecture_variance(noise_benches):
+    benches, _ = noise_benches
+    n = benches[True].seed_noise()
+    # by hand, the deviations from each architecture's mean (C and the others: one row, none):
+    # A: IS 1.0 1.3 1.2, mean 3.5/3 -> (-1/6, 2/15, 1/30); FID mean 12 -> (-2, 0, 2); KID mean .11 -> (-.01, -.01, .02)
+    # B (seed 1 = its two rows' mean): IS (2.0, 2.2) -> (-.1, .1); FID (20, 22) -> (-1, 1); KID (-.01, .01)
+    dof = (3 - 1) + (2 - 1)
+    var_is = ((1 / 6) ** 2 + (2 / 15) ** 2 + (1 / 30) ** 2 + 0.1 ** 2 + 0.1 ** 2) / dof
+    var_fid = (4 + 0 + 4 + 1 + 1) / dof
+    var_kid = (0.01 ** 2 + 0.01 ** 2 + 0.02 ** 2 + 0.01 ** 2 + 0.01 ** 2) / dof
+    cov_is_fid = ((-1 / 6) * -2 + (2 / 15) * 0 + (1 / 30) * 2 + (-0.1) * -1 + 0.1 * 1) / dof
+    var_score = var_is + ALPHA ** 2 * var_fid - 2 * ALPHA * cov_is_fid  # Var(IS - alpha FID)
+    assert (n["available"], n["n_archs"], n["n_rows"], n["dof"], n["why"]) == (True, 2, 5, 3, None)
+    assert n["sd"] == pytest.approx({"IS": np.sqrt(var_is), "FID": np.sqrt(var_fid), "KID": np.sqrt(var_kid),
+                                     "score": np.sqrt(var_score), "objective": np.sqrt(var_score)})
+    assert n["corr_IS_FID"] == pytest.approx(cov_is_fid / np.sqrt(var_is * var_fid))
+    assert n["cov"][0][1] == n["cov"][1][0] == pytest.approx(cov_is_fid)
+
+
+def test_random_seed_adds_the_models_noise_to_a_single_row(noise_benches):
+    benches, archs = noise_benches
+    b = benches[True]
+    c = str(archs[2])  # one row: IS 1.5, FID 15, KID 0.15
+    mean = b.query(c, cost=False)
+    assert (mean["IS"], mean["FID"], mean["KID"], mean["seed"], mean["noise"]) == (1.5, 15.0, 0.15, 0, None)
+    assert b.query(c, seed=0, cost=False) == mean  # an int seed: that row, untouched
+    draws = [b.query(c, seed="random", rng=np.random.default_rng(s), cost=False) for s in range(400)]
+    assert draws == [b.query(c, seed="random", rng=np.random.default_rng(s), cost=False) for s in range(400)]
+    assert len({d["FID"] for d in draws}) == 400 and len({d["IS"] for d in draws}) == 400
+    sd = b.seed_noise()["sd"]
+    for d in draws:
+        assert d["noise"] == "model" and d["noise_sd"] == sd and d["seed"] is None and d["n_seeds"] == 1
+        assert d["score"] == pytest.approx(d["IS"] - ALPHA * d["FID"]) and d["objective"] == d["score"]
+    fid, is_ = np.array([d["FID"] for d in draws]), np.array([d["IS"] for d in draws])
+    assert np.mean(fid) == pytest.approx(15.0, abs=4 * sd["FID"] / 20)  # 4 standard errors
+    assert np.std(fid, ddof=1) == pytest.approx(sd["FID"], rel=0.15)
+    assert np.std([d["score"] for d in draws], ddof=1) == pytest.approx(sd["score"], rel=0.15)
+    assert np.corrcoef(is_, fid)[0, 1] == pytest.approx(b.seed_noise()["corr_IS_FID"], abs=0.15)  # jointly
+    # several stored seeds: one of them, as before; the mean and an int seed are the rows'
+    a = str(archs[0])
+    assert b.query(a, cost=False)["FID"] == pytest.approx(12.0)
+    assert b.query(a, seed=2, cost=False)["FID"] == 14.0
+    stored = {b.query(a, seed="random", rng=np.random.default_rng(s), cost=False)["FID"] for s in range(30)}
+    assert stored == {10.0, 12.0, 14.0}
+
+
+def test_a_table_without_multi_seed_rows_has_no_noise_model(noise_benches):
+    benches, archs = noise_benches
+    b = benches[False]
+    n = b.seed_noise()
+    assert not n["available"] and (n["n_archs"], n["n_rows"], n["sd"]) == (0, 0, None)
+    assert n["why"] == "no architecture has final rows of two seeds"
+    a = str(archs[0])
+    r = b.query(a, seed="random", rng=np.random.default_rng(0))
+    assert r["noise"] == "unavailable" and r["noise_sd"] is None
+    assert {**r, "noise": None} == b.query(a)  # the value as it is, as before
 
 
 def test_find_best_ranks_measured_rows_unless_told_otherwise(bench):
@@ -209,6 +313,19 @@ def test_learning_curve_checkpoints(tmp_path, make_small_store):
     with pytest.raises(UserError, match="stores no final surrogate"):  # exported without one
         b.query(str(archs[30]))
     assert b.find_best(iters=1500)["arch"] == str(archs[0])  # the lowest FID at 1,500
+    # seed noise per checkpoint: at 500 and 1,000 six architectures have both seeds, FID 1 apart
+    for it in (500, 1000):
+        n = b.seed_noise(iters=it)
+        assert (n["iters"], n["n_archs"], n["n_rows"]) == (it, 6, 12)
+        assert n["sd"]["FID"] == pytest.approx(np.sqrt(0.5)) and n["sd"]["IS"] == 0.0
+        assert n["corr_IS_FID"] is None  # IS never varies
+    assert b.seed_noise() == b.seed_noise(iters=1000)  # the budget
+    assert b.seed_noise(iters=1500)["why"] == "no architecture has final rows of two seeds reaching checkpoint 1500"
+    assert b.query(a, iters=1500, seed="random")["noise"] == "unavailable"
+    noisy = b.query(a, iters=500, seed="random", rng=np.random.default_rng(1))  # two rows: one drawn
+    assert noisy["noise"] == "stored seed"
+    with pytest.raises(CheckpointError, match="stored ones are 500, 1000, 1500"):
+        b.seed_noise(iters=750)
     with pytest.raises(UserError, match="measured_only=True"):
         b.find_best(iters=1500, measured_only=False)
 
