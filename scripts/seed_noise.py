@@ -5,8 +5,9 @@
 a prediction, with the value plus a draw of this model (docs/bench_api.md). The script
 writes, per fidelity (and per learning-curve checkpoint when the final rows have curves),
 the pooled within-architecture sd of IS, FID, KID, the score and the objective, what it
-rests on (architectures with >= 2 seeds, their rows, degrees of freedom, which ones), and
-for scale the sd across measured architectures of their seed-mean final score.
+rests on (architectures with >= 2 seeds, their rows, degrees of freedom, which ones), the
+95% interval of the sds (as factors, chi-square with those degrees of freedom), and for scale
+the sd across measured architectures of their seed-mean final score.
 
     python scripts/seed_noise.py --out docs/benchmark/seed_noise.json
 """
@@ -38,9 +39,11 @@ def noise_report(bench: GANBench) -> dict[str, Any]:
         out["final"] = None
         return out
     out["final_hash"] = finals.final_hash
-    out["final"] = bench.seed_noise("final")
+    out["final"] = _with_interval(bench.seed_noise("final"))
+    out["curve_iters"] = None if finals.curve_iters is None else [int(i) for i in finals.curve_iters]
     if finals.curve_iters is not None:
-        out["final_checkpoints"] = [bench.seed_noise("final", iters=int(i)) for i in finals.curve_iters]
+        out["final_checkpoints"] = [_with_interval(bench.seed_noise("final", iters=int(i)))
+                                    for i in finals.curve_iters]
     groups = finals.by_arch()  # the budget's rows of each architecture
     by_rows = Counter(len(g) for g in groups.values())
     out["final_rows"] = {"rows": int(sum(by_rows[k] * k for k in by_rows)), "architectures": len(groups),
@@ -49,6 +52,19 @@ def noise_report(bench: GANBench) -> dict[str, Any]:
     means = [bench.query(a, "final", cost=False)["score"] for a in groups]
     out["between_architecture_score_sd"] = float(np.std(means, ddof=1)) if len(means) > 1 else None
     return out
+
+
+def _with_interval(model: dict[str, Any]) -> dict[str, Any]:
+    """``model`` and ``sd_ci95_factor``: the 95% interval of a pooled sd over the estimate.
+
+    With Gaussian noise, ``dof * s^2 / sigma^2`` is chi-square with ``dof`` degrees of
+    freedom, so ``sigma`` lies in ``[s * sqrt(dof / q_975), s * sqrt(dof / q_025)]``.
+    """
+    from scipy.stats import chi2
+
+    dof = model["dof"]
+    factor = [float(np.sqrt(dof / chi2.ppf(q, dof))) for q in (0.975, 0.025)] if dof > 0 else None
+    return {**model, "sd_ci95_factor": factor}
 
 
 def main(argv: list[str] | None = None) -> int:

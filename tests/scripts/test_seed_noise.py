@@ -32,4 +32,6 @@ def test_reports_the_pooled_seed_noise_and_what_it_rests_on(final_table, synthet
     assert rep["between_architecture_score_sd"] == pytest.approx(np.std(means, ddof=1))
     assert not rep["proxy"]["available"] and rep["proxy"]["why"] == "the proxy table holds one GAN seed (0)"
     assert rep["provenance"]["command"][:2] == ["python", "scripts/seed_noise.py"]
-    assert "final_checkpoints" not in rep  # rows without learning curves
+    assert rep["curve_iters"] is None and "final_checkpoints" not in rep  # rows without learning curves
+    lo, hi = final["sd_ci95_factor"]  # chi-square, 40 degrees of freedom
+    assert lo == pytest.approx(np.sqrt(40 / 59.341707), rel=1e-6) and hi == pytest.approx(np.sqrt(40 / 24.433039), rel=1e-6)
