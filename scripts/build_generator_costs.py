@@ -19,9 +19,9 @@ import json
 import sys
 from pathlib import Path
 
-from gan_nas_env.bench import COSTS_ASSET, COSTS_FORMAT, Widths, cell_cost_terms
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
+from gan_nas_env.generator_costs import COSTS_ASSET, COSTS_FORMAT, Widths, cell_cost_terms
 
 NOTE = ("params: trainable parameters of one generator (times model.num_generators); flops: "
         "multiply-accumulates of generating one image (Linear, Conv2d, ConvTranspose2d). Per widths "

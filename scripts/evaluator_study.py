@@ -20,7 +20,7 @@ computed ranks last):
 
 - the table's progressive proxy, the complete 3-cell prefix's row, by the score, FID, IS
   and KID; cost: train + score seconds of its three cells;
-- zero-cost: the generator's parameters and FLOPs (``gan_nas_env.bench.generator_cost`` at
+- zero-cost: the generator's parameters and FLOPs (``gan_nas_env.generator_costs.generator_cost`` at
   the final protocol's widths; more is predicted better), and NASWOT (Mellor et al. 2021)
   at initialisation: log|K| of the ReLU activation patterns of a batch of latent codes,
   averaged over init seeds (its seconds measured here);
@@ -52,10 +52,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from validity import rank_corr  # noqa: E402
 
-from gan_nas_env.bench import Widths, generator_cost  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators.final import CURVE_KEYS, GRID_KEYS, WALL_COL, FinalRows  # noqa: E402
 from gan_nas_env.evaluators.tabular import Table, load_table  # noqa: E402
+from gan_nas_env.generator_costs import Widths, generator_cost  # noqa: E402
 from gan_nas_env.metrics.score import FID, IS, KID, score_columns, score_of  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
 from gan_nas_env.space import NORM_CHOICES, Architecture  # noqa: E402

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from gan_nas_env import bench as bench_mod
-from gan_nas_env.bench import GANBench, Widths, generator_cost
+from gan_nas_env import generator_costs
+from gan_nas_env.bench import GANBench
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.final import CheckpointError, FinalRows
 from gan_nas_env.evaluators.tabular import Table, export_table
+from gan_nas_env.generator_costs import Widths, generator_cost
 from gan_nas_env.space import SPACE, Architecture
 
 
@@ -338,11 +340,11 @@ def test_shipped_cost_terms_match_the_generator():
     import json
     import re
 
-    asset = json.loads(bench_mod.COSTS_ASSET.read_text())
-    assert asset["format"] == bench_mod.COSTS_FORMAT
+    asset = json.loads(generator_costs.COSTS_ASSET.read_text())
+    assert asset["format"] == generator_costs.COSTS_FORMAT
     for key, terms in asset["widths"].items():
         lat, gf, bw, ch = (int(n) for n in re.findall(r"\d+", key))
-        assert bench_mod.cell_cost_terms(Widths(lat, gf, bw, ch)) == terms, key
+        assert generator_costs.cell_cost_terms(Widths(lat, gf, bw, ch)) == terms, key
 
 
 @pytest.mark.parametrize("widths", [Widths(32, 16, 4, 1), Widths(16, 24, 2, 3, num_generators=2)])

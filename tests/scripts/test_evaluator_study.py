@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from gan_nas_env.bench import Widths
 from gan_nas_env.evaluators.final import FinalRows
 from gan_nas_env.evaluators.tabular import load_table
+from gan_nas_env.generator_costs import Widths
 from gan_nas_env.space import Architecture
 
 
