@@ -12,7 +12,8 @@ for the score ``IS - alpha FID``, FID, IS and KID separately:
   checkpoint's ranking and the last checkpoint's;
 - the seed-to-seed spread (architectures with two seeds) against the spread between
   architectures, and how two seeds' rankings agree;
-- the cheapest checkpoint whose ranking agrees with the last at tau >= 0.8.
+- the cheapest checkpoint whose ranking agrees with the last at tau >= 0.8, and the first
+  from which every later checkpoint agrees too (where the ranking has settled).
 
 It copies the sample grids of the best and the worst architecture at three checkpoints
 (from this machine's run folders, ``--runs``; committed grids are kept when the folders
@@ -106,7 +107,12 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
                     rec["seed_vs_seed"] = kendall_ci(a0, a1, reps)
             per.append(rec)
         first_ok = next((r["iters"] for r in per if r["vs_last"]["tau"] >= TARGET_TAU), None)
-        out["metrics"][metric] = {"per_checkpoint": per, "cheapest_tau_0.8": first_ok}
+        # a single checkpoint can agree by luck (the curves cross and uncross): where the
+        # ranking has settled is the first checkpoint from which every later one agrees too
+        settled = next((r["iters"] for i, r in enumerate(per)
+                        if all(q["vs_last"]["tau"] >= TARGET_TAU for q in per[i:])), None)
+        out["metrics"][metric] = {"per_checkpoint": per, "cheapest_tau_0.8": first_ok,
+                                  "settled_tau_0.8": settled}
     wall = rows.at(budget)[idx0, WALL_COL]
     out["wall_s_at_budget"] = {"median": float(np.median(wall)), "max": float(np.max(wall))}
     out["wall_s_per_checkpoint"] = {
@@ -211,6 +217,9 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
         lines.append(f"| {k} | {res['wall_s_per_checkpoint'][k]:.0f} | " + " | ".join(cells) + " |")
     lines += ["", "Cheapest checkpoint whose ranking agrees with the last at tau >= 0.8: "
               + ", ".join(f"{mt} {res['metrics'][mt]['cheapest_tau_0.8'] or 'none'}" for mt in METRICS)
+              + ". First checkpoint from which every later one agrees at tau >= 0.8 (where the ranking "
+              "has settled): "
+              + ", ".join(f"{mt} {res['metrics'][mt].get('settled_tau_0.8') or 'none'}" for mt in METRICS)
               + ".", ""]
     if res["n_two_seeds"]:
         lines += [f"Seed noise ({res['n_two_seeds']} architectures with two seeds): the within-"

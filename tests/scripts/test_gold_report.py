@@ -48,6 +48,10 @@ def test_kendall_per_checkpoint_seed_noise_and_the_chosen_budget(gold, tmp_path)
     assert fid[0]["vs_last"]["lo"] <= fid[0]["vs_last"]["hi"] < 0
     assert res["metrics"]["FID"]["cheapest_tau_0.8"] in (1500, 2000)
     assert res["metrics"]["IS"]["cheapest_tau_0.8"] == 500  # IS ranks by quality from the start
+    for m in ("FID", "IS"):  # settled: that checkpoint and every later one agree at >= 0.8
+        per, settled = res["metrics"][m]["per_checkpoint"], res["metrics"][m]["settled_tau_0.8"]
+        later = [r["vs_last"]["tau"] for r in per if r["iters"] >= settled]
+        assert settled >= res["metrics"][m]["cheapest_tau_0.8"] and min(later) >= 0.8
     assert fid[-1]["seed_sd"] < fid[-1]["between_sd"]  # seeds differ by noise only
     assert res["wall_s_per_checkpoint"]["1000"] == pytest.approx(100.0)
     md = (tmp_path / "docs" / "gold.md").read_text()
