@@ -17,7 +17,8 @@ for the score ``IS - alpha FID``, FID, IS and KID separately:
 
 It copies the sample grids of the best and the worst architecture at three checkpoints
 (from this machine's run folders, ``--runs``; committed grids are kept when the folders
-are gone) and writes ``docs/validity/gold.json``, ``docs/validity/gold.md`` (included in
+are gone), appends ``gold_notes.md`` from the docs folder (hand-written: what someone who
+opened the grids saw) and writes ``docs/validity/gold.json``, ``docs/validity/gold.md`` (included in
 ``docs/validity.md`` by ``scripts/validity.py report``) and two plots::
 
     python scripts/gold_report.py
@@ -279,6 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     md = markdown(res, figs, grids, prov)
     if res["partial"]:
         md = md.replace("\n\n", f"\n\n**Partial: {len(archs)} of {args.n} gold architectures so far.**\n\n", 1)
+    notes = docs / "gold_notes.md"  # hand-written: what the grids show, by someone who opened them
+    if notes.exists():
+        md = md.rstrip("\n") + "\n\n" + notes.read_text().strip() + "\n"
     (docs / "gold.md").write_text(md)
     print(f"wrote {docs / 'gold.json'}, {docs / 'gold.md'} ({len(archs)} architectures)")
 
