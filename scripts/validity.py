@@ -537,7 +537,8 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
         f"(final IS std {res['final_spread']['IS_std']:.3f} vs alpha FID std "
         f"{res['final_spread']['alpha_FID_std']:.3f}).", "",
         "![proxy vs final](validity/proxy_vs_final.png)", "",
-        *included_report("evaluators_v1.md")]
+        *included_report("evaluators_v1.md"),
+        *included_report("proxy_noise.md")]
     if res["ladder"]:
         lines += ["## Fidelity ladder: proxy budget against rank correlation", "",
                   "The same architectures (first of the table's sampling order) under three proxy "
