@@ -29,7 +29,8 @@ computed ranks last):
   final IS and FID) scored out of fold: no held-out architecture's rows are in its training
   set; it costs nothing per new architecture but needs its training rows;
 - v2 only: the score after K iterations of the same training (the curves' early
-  checkpoints; cost: the curve's ``wall_s`` at K) and a power-law fit
+  checkpoints; cost: the curve's ``wall_s`` at K) and a power-law fit (exponent fixed at 0.5
+  when only two checkpoints precede K)
   ``y(t) = a + b t^-c`` of IS and FID on the checkpoints up to K, extrapolated to the last.
 
 Writes ``docs/validity/evaluators_<reference>.json`` (with provenance), ``.md`` and the
@@ -66,6 +67,7 @@ GOAL_FRACTION = 0.10
 UNIFORM_DRAWS = 150  # the final rows' uniform sample (scripts/validity.py)
 EARLY_ITERS = (500, 1000, 2000, 3000, 5000)
 MIN_FIT_POINTS = 3  # a + b t^-c has three parameters
+FIXED_EXPONENT = 0.5  # with two checkpoints only: a + b t^-0.5
 MIN_SURROGATE_ROWS = 10
 MIN_JUDGED = 10  # fewer reference architectures: point estimates only, no goal verdict
 INSTANCE_NORM = NORM_CHOICES.index("in")
@@ -302,12 +304,21 @@ def surrogate_candidate(label: str, train: dict[str, np.ndarray], archs: list[st
                      f"{len(train) * row_cost_s:.0f} s of training); per new architecture: a prediction")
 
 
-def power_law_extrapolate(t: np.ndarray, y: np.ndarray, t_at: float) -> float:
-    """Fit ``y = a + b t^-c`` (``0 < c <= 3``) to the points; its value at ``t_at`` (NaN: no fit)."""
+def power_law_extrapolate(t: np.ndarray, y: np.ndarray, t_at: float, c: float | None = None) -> float:
+    """Fit ``y = a + b t^-c`` (``0 < c <= 3``) to the points; its value at ``t_at`` (NaN: no fit).
+
+    With ``c`` given the exponent is fixed and ``a``, ``b`` are a linear least-squares fit, so
+    two points suffice (the early checkpoints, 500 and 1,000 iterations).
+    """
     from scipy.optimize import curve_fit
 
     ok = np.isfinite(y)
     t, y = t[ok] / t_at, y[ok]
+    if c is not None:
+        if len(t) < 2:
+            return float("nan")
+        (a, b), *_ = np.linalg.lstsq(np.stack([np.ones_like(t), t ** (-c)], axis=1), y, rcond=None)
+        return float(a + b)
     if len(t) < MIN_FIT_POINTS:
         return float("nan")
     f = lambda s, a, b, c: a + b * s ** (-c)  # noqa: E731
@@ -333,14 +344,17 @@ def curve_candidates(rows: FinalRows, ref: Reference, alpha: float,
                              score_columns(at, alpha, CURVE_KEYS), cost,
                              "the v2 curve's checkpoint; cost: its wall_s there"))
         upto = rows.curve_iters <= k
-        if upto.sum() < MIN_FIT_POINTS:
+        if upto.sum() < 2:
             continue
+        # three or more checkpoints: the exponent is fitted too; two: fixed at 0.5
+        c = None if upto.sum() >= MIN_FIT_POINTS else FIXED_EXPONENT
         t = rows.curve_iters[upto].astype(float)
-        ext = np.array([[power_law_extrapolate(t, rows.curves[i, upto, CURVE_KEYS.index(m)], budget)
+        ext = np.array([[power_law_extrapolate(t, rows.curves[i, upto, CURVE_KEYS.index(m)], budget, c)
                          for m in GRID_KEYS] for i in idx]).reshape(len(idx), len(GRID_KEYS))
+        form = "a + b t^-c" if c is None else f"a + b t^-{c} (c fixed: two points)"
         out.append(Candidate(f"extrapolate from {k} iterations", "extrapolation",
                              score_columns(ext, alpha, GRID_KEYS), cost,
-                             f"IS and FID fitted a + b t^-c on {int(upto.sum())} checkpoints, "
+                             f"IS and FID fitted {form} on {int(upto.sum())} checkpoints, "
                              f"predicted at {budget}"))
     return out
 
@@ -357,9 +371,9 @@ def omitted(ref: Reference, curves: FinalRows | None, iters: tuple[int, ...] = E
     for k in iters:
         if k >= ref.detail["budget"] or k not in stored:
             out.append(f"train {k} iterations: not a stored checkpoint before the last ({ref.detail['budget']})")
-        elif sum(i <= k for i in stored) < MIN_FIT_POINTS:
-            out.append(f"extrapolate from {k} iterations: {sum(i <= k for i in stored)} checkpoints, "
-                       f"the fit needs {MIN_FIT_POINTS}")
+        elif sum(i <= k for i in stored) < 2:
+            out.append(f"extrapolate from {k} iterations: {sum(i <= k for i in stored)} checkpoint, "
+                       "the fit needs 2")
     return out
 
 

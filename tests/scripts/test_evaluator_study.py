@@ -101,6 +101,10 @@ def test_power_law_extrapolation_recovers_an_exact_curve(study):
     true = 4.0 + 300.0 * (10.0) ** -1.2 / 10
     assert study.power_law_extrapolate(t, fid, 10_000) == pytest.approx(true, rel=1e-3)
     assert np.isnan(study.power_law_extrapolate(t[:2], fid[:2], 10_000))
+    # with the exponent fixed, two points determine a and b exactly
+    y = 3.0 + 40.0 * (t / 10_000) ** -0.5
+    assert study.power_law_extrapolate(t[:2], y[:2], 10_000, c=0.5) == pytest.approx(43.0)
+    assert np.isnan(study.power_law_extrapolate(t[:1], y[:1], 10_000, c=0.5))
 
 
 def test_the_rule_counts_cells_without_instance_norm(study):
@@ -161,8 +165,10 @@ def test_curve_candidates_score_at_k_and_extrapolate(study):
     ref = study.reference_v2(table, rows, 3000)
     assert ref.archs == archs and ref.cost_s.tolist() == [300.0] * 6
     cands = {c.name: c for c in study.curve_candidates(rows, ref, table.alpha, (500, 1000, 2000, 3000))}
-    assert list(cands) == ["train 500 iterations", "train 1000 iterations", "train 2000 iterations",
-                           "extrapolate from 2000 iterations"]  # 3000 is the budget itself
+    assert list(cands) == ["train 500 iterations", "train 1000 iterations", "extrapolate from 1000 iterations",
+                           "train 2000 iterations", "extrapolate from 2000 iterations"]  # 3000 is the budget
+    assert "c fixed" in cands["extrapolate from 1000 iterations"].note  # two checkpoints: exponent fixed
+    assert "c fixed" not in cands["extrapolate from 2000 iterations"].note
     res = {r["name"]: r for r in study.evaluate(ref, list(cands.values()), reps=50)}
     assert res["train 500 iterations"]["kendall"]["value"] == pytest.approx(-1.0)
     assert res["train 1000 iterations"]["kendall"]["value"] == pytest.approx(1.0)
@@ -171,7 +177,7 @@ def test_curve_candidates_score_at_k_and_extrapolate(study):
     assert res["train 1000 iterations"]["values"] == pytest.approx(cands["train 1000 iterations"].values.tolist())
     left = study.omitted(ref, rows, (500, 1000, 2000, 3000))
     assert [x.split(":")[0] for x in left] == ["surrogate on v2 final rows", "extrapolate from 500 iterations",
-                                               "extrapolate from 1000 iterations", "train 3000 iterations"]
+                                               "train 3000 iterations"]
     assert study.omitted(ref, None) == []
 
 
