@@ -23,6 +23,8 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --config final-fmnist-v2 --archs 30 \
         --extra "" --store runs/finals_v2.sqlite --runs runs/finals_v2 --keep checkpoint.pt,samples \
         --worker 0 --workers 2 &
+    # then the gold subset's second seeds (its first 10 architectures, seed 1): the same with
+    --archs 10 --seeds 1
     python scripts/build_finals.py --config final-fmnist-v2 --set retrain.g_iters=3000 --archs 150 ...
     # before a session ends: export the rows and save the unfinished trainings (commit both);
     # the next session resumes them with the same --wip
