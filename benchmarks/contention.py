@@ -11,7 +11,7 @@ fresh process for every combination of
   sleeps) or ``PASSIVE`` (waiting threads sleep at once); it is read when torch loads, so
   only a fresh process can change it,
 
-and reports the steady seconds per episode (the mean over episodes 2.., from the run's
+and reports the steady seconds per episode (the median over episodes 2.., from the run's
 results store: episode 1 also computes the real-image statistics), the slow-down against
 the same setting alone and against the best setting alone. It also checks whether the
 searches' results are identical across settings (same architectures, same scores), since

@@ -63,7 +63,7 @@ def seed_rows(table: Table, stores: list[Path], archs: list[str]) -> dict[int, d
     out: dict[int, dict[str, dict[str, float]]] = {own: {}}
     for a in archs:
         q = table.query(a)
-        cost = sum(table.query(p)["train_s"] + table.query(p)["score_s"] for p in prefixes(a))
+        cost = sum(r["train_s"] + r["score_s"] for r in map(table.query, prefixes(a)))
         out[own][a] = {IS: float(q[IS]), FID: float(q[FID]), "score": float(q["score"]), "cost_s": cost}
     for path in stores:
         with ResultsStore(path) as store:
