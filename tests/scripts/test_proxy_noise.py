@@ -39,3 +39,23 @@ def test_only_architectures_every_seed_holds(pn):
 
 def test_prefixes_are_the_three_cells_in_turn(pn):
     assert pn.prefixes("1 1 2 1 1 0 0 1 1 1 0 0 1 3") == ["1 1 2 1", "1 1 2 1 1 0 0 1 1", "1 1 2 1 1 0 0 1 1 1 0 0 1 3"]
+
+
+def test_seed_checks_reproduction_levels_and_pairs(pn):
+    x = np.arange(6.0)
+    own = {0: {f"a{i}": {"IS": 1.0 + v / 10, "FID": 100 - v, "score": 0.0, "cost_s": 1.0} for i, v in enumerate(x)}}
+    rerun_own = {0: {f"a{i}": {"IS": 1.0 + v / 10 + 0.001, "FID": 100 - v, "score": 0.0, "cost_s": 1.0}
+                     for i, v in enumerate(x[:4])}}
+    fresh = {3: {f"a{i}": {"IS": 2.0 - v / 10, "FID": 80 - v, "score": 0.0, "cost_s": 1.0} for i, v in enumerate(x)}}
+    chk = pn.summarise_checks(0, own, [rerun_own, fresh], [f"a{i}" for i in range(6)])
+    assert chk["reproduction"]["n"] == 4
+    assert chk["reproduction"]["max_abs_diff_IS"] == pytest.approx(0.001)
+    assert chk["reproduction"]["max_abs_diff_FID"] == 0.0
+    # the re-run of the own seed is not a seed of its own: seeds 0 (table) and 3
+    assert chk["seeds"] == [0, 3] and chk["n"] == 6
+    assert chk["levels"]["3"]["mean_FID"] == pytest.approx(77.5)
+    assert chk["levels"]["0"]["sd_IS"] == pytest.approx(np.std(x / 10, ddof=1))
+    assert chk["pairs"]["0-3"]["IS"]["spearman"]["value"] == pytest.approx(-1.0)
+    assert chk["pairs"]["0-3"]["FID"]["spearman"]["value"] == pytest.approx(1.0)
+    md = pn.checks_markdown(chk)
+    assert any("at most 0.0010 in IS" in line for line in md) and "| 3 | 1.750 |" in "\n".join(md)
