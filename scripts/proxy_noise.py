@@ -199,7 +199,7 @@ def checks_markdown(chk: dict[str, Any]) -> list[str]:
     if not chk.get("levels"):
         return []
     rep = chk["reproduction"]
-    lines = ["", f"### Is the table's seed an outlier? ({chk['n']} architectures held by every seed, "
+    lines = ["", f"## Is the table's seed an outlier? ({chk['n']} architectures held by every seed, "
              "from short re-runs with `--checks`)", ""]
     if rep:
         lines += [f"Reproduction: the table's own seed re-run under today's code on {rep['n']} architectures "

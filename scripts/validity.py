@@ -9,7 +9,9 @@ writes ``docs/validity.md``, ``docs/validity/validity.json`` and the plots::
     python scripts/validity.py collect   # ladder.json from runs/table_v2.sqlite, runs/ladder.sqlite
     python scripts/validity.py report
 
-Inputs: ``finals.json`` (``scripts/build_finals.py --export``: final-protocol rows),
+Inputs: ``finals.json`` (``scripts/build_finals.py --export``: final protocol v1 rows,
+1,000 iterations), ``finals_v2.json`` (final protocol v2: learning curves; every finding is
+recomputed against its checkpoint ``--v2-iters``, by default the last every row reaches),
 ``ladder.json`` (the proxy at 16, 64 and 256 discriminator steps per cell over the
 first architectures of the table's sampling order, ``scripts/build_table.py --set``),
 ``searches.json`` (``scripts/validity_searches.py --export``: SAC and random searches
@@ -42,6 +44,7 @@ BUDGETS = {16: ("runs/table_v2.sqlite", []), 64: ("runs/ladder.sqlite", ["train.
            256: ("runs/ladder.sqlite", ["train.d_iters_per_cell=256"])}
 REPS = 2000
 TABLE_BUDGET = "16"  # the shipped table's discriminator steps per cell
+V1_FINALS, V2_FINALS = "finals.json", "finals_v2.json"  # final protocol v1 (1,000 iterations), v2 (curves)
 UNIFORM_DRAWS = 150  # scripts/build_finals.py --archs: the uniform final rows (when the table has no record)
 
 
@@ -166,13 +169,49 @@ def cross_cpu(finals: dict, check: dict, alpha: float, seed_std: float | None) -
 
 
 # -- report ----------------------------------------------------------------------------
-def load_inputs() -> tuple[dict, dict, dict]:
-    """finals.json, ladder.json and searches.json (the last two may be missing: {})."""
+def load_inputs() -> tuple[dict, dict, dict, dict]:
+    """finals.json (v1), finals_v2.json, ladder.json and searches.json (all but v1 may be missing: {})."""
     read = lambda n: json.loads((DOCS / n).read_text()) if (DOCS / n).exists() else {}  # noqa: E731
-    finals = read("finals.json")
+    finals = read(V1_FINALS)
     if not finals:
         raise SystemExit("docs/validity/finals.json is missing: run scripts/build_finals.py --export first")
-    return finals, read("ladder.json"), read("searches.json")
+    return finals, read(V2_FINALS), read("ladder.json"), read("searches.json")
+
+
+def rows_at(finals: dict, iters: int | None = None) -> dict:
+    """A learning-curve export (v2) with each row's metrics and cost at checkpoint ``iters``.
+
+    ``iters`` defaults to the last checkpoint every row reaches; rows without that checkpoint
+    are left out. ``train_s`` becomes the row's wall seconds up to that checkpoint.
+    """
+    rows = [r for r in finals.get("rows", []) if r.get("curve")]
+    if not rows:
+        return {**finals, "rows": [], "budget": None}
+    if iters is None:
+        iters = min(max(int(c["iter"]) for c in r["curve"]) for r in rows)
+    out = []
+    for r in rows:
+        point = next((c for c in r["curve"] if int(c["iter"]) == iters), None)
+        if point is None:
+            continue
+        out.append({**r, **{k: v for k, v in point.items() if k not in ("iter", "wall_s")},
+                    "iters": iters, "train_s": point.get("wall_s", r.get("train_s"))})
+    return {**finals, "rows": out, "budget": iters}
+
+
+def protocol_of(finals: dict) -> dict[str, Any]:
+    """What a final row is: preset, widths, iterations, samples (from the export's config)."""
+    cfg = finals.get("config") or {}
+    rt, mt = cfg.get("retrain") or {}, cfg.get("metrics") or {}
+    return {"name": cfg.get("name", "?"), "gf": rt.get("gf"), "df": rt.get("df"),
+            "iters": finals.get("budget") or rt.get("g_iters"), "eval_samples": rt.get("eval_samples"),
+            "real_samples": mt.get("real_samples"), "curve": bool(finals.get("budget")),
+            "g_iters": rt.get("g_iters"), "eval_every": rt.get("eval_every")}
+
+
+def _n(x: Any) -> str:
+    """A count with thousands separators; "?" where the export did not record it."""
+    return f"{x:,}" if isinstance(x, (int, float)) else "?"
 
 
 def final_table(finals: dict, alpha: float) -> dict[str, dict[str, Any]]:
@@ -207,7 +246,7 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
     proxy = np.array([table.score(a) for a in uniform])
     final = np.array([fin[a]["score"] for a in uniform])
     res: dict[str, Any] = {
-        "alpha": alpha, "final_hash": finals["final_hash"], "table_proxy_hash": table.meta["proxy_hash"],
+        "alpha": alpha, "final_hash": finals["final_hash"], "protocol": protocol_of(finals), "table_proxy_hash": table.meta["proxy_hash"],
         "n_uniform": len(uniform),
         "n_uniform_drawn": len(table.uniform_sample(UNIFORM_DRAWS)),  # distinct, measured or not
         "proxy_vs_final": {
@@ -221,7 +260,8 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
                          "FID_range": [float(min(fin[a]["FID"] for a in uniform)),
                                        float(max(fin[a]["FID"] for a in uniform))] if uniform else [],
                          "alpha_FID_std": float(alpha * np.std([fin[a]["FID"] for a in uniform]))},
-        "train_s_per_row": float(np.median([r["train_s"] for r in finals["rows"] if r.get("train_s")])),
+        "train_s_per_row": float(np.median([r["train_s"] for r in finals["rows"] if r.get("train_s")]))
+        if any(r.get("train_s") for r in finals["rows"]) else None,
         "rows_by_cpu": rows_by_cpu(finals["rows"]),
         "points": {a: {"proxy": table.score(a), "final": fin[a]["score"]} for a in uniform},
         "final_surrogate": (table.meta.get("final") or {}).get("surrogate", {}),
@@ -245,14 +285,15 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
                 [fin[a]["score"] for a in archs])
     if base is not None:
         res["rebuild"] = rebuild_verdict(res["ladder"], TABLE_BUDGET)
-    multi = {a: d for a, d in fin.items() if len(d["seeds"]) >= 3}
+    multi = {a: d for a, d in fin.items() if len(d["seeds"]) >= 2}
     if multi:
-        per = np.array([[s["score"] for s in list(d["seeds"].values())[:3]] for d in multi.values()])
+        per = [[s["score"] for _, s in sorted(d["seeds"].items())][:3] for d in multi.values()]
+        both = np.array([p[:2] for p in per])
         res["noise_floor"] = {
-            "archs": list(multi), "scores": per.tolist(),
-            "seed_std_mean": float(per.std(1, ddof=1).mean()),
+            "archs": list(multi), "scores": per,
+            "seed_std_mean": float(np.mean([np.std(p, ddof=1) for p in per])),
             "between_arch_std": float(final.std(ddof=1)) if len(final) > 1 else None,
-            "rank_corr_seed0_vs_seed1": rank_corr(per[:, 0], per[:, 1]) if len(per) >= 4 else {"n": len(per)},
+            "rank_corr_seed0_vs_seed1": rank_corr(both[:, 0], both[:, 1]) if len(both) >= 4 else {"n": len(both)},
         }
     res["searches"] = []
     for row in searches.get("rows", []):
@@ -301,15 +342,17 @@ def search_summary(searches: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def plots(res: dict[str, Any]) -> list[str]:
-    """Scatter of proxy vs final score, and rank correlation vs proxy cost (the ladder)."""
+def plots(res: dict[str, Any], suffix: str = "") -> list[str]:
+    """Scatter of proxy vs final score, and rank correlation vs proxy cost (the ladder).
+
+    ``suffix`` tells the protocols' files apart (``proxy_vs_final_v2.png``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = []
-    pts = np.array([[p["proxy"], p["final"]] for p in res["points"].values()])
+    pts = np.array([[p["proxy"], p["final"]] for p in res["points"].values()]).reshape(-1, 2)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.scatter(pts[:, 0], pts[:, 1], s=14, alpha=0.7, label="uniform sample")
     labelled: set[str] = set()
@@ -323,13 +366,13 @@ def plots(res: dict[str, Any]) -> list[str]:
     sc = res["proxy_vs_final"]["score"]
     rho = sc.get("spearman", {}).get("value", float("nan"))
     ax.set_xlabel("proxy score (table, 16 D steps per cell)")
-    ax.set_ylabel("final score (1,000 G iterations)")
+    ax.set_ylabel(f"final score ({_n(res['protocol']['iters'])} G iterations)")
     ax.set_title(f"n = {sc['n']}, Spearman {rho:.2f}")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(DOCS / "proxy_vs_final.png", dpi=120)
+    fig.savefig(DOCS / f"proxy_vs_final{suffix}.png", dpi=120)
     plt.close(fig)
-    names.append("proxy_vs_final.png")
+    names.append(f"proxy_vs_final{suffix}.png")
     if res["ladder"]:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         for b, v in sorted(res["ladder"].items(), key=lambda kv: int(kv[0])):
@@ -350,9 +393,9 @@ def plots(res: dict[str, Any]) -> list[str]:
         ax.set_ylabel("Spearman(proxy, final) [95% CI]")
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(DOCS / "ladder.png", dpi=120)
+        fig.savefig(DOCS / f"ladder{suffix}.png", dpi=120)
         plt.close(fig)
-        names.append("ladder.png")
+        names.append(f"ladder{suffix}.png")
     return names
 
 
@@ -400,11 +443,11 @@ def _ci(v: dict[str, Any] | None) -> str:
     return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
 
 
-def published_lines(pub: list[dict[str, Any]]) -> list[str]:
+def published_lines(pub: list[dict[str, Any]], level: str = "##") -> list[str]:
     """The report's section on the published architectures (nothing without them)."""
     if not pub:
         return []
-    lines = ["## The published architectures", "",
+    lines = [f"{level} The published architectures", "",
               "E2GAN's and AutoGAN's published generators, trained by the same final protocol (at the "
               "proxy's widths, not the papers' 256 channels) and placed among the uniform sample's "
               "final scores. Their proxy score is the table's surrogate prediction when the table "
@@ -476,41 +519,26 @@ def included_report(name: str) -> list[str]:
     return [text, ""]
 
 
-def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -> str:
-    """docs/validity.md."""
-    m = prov["machine"]
+def protocol_line(res: dict[str, Any]) -> str:
+    """The final protocol in one bullet: preset, widths, budget, samples, cost per row."""
+    pr = res["protocol"]
+    budget = (f"{_n(pr['iters'])} generator iterations (a checkpoint of learning curves "
+              f"to {_n(pr['g_iters'])}, a scoring every {_n(pr['eval_every'])})" if pr["curve"]
+              else f"{_n(pr['iters'])} generator iterations")
+    cost = cost_by_cpu(res) if res.get("train_s_per_row") else "not recorded"
+    return (f"- **Final** (`{res['final_hash']}`): `configs/{pr['name']}.yaml`, the architecture trained from "
+            f"scratch at the proxy's widths (gf {pr['gf']} / df {pr['df']}) for {budget}, EMA generator "
+            f"scored on {_n(pr['eval_samples'])} samples against {_n(pr['real_samples'])} real images, seed 0. "
+            f"Cost per row (median, one core): {cost} (`scripts/build_finals.py`, resumable).")
+
+
+def ranking_lines(res: dict[str, Any], suffix: str, compact: bool) -> list[str]:
+    """How well the proxy ranks: the table, a plain reading and (in full) the scatter plot."""
     pv = res["proxy_vs_final"]
-    lines = [
-        "# Validity: does the proxy rank like real training, and does the search beat random?", "",
-        "Generated by `python scripts/validity.py report` from the committed JSON in `docs/validity/` "
-        f"(all numbers: `docs/validity/validity.json`). Machine: {m['cpu']}, {m['cores']} cores, "
-        f"GPU: {m['gpu'] or 'none'}; gan-nas-env {prov['version']} at {prov['git_sha']}.", "",
-        *gold_section(),
-        *included_report("evaluators_v2.md"),
-        "# v1: 1,000 iterations (early training)", "",
-        "Every number from here on is measured against final protocol v1: 1,000 generator "
-        "iterations, where the samples are still blobs and the ranking of architectures may not "
-        "have settled. "
-        + ("The gold subset above shows where it settles. " if gold_section() else
-           "Final protocol v2 (`configs/final-fmnist-v2.yaml`: learning curves to 10,000 "
-           "iterations, a scoring every 500) is being built; its gold subset will show where the "
-           "ranking settles. ")
-        + "These numbers stay until the v2 rows replace them.", "",
-        "## Protocols", "",
-        f"- **Proxy** (the shipped table, `{res['table_proxy_hash']}`): `configs/table-fmnist.yaml`, "
-        "16 discriminator steps per cell, 500 scoring samples.",
-        f"- **Final** (`{res['final_hash']}`): `configs/final-fmnist.yaml`, the architecture trained "
-        "from scratch at the proxy's widths (gf 16 / df 16) for 1,000 generator iterations, EMA "
-        "generator scored on 2,000 samples against 10,000 real images, seed 0. "
-        f"Cost per row (median, one core): {cost_by_cpu(res)} "
-        "(`scripts/build_finals.py`, resumable).",
-        f"- Score = IS - {res['alpha']} FID for both.", "",
-        "## How well the proxy ranks", "",
-        f"Over the {res['n_uniform']} architectures with a final row of the "
-        f"{res.get('n_uniform_drawn', res['n_uniform'])} distinct ones that the table's uniform sampling "
-        "order draws first (its own seeded order, `scripts/build_table.py`):", "",
-        "| proxy quantity vs final | n | Spearman [95% CI] | Kendall tau [95% CI] |", "|---|---|---|---|",
-    ]
+    lines = [f"Over the {res['n_uniform']} architectures with a final row of the "
+             f"{res.get('n_uniform_drawn', res['n_uniform'])} distinct ones that the table's uniform sampling "
+             "order draws first (its own seeded order, `scripts/build_table.py`):", "",
+             "| proxy quantity vs final | n | Spearman [95% CI] | Kendall tau [95% CI] |", "|---|---|---|---|"]
     for k in ("score", "FID", "IS"):
         v = pv[k]
         lines.append(f"| {k} | {v['n']} | {_ci(v.get('spearman'))} | {_ci(v.get('kendall'))} |")
@@ -518,87 +546,164 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
     if fs:
         lines += ["", f"Final scores of these architectures: mean {fs['mean']:.3f}, std {fs['std']:.3f}, "
                   f"range {fs['min']:.3f} to {fs['max']:.3f}.", ""]
+    lines += ["What this shows: " + reading(pv["score"].get("spearman"), "proxy score vs final score")
+              + " " + reading(pv["FID"].get("spearman"), "Proxy FID vs final FID")
+              + " " + reading(pv["IS"].get("spearman"), "Proxy IS vs final IS"), ""]
+    if not compact:
+        spread = res["final_spread"]
+        if spread["FID_range"]:
+            lines += ["Why the score and FID differ: at the proxy, IS stays near 1 and the score's spread "
+                      "comes mostly from alpha FID; after final training FID is "
+                      f"{spread['FID_range'][0]:.1f}-{spread['FID_range'][1]:.1f} and the final score's "
+                      f"spread is final IS std {spread['IS_std']:.3f} against alpha FID std "
+                      f"{spread['alpha_FID_std']:.3f}.", ""]
+        lines += [f"![proxy vs final](validity/proxy_vs_final{suffix}.png)", ""]
+    return lines
+
+
+def ladder_lines(res: dict[str, Any], suffix: str, compact: bool) -> list[str]:
+    """The fidelity ladder: proxy budgets against their rank correlation with the final."""
+    if not res["ladder"]:
+        return []
+    lines = ["The same architectures (first of the table's sampling order) under three proxy "
+             "budgets, each ranked against the final scores:", "",
+             "| D steps per cell | proxy | n | Spearman [95% CI] | Kendall tau [95% CI] | "
+             f"Spearman minus the table's ({TABLE_BUDGET}) [paired 95% CI] | "
+             "proxy s per architecture (median) |", "|---|---|---|---|---|---|---|"]
+    for b, v in sorted(res["ladder"].items(), key=lambda kv: int(kv[0])):
+        cost = f"{v['cost_s_median']:.1f}" if v.get("cost_s_median") else "n/a"
+        diff = _ci(v["vs_table"]) if "vs_table" in v else "-"
+        lines.append(f"| {b} | `{v['proxy_hash']}` | {v['n']} | {_ci(v.get('spearman'))} | "
+                     f"{_ci(v.get('kendall'))} | {diff} | {cost} |")
+    lines.append("")
+    if not compact:
+        lines += [f"![ladder](validity/ladder{suffix}.png)", ""]
+    rb = res.get("rebuild")
+    if rb:
+        lines += [f"Rule for rebuilding the table at a larger budget: {rb['rule']}. "
+                  + (f"**{rb['rebuild_at']} steps per cell meets it: the table should be rebuilt there.**"
+                     if rb["rebuild_at"] else
+                     "No budget meets it on these rows, so the shipped table keeps its proxy."), ""]
+    return lines
+
+
+def noise_lines(res: dict[str, Any]) -> list[str]:
+    """The noise floor: architectures trained with several seeds."""
+    nf = res.get("noise_floor")
+    if not nf:
+        return []
+    width, fewest = max(len(s) for s in nf["scores"]), min(len(s) for s in nf["scores"])
+    lines = [f"{len(nf['archs'])} architectures trained by the final protocol with "
+             f"{width if width == fewest else f'{fewest}-{width}'} "
+             f"seeds each: mean seed-to-seed std of the final score {nf['seed_std_mean']:.4f}, against a std "
+             f"of {nf['between_arch_std']:.4f} between the uniform architectures."
+             + (f" Seed 0 against seed 1: Spearman {_ci(nf['rank_corr_seed0_vs_seed1'].get('spearman'))}."
+                if "spearman" in nf["rank_corr_seed0_vs_seed1"] else ""), "",
+             "| architecture | " + " | ".join(f"seed {i}" for i in range(width)) + " |",
+             "|---|" + "---|" * width]
+    for a, sc in zip(nf["archs"], nf["scores"]):
+        cells = [f"{x:.4f}" for x in sc] + [""] * (width - len(sc))
+        lines.append(f"| `{a}` | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def search_lines(res: dict[str, Any]) -> list[str]:
+    """Search bests placed among the uniform sample's final scores."""
+    if not res["searches"]:
+        return []
+    trained = [s for s in res["searches"] if "score" in s]
+    intro = ("Each search: `gan-nas search --config table-fmnist` (real training, not the table), its best "
+             "architecture by proxy score trained by the final protocol and placed among the uniform "
+             "sample's final scores.")
+    if not trained:
+        return [intro + f" None of the {len(res['searches'])} search bests has a row of this protocol yet "
+                "(`scripts/measure_bests.py` trains them).", ""]
+    lines = [intro, "", "| algorithm | seed | best architecture | proxy score | final score | percentile | "
+             "P(> random arch) [95% CI] |", "|---|---|---|---|---|---|---|"]
+    for s in res["searches"]:
+        if "score" in s:
+            lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | {s['best_proxy_score']:.4f} "
+                         f"| {s['score']:.4f} | {s['percentile']:.0f} | {s['p_better']:.2f} "
+                         f"[{s['p_better_ci'][0]:.2f}, {s['p_better_ci'][1]:.2f}] |")
+        else:
+            lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | "
+                         f"{s['best_proxy_score']:.4f} | not trained yet | | |")
+    ss = res.get("search_summary") or {}
+    if ss.get("mean_p_better"):
+        parts = [f"{a}: mean P(> random architecture) {p:.2f} over {ss['runs'][a]} runs"
+                 for a, p in ss["mean_p_better"].items()]
+        pairs = [f"{k.replace('>', ' beats ')} in {100 * v:.0f}% of the seed pairs"
+                 for k, v in ss["pairs_won"].items()]
+        lines += ["", "In short: " + "; ".join(parts) + ". " + "; ".join(pairs) + ". "
+                  "With 3 runs each, and a seed-to-seed spread of the final score that is a large "
+                  "share of the spread between architectures (noise floor), this is "
+                  "suggestive, not a separation.", ""]
+    lines.append("")
+    return lines
+
+
+def findings(res: dict[str, Any], level: str, suffix: str, compact: bool) -> list[str]:
+    """Every finding against one final protocol, headed at ``level`` ("##" or "###")."""
+    h = level
+    lines = [f"{h} Protocols", "",
+             f"- **Proxy** (the shipped table, `{res['table_proxy_hash']}`): `configs/table-fmnist.yaml`, "
+             "16 discriminator steps per cell, 500 scoring samples.",
+             protocol_line(res), f"- Score = IS - {res['alpha']} FID for both.", "",
+             f"{h} How well the proxy ranks", "", *ranking_lines(res, suffix, compact)]
+    if res["ladder"]:
+        lines += [f"{h} Fidelity ladder: proxy budget against rank correlation", "",
+                  *ladder_lines(res, suffix, compact)]
+    if res.get("noise_floor"):
+        lines += [f"{h} Noise floor", "", *noise_lines(res)]
+    if res["searches"]:
+        lines += [f"{h} Does the search beat random search?", "", *search_lines(res)]
+    pub = res.get("published") or []
+    if any("score" in e for e in pub) or not compact:
+        lines += published_lines(pub, h)
+    return lines
+
+
+def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
+             res_v2: dict[str, Any] | None = None) -> str:
+    """docs/validity.md: the gold subset, every finding against v2 (when it has rows), then v1."""
+    m = prov["machine"]
+    lines = [
+        "# Validity: does the proxy rank like real training, and does the search beat random?", "",
+        "Generated by `python scripts/validity.py report` from the committed JSON in `docs/validity/` "
+        f"(all numbers: `docs/validity/validity.json`). Machine: {m['cpu']}, {m['cores']} cores, "
+        f"GPU: {m['gpu'] or 'none'}; gan-nas-env {prov['version']} at {prov['git_sha']}.", "",
+        *gold_section()]
+    if res_v2:
+        n, drawn = res_v2["n_uniform"], res_v2.get("n_uniform_drawn", res_v2["n_uniform"])
+        lines += [f"# Against trained GANs: final protocol v2 ({n} of {drawn} uniform architectures so far)", "",
+                  "Every finding of this page recomputed against final protocol v2: GANs trained to "
+                  f"{_n(res_v2['protocol']['iters'])} generator iterations, where the samples are garments "
+                  "(grids of the gold subset above). "
+                  + (f"**Partial: only {n} uniform architectures have a v2 row so far (the gold subset "
+                     "is built first), so the intervals are wide; the rows grow with every session "
+                     "of `scripts/build_finals.py`.** " if n < drawn else "")
+                  + "The v1 numbers follow in their own section.", "",
+                  *findings(res_v2, "##", "_v2", compact=False)]
+    lines += [*included_report("evaluators_v2.md"), *included_report("proxy_noise.md"),
+              "# v1: 1,000 iterations (early training)", "",
+              "Measured against final protocol v1: 1,000 generator iterations, where the samples are "
+              "still blobs and the ranking of architectures has not settled (the gold subset shows "
+              "where it settles). Kept for the record; the v2 section above replaces them as its rows "
+              "grow.", "", *findings(res, "##", "", compact=bool(res_v2))]
     fsur = res.get("final_surrogate") or {}
     if fsur.get("score_spearman") is not None:
         lines += [f"The table's final surrogate (gradient boosting on the one-hot architecture, fitted on "
-                  f"the {fsur['n']} final rows the shipped table holds): {fsur['folds']}-fold out-of-fold "
+                  f"the {fsur['n']} v1 final rows the shipped table holds): {fsur['folds']}-fold out-of-fold "
                   f"Spearman {fsur['score_spearman']:.3f}, Kendall {fsur['score_kendall']:.3f}, score MAE "
                   f"{fsur['score_mae']:.4f} (always predicting the mean: "
                   f"{fsur['score_mae_mean_predictor']:.4f}). `gan-nas benchmark` uses it for best "
                   "architectures without a final row.", ""]
-    lines += [
-        "What this shows so far: " + reading(pv["score"].get("spearman"), "proxy score vs final score")
-        + " " + reading(pv["FID"].get("spearman"), "Proxy FID vs final FID")
-        + " " + reading(pv["IS"].get("spearman"), "Proxy IS vs final IS"), "",
-        "Why the score and FID differ: at the proxy, IS stays near 1 and the score's spread comes "
-        "mostly from alpha FID; after final training FID is "
-        f"{res['final_spread']['FID_range'][0]:.0f}-{res['final_spread']['FID_range'][1]:.0f} and the "
-        "spread of IS dominates "
-        f"(final IS std {res['final_spread']['IS_std']:.3f} vs alpha FID std "
-        f"{res['final_spread']['alpha_FID_std']:.3f}).", "",
-        "![proxy vs final](validity/proxy_vs_final.png)", "",
-        *included_report("evaluators_v1.md"),
-        *included_report("proxy_noise.md")]
-    if res["ladder"]:
-        lines += ["## Fidelity ladder: proxy budget against rank correlation", "",
-                  "The same architectures (first of the table's sampling order) under three proxy "
-                  "budgets, each ranked against the final scores:", "",
-                  "| D steps per cell | proxy | n | Spearman [95% CI] | Kendall tau [95% CI] | "
-                  f"Spearman minus the table's ({TABLE_BUDGET}) [paired 95% CI] | "
-                  "proxy s per architecture (median) |", "|---|---|---|---|---|---|---|"]
-        for b, v in sorted(res["ladder"].items(), key=lambda kv: int(kv[0])):
-            cost = f"{v['cost_s_median']:.1f}" if v.get("cost_s_median") else "n/a"
-            diff = _ci(v["vs_table"]) if "vs_table" in v else "-"
-            lines.append(f"| {b} | `{v['proxy_hash']}` | {v['n']} | {_ci(v.get('spearman'))} | "
-                         f"{_ci(v.get('kendall'))} | {diff} | {cost} |")
-        lines += ["", "![ladder](validity/ladder.png)", ""]
-        rb = res.get("rebuild")
-        if rb:
-            lines += [f"Rule for rebuilding the table at a larger budget: {rb['rule']}. "
-                      + (f"**{rb['rebuild_at']} steps per cell meets it: the table should be rebuilt "
-                         "there.**" if rb["rebuild_at"] else
-                         "No budget meets it on these rows, so the shipped table keeps its proxy."), ""]
-    nf = res.get("noise_floor")
-    if nf:
-        lines += ["## Noise floor", "",
-                  f"{len(nf['archs'])} architectures trained by the final protocol with 3 seeds each: "
-                  f"mean seed-to-seed std of the final score {nf['seed_std_mean']:.4f}, against a std "
-                  f"of {nf['between_arch_std']:.4f} between the uniform architectures.", "",
-                  "| architecture | seed 0 | seed 1 | seed 2 |", "|---|---|---|---|"]
-        for a, s in zip(nf["archs"], nf["scores"]):
-            lines.append(f"| `{a}` | " + " | ".join(f"{x:.4f}" for x in s) + " |")
-        lines.append("")
-    lines += cross_cpu_md(res.get("cross_cpu") or {})
-    if res["searches"]:
-        lines += ["## Does the search beat random search?", "",
-                  "Each search: `gan-nas search --config table-fmnist` (real training, not the table), "
-                  "its best architecture by proxy score trained by the final protocol and placed among "
-                  "the uniform sample's final scores.", "",
-                  "| algorithm | seed | best architecture | proxy score | final score | percentile | "
-                  "P(> random arch) [95% CI] |", "|---|---|---|---|---|---|---|"]
-        for s in res["searches"]:
-            if "score" in s:
-                lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | {s['best_proxy_score']:.4f} "
-                             f"| {s['score']:.4f} | {s['percentile']:.0f} | {s['p_better']:.2f} "
-                             f"[{s['p_better_ci'][0]:.2f}, {s['p_better_ci'][1]:.2f}] |")
-            else:
-                lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | "
-                             f"{s['best_proxy_score']:.4f} | not trained yet | | |")
-        ss = res.get("search_summary") or {}
-        if ss.get("mean_p_better"):
-            parts = [f"{a}: mean P(> random architecture) {p:.2f} over {ss['runs'][a]} runs"
-                     for a, p in ss["mean_p_better"].items()]
-            pairs = [f"{k.replace('>', ' beats ')} in {100 * v:.0f}% of the seed pairs"
-                     for k, v in ss["pairs_won"].items()]
-            lines += ["", "In short: " + "; ".join(parts) + ". " + "; ".join(pairs) + ". "
-                      "With 3 runs each, and a seed-to-seed spread of the final score that is a large "
-                      "share of the spread between architectures (noise floor above), this is "
-                      "suggestive, not a separation.", ""]
-        lines.append("")
-    lines += published_lines(res.get("published") or [])
+    lines += [*included_report("evaluators_v1.md"), *cross_cpu_md(res.get("cross_cpu") or {})]
     if grids:
-        lines += ["## Samples", "",
-                  f"Best final architecture `{grids.get('best')}` and worst `{grids.get('worst')}`:", "",
+        lines += ["## Samples (v1)", "",
+                  f"Best v1 final architecture `{grids.get('best')}` and worst `{grids.get('worst')}` "
+                  "(1,000 iterations: blobs; the gold subset's grids show trained GANs):", "",
                   "| best | worst |", "|---|---|",
                   "| ![best](validity/grid_best.png) | ![worst](validity/grid_worst.png) |", ""]
     return "\n".join(lines)
@@ -606,21 +711,27 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any]) -
 
 def report(args: argparse.Namespace) -> None:
     """Write docs/validity.md, docs/validity/validity.json and the plots."""
-    finals, ladder, searches = load_inputs()
+    finals, finals_v2, ladder, searches = load_inputs()
     res = analyse(finals, ladder, searches)
     check = DOCS / "cross_cpu.json"  # optional: build_finals.py --export of a check store
     if check.exists():
         res["cross_cpu"] = cross_cpu(finals, json.loads(check.read_text()), res["alpha"],
                                      (res.get("noise_floor") or {}).get("seed_std_mean"))
     res["plots"] = plots(res)
+    res_v2 = None
+    v2 = rows_at(finals_v2, args.v2_iters) if finals_v2 else {}
+    if v2.get("rows"):
+        res_v2 = analyse(v2, ladder, searches)
+        res_v2["plots"] = plots(res_v2, "_v2")
     last = DOCS / "validity.json"
     shown = json.loads(last.read_text()).get("grids", {}) if last.exists() else {}
     grids = copy_grids(res, Path(args.runs), shown)
     prov = provenance()
-    (DOCS / "validity.json").write_text(json.dumps({**res, "grids": grids, "command": " ".join(sys.argv),
-                                                    "provenance": prov}, indent=1))
-    Path("docs/validity.md").write_text(markdown(res, grids, prov))
-    print(f"wrote docs/validity.md and docs/validity/validity.json ({res['n_uniform']} final rows)")
+    (DOCS / "validity.json").write_text(json.dumps({**res, "v2": res_v2, "grids": grids,
+                                                    "command": " ".join(sys.argv), "provenance": prov}, indent=1))
+    Path("docs/validity.md").write_text(markdown(res, grids, prov, res_v2))
+    print(f"wrote docs/validity.md and docs/validity/validity.json ({res['n_uniform']} v1 final rows"
+          + (f", {res_v2['n_uniform']} v2 rows at {res_v2['protocol']['iters']} iterations)" if res_v2 else ")"))
 
 
 def main() -> None:
@@ -629,6 +740,8 @@ def main() -> None:
     sub.add_parser("collect", help="stores in runs/ -> docs/validity/ladder.json")
     r = sub.add_parser("report", help="committed JSON -> docs/validity.md")
     r.add_argument("--runs", default="runs/finals", help="run folders of the final rows (sample grids)")
+    r.add_argument("--v2-iters", type=int, default=None,
+                   help="the v2 checkpoint that is the final (default: the last every v2 row reaches)")
     args = p.parse_args()
     {"collect": collect, "report": report}[args.cmd](args)
 

@@ -77,7 +77,7 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     (docs / "cross_cpu.json").write_text(json.dumps({"final_hash": "final-x", "rows": [again]}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(validity, "DOCS", Path("docs/validity"))
-    validity.report(type("A", (), {"runs": str(tmp_path / "none")})())
+    validity.report(type("A", (), {"runs": str(tmp_path / "none"), "v2_iters": None})())
     res = json.loads((docs / "validity.json").read_text())
     assert res["n_uniform"] == len(archs) == 12
     assert res["rows_by_cpu"]["Intel"]["rows"] == 14 and res["rows_by_cpu"]["not recorded"]["rows"] == 2
@@ -131,3 +131,58 @@ def test_grids_are_shown_under_their_own_architecture_only(validity, tmp_path, m
     res["points"]["2 2"] = {"final": 3.0}
     assert validity.copy_grids(res, tmp_path / "none", {"best": "1 1"}) == {}
     assert not (validity.DOCS / "grid_best.png").exists()
+
+
+def _curve_row(arch, seed, finals_at, iters=(500, 1000)):
+    """A v2 row whose checkpoint k has score finals_at[k] (FID fixed at 10)."""
+    curve = [{"iter": it, "IS": finals_at[it] + 0.1, "FID": 10.0, "KID": 0.1, "wall_s": 0.1 * it} for it in iters]
+    return {"arch": arch, "seed": seed, "IS": curve[-1]["IS"], "FID": 10.0, "iters": iters[-1],
+            "curve": curve, "train_s": 0.1 * iters[-1] + 5, "cpu": "AMD"}
+
+
+def test_rows_at_a_checkpoint_of_the_curves(validity):
+    v2 = {"final_hash": "curve-x", "config": {"name": "final-fmnist-v2", "retrain": {"g_iters": 1000}},
+          "rows": [_curve_row("a", 0, {500: 1.0, 1000: 2.0}), _curve_row("b", 0, {500: 3.0}, iters=(500,))]}
+    last = validity.rows_at(v2)  # the last checkpoint every row reaches: 500
+    assert last["budget"] == 500 and [r["IS"] for r in last["rows"]] == [1.1, 3.1]
+    assert last["rows"][0]["train_s"] == 50.0  # the wall seconds up to that checkpoint
+    at = validity.rows_at(v2, 1000)  # b never got there: left out, not scored at 500
+    assert [r["arch"] for r in at["rows"]] == ["a"] and at["rows"][0]["IS"] == 2.1
+    assert validity.protocol_of(at)["iters"] == 1000 and validity.protocol_of(at)["curve"]
+    assert validity.rows_at({"rows": []})["rows"] == []
+
+
+def test_report_recomputes_every_finding_against_v2(validity, tmp_path, monkeypatch):
+    table = load_table()
+    archs = list(dict.fromkeys(str(a) for a in sampling_order(table.config.seed, 8)))
+    v1 = [{"arch": a, "seed": 0, "IS": 1.5 + table.score(a), "FID": 15.0, "train_s": 100.0} for a in archs]
+    # v2: the last checkpoint ranks against the proxy (Spearman -1), the earlier one with it
+    v2 = [_curve_row(a, s, {500: table.score(a) + 0.01 * s, 1000: -table.score(a) + 0.01 * s})
+          for a in archs for s in ((0, 1) if a in archs[:4] else (0,))]
+    docs = tmp_path / "docs" / "validity"
+    docs.mkdir(parents=True)
+    (docs / "finals.json").write_text(json.dumps({"final_hash": "final-x", "rows": v1}))
+    (docs / "finals_v2.json").write_text(json.dumps({
+        "final_hash": "curve-x", "rows": v2,
+        "config": {"name": "final-fmnist-v2", "retrain": {"gf": 16, "df": 16, "g_iters": 1000, "eval_every": 500,
+                                                          "eval_samples": 2000}, "metrics": {"real_samples": 10000}}}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(validity, "DOCS", Path("docs/validity"))
+    args = type("A", (), {"runs": str(tmp_path / "none"), "v2_iters": None})()
+    validity.report(args)
+    res = json.loads((docs / "validity.json").read_text())
+    assert res["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(1.0)  # v1
+    assert res["v2"]["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(-1.0)
+    assert res["v2"]["n_uniform"] == 8 and res["v2"]["protocol"]["iters"] == 1000
+    nf = res["v2"]["noise_floor"]  # 4 architectures with two seeds: 0.01 apart
+    assert len(nf["archs"]) == 4 and nf["seed_std_mean"] == pytest.approx(0.01 / np.sqrt(2))
+    assert "noise_floor" not in res  # v1 has one seed
+    text = (tmp_path / "docs" / "validity.md").read_text()
+    v2_part, v1_part = text.split("# v1: 1,000 iterations (early training)")
+    assert "# Against trained GANs: final protocol v2 (8 of" in v2_part and "1,000 generator iterations" in v2_part
+    assert "| seed 0 | seed 1 |" in v2_part and "proxy_vs_final_v2.png" in v2_part
+    assert "proxy_vs_final.png" not in v1_part  # compact: no plots for v1 once v2 exists
+    assert (docs / "proxy_vs_final_v2.png").exists()
+    validity.report(type("A", (), {"runs": str(tmp_path / "none"), "v2_iters": 500})())
+    res = json.loads((docs / "validity.json").read_text())
+    assert res["v2"]["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(1.0)
