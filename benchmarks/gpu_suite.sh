@@ -53,17 +53,22 @@ finals)
     # a tiny gf 16 / df 16 GAN that cannot fill it alone), each stops taking new rows after
     # MINUTES; the rows (with their curves and the GPU's name) come back as an export to commit
     # and restore here (build_finals.py --restore). FINALS_ARGS picks the rows (default: the
-    # gold subset's seed 1, then the uniform sample to the v2 budget).
+    # uniform sample and the published architectures, seed 0; the committed rows are skipped).
     WORKERS="${WORKERS:-16}"
     MINUTES="${MINUTES:-6}"
     FINALS_ARGS="${FINALS_ARGS:---archs 150 --extra e2gan,autogan --seeds 0}"
     log "finals: $WORKERS workers for $MINUTES minutes ($FINALS_ARGS)"
+    # the committed rows first, so that no worker trains one again
+    python3 scripts/build_finals.py --config final-fmnist-v2 --store "$OUT/finals_v2_gpu.sqlite" \
+        --restore docs/validity/finals_v2.json --export "$OUT/restored.json" > "$OUT/finals_restore.log" 2>&1
     for w in $(seq 0 $((WORKERS - 1))); do
-        OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python3 scripts/build_finals.py --config final-fmnist-v2 \
-            --set device=cuda $FINALS_ARGS --store "$OUT/finals_v2_gpu.sqlite" --runs "$OUT/runs" \
-            --worker "$w" --workers "$WORKERS" --minutes "$MINUTES" > "$OUT/finals_w$w.log" 2>&1 &
+        # a worker still training at MINUTES + 2 is stopped (its row is lost, the others are
+        # stored), so that the export below runs inside one device call
+        OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout $((MINUTES * 60 + 120)) python3 scripts/build_finals.py \
+            --config final-fmnist-v2 --set device="${FINALS_DEVICE:-cuda}" $FINALS_ARGS --store "$OUT/finals_v2_gpu.sqlite" \
+            --runs "$OUT/runs" --worker "$w" --workers "$WORKERS" --minutes "$MINUTES" > "$OUT/finals_w$w.log" 2>&1 &
     done
-    wait
+    wait || true
     python3 scripts/build_finals.py --config final-fmnist-v2 --store "$OUT/finals_v2_gpu.sqlite" \
         --export "$OUT/finals_v2_gpu.json" | tee "$OUT/finals_export.log"
     rm -rf "$OUT/runs"
