@@ -39,7 +39,8 @@ from gan_nas_env.evaluators.tabular import sampling_order
 from gan_nas_env.provenance import provenance
 from gan_nas_env.training.retrain import build_run, score_generator, train_iteration
 
-VARIANTS = ("fp32", "channels_last", "bf16", "bf16+channels_last", "compile", "compile+channels_last")
+VARIANTS = ("fp32", "channels_last", "bf16", "bf16+channels_last", "compile", "compile+channels_last",
+            "compile+bf16+channels_last")
 
 
 def _prepare(cfg: Any, arch: Any, variant: str, tmp: Path) -> Any:
@@ -103,11 +104,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--md", default=None)
     p.add_argument("--render", default=None, metavar="JSON", help="write --md from a run's JSON and exit")
+    p.add_argument("--note", default=None,
+                   help="the load the run was timed under, kept in the JSON and shown in the report "
+                        "(with --render: added to that JSON)")
     args = p.parse_args(argv)
     if args.render:
         if not args.md:
             p.error("--render needs --md")
-        Path(args.md).write_text(render_md(json.loads(Path(args.render).read_text())))
+        data = json.loads(Path(args.render).read_text())
+        if args.note:
+            data["note"] = args.note
+            Path(args.render).write_text(json.dumps(data, indent=1))
+        Path(args.md).write_text(render_md(data))
         return
     torch.set_num_threads(1)
     cfg = load_config(args.config)
@@ -144,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     data = {"config": args.config, "archs": [str(a) for a in archs], "iters": args.iters,
             "repeats": args.repeats, "threads": 1, "rows": rows, "scoring_s": scoring_s,
             "eval_samples": cfg.retrain.eval_samples, "eval_every": args.eval_every,
-            "row_s_by_budget": per_k, "provenance": provenance()}
+            "row_s_by_budget": per_k, "note": args.note, "provenance": provenance()}
     print(json.dumps({k: v for k, v in data.items() if k != "provenance"}, indent=1))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -159,10 +167,14 @@ def render_md(data: dict[str, Any]) -> str:
     lines = [f"# Cost of a final row on CPU ({m.get('cpu')}, {m.get('cores', '?')} cores, 1 thread per row)", "",
              f"`{' '.join(prov['command'])}` at git {prov['git_sha'][:12]}, gan-nas-env {prov['version']}; "
              f"{len(data['archs'])} architectures of the table's sampling order, each variant timed in "
-             f"the same process, round-robin, best of {data['repeats']} x {data['iters']} iterations.", "",
-             "| variant | ms / generator iteration | speed-up vs fp32 |", "|---|---|---|"]
-    lines += [f"| {r['variant']} | {r['mean_ms_per_iter']:.1f} | {r.get('speedup_vs_fp32', 1):.2f}x |"
-              for r in data["rows"]]
+             f"the same process, round-robin, best of {data['repeats']} x {data['iters']} iterations."
+             + (f" {data['note']}" if data.get("note") else ""), ""]
+    # speed-up against fp32 when it was timed, else against the first variant (per architecture)
+    base = next((r for r in data["rows"] if r["variant"] == "fp32"), data["rows"][0])
+    lines += [f"| variant | ms / generator iteration | speed-up vs {base['variant']} |", "|---|---|---|"]
+    for r in data["rows"]:
+        up = statistics.mean(base["ms_per_iter"][a] / r["ms_per_iter"][a] for a in r["ms_per_iter"])
+        lines.append(f"| {r['variant']} | {r['mean_ms_per_iter']:.1f} | {up:.2f}x |")
     lines += ["", f"One scoring of the EMA generator ({data['eval_samples']} samples): "
               f"{data['scoring_s']:.1f} s.", "",
               f"Seconds of one core per final row, by budget (training + a scoring every "
