@@ -194,6 +194,25 @@ def proxy_candidates(table: Table, archs: list[str]) -> list[Candidate]:
             Candidate("proxy KID", "proxy", -get(KID), cost, note)]
 
 
+def seed_mean_candidate(path: Path, archs: list[str]) -> Candidate | None:
+    """The table's proxy score averaged over its GAN seeds (``scripts/proxy_noise.py``'s rows).
+
+    Cost: the proxy of every seed. An architecture that some seed did not hold (it diverged
+    there) counts as a failure. None without the report or with a single seed.
+    """
+    if not path.exists():
+        return None
+    rows = json.loads(path.read_text()).get("rows") or {}
+    if len(rows) < 2:
+        return None
+    held = [a for a in archs if all(a in r for r in rows.values())]
+    values = np.array([np.mean([r[a]["score"] for r in rows.values()]) if a in held else np.nan for a in archs])
+    cost = np.array([sum(r[a]["cost_s"] for r in rows.values()) if a in held else np.nan for a in archs])
+    cost[~np.isfinite(cost)] = np.nanmean(cost) if np.isfinite(cost).any() else 0.0
+    return Candidate(f"proxy score, mean of {len(rows)} GAN seeds", "proxy", values, cost,
+                     f"seeds {', '.join(sorted(rows))} (`docs/validity/proxy_noise.json`); cost: the proxy of every seed")
+
+
 def naswot(arch: Architecture, widths: Widths, seeds: tuple[int, ...], batch: int = 64) -> float:
     """NASWOT log|K_H| of the generator at init, mean over ``seeds``.
 
@@ -503,6 +522,9 @@ def candidates(args: argparse.Namespace, table: Table, ref: Reference,
            rule_candidate(ref.archs),
            surrogate_candidate("v1 final rows", train_rows(v1["rows"]), ref.archs, table.alpha, v1_cost,
                                min(args.folds, len(ref.archs)), args.seed)]
+    seed_mean = seed_mean_candidate(Path(args.proxy_noise), ref.archs)
+    if seed_mean is not None:
+        out.append(seed_mean)
     if curves is not None:
         if len(ref.archs) >= MIN_SURROGATE_ROWS:
             out.append(surrogate_candidate(
@@ -518,6 +540,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--table", default=None, help="table file (default: the shipped one)")
     p.add_argument("--finals-v1", default=str(DOCS / "finals.json"), help="v1 final rows")
     p.add_argument("--finals-v2", default=str(DOCS / "finals_v2.json"), help="v2 curve rows")
+    p.add_argument("--proxy-noise", default=str(DOCS / "proxy_noise.json"),
+                   help="the proxy under several GAN seeds (scripts/proxy_noise.py), for the seed-averaged proxy")
     p.add_argument("--budget", type=int, default=None, help="v2: the last checkpoint (default: the last stored)")
     p.add_argument("--limit", type=int, default=None, help="only the first N reference architectures (smoke tests)")
     p.add_argument("--init-seeds", type=int, default=3, help="init seeds of the NASWOT score")

@@ -191,7 +191,8 @@ def test_main_writes_json_markdown_and_plot(study, tmp_path, reference):
     (tmp_path / "v1.json").write_text(json.dumps({"final_hash": "f1", "config": {}, "rows": v1}))
     (tmp_path / "v2.json").write_text(json.dumps({"final_hash": "f2", "config": {}, "rows": _curve_rows(archs)}))
     argv = ["--reference", reference, "--finals-v1", str(tmp_path / "v1.json"), "--finals-v2",
-            str(tmp_path / "v2.json"), "--reps", "30", "--init-seeds", "1", "--folds", "3",
+            str(tmp_path / "v2.json"), "--proxy-noise", str(tmp_path / "none.json"), "--reps", "30",
+            "--init-seeds", "1", "--folds", "3",
             "--out", str(tmp_path / "out" / f"ev_{reference}")]
     study.main(argv)
     res = json.loads((tmp_path / "out" / f"ev_{reference}.json").read_text())
@@ -209,3 +210,17 @@ def test_main_writes_json_markdown_and_plot(study, tmp_path, reference):
     assert "n = 12 architectures" in md and "Rerun (one command): `python scripts/evaluator_study.py" in md
     assert "| cells without instance norm (hand-made rule) | baseline |" in md
     assert (tmp_path / "out" / f"ev_{reference}.png").stat().st_size > 0
+
+
+def test_seed_averaged_proxy_costs_every_seed_and_fails_where_a_seed_diverged(study, tmp_path):
+    rows = {"0": {"a": {"score": 1.0, "cost_s": 5.0}, "b": {"score": 0.0, "cost_s": 5.0}, "c": {"score": 2.0, "cost_s": 5.0}},
+            "1": {"a": {"score": 3.0, "cost_s": 6.0}, "b": {"score": 1.0, "cost_s": 6.0}}}  # c diverged under seed 1
+    path = tmp_path / "proxy_noise.json"
+    path.write_text(json.dumps({"rows": rows}))
+    c = study.seed_mean_candidate(path, ["a", "b", "c"])
+    assert c.name == "proxy score, mean of 2 GAN seeds" and c.family == "proxy"
+    assert c.values[:2].tolist() == [2.0, 0.5] and np.isnan(c.values[2])
+    assert c.cost_s.tolist() == [11.0, 11.0, 11.0]  # c: the mean cost (its failure still cost a proxy)
+    assert study.seed_mean_candidate(tmp_path / "none.json", ["a"]) is None
+    path.write_text(json.dumps({"rows": {"0": rows["0"]}}))
+    assert study.seed_mean_candidate(path, ["a"]) is None  # one seed: nothing to average
