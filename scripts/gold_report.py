@@ -43,6 +43,7 @@ DOCS = Path("docs/validity")
 # metric -> sign that makes higher better
 METRICS = {"score": 1.0, "FID": -1.0, "IS": 1.0, "KID": -1.0}
 TARGET_TAU = 0.8
+LAG = 2000  # iterations: how far on a checkpoint is compared with itself ("does the ranking still move?")
 REPS = 2000
 
 
@@ -79,7 +80,8 @@ def gold_archs(rows: FinalRows, n: int, budget: int, table_seed: int = 0) -> lis
     return [a for a in order if a in reach][:n]
 
 
-def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: int = REPS) -> dict[str, Any]:
+def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: int = REPS,
+            lag: int = LAG) -> dict[str, Any]:
     """Per checkpoint: curves, Kendall vs the last checkpoint, seed noise; the chosen budget."""
     assert rows.curve_iters is not None
     checkpoints = [int(i) for i in rows.curve_iters if i <= budget]
@@ -99,6 +101,9 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
             rec: dict[str, Any] = {"iters": k, "mean": float(np.mean(x)), "sd": float(np.std(x, ddof=1)),
                                    "min": float(np.min(x)), "max": float(np.max(x)),
                                    "vs_last": kendall_ci(sign * x, last, reps)}
+            if k + lag in checkpoints:
+                # does the ranking still move? a settled one agrees with itself ``lag`` iterations on
+                rec["vs_lag"] = kendall_ci(x, metric_at(rows, k + lag, metric, alpha)[idx0], reps)
             if paired:
                 a0 = np.array([v[s0[a]] for a in paired])
                 a1 = np.array([v[s1[a]] for a in paired])
@@ -114,6 +119,7 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
                         if all(q["vs_last"]["tau"] >= TARGET_TAU for q in per[i:])), None)
         out["metrics"][metric] = {"per_checkpoint": per, "cheapest_tau_0.8": first_ok,
                                   "settled_tau_0.8": settled}
+    out["lag"] = lag
     wall = rows.at(budget)[idx0, WALL_COL]
     out["wall_s_at_budget"] = {"median": float(np.median(wall)), "max": float(np.max(wall))}
     out["wall_s_per_checkpoint"] = {
@@ -222,6 +228,17 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
               "has settled): "
               + ", ".join(f"{mt} {res['metrics'][mt].get('settled_tau_0.8') or 'none'}" for mt in METRICS)
               + ".", ""]
+    lag = res.get("lag")
+    if lag:
+        lines += [f"Does the ranking still move? Kendall tau between each checkpoint's ranking and the one "
+                  f"{lag:,} iterations later: a ranking that has settled agrees with itself later on, "
+                  "whatever the last checkpoint is.", "",
+                  f"| iterations | vs +{lag:,}: score | FID | IS |", "|---|---|---|---|"]
+        for j, k in enumerate(res["checkpoints"]):
+            recs = [res["metrics"][mt]["per_checkpoint"][j] for mt in ("score", "FID", "IS")]
+            if all("vs_lag" in r for r in recs):
+                lines.append(f"| {k} | " + " | ".join(_ci(r["vs_lag"]) for r in recs) + " |")
+        lines.append("")
     if res["n_two_seeds"]:
         lines += [f"Seed noise ({res['n_two_seeds']} architectures with two seeds): the within-"
                   "architecture (seed-to-seed) standard deviation against the standard deviation "
@@ -260,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", default="runs/finals_v2", help="run folders of the curve rows (for grids)")
     p.add_argument("--grids", default="1000,3000,10000", help="checkpoints whose grids are shown")
     p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples")
+    p.add_argument("--lag", type=int, default=LAG, help="iterations on at which a checkpoint is compared with itself")
     p.add_argument("--docs", default=str(DOCS), help="folder of gold.json, gold.md, the plots and grids")
     args = p.parse_args(argv)
     data = json.loads(Path(args.finals).read_text())
@@ -268,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(archs) < 3:
         raise SystemExit(f"{args.finals}: only {len(archs)} architectures reach {args.budget} iterations; "
                          "the report needs at least 3")
-    res = analyse(rows, archs, args.budget, args.alpha, args.reps)
+    res = analyse(rows, archs, args.budget, args.alpha, args.reps, args.lag)
     res["partial"] = len(archs) < args.n
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)

@@ -63,3 +63,18 @@ def test_too_few_gold_rows_is_a_clear_error(gold, tmp_path):
     _export(tmp_path / "f.json", n=2, two_seeds=0)
     with pytest.raises(SystemExit, match="only 2 architectures reach 2000"):
         gold.main(["--finals", str(tmp_path / "f.json"), "--budget", "2000", "--docs", str(tmp_path / "d")])
+
+
+def test_the_ranking_is_compared_with_itself_lag_iterations_on(gold, tmp_path):
+    _export(tmp_path / "f.json")
+    gold.main(["--finals", str(tmp_path / "f.json"), "--n", "8", "--budget", "2000", "--lag", "1000",
+               "--docs", str(tmp_path / "docs"), "--runs", str(tmp_path / "none"), "--reps", "50"])
+    res = json.loads((tmp_path / "docs" / "gold.json").read_text())
+    assert res["lag"] == 1000
+    per_is = res["metrics"]["IS"]["per_checkpoint"]
+    assert [("vs_lag" in r) for r in per_is] == [True, True, False, False]  # 500 -> 1500, 1000 -> 2000
+    assert per_is[0]["vs_lag"]["tau"] == pytest.approx(1.0)  # IS ranks by quality at every checkpoint
+    fid = res["metrics"]["FID"]["per_checkpoint"]
+    assert fid[0]["vs_lag"]["tau"] < fid[1]["vs_lag"]["tau"]  # FID's early order flips, then holds
+    md = (tmp_path / "docs" / "gold.md").read_text()
+    assert "| iterations | vs +1,000: score | FID | IS |" in md and "\n| 1000 | " in md
