@@ -593,7 +593,8 @@ def noise_lines(res: dict[str, Any]) -> list[str]:
     if not nf:
         return []
     width, fewest = max(len(s) for s in nf["scores"]), min(len(s) for s in nf["scores"])
-    lines = [f"{len(nf['archs'])} architectures trained by the final protocol with "
+    n = len(nf["archs"])
+    lines = [f"{n} architecture{'s' if n != 1 else ''} trained by the final protocol with "
              f"{width if width == fewest else f'{fewest}-{width}'} "
              f"seeds each: mean seed-to-seed std of the final score {nf['seed_std_mean']:.4f}, against a std "
              f"of {nf['between_arch_std']:.4f} between the uniform architectures."
