@@ -25,6 +25,8 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
         --worker 0 --workers 2 &
     # then the gold subset's second seeds (its first 10 architectures, seed 1): the same with
     --archs 10 --seeds 1
+    # (or both lists at once, one builder each on its own core: `--worker 0 --workers 1` for
+    # each; a list's rows are trained in order, so the two never take the same row)
     python scripts/build_finals.py --config final-fmnist-v2 --set retrain.g_iters=3000 --archs 150 ...
     # before a session ends: export the rows and save the unfinished trainings (commit both);
     # the next session resumes them with the same --wip
