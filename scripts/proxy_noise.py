@@ -49,7 +49,7 @@ from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import Table, load_table  # noqa: E402
 from gan_nas_env.metrics.score import FID, IS, score  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
-from gan_nas_env.space import NUM_CELLS, Architecture, resolve_architecture  # noqa: E402
+from gan_nas_env.space import NUM_CELLS, resolve_architecture  # noqa: E402
 
 DOCS = Path("docs/validity")
 QUANTITIES = ("score", FID, IS)
@@ -58,7 +58,7 @@ QUANTITIES = ("score", FID, IS)
 def prefixes(arch: str) -> list[str]:
     """The 1-, 2- and 3-cell prefixes of an architecture (what the proxy trains in turn)."""
     a = resolve_architecture(arch)
-    return [str(Architecture(a.cells[:d])) for d in range(1, NUM_CELLS + 1)]
+    return [str(a.prefix(d)) for d in range(1, NUM_CELLS + 1)]
 
 
 def seed_rows(table: Table, stores: list[Path], archs: list[str]) -> dict[int, dict[str, dict[str, float]]]:
@@ -210,9 +210,10 @@ def checks_markdown(chk: dict[str, Any]) -> list[str]:
               "| seed | mean IS | sd IS | mean FID | sd FID |", "|---|---|---|---|---|"]
     lines += [f"| {s} | {v['mean_IS']:.3f} | {v['sd_IS']:.3f} | {v['mean_FID']:.1f} | {v['sd_FID']:.1f} |"
               for s, v in chk["levels"].items()]
-    ref = chk["levels"][str(min(int(k) for k in chk["levels"]))]
+    first = min(chk["levels"], key=int)
+    ref = chk["levels"][first]
     lines += ["", f"Within one seed, 0.01 FID varies with sd {0.01 * ref['sd_FID']:.2f} and IS with sd "
-              f"{ref['sd_IS']:.3f} (seed {min(int(k) for k in chk['levels'])}): the proxy's score ranks like its "
+              f"{ref['sd_IS']:.3f} (seed {first}): the proxy's score ranks like its "
               "FID; its IS barely leaves 1, so its IS ranking is mostly noise where a seed's IS is low.",
               "", "| seeds | IS Spearman | FID Spearman |", "|---|---|---|"]
     lines += [f"| {pair} | {_ci(r[IS], 'spearman')} | {_ci(r[FID], 'spearman')} |" for pair, r in chk["pairs"].items()]
@@ -240,10 +241,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if len(rows) < 2:
         p.error(f"the stores hold no evaluation of the table's proxy ({table.meta['proxy_hash']}) under another seed")
     res = analyse(rows, finals, args.reps)
-    if args.checks:
-        res["checks"] = seed_checks(table, args.checks, archs, rows)
     if res["n"] < 4:
         p.error(f"only {res['n']} architectures are stored under every seed {res['seeds']}: too few")
+    if args.checks:
+        res["checks"] = seed_checks(table, args.checks, archs, rows)
     prov = provenance()
     args.docs.mkdir(parents=True, exist_ok=True)
     (args.docs / "proxy_noise.json").write_text(json.dumps({**res, "rows": {str(k): v for k, v in rows.items()},
