@@ -184,11 +184,14 @@ def rows_at(finals: dict, iters: int | None = None) -> dict:
     ``iters`` defaults to the last checkpoint every row reaches; rows without that checkpoint
     are left out. ``train_s`` becomes the row's wall seconds up to that checkpoint.
     """
+    from gan_nas_env.evaluators.final import FinalRows
+
     rows = [r for r in finals.get("rows", []) if r.get("curve")]
     if not rows:
         return {**finals, "rows": [], "budget": None}
-    if iters is None:
-        iters = min(max(int(c["iter"]) for c in r["curve"]) for r in rows)
+    # the table's own rule for the default checkpoint, and its error naming the stored ones
+    iters = FinalRows.from_records(rows, finals.get("final_hash", ""), finals.get("config") or {},
+                                   budget=iters).budget
     out = []
     for r in rows:
         point = next((c for c in r["curve"] if int(c["iter"]) == iters), None)
@@ -443,11 +446,11 @@ def _ci(v: dict[str, Any] | None) -> str:
     return f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
 
 
-def published_lines(pub: list[dict[str, Any]], level: str = "##") -> list[str]:
+def published_lines(pub: list[dict[str, Any]]) -> list[str]:
     """The report's section on the published architectures (nothing without them)."""
     if not pub:
         return []
-    lines = [f"{level} The published architectures", "",
+    lines = ["## The published architectures", "",
               "E2GAN's and AutoGAN's published generators, trained by the same final protocol (at the "
               "proxy's widths, not the papers' 256 channels) and placed among the uniform sample's "
               "final scores. Their proxy score is the table's surrogate prediction when the table "
@@ -644,9 +647,9 @@ def search_lines(res: dict[str, Any]) -> list[str]:
     return lines
 
 
-def findings(res: dict[str, Any], level: str, suffix: str, compact: bool) -> list[str]:
-    """Every finding against one final protocol, headed at ``level`` ("##" or "###")."""
-    h = level
+def findings(res: dict[str, Any], suffix: str, compact: bool) -> list[str]:
+    """Every finding against one final protocol, each under a "##" heading."""
+    h = "##"
     lines = [f"{h} Protocols", "",
              f"- **Proxy** (the shipped table, `{res['table_proxy_hash']}`): `configs/table-fmnist.yaml`, "
              "16 discriminator steps per cell, 500 scoring samples.",
@@ -661,7 +664,7 @@ def findings(res: dict[str, Any], level: str, suffix: str, compact: bool) -> lis
         lines += [f"{h} Does the search beat random search?", "", *search_lines(res)]
     pub = res.get("published") or []
     if any("score" in e for e in pub) or not compact:
-        lines += published_lines(pub, h)
+        lines += published_lines(pub)
     return lines
 
 
@@ -685,13 +688,13 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
                      "is built first), so the intervals are wide; the rows grow with every session "
                      "of `scripts/build_finals.py`.** " if n < drawn else "")
                   + "The v1 numbers follow in their own section.", "",
-                  *findings(res_v2, "##", "_v2", compact=False)]
+                  *findings(res_v2, "_v2", compact=False)]
     lines += [*included_report("evaluators_v2.md"), *included_report("proxy_noise.md"),
               "# v1: 1,000 iterations (early training)", "",
               "Measured against final protocol v1: 1,000 generator iterations, where the samples are "
               "still blobs and the ranking of architectures has not settled (the gold subset shows "
               "where it settles). Kept for the record; the v2 section above replaces them as its rows "
-              "grow.", "", *findings(res, "##", "", compact=bool(res_v2))]
+              "grow.", "", *findings(res, "", compact=bool(res_v2))]
     fsur = res.get("final_surrogate") or {}
     if fsur.get("score_spearman") is not None:
         lines += [f"The table's final surrogate (gradient boosting on the one-hot architecture, fitted on "
@@ -712,7 +715,13 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
 
 def report(args: argparse.Namespace) -> None:
     """Write docs/validity.md, docs/validity/validity.json and the plots."""
+    from gan_nas_env.evaluators.final import CheckpointError
+
     finals, finals_v2, ladder, searches = load_inputs()
+    try:  # a bad --v2-iters is refused before any file is written
+        v2 = rows_at(finals_v2, args.v2_iters) if finals_v2 else {}
+    except CheckpointError as exc:
+        raise SystemExit(f"--v2-iters: {exc}") from None
     res = analyse(finals, ladder, searches)
     check = DOCS / "cross_cpu.json"  # optional: build_finals.py --export of a check store
     if check.exists():
@@ -720,7 +729,6 @@ def report(args: argparse.Namespace) -> None:
                                      (res.get("noise_floor") or {}).get("seed_std_mean"))
     res["plots"] = plots(res)
     res_v2 = None
-    v2 = rows_at(finals_v2, args.v2_iters) if finals_v2 else {}
     if v2.get("rows"):
         res_v2 = analyse(v2, ladder, searches)
         res_v2["plots"] = plots(res_v2, "_v2")

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gan_nas_env.evaluators.final import CheckpointError
 from gan_nas_env.evaluators.tabular import load_table, sampling_order
 
 
@@ -141,15 +142,18 @@ def _curve_row(arch, seed, finals_at, iters=(500, 1000)):
 
 
 def test_rows_at_a_checkpoint_of_the_curves(validity):
+    a, b = "0 1 0 1 0 1 2 1 0 0 1 0 1 2", "1 0 1 1 1 0 0 1 1 1 0 1 0 3"
     v2 = {"final_hash": "curve-x", "config": {"name": "final-fmnist-v2", "retrain": {"g_iters": 1000}},
-          "rows": [_curve_row("a", 0, {500: 1.0, 1000: 2.0}), _curve_row("b", 0, {500: 3.0}, iters=(500,))]}
+          "rows": [_curve_row(a, 0, {500: 1.0, 1000: 2.0}), _curve_row(b, 0, {500: 3.0}, iters=(500,))]}
     last = validity.rows_at(v2)  # the last checkpoint every row reaches: 500
     assert last["budget"] == 500 and [r["IS"] for r in last["rows"]] == [1.1, 3.1]
     assert last["rows"][0]["train_s"] == 50.0  # the wall seconds up to that checkpoint
     at = validity.rows_at(v2, 1000)  # b never got there: left out, not scored at 500
-    assert [r["arch"] for r in at["rows"]] == ["a"] and at["rows"][0]["IS"] == 2.1
+    assert [r["arch"] for r in at["rows"]] == [a] and at["rows"][0]["IS"] == 2.1
     assert validity.protocol_of(at)["iters"] == 1000 and validity.protocol_of(at)["curve"]
     assert validity.rows_at({"rows": []})["rows"] == []
+    with pytest.raises(CheckpointError, match="no checkpoint at 700 iterations; the stored ones are 500, 1000"):
+        validity.rows_at(v2, 700)
 
 
 def test_report_recomputes_every_finding_against_v2(validity, tmp_path, monkeypatch):
@@ -186,3 +190,18 @@ def test_report_recomputes_every_finding_against_v2(validity, tmp_path, monkeypa
     validity.report(type("A", (), {"runs": str(tmp_path / "none"), "v2_iters": 500})())
     res = json.loads((docs / "validity.json").read_text())
     assert res["v2"]["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(1.0)
+
+
+def test_an_unstored_v2_checkpoint_is_refused_before_anything_is_written(validity, tmp_path, monkeypatch):
+    a = "0 1 0 1 0 1 2 1 0 0 1 0 1 2"
+    docs = tmp_path / "docs" / "validity"
+    docs.mkdir(parents=True)
+    (docs / "finals.json").write_text(json.dumps({"final_hash": "final-x", "rows": [
+        {"arch": a, "seed": 0, "IS": 1.5, "FID": 15.0, "train_s": 100.0}]}))
+    (docs / "finals_v2.json").write_text(json.dumps({"final_hash": "curve-x", "config": {},
+                                                     "rows": [_curve_row(a, 0, {500: 1.0, 1000: 2.0})]}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(validity, "DOCS", Path("docs/validity"))
+    with pytest.raises(SystemExit, match="--v2-iters: no checkpoint at 700 iterations"):
+        validity.report(type("A", (), {"runs": str(tmp_path / "none"), "v2_iters": 700})())
+    assert sorted(p.name for p in docs.iterdir()) == ["finals.json", "finals_v2.json"]
