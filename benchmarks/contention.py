@@ -65,10 +65,10 @@ def worker(config: str, episodes: int, threads: int, out: Path) -> None:
         eps = episode_times(Path(tmp) / "run")
         with ResultsStore(Path(tmp) / "run" / "results.sqlite") as store:
             steps = [(s["episode"], s["arch"], s["IS"], s["FID"]) for s in store.steps(run_id(Path(tmp) / "run"))]
-    import torch
-
+    # no torch.get_num_threads() here: the search has restored the process's own count by now,
+    # so it would not be the threads it trained with (those are ``threads``, recorded by measure)
     out.write_text(json.dumps({"wall_s": wall, "episode_s": [e["step_s"] for e in eps],
-                               "torch_threads": torch.get_num_threads(), "best_arch": res.best_arch,
+                               "best_arch": res.best_arch,
                                "best_score": res.best_score, "steps": steps}))
 
 
