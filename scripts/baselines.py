@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""The classic NAS baselines alone on the shipped table, at both objectives (docs/benchmark/baselines/).
+
+A check of the harness, not the benchmark of docs/benchmark.md (no RL agents): for each
+objective, ``gan-nas benchmark --algos random,re,ls,tpe`` (10 seeds x 100 architectures by
+default; a few seconds each on the tabular env) into ``runs/baselines_<objective>``, the
+listing of its bests without a measured final row (``scripts/measure_bests.py``), and the
+shipped copy in ``docs/benchmark/baselines/<objective>/`` (summary, report, plots, meta,
+gzipped curves). ``baselines.json`` gathers per agent the IQM, the optimality gap, the mean
+and sample standard deviation (ddof 1) of the raw bests and the measured shares, with the
+provenance of this script::
+
+    python scripts/baselines.py                 # needs the baselines extra (Optuna, for tpe)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from gan_nas_env.provenance import ROOT, provenance
+
+SHIPPED = ROOT / "docs/benchmark/baselines"
+COPIED = ("summary.json", "report.md", "sample_efficiency.png", "performance_profile.png", "meta.json",
+          "missing_bests.json")
+
+
+def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: Path) -> dict[str, Any]:
+    """One benchmark at ``objective``, its missing-bests listing and shipped copy; its digest."""
+    out = runs / f"baselines_{objective}"
+    cmd = ["gan-nas", "benchmark", "--algos", algos, "--seeds", str(seeds), "--episodes", str(episodes),
+           "--objective", objective, "--out", str(out), "--no-progress", "--overwrite"]
+    subprocess.run(cmd, check=True)
+    # exit status 1 only says that some bests lack a measured row: the listing is the point
+    rc = subprocess.run([sys.executable, str(ROOT / "scripts/measure_bests.py"), str(out),
+                         "--out", str(out / "missing_bests.json")], stdout=subprocess.DEVNULL).returncode
+    if rc not in (0, 1):
+        raise SystemExit(f"baselines: measure_bests.py {out} failed with exit code {rc}")
+    ship = SHIPPED / objective
+    ship.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        shutil.copy2(out / name, ship / name)
+    with gzip.GzipFile(ship / "curves.json.gz", "wb", mtime=0) as f:  # mtime 0: same curves, same bytes
+        f.write((out / "curves.json").read_bytes())
+    summary = json.loads((out / "summary.json").read_text())
+    missing = json.loads((out / "missing_bests.json").read_text())
+    ff = summary.get("final_fidelity") or {}
+    agents = {}
+    for algo, st in summary["agents"].items():
+        agg = summary["aggregates"][algo]
+        agents[algo] = {"IQM": agg["IQM"], "optimality_gap": agg["optimality_gap"],
+                        "raw_best_mean": st["best_mean"], "raw_best_sd": st["best_std"],
+                        "bests_measured_share": st["measured_share"],
+                        "final_fidelity_IQM": (ff.get("aggregates") or {}).get(algo, {}).get("IQM"),
+                        "final_fidelity_measured_share": (ff.get("agents") or {}).get(algo, {}).get("measured_share")}
+    return {"command": cmd, "wall_s": summary["wall_s"], "reference": {"mean": summary["ref_mean"],
+            "best": summary["ref_best"], "best_arch": summary["ref_best_arch"]}, "agents": agents,
+            "probability_of_improvement": summary["probability_of_improvement"],
+            "missing_bests": len(missing["missing"])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--algos", default="random,re,ls,tpe")
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="where the benchmark folders go")
+    args = p.parse_args(argv)
+    if args.seeds < 2 or args.episodes < 1:
+        p.error("need --seeds >= 2 (a standard deviation) and --episodes >= 1")
+    res = {"what": "classic NAS baselines (agents/optimizers.py) on the shipped table, "
+                   f"{args.seeds} seeds x {args.episodes} architectures each, at both objectives; "
+                   "a check of the harness, not the benchmark of docs/benchmark.md (no RL agents here)",
+           "objectives": {o: run_objective(o, args.algos, args.seeds, args.episodes, args.runs)
+                          for o in ("proxy", "final")},
+           "provenance": {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}}
+    (SHIPPED / "baselines.json").write_text(json.dumps(res, indent=1))
+    print(f"wrote {SHIPPED / 'baselines.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
