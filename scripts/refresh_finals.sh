@@ -29,7 +29,7 @@ python scripts/build_table.py --store runs/table_v2.sqlite --restore gan_nas_env
     --export gan_nas_env/assets/table_fmnist_v2.npz --finals docs/validity/finals.json
 python scripts/table_stats.py --out docs/benchmark/table_facts.json > /dev/null
 python scripts/validity.py report
-python -c "import sys; from agents.benchmark.run import analyse; analyse(sys.argv[1])" "$bench"
+gan-nas benchmark --analyse --out "$bench"
 cp "$bench"/{summary.json,report.md,sample_efficiency.png,performance_profile.png,meta.json} "$shipped/"
 gzip -9 -n -c "$bench/curves.json" > "$shipped/curves.json.gz"  # -n: the same curves give the same bytes
 python scripts/benchmark_doc.py

@@ -28,6 +28,9 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="AGENT:NAME:VALUE",
                    help="hyper-parameter overrides of one agent, e.g. sac:learning_starts:32 "
                         "(win over configs/agents/<agent>.yaml)")
+    p.add_argument("--analyse", action="store_true",
+                   help="run nothing: re-analyse the finished benchmark in --out (its curves.json) "
+                        "with today's table and code (statistics, plots, report.md, summary.json)")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap replications")
     p.add_argument("--timing-steps", type=int, default=1000,
                    help="random env steps that time a tabular env for the report")
@@ -47,6 +50,16 @@ def parse_agent_hyperparams(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _reanalyse(args: argparse.Namespace) -> int:
+    """``--analyse``: the statistics of a finished benchmark folder, written again."""
+    from agents.benchmark.run import analyse
+
+    res = analyse(args.out, reps=args.reps)
+    print(f"[gan-nas] re-analysed {args.out} ({', '.join(res['aggregates'])}): wrote report.md, "
+          "summary.json and plots")
+    return 0
+
+
 @subcommand("benchmark", _args)
 def cmd_benchmark(args: argparse.Namespace) -> int:
     """Compare RL agents and NAS baselines on the (tabular, cached or real) search env."""
@@ -57,6 +70,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         raise ConfigError("--seeds and --episodes must be > 0")
     if args.reps <= 0 or args.timing_steps <= 0:  # rliable's bootstrap; the step-time median
         raise ConfigError(f"--reps and --timing-steps must be > 0, got {args.reps} and {args.timing_steps}")
+    if args.analyse:
+        return _reanalyse(args)
     if args.objective is not None:
         if args.env not in ("GANCellSearchBench-v0", "GANCellSearchBench-v1"):
             raise ConfigError(f"--objective needs GANCellSearchBench-v1, not --env {args.env}")

@@ -93,6 +93,14 @@ def test_benchmark_cli(small_table, tmp_path, capsys):
     assert rc == 0 and "IQM" in capsys.readouterr().out
     assert main(["benchmark", "--algos", "nope", "--out", str(tmp_path / "x")]) == 2
     assert "known: a2c" in capsys.readouterr().err
+    before = json.loads((tmp_path / "summary.json").read_text())
+    (tmp_path / "report.md").unlink()
+    assert main(["benchmark", "--analyse", "--out", str(tmp_path), "--reps", "50"]) == 0  # runs nothing
+    after = json.loads((tmp_path / "summary.json").read_text())
+    assert after["aggregates"] == before["aggregates"] and (tmp_path / "report.md").exists()
+    assert after["run"] == before["run"]  # the run's own provenance is kept
+    assert main(["benchmark", "--analyse", "--out", str(tmp_path / "none")]) == 2
+    assert "not a finished benchmark folder" in capsys.readouterr().err
 
 
 def test_agent_hyperparams_parse():
