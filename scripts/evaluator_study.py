@@ -7,7 +7,8 @@ as a fraction of a final row's) and with Kendall tau and Spearman against the re
 ranking (seeded bootstrap 95% intervals, resampling architectures; the same resamples for
 every candidate). The goal: Kendall tau >= 0.6 at <= 10% of a final row's cost.
 
-References (``--reference``), both ranked by the score ``IS - alpha FID`` of the seed-0 row:
+References (``--reference``), each ranked by the seed-0 row's ``--target``: the score
+``IS - alpha FID`` (default), FID alone (lower is better) or IS alone:
 
 - ``v1``: the 1,000-iteration final (``configs/final-fmnist.yaml``,
   ``docs/validity/finals.json``); a row's cost is its ``train_s``.
@@ -33,11 +34,16 @@ computed ranks last):
   when only two checkpoints precede K)
   ``y(t) = a + b t^-c`` of IS and FID on the checkpoints up to K, extrapolated to the last.
 
-Writes ``docs/validity/evaluators_<reference>.json`` (with provenance), ``.md`` and the
+With ``--target FID`` or ``IS`` the candidates built from a final row's IS and FID (early
+checkpoints, extrapolations, surrogates) predict that metric; the proxy's candidates and the
+zero-cost ones are the same for every target.
+
+Writes ``docs/validity/evaluators_<reference>[_<target>].json`` (with provenance), ``.md`` and the
 cost/rank frontier ``.png``::
 
     python scripts/evaluator_study.py --reference v1
     python scripts/evaluator_study.py --reference v2   # rerun as v2 rows arrive
+    python scripts/evaluator_study.py --reference v2 --target FID
 """
 
 import argparse
@@ -57,7 +63,7 @@ from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators.final import CURVE_KEYS, GRID_KEYS, WALL_COL, FinalRows  # noqa: E402
 from gan_nas_env.evaluators.tabular import Table, load_table  # noqa: E402
 from gan_nas_env.generator_costs import Widths, generator_cost  # noqa: E402
-from gan_nas_env.metrics.score import FID, IS, KID, score_columns, score_of  # noqa: E402
+from gan_nas_env.metrics.score import FID, IS, KID, score_columns  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
 from gan_nas_env.space import NORM_CHOICES, Architecture  # noqa: E402
 
@@ -74,6 +80,28 @@ INSTANCE_NORM = NORM_CHOICES.index("in")
 REPS = 2000
 LABELS = {"v1": "against v1 (early training): the 1,000-iteration final, configs/final-fmnist.yaml",
           "v2": "against v2: the last checkpoint of the learning curves, configs/final-fmnist-v2.yaml"}
+
+
+TARGETS = ("score", FID, IS)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the reference ranks by: the score ``IS - alpha FID``, FID or IS (higher: better)."""
+
+    alpha: float
+    target: str = "score"
+
+    def of(self, rows: np.ndarray, keys: tuple[str, ...] | list[str]) -> np.ndarray:
+        """The target of every row of a ``[..., len(keys)]`` metric array, oriented higher-better."""
+        if self.target == "score":
+            return score_columns(rows, self.alpha, keys)
+        col = rows[..., list(keys).index(self.target)]
+        return -col if self.target == FID else col
+
+    def label(self) -> str:
+        return f"the score IS - {self.alpha} FID" if self.target == "score" else \
+            ("FID (lower is better)" if self.target == FID else "IS")
 
 
 @dataclass
@@ -160,23 +188,25 @@ def _seed0(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["arch"]: r for r in rows if int(r["seed"]) == 0}
 
 
-def reference_v1(table: Table, finals: dict[str, Any], draws: int = UNIFORM_DRAWS) -> Reference:
+def reference_v1(table: Table, finals: dict[str, Any], obj: Objective, draws: int = UNIFORM_DRAWS) -> Reference:
     """The uniform sample's seed-0 rows of the 1,000-iteration final."""
     f0 = _seed0(finals["rows"])
     archs = [a for a in table.uniform_sample(draws) if a in f0 and a in table.index]
-    return Reference("v1", archs, np.array([score_of(f0[a], table.alpha) for a in archs]),
+    metrics = np.array([[float(f0[a][k]) for k in GRID_KEYS] for a in archs]).reshape(len(archs), len(GRID_KEYS))
+    return Reference("v1", archs, obj.of(metrics, GRID_KEYS),
                      np.array([float(f0[a]["train_s"]) for a in archs]),
                      {"final_hash": finals["final_hash"], "cpus": sorted({str(f0[a].get("cpu")) for a in archs})})
 
 
-def reference_v2(table: Table, rows: FinalRows, budget: int, draws: int = UNIFORM_DRAWS) -> Reference:
+def reference_v2(table: Table, rows: FinalRows, budget: int, obj: Objective,
+                 draws: int = UNIFORM_DRAWS) -> Reference:
     """The uniform sample's seed-0 curves that reach ``budget``, scored there."""
     at = rows.at(budget)
     reach = {a: i for i, (a, s) in enumerate(zip(rows.archs, rows.seeds))
              if s == 0 and np.isfinite(at[i, CURVE_KEYS.index(FID)])}
     archs = [a for a in table.uniform_sample(draws) if a in reach and a in table.index]
     idx = [reach[a] for a in archs]
-    return Reference("v2", archs, score_columns(at[idx], table.alpha, CURVE_KEYS), at[idx, WALL_COL],
+    return Reference("v2", archs, obj.of(at[idx], CURVE_KEYS), at[idx, WALL_COL],
                      {"final_hash": rows.final_hash, "budget": budget, "rows_in_file": len(rows.archs),
                       "row_index": idx})
 
@@ -279,7 +309,7 @@ def rule_candidate(archs: list[str]) -> Candidate:
                      np.zeros(len(archs)), "read off the v1 finals (in sample against v1): a baseline, not a method")
 
 
-def surrogate_oof(train: dict[str, np.ndarray], archs: list[str], alpha: float, folds: int = 5,
+def surrogate_oof(train: dict[str, np.ndarray], archs: list[str], obj: Objective, folds: int = 5,
                   seed: int = 0) -> tuple[np.ndarray, float]:
     """Out-of-fold predicted score of ``archs`` and the prediction seconds per architecture.
 
@@ -301,7 +331,7 @@ def surrogate_oof(train: dict[str, np.ndarray], archs: list[str], alpha: float, 
         t0 = time.perf_counter()
         pred[test] = model.predict(np.stack([x[archs[i]] for i in test]))
         secs += time.perf_counter() - t0
-    return score_columns(pred, alpha, GRID_KEYS), secs / len(archs)
+    return obj.of(pred, GRID_KEYS), secs / len(archs)
 
 
 def train_rows(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -314,9 +344,9 @@ def train_rows(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return {a: np.mean(v, 0) for a, v in out.items()}
 
 
-def surrogate_candidate(label: str, train: dict[str, np.ndarray], archs: list[str], alpha: float,
+def surrogate_candidate(label: str, train: dict[str, np.ndarray], archs: list[str], obj: Objective,
                         row_cost_s: float, folds: int, seed: int) -> Candidate:
-    values, secs = surrogate_oof(train, archs, alpha, folds, seed)
+    values, secs = surrogate_oof(train, archs, obj, folds, seed)
     return Candidate(f"surrogate on {label} ({folds}-fold out of fold)", "surrogate", values,
                      np.full(len(archs), secs),
                      f"needs {len(train)} training architectures' final rows ({label}; about "
@@ -350,9 +380,9 @@ def power_law_extrapolate(t: np.ndarray, y: np.ndarray, t_at: float, c: float | 
     return float(a + b) if np.isfinite(a + b) else float("nan")
 
 
-def curve_candidates(rows: FinalRows, ref: Reference, alpha: float,
+def curve_candidates(rows: FinalRows, ref: Reference, obj: Objective,
                      iters: tuple[int, ...] = EARLY_ITERS) -> list[Candidate]:
-    """The score after K iterations, and IS and FID extrapolated from the checkpoints up to K."""
+    """The target after K iterations, and from IS and FID extrapolated from the checkpoints up to K."""
     assert rows.curves is not None and rows.curve_iters is not None
     idx, budget = ref.detail["row_index"], ref.detail["budget"]
     out = []
@@ -360,7 +390,7 @@ def curve_candidates(rows: FinalRows, ref: Reference, alpha: float,
         at = rows.at(k)[idx]
         cost = at[:, WALL_COL]
         out.append(Candidate(f"train {k} iterations", "early training",
-                             score_columns(at, alpha, CURVE_KEYS), cost,
+                             obj.of(at, CURVE_KEYS), cost,
                              "the v2 curve's checkpoint; cost: its wall_s there"))
         upto = rows.curve_iters <= k
         if upto.sum() < 2:
@@ -372,7 +402,7 @@ def curve_candidates(rows: FinalRows, ref: Reference, alpha: float,
                          for m in GRID_KEYS] for i in idx]).reshape(len(idx), len(GRID_KEYS))
         form = "a + b t^-c" if c is None else f"a + b t^-{c} (c fixed: two points)"
         out.append(Candidate(f"extrapolate from {k} iterations", "extrapolation",
-                             score_columns(ext, alpha, GRID_KEYS), cost,
+                             obj.of(ext, GRID_KEYS), cost,
                              f"IS and FID fitted {form} on {int(upto.sum())} checkpoints, "
                              f"predicted at {budget}"))
     return out
@@ -439,9 +469,10 @@ def verdict(results: list[dict[str, Any]]) -> str:
 def markdown(res: dict[str, Any], command: str, plot: str) -> str:
     """The report: setup, goal verdict, the table of results, how to rerun."""
     ref, prov = res["reference"], res["provenance"]
-    lines = [f"# Candidate evaluators {LABELS[ref['name']]}", "",
+    by = "" if res.get("target", "score") == "score" else f", ranked by {res['target']}"
+    lines = [f"# Candidate evaluators {LABELS[ref['name']]}{by}", "",
              f"n = {ref['n']} architectures (the table's uniform sample with a {ref['name']} final "
-             f"row; seed-0 rows), ranked by the score IS - {res['alpha']} FID. A final row costs "
+             f"row; seed-0 rows), ranked by {Objective(res['alpha'], res['target']).label()}. A final row costs "
              f"{ref['final_cost_s_mean']:.0f} s on average (median {ref['final_cost_s_median']:.0f} s; "
              f"the rows' own CPUs). Kendall tau and Spearman with seeded bootstrap 95% intervals "
              f"({res['reps']} resamples of the architectures, the same for every candidate). Written by "
@@ -512,7 +543,7 @@ def frontier_plot(res: dict[str, Any], path: Path) -> None:
 
 
 # -- main ---------------------------------------------------------------------------------
-def candidates(args: argparse.Namespace, table: Table, ref: Reference,
+def candidates(args: argparse.Namespace, table: Table, ref: Reference, obj: Objective,
                curves: FinalRows | None = None) -> list[Candidate]:
     """Every candidate for ``ref``'s architectures (``curves``: the v2 rows, for a v2 reference)."""
     seeds = tuple(range(args.init_seeds))
@@ -520,7 +551,7 @@ def candidates(args: argparse.Namespace, table: Table, ref: Reference,
     v1_cost = float(np.mean([r["train_s"] for r in v1["rows"] if r.get("train_s")]))
     out = [*proxy_candidates(table, ref.archs), *zero_cost_candidates(table, ref.archs, seeds),
            rule_candidate(ref.archs),
-           surrogate_candidate("v1 final rows", train_rows(v1["rows"]), ref.archs, table.alpha, v1_cost,
+           surrogate_candidate("v1 final rows", train_rows(v1["rows"]), ref.archs, obj, v1_cost,
                                min(args.folds, len(ref.archs)), args.seed)]
     seed_mean = seed_mean_candidate(Path(args.proxy_noise), ref.archs)
     if seed_mean is not None:
@@ -528,15 +559,17 @@ def candidates(args: argparse.Namespace, table: Table, ref: Reference,
     if curves is not None:
         if len(ref.archs) >= MIN_SURROGATE_ROWS:
             out.append(surrogate_candidate(
-                "v2 final rows", dict(zip(ref.archs, ref.detail["metrics"])), ref.archs, table.alpha,
+                "v2 final rows", dict(zip(ref.archs, ref.detail["metrics"])), ref.archs, obj,
                 float(np.mean(ref.cost_s)), min(args.folds, len(ref.archs)), args.seed))
-        out += curve_candidates(curves, ref, table.alpha)
+        out += curve_candidates(curves, ref, obj)
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reference", choices=("v1", "v2"), default="v1", help="the final ranking to match")
+    p.add_argument("--target", choices=TARGETS, default="score",
+                   help="what the reference ranks by (and the final-row candidates predict)")
     p.add_argument("--table", default=None, help="table file (default: the shipped one)")
     p.add_argument("--finals-v1", default=str(DOCS / "finals.json"), help="v1 final rows")
     p.add_argument("--finals-v2", default=str(DOCS / "finals_v2.json"), help="v2 curve rows")
@@ -548,26 +581,30 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold surrogates")
     p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the folds")
-    p.add_argument("--out", default=None, help="output stem (default: docs/validity/evaluators_<reference>)")
+    p.add_argument("--out", default=None,
+                   help="output stem (default: docs/validity/evaluators_<reference>, _<target> added "
+                        "for a target other than the score)")
     args = p.parse_args(argv)
     table = load_table(args.table) if args.table else load_table()
+    obj = Objective(table.alpha, args.target)
     curves = None
     if args.reference == "v1":
-        ref = reference_v1(table, json.loads(Path(args.finals_v1).read_text()))
+        ref = reference_v1(table, json.loads(Path(args.finals_v1).read_text()), obj)
     else:
         data = json.loads(Path(args.finals_v2).read_text())
         curves = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
         assert curves.curve_iters is not None
         budget = args.budget or int(curves.curve_iters[-1])
-        ref = reference_v2(table, curves, budget)
+        ref = reference_v2(table, curves, budget, obj)
         ref.detail["metrics"] = curves.at(budget)[ref.detail["row_index"]][:, : len(GRID_KEYS)]
     if args.limit:
         ref = Reference(ref.name, ref.archs[: args.limit], ref.score[: args.limit], ref.cost_s[: args.limit],
                         {k: (v[: args.limit] if k in ("row_index", "metrics") else v) for k, v in ref.detail.items()})
     if len(ref.archs) < 3:
         raise SystemExit(f"only {len(ref.archs)} architectures have a {ref.name} final row; the study needs 3")
-    results = evaluate(ref, candidates(args, table, ref, curves), args.reps, args.seed)
-    stem = Path(args.out or DOCS / f"evaluators_{ref.name}")
+    results = evaluate(ref, candidates(args, table, ref, obj, curves), args.reps, args.seed)
+    suffix = "" if args.target == "score" else f"_{args.target.lower()}"
+    stem = Path(args.out or DOCS / f"evaluators_{ref.name}{suffix}")
     stem.parent.mkdir(parents=True, exist_ok=True)
     files = {"json": str(stem) + ".json", "md": str(stem) + ".md", "png": str(stem) + ".png"}
     detail = {k: v for k, v in ref.detail.items() if k not in ("row_index", "metrics")}
@@ -575,7 +612,7 @@ def main(argv: list[str] | None = None) -> None:
                          "score": ref.score.tolist(), "cost_s": ref.cost_s.tolist(),
                          "final_cost_s_mean": float(np.mean(ref.cost_s)),
                          "final_cost_s_median": float(np.median(ref.cost_s)), **detail},
-           "alpha": table.alpha, "goal": {"kendall_tau": GOAL_TAU, "cost_fraction": GOAL_FRACTION},
+           "alpha": table.alpha, "target": args.target, "goal": {"kendall_tau": GOAL_TAU, "cost_fraction": GOAL_FRACTION},
            "reps": args.reps, "seed": args.seed, "results": results, "verdict": verdict(results),
            "omitted": omitted(ref, curves),
            "files": files}

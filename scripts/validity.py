@@ -689,7 +689,8 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
                      "of `scripts/build_finals.py`.** " if n < drawn else "")
                   + "The v1 numbers follow in their own section.", "",
                   *findings(res_v2, "_v2", compact=False)]
-    lines += [*included_report("evaluators_v2.md"), *included_report("proxy_noise.md"),
+    lines += [*included_report("evaluators_v2.md"), *included_report("evaluators_v2_fid.md"),
+              *included_report("proxy_noise.md"),
               "# v1: 1,000 iterations (early training)", "",
               "Measured against final protocol v1: 1,000 generator iterations, where the samples are "
               "still blobs and the ranking of architectures has not settled (the gold subset shows "

@@ -131,7 +131,7 @@ def test_surrogate_never_trains_on_a_held_out_architecture(study, monkeypatch):
             return np.zeros((len(x), 2))
 
     monkeypatch.setitem(surrogate.MODELS, "gradient_boosting", lambda seed: Recorder())
-    values, secs = study.surrogate_oof(train, archs, alpha=0.01, folds=4)
+    values, secs = study.surrogate_oof(train, archs, study.Objective(0.01), folds=4)
     assert values.shape == (12,) and len(seen) == 4 and secs >= 0
     for xtr, xte in seen:
         assert len(xtr) == len(train) - len(xte)  # every other architecture, the extra ones too
@@ -162,9 +162,10 @@ def test_curve_candidates_score_at_k_and_extrapolate(study):
     table = load_table()
     archs = table.uniform_sample(150)[:6]
     rows = FinalRows.from_records(_curve_rows(archs), "curve-test", {})
-    ref = study.reference_v2(table, rows, 3000)
+    ref = study.reference_v2(table, rows, 3000, study.Objective(table.alpha))
     assert ref.archs == archs and ref.cost_s.tolist() == [300.0] * 6
-    cands = {c.name: c for c in study.curve_candidates(rows, ref, table.alpha, (500, 1000, 2000, 3000))}
+    cands = {c.name: c for c in study.curve_candidates(rows, ref, study.Objective(table.alpha),
+                                                       (500, 1000, 2000, 3000))}
     assert list(cands) == ["train 500 iterations", "train 1000 iterations", "extrapolate from 1000 iterations",
                            "train 2000 iterations", "extrapolate from 2000 iterations"]  # 3000 is the budget
     assert "c fixed" in cands["extrapolate from 1000 iterations"].note  # two checkpoints: exponent fixed
@@ -179,6 +180,28 @@ def test_curve_candidates_score_at_k_and_extrapolate(study):
     assert [x.split(":")[0] for x in left] == ["surrogate on v2 final rows", "extrapolate from 500 iterations",
                                                "train 3000 iterations"]
     assert study.omitted(ref, None) == []
+
+
+def test_fid_target_ranks_by_fid_alone(study):
+    """Against FID the reference and the checkpoints rank by FID (lower better), not the score."""
+    table = load_table()
+    archs = table.uniform_sample(150)[:6]
+    rows = _curve_rows(archs)
+    for i, r in enumerate(rows):  # FID reversed against IS: the score follows IS, FID the other way
+        for c in r["curve"]:
+            c["FID"] = 10.0 + (i if c["iter"] >= 1000 else -i)
+        r["FID"] = r["curve"][-1]["FID"]
+    fr = FinalRows.from_records(rows, "curve-test", {})
+    obj = study.Objective(table.alpha, "FID")
+    ref = study.reference_v2(table, fr, 3000, obj)
+    assert ref.score.tolist() == [-(10.0 + i) for i in range(6)]  # oriented: higher is better
+    assert study.Objective(table.alpha).of(np.array([[2.0, 10.0]]), ("IS", "FID"))[0] == pytest.approx(
+        2.0 - table.alpha * 10.0)
+    assert study.Objective(table.alpha, "IS").of(np.array([[2.0, 10.0]]), ("IS", "FID"))[0] == 2.0
+    cands = {c.name: c for c in study.curve_candidates(fr, ref, obj, (500, 1000))}
+    res = {r["name"]: r for r in study.evaluate(ref, list(cands.values()), reps=50)}
+    assert res["train 1000 iterations"]["kendall"]["value"] == pytest.approx(1.0)
+    assert res["train 500 iterations"]["kendall"]["value"] == pytest.approx(-1.0)
 
 
 @pytest.mark.parametrize("reference", ["v1", "v2"])
