@@ -66,7 +66,7 @@ def run_block(s: dict[str, Any]) -> str:
                                          f"GPU: {m.get('gpu') or 'none'}") if x)
     return (f"`{cmd}` ({s['wall_s']:.0f} s wall; {machine}; gan-nas-env "
             f"{run.get('version', '?')} at `{str(run.get('git_sha', '?'))[:7]}`), re-analysed by "
-            f"`agents.benchmark.run.analyse` at `{str(s['provenance'].get('git_sha', '?'))[:7]}`: "
+            f"`gan-nas benchmark --analyse` at `{str(s['provenance'].get('git_sha', '?'))[:7]}`: "
             f"{len(s['algos'])} agents x {len(s['seeds'])} seeds x {s['episodes']} episodes.\n")
 
 
