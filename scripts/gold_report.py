@@ -12,6 +12,11 @@ for the score ``IS - alpha FID``, FID, IS and KID separately:
   checkpoint's ranking and the last checkpoint's;
 - the seed-to-seed spread (architectures with two seeds) against the spread between
   architectures, and how two seeds' rankings agree;
+- with three or more two-seed architectures: Kendall tau between seed 0's ranking at each
+  checkpoint and seed 1's at the last. A checkpoint is compared with the last one of
+  *another* training, so the agreement late checkpoints owe to sharing one trajectory with
+  the last does not count: at the last checkpoint it is the seed-to-seed ceiling, and a
+  budget whose value is near that ceiling predicts a trained GAN as well as a full training;
 - the cheapest checkpoint whose ranking agrees with the last at tau >= 0.8, and the first
   from which every later checkpoint agrees too (where the ranking has settled).
 
@@ -92,8 +97,11 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
     out: dict[str, Any] = {"n": len(archs), "archs": archs, "budget": budget, "alpha": alpha,
                            "checkpoints": checkpoints, "n_two_seeds": len(paired),
                            "two_seed_archs": paired, "metrics": {}}
+    idx0_paired = np.array([s0[a] for a in paired], int)
+    idx1_paired = np.array([s1[a] for a in paired], int)
     for metric, sign in METRICS.items():
         last = sign * metric_at(rows, budget, metric, alpha)[idx0]
+        other_last = sign * metric_at(rows, budget, metric, alpha)[idx1_paired]
         per: list[dict[str, Any]] = []
         for k in checkpoints:
             v = metric_at(rows, k, metric, alpha)
@@ -111,6 +119,8 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
                 rec["between_sd"] = float(np.std((a0 + a1) / 2, ddof=1)) if len(paired) > 1 else None
                 if len(paired) > 2:
                     rec["seed_vs_seed"] = kendall_ci(a0, a1, reps)
+                    # seed 0 here against seed 1 at the last checkpoint: another training's result
+                    rec["vs_other_seed_last"] = kendall_ci(sign * v[idx0_paired], other_last, reps)
             per.append(rec)
         first_ok = next((r["iters"] for r in per if r["vs_last"]["tau"] >= TARGET_TAU), None)
         # a single checkpoint can agree by luck (the curves cross and uncross): where the
@@ -250,6 +260,17 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
             lines.append(f"| {k} | {sc.get('seed_sd', float('nan')):.3f} | {sc.get('between_sd') or float('nan'):.3f} "
                          f"| {fd.get('seed_sd', float('nan')):.2f} | {fd.get('between_sd') or float('nan'):.2f} "
                          f"| {_ci(sc.get('seed_vs_seed'))} | {_ci(fd.get('seed_vs_seed'))} |")
+        lines.append("")
+    if res["n_two_seeds"] > 2:
+        lines += [f"Does a checkpoint predict another training's result? Kendall tau between seed 0's ranking "
+                  f"at each checkpoint and seed 1's at {res['budget']} ({res['n_two_seeds']} architectures "
+                  "with two seeds). Unlike the comparison with the last checkpoint of the same training, a "
+                  "late checkpoint gains nothing here from sharing its trajectory with the reference; at "
+                  f"{res['budget']} it is the seed-to-seed ceiling:", "",
+                  "| iterations | score | FID | IS |", "|---|---|---|---|"]
+        for j, k in enumerate(res["checkpoints"]):
+            recs = [res["metrics"][mt]["per_checkpoint"][j] for mt in ("score", "FID", "IS")]
+            lines.append(f"| {k} | " + " | ".join(_ci(r.get("vs_other_seed_last")) for r in recs) + " |")
         lines.append("")
     lines += ["Mean (sd) over the architectures at each checkpoint:", "",
               "| iterations | FID | IS | score |", "|---|---|---|---|"]

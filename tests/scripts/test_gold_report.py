@@ -53,9 +53,14 @@ def test_kendall_per_checkpoint_seed_noise_and_the_chosen_budget(gold, tmp_path)
         later = [r["vs_last"]["tau"] for r in per if r["iters"] >= settled]
         assert settled >= res["metrics"][m]["cheapest_tau_0.8"] and min(later) >= 0.8
     assert fid[-1]["seed_sd"] < fid[-1]["between_sd"]  # seeds differ by noise only
+    # seed 0 against seed 1's last ranking (4 paired architectures): reversed early, agreeing late
+    assert fid[0]["vs_other_seed_last"]["tau"] == pytest.approx(-1.0)
+    assert fid[-1]["vs_other_seed_last"]["tau"] == pytest.approx(1.0)
+    assert fid[-1]["vs_other_seed_last"]["n"] == 4
     assert res["wall_s_per_checkpoint"]["1000"] == pytest.approx(100.0)
     md = (tmp_path / "docs" / "gold.md").read_text()
     assert "| 2000 |" in md and "gold_kendall.png" in md
+    assert "Does a checkpoint predict another training's result?" in md
     assert (tmp_path / "docs" / "gold_curves.png").stat().st_size > 0
 
 
