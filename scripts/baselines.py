@@ -31,18 +31,21 @@ COPIED = ("summary.json", "report.md", "sample_efficiency.png", "performance_pro
           "missing_bests.json")
 
 
-def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: Path) -> dict[str, Any]:
+def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: Path, shipped: Path,
+                  table: str | None = None) -> dict[str, Any]:
     """One benchmark at ``objective``, its missing-bests listing and shipped copy; its digest."""
     out = runs / f"baselines_{objective}"
     cmd = ["gan-nas", "benchmark", "--algos", algos, "--seeds", str(seeds), "--episodes", str(episodes),
            "--objective", objective, "--out", str(out), "--no-progress", "--overwrite"]
+    if table:
+        cmd += ["--env-kwargs", json.dumps({"table": table})]
     subprocess.run(cmd, check=True)
     # exit status 1 only says that some bests lack a measured row: the listing is the point
     rc = subprocess.run([sys.executable, str(ROOT / "scripts/measure_bests.py"), str(out),
                          "--out", str(out / "missing_bests.json")], stdout=subprocess.DEVNULL).returncode
     if rc not in (0, 1):
         raise SystemExit(f"baselines: measure_bests.py {out} failed with exit code {rc}")
-    ship = SHIPPED / objective
+    ship = shipped / objective
     ship.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         shutil.copy2(out / name, ship / name)
@@ -71,17 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--runs", type=Path, default=Path("runs"), help="where the benchmark folders go")
+    p.add_argument("--table", default=None, help="table file (default: the shipped one)")
+    p.add_argument("--ship", type=Path, default=SHIPPED, help="where the reports and baselines.json go")
     args = p.parse_args(argv)
     if args.seeds < 2 or args.episodes < 1:
         p.error("need --seeds >= 2 (a standard deviation) and --episodes >= 1")
     res = {"what": "classic NAS baselines (agents/optimizers.py) on the shipped table, "
                    f"{args.seeds} seeds x {args.episodes} architectures each, at both objectives; "
                    "a check of the harness, not the benchmark of docs/benchmark.md (no RL agents here)",
-           "objectives": {o: run_objective(o, args.algos, args.seeds, args.episodes, args.runs)
-                          for o in ("proxy", "final")},
+           "objectives": {o: run_objective(o, args.algos, args.seeds, args.episodes, args.runs, args.ship,
+                                           args.table) for o in ("proxy", "final")},
            "provenance": {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}}
-    (SHIPPED / "baselines.json").write_text(json.dumps(res, indent=1))
-    print(f"wrote {SHIPPED / 'baselines.json'}")
+    (args.ship / "baselines.json").write_text(json.dumps(res, indent=1))
+    print(f"wrote {args.ship / 'baselines.json'}")
     return 0
 
 

@@ -1,0 +1,28 @@
+"""scripts/baselines.py: the classic baselines at both objectives, shipped with sample sds."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rliable")
+
+
+def test_baselines_script_runs_both_objectives_and_ships_sample_sds(final_table, tmp_path, load_script):
+    path, _, _ = final_table
+    script = load_script("baselines")
+    assert script.main(["--table", str(path), "--algos", "random,re", "--seeds", "2", "--episodes", "3",
+                        "--runs", str(tmp_path / "runs"), "--ship", str(tmp_path / "ship")]) == 0
+    res = json.loads((tmp_path / "ship" / "baselines.json").read_text())
+    assert set(res["objectives"]) == {"proxy", "final"} and res["provenance"]["git_sha"]
+    for objective, digest in res["objectives"].items():
+        ship = tmp_path / "ship" / objective
+        for name in ("summary.json", "report.md", "missing_bests.json", "curves.json.gz"):
+            assert (ship / name).exists(), (objective, name)
+        assert f"objective: {objective}" in (ship / "report.md").read_text()
+        runs = json.loads((tmp_path / "runs" / f"baselines_{objective}" / "curves.json").read_text())["runs"]
+        for name in ("random", "re"):
+            bests = [np.nanmax(r["objective"]) for r in runs[name]]  # what each run ranked by
+            assert digest["agents"][name]["raw_best_sd"] == pytest.approx(np.std(bests, ddof=1))
+    with pytest.raises(SystemExit):
+        script.main(["--seeds", "1"])  # a standard deviation needs two seeds
