@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| `{s['step']}` | {s['wall_s']:.0f} | {s.get('packages', '')} | "
                      f"{s.get('venv_gb', '')} | {result} |")
     lines += ["", "Packages come from the index pip is configured with (`pip_config` in the JSON).",
-              "", f"Rerun: `{' '.join(prov['command'])}`", ""]
+              "", f"Rerun: `{shlex.join(prov['command'])}`", ""]
     return "\n".join(lines)
 
 
