@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("rliable")
 
 
+@pytest.mark.slow  # four gan-nas processes and its own tiny table: CI runs it in the slow step
 def test_baselines_script_runs_both_objectives_and_ships_sample_sds(final_table, tmp_path, load_script):
     path, _, _ = final_table
     script = load_script("baselines")
