@@ -100,8 +100,8 @@ class Objective:
         return -col if self.target == FID else col
 
     def label(self) -> str:
-        return f"the score IS - {self.alpha} FID" if self.target == "score" else \
-            ("FID (lower is better)" if self.target == FID else "IS")
+        """How the report names the target."""
+        return {"score": f"the score IS - {self.alpha} FID", FID: "FID (lower is better)", IS: "IS"}[self.target]
 
 
 @dataclass
@@ -469,7 +469,7 @@ def verdict(results: list[dict[str, Any]]) -> str:
 def markdown(res: dict[str, Any], command: str, plot: str) -> str:
     """The report: setup, goal verdict, the table of results, how to rerun."""
     ref, prov = res["reference"], res["provenance"]
-    by = "" if res.get("target", "score") == "score" else f", ranked by {res['target']}"
+    by = "" if res["target"] == "score" else f", ranked by {res['target']}"
     lines = [f"# Candidate evaluators {LABELS[ref['name']]}{by}", "",
              f"n = {ref['n']} architectures (the table's uniform sample with a {ref['name']} final "
              f"row; seed-0 rows), ranked by {Objective(res['alpha'], res['target']).label()}. A final row costs "

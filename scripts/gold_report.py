@@ -100,8 +100,8 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
     idx0_paired = np.array([s0[a] for a in paired], int)
     idx1_paired = np.array([s1[a] for a in paired], int)
     for metric, sign in METRICS.items():
-        last = sign * metric_at(rows, budget, metric, alpha)[idx0]
-        other_last = sign * metric_at(rows, budget, metric, alpha)[idx1_paired]
+        at_budget = sign * metric_at(rows, budget, metric, alpha)
+        last, other_last = at_budget[idx0], at_budget[idx1_paired]
         per: list[dict[str, Any]] = []
         for k in checkpoints:
             v = metric_at(rows, k, metric, alpha)
@@ -113,14 +113,13 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
                 # does the ranking still move? a settled one agrees with itself ``lag`` iterations on
                 rec["vs_lag"] = kendall_ci(x, metric_at(rows, k + lag, metric, alpha)[idx0], reps)
             if paired:
-                a0 = np.array([v[s0[a]] for a in paired])
-                a1 = np.array([v[s1[a]] for a in paired])
+                a0, a1 = v[idx0_paired], v[idx1_paired]
                 rec["seed_sd"] = float(np.sqrt(np.mean((a0 - a1) ** 2) / 2))  # within-arch sd
                 rec["between_sd"] = float(np.std((a0 + a1) / 2, ddof=1)) if len(paired) > 1 else None
                 if len(paired) > 2:
                     rec["seed_vs_seed"] = kendall_ci(a0, a1, reps)
                     # seed 0 here against seed 1 at the last checkpoint: another training's result
-                    rec["vs_other_seed_last"] = kendall_ci(sign * v[idx0_paired], other_last, reps)
+                    rec["vs_other_seed_last"] = kendall_ci(sign * a0, other_last, reps)
             per.append(rec)
         first_ok = next((r["iters"] for r in per if r["vs_last"]["tau"] >= TARGET_TAU), None)
         # a single checkpoint can agree by luck (the curves cross and uncross): where the
