@@ -311,7 +311,7 @@ class FeatureScorer:
         """
         _check_uint8_batch(fake, "fake")
         logits, feats = self.extract_features(fake)
-        return self._score_features(logits, feats, fake.shape[-2], prc)
+        return self.score_features(logits, feats, fake.shape[-2], prc)
 
     def score_generator(
         self,
@@ -339,11 +339,16 @@ class FeatureScorer:
                 feats.append(batch_feats)
         if resolution is None:
             raise ValueError("num_samples must be positive")
-        return self._score_features(torch.cat(logits), torch.cat(feats), resolution, prc)
+        return self.score_features(torch.cat(logits), torch.cat(feats), resolution, prc)
 
-    def _score_features(
-        self, logits: torch.Tensor, feats: torch.Tensor, resolution: int, prc: bool
+    def score_features(
+        self, logits: torch.Tensor, feats: torch.Tensor, resolution: int, prc: bool = False
     ) -> dict[str, float]:
+        """Metrics of generated images given their :meth:`extract_features` output.
+
+        Scores subsets of one extraction (slices of ``logits`` and ``feats``) without
+        extracting again; ``resolution`` is the generated images' height.
+        """
         resolution = self.reference_resolution(resolution)
         real = self.real_statistics(resolution)
         isc = isc_features_to_metric(logits, splits=ISC_SPLITS, shuffle=True, rng_seed=RNG_SEED)
