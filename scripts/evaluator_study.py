@@ -63,7 +63,7 @@ from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.evaluators.final import CURVE_KEYS, GRID_KEYS, WALL_COL, FinalRows  # noqa: E402
 from gan_nas_env.evaluators.tabular import Table, load_table  # noqa: E402
 from gan_nas_env.generator_costs import Widths, generator_cost  # noqa: E402
-from gan_nas_env.metrics.score import FID, IS, KID, score_columns  # noqa: E402
+from gan_nas_env.metrics.score import FID, IS, KID, SCORE, SIGN, metric_column  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
 from gan_nas_env.space import NORM_CHOICES, Architecture  # noqa: E402
 
@@ -82,7 +82,7 @@ LABELS = {"v1": "against v1 (early training): the 1,000-iteration final, configs
           "v2": "against v2: the last checkpoint of the learning curves, configs/final-fmnist-v2.yaml"}
 
 
-TARGETS = ("score", FID, IS)
+TARGETS = (SCORE, FID, IS)
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,7 @@ class Objective:
 
     def of(self, rows: np.ndarray, keys: tuple[str, ...] | list[str]) -> np.ndarray:
         """The target of every row of a ``[..., len(keys)]`` metric array, oriented higher-better."""
-        if self.target == "score":
-            return score_columns(rows, self.alpha, keys)
-        col = rows[..., list(keys).index(self.target)]
-        return -col if self.target == FID else col
+        return SIGN[self.target] * metric_column(rows, self.target, self.alpha, keys)
 
     def label(self) -> str:
         """How the report names the target."""

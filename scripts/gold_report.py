@@ -41,12 +41,11 @@ import numpy as np
 
 from gan_nas_env.evaluators.final import CURVE_KEYS, WALL_COL, FinalRows
 from gan_nas_env.evaluators.tabular import sampling_order
-from gan_nas_env.metrics.score import FID, score_columns
+from gan_nas_env.metrics.score import FID, SIGN, metric_column
 from gan_nas_env.provenance import provenance
 
 DOCS = Path("docs/validity")
-# metric -> sign that makes higher better
-METRICS = {"score": 1.0, "FID": -1.0, "IS": 1.0, "KID": -1.0}
+METRICS = SIGN  # metric -> the sign that makes higher better
 TARGET_TAU = 0.8
 LAG = 2000  # iterations: how far on a checkpoint is compared with itself ("does the ranking still move?")
 REPS = 2000
@@ -54,10 +53,7 @@ REPS = 2000
 
 def metric_at(rows: FinalRows, iters: int, metric: str, alpha: float) -> np.ndarray:
     """Every row's ``metric`` at checkpoint ``iters`` (NaN where the row stops earlier)."""
-    m = rows.at(iters)
-    if metric == "score":
-        return score_columns(m, alpha, CURVE_KEYS)
-    return m[:, CURVE_KEYS.index(metric)]
+    return metric_column(rows.at(iters), metric, alpha, CURVE_KEYS)
 
 
 def kendall_ci(x: np.ndarray, y: np.ndarray, reps: int = REPS, seed: int = 0) -> dict[str, Any]:

@@ -39,11 +39,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gold_report import kendall_ci  # noqa: E402
 
-from gan_nas_env.metrics.score import FID, IS, KID, score_of  # noqa: E402
+from gan_nas_env.metrics.score import FID, IS, KID, SIGN, score_of  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
 
 DOCS = Path("docs/validity")
-METRICS = {"score": 1.0, FID: -1.0, IS: 1.0, KID: -1.0}  # sign that makes higher better
 CHECK_TOL = 0.02  # relative: the re-scoring must reproduce the curve's last value this closely
 
 
@@ -131,7 +130,7 @@ def analyse(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, Any]:
                            "check_max_rel_err": check_err, "alpha": alpha,
                            "eval_samples": rows[0]["eval_samples"], "samples": rows[0]["samples"],
                            "metrics": {}}
-    for m, sign in METRICS.items():
+    for m, sign in SIGN.items():
         def val(r: dict[str, Any], which: str, m: str = m) -> float:
             return _with_score(r[which], alpha)[m]
 

@@ -38,6 +38,11 @@ FID_COL = METRIC_KEYS.index(FID)
 """Column of the FID in a ``[..., METRIC_KEYS]`` array."""
 KID_COL = METRIC_KEYS.index(KID)
 """Column of the KID in a ``[..., METRIC_KEYS]`` array."""
+SCORE = "score"
+"""The name of :func:`score` beside the metrics (reports, rankings, objectives)."""
+SIGN: dict[str, float] = {SCORE: 1.0, IS: 1.0, FID: -1.0, KID: -1.0}
+"""The sign that orients each of the score and the metrics so that higher is better."""
+
 
 @overload
 def score(is_: float, fid: float, alpha: float) -> float: ...
@@ -76,3 +81,16 @@ def score_columns(rows: np.ndarray, alpha: float, keys: Sequence[str] = METRIC_K
     :param keys: the columns' metric names; :data:`METRIC_KEYS` unless told.
     """
     return score(rows[..., list(keys).index(IS)], rows[..., list(keys).index(FID)], alpha)
+
+
+def metric_column(rows: np.ndarray, metric: str, alpha: float, keys: Sequence[str] = METRIC_KEYS) -> np.ndarray:
+    """``metric`` (:data:`SCORE` or a column of ``keys``) of every row, as stored (not oriented).
+
+    :param rows: metrics by column, in ``keys`` order (the last axis).
+    :param metric: ``score`` (:func:`score_columns`) or one of ``keys``.
+    :param alpha: the weight of the FID in the score.
+    :param keys: the columns' metric names; :data:`METRIC_KEYS` unless told.
+    """
+    if metric == SCORE:
+        return score_columns(rows, alpha, keys)
+    return rows[..., list(keys).index(metric)]

@@ -13,6 +13,8 @@ from gan_nas_env.metrics.score import (
     METRIC_KEYS,
     SCORE_KEYS,
     SCORER_KEYS,
+    SIGN,
+    metric_column,
     score,
     score_columns,
     score_of,
@@ -44,3 +46,16 @@ def test_metric_keys_are_defined_once_and_agree():
     assert SCORE_KEYS == METRIC_KEYS[:2] == GRID_KEYS  # the score reads the first two columns
     assert set(METRIC_KEYS) <= set(SCORER_KEYS)
     assert CURVE_KEYS[: len(METRIC_KEYS)] == METRIC_KEYS and CURVE_KEYS[WALL_COL] == "wall_s"
+
+
+def test_metric_column_names_the_score_or_a_column_and_sign_orients_it():
+    rng = np.random.default_rng(1)
+    curves = rng.uniform(0, 50, size=(3, 4, len(CURVE_KEYS)))
+    assert np.array_equal(metric_column(curves, "score", 0.01, CURVE_KEYS), score_columns(curves, 0.01, CURVE_KEYS))
+    assert np.array_equal(metric_column(curves, FID, 0.01, CURVE_KEYS), curves[..., CURVE_KEYS.index(FID)])
+    m = np.array([[2.0, 10.0, 0.1], [3.0, 5.0, 0.05]])  # the second row is better by every metric
+    for name in ("score", *METRIC_KEYS):
+        oriented = SIGN[name] * metric_column(m, name, 0.01)
+        assert oriented[1] > oriented[0], name
+    with pytest.raises(ValueError):
+        metric_column(m, "precision", 0.01)
