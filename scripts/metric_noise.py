@@ -74,11 +74,11 @@ def measure(folder: Path, samples: int, alpha: float) -> dict[str, Any]:
     from gan_nas_env.data.imageops import to_uint8
     from gan_nas_env.data.images import dataset_key, load_images
     from gan_nas_env.metrics.scorer import FeatureScorer
+    from gan_nas_env.models.generator import generate
     from gan_nas_env.training.checkpoint_eval import EVALUATE_SALT
     from gan_nas_env.training.retrain import (
         load_generator,
         read_checkpoint,
-        sample_images,
         score_generator,
     )
 
@@ -94,9 +94,12 @@ def measure(folder: Path, samples: int, alpha: float) -> dict[str, Any]:
     if samples % n:
         raise SystemExit(f"--samples {samples} is not a multiple of the rows' eval_samples {n}")
     check = score_generator(G, scorer, n, latent, cfg.seed, dev)
-    fakes = [to_uint8(sample_images(G, min(cfg.metrics.batch_size, samples - i), latent,
-                                    cfg.seed * 7919 + EVALUATE_SALT + i, dev))
-             for i in range(0, samples, cfg.metrics.batch_size)]
+    # new latent codes, one stream for all batches (the evaluate command's seed)
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + EVALUATE_SALT)
+    with torch.no_grad():
+        fakes = [to_uint8(generate(G, torch.randn(min(cfg.metrics.batch_size, samples - i), latent,
+                                                  generator=gen), gen))
+                 for i in range(0, samples, cfg.metrics.batch_size)]
     logits, feats = scorer.extract_features(torch.cat(fakes))
     res = int(fakes[0].shape[-2])
     whole = scorer.score_features(logits, feats, res)

@@ -649,19 +649,18 @@ def search_lines(res: dict[str, Any]) -> list[str]:
 
 def findings(res: dict[str, Any], suffix: str, compact: bool) -> list[str]:
     """Every finding against one final protocol, each under a "##" heading."""
-    h = "##"
-    lines = [f"{h} Protocols", "",
+    lines = ["## Protocols", "",
              f"- **Proxy** (the shipped table, `{res['table_proxy_hash']}`): `configs/table-fmnist.yaml`, "
              "16 discriminator steps per cell, 500 scoring samples.",
              protocol_line(res), f"- Score = IS - {res['alpha']} FID for both.", "",
-             f"{h} How well the proxy ranks", "", *ranking_lines(res, suffix, compact)]
+             "## How well the proxy ranks", "", *ranking_lines(res, suffix, compact)]
     if res["ladder"]:
-        lines += [f"{h} Fidelity ladder: proxy budget against rank correlation", "",
+        lines += ["## Fidelity ladder: proxy budget against rank correlation", "",
                   *ladder_lines(res, suffix, compact)]
     if res.get("noise_floor"):
-        lines += [f"{h} Noise floor", "", *noise_lines(res)]
+        lines += ["## Noise floor", "", *noise_lines(res)]
     if res["searches"]:
-        lines += [f"{h} Does the search beat random search?", "", *search_lines(res)]
+        lines += ["## Does the search beat random search?", "", *search_lines(res)]
     pub = res.get("published") or []
     if any("score" in e for e in pub) or not compact:
         lines += published_lines(pub)
