@@ -132,6 +132,36 @@ def analyse(rows: FinalRows, archs: list[str], budget: int, alpha: float, reps: 
     return out
 
 
+def decide(res: dict[str, Any]) -> dict[str, Any]:
+    """Final protocol v2's metric and budget, by a rule written down at 23 of 30 gold rows.
+
+    - **Metric**: FID (the field's standard) unless the score ``IS - alpha FID`` ranks at
+      least as stably across training seeds: its seed 0 vs seed 1 Kendall tau at the gold
+      budget is at least FID's (the ground-truth issue: "if the score is kept, show that it
+      ranks as stably as FID").
+    - **Budget**: the first checkpoint from which the chosen metric's ranking agrees with the
+      last at tau >= 0.8 at every later checkpoint (where it has settled), else the gold budget.
+    """
+    budget = res["budget"]
+    at_budget = {m: res["metrics"][m]["per_checkpoint"][-1] for m in ("score", FID)}
+    taus = {m: (r.get("seed_vs_seed") or {}).get("tau") for m, r in at_budget.items()}
+    if taus["score"] is None or taus[FID] is None:
+        metric, why = FID, "fewer than three two-seed architectures: the field's standard"
+    elif taus["score"] >= taus[FID]:
+        metric, why = "score", "its two seeds agree at least as well as FID's"
+    else:
+        metric, why = FID, "its two seeds agree better than the score's"
+    settled = res["metrics"][metric].get("settled_tau_0.8")
+    chosen = settled if settled is not None else budget
+    rec = next(r for r in res["metrics"][metric]["per_checkpoint"] if r["iters"] == chosen)
+    return {"metric": metric, "metric_reason": why, "seed_tau_at_budget": taus, "budget": chosen,
+            "budget_reason": ("settled (tau >= 0.8 with the last from here on)" if settled is not None
+                              else "the ranking never settles before the gold budget: the longest affordable"),
+            "cost_share": res["wall_s_per_checkpoint"][chosen] / res["wall_s_per_checkpoint"][budget],
+            "vs_other_seed_last": rec.get("vs_other_seed_last"),
+            "ceiling": at_budget[metric].get("vs_other_seed_last") if metric in at_budget else None}
+
+
 def copy_grids(res: dict[str, Any], rows: FinalRows, runs: Path, key: str, shown: list[int],
                docs: Path = DOCS) -> dict[str, str]:
     """Grids of the best and the worst architecture (by the last checkpoint's FID) at ``shown``."""
@@ -205,6 +235,10 @@ def _ci(v: dict[str, Any] | None) -> str:
     return f"{v['tau']:.2f} [{v['lo']:.2f}, {v['hi']:.2f}]"
 
 
+def _f2(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
 def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: dict[str, Any]) -> str:
     """The gold-subset section of docs/validity.md (links relative to ``docs/``, where that file is)."""
     m = prov["machine"]
@@ -233,6 +267,20 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
               "has settled): "
               + ", ".join(f"{mt} {res['metrics'][mt].get('settled_tau_0.8') or 'none'}" for mt in METRICS)
               + ".", ""]
+    d = res.get("decision")
+    if d:
+        taus = d["seed_tau_at_budget"]
+        lines += [
+            "**Final protocol v2, chosen from these rows** by a rule written down when 23 of the 30 gold "
+            "rows and 7 of the 10 second seeds were in (`decide` in `scripts/gold_report.py`): the final metric is FID unless the score "
+            "ranks at least as stably across training seeds; the budget is the first checkpoint from which "
+            "that metric's ranking agrees with the last at tau >= 0.8 for good, else the gold budget.", "",
+            f"- Metric: **{d['metric']}**: {d['metric_reason']} (seed 0 vs seed 1 Kendall tau at "
+            f"{res['budget']}: score {_f2(taus['score'])}, FID {_f2(taus[FID])}; "
+            f"{res['n_two_seeds']} two-seed architectures).",
+            f"- Budget: **{d['budget']} iterations**: {d['budget_reason']}; {100 * d['cost_share']:.0f}% "
+            f"of the cost of {res['budget']}. There, seed 0's ranking predicts seed 1's at {res['budget']} at "
+            f"tau {_ci(d['vs_other_seed_last'])} (a full training's own: {_ci(d['ceiling'])}).", ""]
     lag = res.get("lag")
     if lag:
         lines += [f"Does the ranking still move? Kendall tau between each checkpoint's ranking and the one "
@@ -304,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
                          "the report needs at least 3")
     res = analyse(rows, archs, args.budget, args.alpha, args.reps, args.lag)
     res["partial"] = len(archs) < args.n
+    res["decision"] = decide(res)
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     grids = copy_grids(res, rows, Path(args.runs), data["final_hash"],

@@ -61,6 +61,10 @@ def test_kendall_per_checkpoint_seed_noise_and_the_chosen_budget(gold, tmp_path)
     md = (tmp_path / "docs" / "gold.md").read_text()
     assert "| 2000 |" in md and "gold_kendall.png" in md
     assert "Does a checkpoint predict another training's result?" in md
+    # both metrics' seeds agree perfectly here: the score is kept (it ranks as stably as FID)
+    d = res["decision"]
+    assert d["metric"] == "score" and d["budget"] == res["metrics"]["score"]["settled_tau_0.8"]
+    assert f"Budget: **{d['budget']} iterations**" in md and "Metric: **score**" in md
     assert (tmp_path / "docs" / "gold_curves.png").stat().st_size > 0
 
 
@@ -83,3 +87,24 @@ def test_the_ranking_is_compared_with_itself_lag_iterations_on(gold, tmp_path):
     assert fid[0]["vs_lag"]["tau"] < fid[1]["vs_lag"]["tau"]  # FID's early order flips, then holds
     md = (tmp_path / "docs" / "gold.md").read_text()
     assert "| iterations | vs +1,000: score | FID | IS |" in md and "\n| 1000 | " in md
+
+
+def _res(score_seed_tau, fid_seed_tau, fid_settled):
+    per = [{"iters": k, "seed_vs_seed": None, "vs_other_seed_last": {"tau": k / 1000, "lo": 0, "hi": 1, "n": 5}}
+           for k in (500, 1000)]
+    per_last = {**per[-1]}
+    return {"budget": 1000, "n_two_seeds": 5, "wall_s_per_checkpoint": {500: 40.0, 1000: 100.0},
+            "metrics": {
+                "score": {"per_checkpoint": [per[0], {**per_last, "seed_vs_seed": {"tau": score_seed_tau}}],
+                          "settled_tau_0.8": 1000},
+                "FID": {"per_checkpoint": [per[0], {**per_last, "seed_vs_seed": {"tau": fid_seed_tau}}],
+                        "settled_tau_0.8": fid_settled}}}
+
+
+def test_the_decision_rule_prefers_fid_unless_the_score_ranks_as_stably(gold):
+    d = gold.decide(_res(0.5, 0.7, 500))
+    assert (d["metric"], d["budget"], d["cost_share"]) == ("FID", 500, 0.4)
+    assert d["vs_other_seed_last"]["tau"] == 0.5 and d["ceiling"]["tau"] == 1.0
+    assert gold.decide(_res(0.7, 0.7, 500))["metric"] == "score"  # a tie keeps the score
+    never = gold.decide(_res(0.1, 0.7, None))  # never settles: the gold budget
+    assert never["budget"] == 1000 and "longest affordable" in never["budget_reason"]
