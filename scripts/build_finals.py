@@ -28,8 +28,9 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     # (or both lists at once, one builder each on its own core: `--worker 0 --workers 1` for
     # each; a list's rows are trained in order, so the two never take the same row)
     python scripts/build_finals.py --config final-fmnist-v2 --set retrain.g_iters=3000 --archs 150 ...
-    # before a session ends: export the rows and save the unfinished trainings (commit both);
-    # the next session resumes them with the same --wip
+    # before a session ends: stop the builders (`pkill -TERM -f build_finals.py`: each saves a
+    # checkpoint at the iteration it is in and exits), export the rows and save the unfinished
+    # trainings (commit both); the next session resumes them with the same --wip
     python scripts/build_finals.py --config final-fmnist-v2 --store runs/finals_v2.sqlite \
         --runs runs/finals_v2 --export docs/validity/finals_v2.json --wip state/finals_v2
     # the best architectures of the validity searches and of the benchmark runs in docs/:
@@ -58,6 +59,7 @@ from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
 from gan_nas_env.space import Architecture, resolve_architecture  # noqa: E402
+from gan_nas_env.training.retrain import RetrainStopped  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
 
@@ -314,7 +316,11 @@ def main(argv: list[str] | None = None) -> None:
         if _done(store.get_evaluation(key, str(arch), seed), budget):  # another process made it
             continue
         folder = Path(args.runs) / key / f"{str(arch).replace(' ', '')}-s{seed}"
-        rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
+        try:
+            rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
+        except RetrainStopped as stopped:  # SIGTERM/SIGINT: saved where it was, resumed next time
+            print(f"paused: {stopped}; the same command resumes it")
+            return
         # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
                              timings={"train_s": rec["wall_s"], "cpu": cpu, "device": device})

@@ -26,6 +26,7 @@ from gan_nas_env.errors import (
     UserError,
     disk_full,
 )
+from gan_nas_env.training.stop import StoppedOnRequest
 
 DESCRIPTION = """\
 Search GAN generator architectures with reinforcement learning (the GANCellSearch-v0
@@ -192,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"gan-nas {args.command}: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"gan-nas {args.command}: interrupted; {_how_to_continue(args)}", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a retraining stopped by a signal (it says where)
+        detail = f" ({exc})" if isinstance(exc, StoppedOnRequest) else ""
+        print(f"gan-nas {args.command}: interrupted{detail}; {_how_to_continue(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         if not disk_full(exc):

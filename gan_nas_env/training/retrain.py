@@ -56,6 +56,7 @@ from gan_nas_env.models.generator import generate
 from gan_nas_env.run_folder import check_folder, flat_keys, may_differ_on_resume, prepare_run
 from gan_nas_env.space import NUM_CELLS, Architecture, ArchitectureError, resolve_architecture
 from gan_nas_env.training.step import GANStep
+from gan_nas_env.training.stop import StoppedOnRequest, StopRequest
 
 CHECKPOINT_FORMAT = "gan-nas-retrain-v1"
 MODEL_SIZE_KEYS = {"latent_dim": "model.latent_dim", "gf": "retrain.gf", "df": "retrain.df",
@@ -98,6 +99,19 @@ class RetrainDiverged(RuntimeError):
     Not a :class:`~gan_nas_env.errors.UserError`: the input was valid, the training was not
     stable. ``gan-nas retrain`` reports it on one line and exits with status 3.
     """
+
+
+class RetrainStopped(StoppedOnRequest):
+    """A retraining stopped on SIGINT or SIGTERM after saving ``checkpoint.pt`` at ``step``.
+
+    A :class:`KeyboardInterrupt`, so whatever handles Ctrl-C handles it (``gan-nas retrain``
+    says how to continue); ``--resume`` goes on from ``step`` as if never interrupted.
+    """
+
+    def __init__(self, signame: str, folder: Path, step: int) -> None:
+        super().__init__(f"{signame}: stopped at generator iteration {step}, saved in "
+                         f"{folder / 'checkpoint.pt'}")
+        self.signame, self.folder, self.step = signame, folder, step
 
 
 @dataclass
@@ -221,22 +235,27 @@ def _train(run: RetrainRun, step: int, progress: bool) -> int:
     run.G.train()
     run.D.train()
     try:
-        while step < r.g_iters:
-            d_loss, g_loss = train_iteration(run, t, res, latent)
-            step += 1
-            bar.update(1)
-            pending.append((step, d_loss, g_loss))
+        with StopRequest("the retraining") as stop:
+            while step < r.g_iters:
+                d_loss, g_loss = train_iteration(run, t, res, latent)
+                step += 1
+                bar.update(1)
+                pending.append((step, d_loss, g_loss))
 
-            do_eval = step % r.eval_every == 0 or step == r.g_iters
-            do_ckpt = step % r.checkpoint_every == 0 or step == r.g_iters
-            if not (do_eval or do_ckpt or step % r.log_every == 0):
-                continue
-            rows = _sync_losses(run, pending, writer, step)
-            if do_eval:
-                _evaluate_ema(run, writer, step)
-            bar.set_postfix(d=f"{rows[-1][1]:.3f}", g=f"{rows[-1][2]:.3f}", best_fid=f"{run.best['FID']:.2f}")
-            if do_ckpt:
-                _save_checkpoint(run, step)
+                do_eval = step % r.eval_every == 0 or step == r.g_iters
+                do_ckpt = step % r.checkpoint_every == 0 or step == r.g_iters
+                stopping = stop.requested is not None and step < r.g_iters  # SIGINT/SIGTERM arrived
+                if not (do_eval or do_ckpt or stopping or step % r.log_every == 0):
+                    continue
+                rows = _sync_losses(run, pending, writer, step)
+                if do_eval:
+                    _evaluate_ema(run, writer, step)
+                bar.set_postfix(d=f"{rows[-1][1]:.3f}", g=f"{rows[-1][2]:.3f}", best_fid=f"{run.best['FID']:.2f}")
+                if do_ckpt or stopping:  # a stop saves where it is: the run resumes from here
+                    _save_checkpoint(run, step)
+                if stopping:
+                    assert stop.requested is not None
+                    raise RetrainStopped(stop.requested, out, step)
     finally:
         bar.close()
         writer.close()

@@ -178,3 +178,43 @@ def test_unfinished_trainings_are_saved_and_resumed_across_sessions(builder, tmp
     store.put_evaluation(key, arch, 1, 3, {"FID": 1.0, "iters": 10}, np.zeros(0, np.float32))
     assert builder.save_wip(fresh, wip, key, store, budget=10) == 0  # finished: nothing left to save
     assert not (wip / key).exists()
+
+
+def test_a_sigterm_pauses_the_builder_at_the_iteration_it_is_in(builder, tmp_path, monkeypatch, capsys):
+    """The session-end stop: the row is saved where it was and the next run finishes it as one."""
+    import os
+    import signal
+
+    from gan_nas_env.training import retrain as retrain_module
+
+    cfg = load_config("tiny", {"retrain.g_iters": 6, "retrain.eval_every": 3, "retrain.checkpoint_every": 2,
+                               "retrain.eval_samples": 64})
+    protocol = tmp_path / "final-tiny.yaml"
+    protocol.write_text(yaml.safe_dump(cfg.to_dict()))
+    key = builder.protocol_key(load_config(str(protocol)))  # a curve protocol: the curve hash
+
+    def args(name):
+        return ["--config", str(protocol), "--table-config", "tiny", "--archs", "1", "--extra", "",
+                "--store", str(tmp_path / f"{name}.sqlite"), "--runs", str(tmp_path / name)]
+
+    builder.main(args("straight"))
+    real, calls = retrain_module.train_iteration, [0]
+
+    def sigterm_in_the_fifth(*a, **k):
+        calls[0] += 1
+        if calls[0] == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(retrain_module, "train_iteration", sigterm_in_the_fifth)
+        builder.main(args("paused"))  # returns: no traceback, no row
+    assert "paused: SIGTERM: stopped at generator iteration 5" in capsys.readouterr().out
+    assert ResultsStore(tmp_path / "paused.sqlite").count_evaluations(key) == 0
+    builder.main(args("paused"))
+    (a,), (b,) = (ResultsStore(tmp_path / f"{n}.sqlite").evaluations(key) for n in ("paused", "straight"))
+    def no_clock(m):  # the curve's wall seconds differ between any two runs
+        return {**m, "curve": [{k: v for k, v in c.items() if k != "wall_s"} for c in m["curve"]]}
+
+    assert a["arch"] == b["arch"] and no_clock(a["metrics"]) == no_clock(b["metrics"])
+    assert [c["iter"] for c in a["metrics"]["curve"]] == [3, 6]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +28,7 @@ from gan_nas_env.training.retrain import (
     GRID_SAMPLES,
     ResumeError,
     RetrainDiverged,
+    RetrainStopped,
     ema_horizon_warning,
     load_generator,
     retrain,
@@ -137,6 +140,77 @@ def test_kill_and_resume_gives_same_losses(
     for key in a["ema"]["module"]:
         assert torch.equal(a["ema"]["module"][key], b["ema"]["module"][key]), key
     assert torch.equal(a["rng"]["train"], b["rng"]["train"])
+
+
+def _signal_at(monkeypatch: pytest.MonkeyPatch, calls: dict[int, list[signal.Signals]]) -> None:
+    """Send this process the given signals during the given generator iterations (1-based)."""
+    real, n = retrain_module.train_iteration, [0]
+
+    def sending(*args: object, **kwargs: object) -> object:
+        n[0] += 1
+        for sig in calls.get(n[0], []):
+            os.kill(os.getpid(), sig)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(retrain_module, "train_iteration", sending)
+
+
+@pytest.mark.parametrize(("at", "sig"), [(3, signal.SIGTERM), (5, signal.SIGINT)])
+def test_a_signal_stops_at_a_checkpoint_of_that_iteration_and_resumes_identically(
+    straight: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, at: int,
+    sig: signal.Signals,
+) -> None:
+    """SIGTERM in iteration 3 (an evaluation step), SIGINT in 5 (between checkpoints 4 and 6)."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with monkeypatch.context() as m:
+        _signal_at(m, {at: [sig]})
+        with pytest.raises(RetrainStopped, match=f"{sig.name}: stopped at generator iteration {at}") as info:
+            retrain(tiny(cache_dir), "e2gan", tmp_path, progress=False)
+    assert info.value.step == at and isinstance(info.value, KeyboardInterrupt)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before  # restored
+    assert _ckpt(tmp_path / "checkpoint.pt")["step"] == at
+    assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + at
+    assert [r[0] for r in _metric_rows(tmp_path / "metrics.csv")[1:]] == [str(i) for i in (3, 6) if i <= at]
+    retrain(tiny(cache_dir), "e2gan", tmp_path, resume=True, progress=False)
+    assert (tmp_path / "losses.csv").read_text() == (straight / "losses.csv").read_text()
+    assert _metric_rows(tmp_path / "metrics.csv") == _metric_rows(straight / "metrics.csv")
+    a, b = _ckpt(tmp_path / "checkpoint.pt"), _ckpt(straight / "checkpoint.pt")
+    for part in ("G", "D"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+
+
+def test_a_second_signal_stops_at_once_and_keeps_the_last_checkpoint(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _signal_at(monkeypatch, {5: [signal.SIGTERM, signal.SIGTERM]})
+    with pytest.raises(KeyboardInterrupt, match="second signal") as info:
+        retrain(tiny(cache_dir), "e2gan", tmp_path, progress=False)
+    assert not isinstance(info.value, RetrainStopped)
+    assert _ckpt(tmp_path / "checkpoint.pt")["step"] == 4
+
+
+def test_a_signal_in_the_last_iteration_finishes_the_run(
+    straight: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _signal_at(monkeypatch, {6: [signal.SIGTERM]})
+    assert retrain(tiny(cache_dir), "e2gan", tmp_path, progress=False).iterations == 6
+    assert (tmp_path / "losses.csv").read_text() == (straight / "losses.csv").read_text()
+
+
+def test_cli_retrain_stopped_by_sigterm_says_where_and_how_to_continue(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg_path = tmp_path / "tiny.yaml"
+    save_config(tiny(cache_dir), cfg_path)
+    out = tmp_path / "run"
+    _signal_at(monkeypatch, {5: [signal.SIGTERM]})
+    assert cli.main(["retrain", "--config", str(cfg_path), "--arch", "e2gan", "--out", str(out),
+                     "--no-progress"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"gan-nas retrain: interrupted (SIGTERM: stopped at generator iteration 5, saved in "
+                   f"{out / 'checkpoint.pt'}); finished results in {out} are kept: continue with "
+                   f"gan-nas retrain --out {out} --resume")
 
 
 def test_extend_budget_on_resume_matches_straight(straight: Path, tmp_path: Path, cache_dir: Path) -> None:
