@@ -171,7 +171,7 @@ def markdown(res: dict[str, Any], prov: dict[str, Any]) -> str:
         f"seed-0 rows, {res['n_pairs']} architectures with two seeds), each scored on {big:,} new "
         f"samples (features extracted once) and on {big // n} disjoint slices of {n:,}. Written by "
         f"`scripts/metric_noise.py` ({prov['machine']['cpu']}, git {prov['git_sha'][:10]}); numbers "
-        "in `metric_noise.json`.", "",
+        "in `docs/validity/metric_noise.json`.", "",
         f"Check: each generator re-scored as its training scored it reproduces its curve's last "
         f"value within {100 * res['check_max_rel_err']:.2g}% (IS and FID).", "",
         f"| metric | evaluation sd ({n:,}) | seed-to-seed sd ({n:,}) | between sd ({n:,}) | "
