@@ -11,6 +11,10 @@ protocol, and ``scripts/validity.py`` places them among the uniform sample.
 
     OMP_NUM_THREADS=1 nohup python scripts/validity_searches.py &
     python scripts/validity_searches.py --export docs/validity/searches.json
+    # the IS-only reward (E2GAN's alpha = 0 variant), in its own run folders and export
+    python scripts/validity_searches.py --set env.alpha=0 --tag is --seeds 0,1,2,3,4
+    python scripts/validity_searches.py --set env.alpha=0 --tag is --seeds 0,1,2,3,4 \
+        --export docs/validity/searches_is.json
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ import sys
 from pathlib import Path
 
 
-def run_dir(runs: Path, algo: str, seed: int) -> Path:
-    """The run folder of one search."""
-    return runs / f"{algo}-s{seed}"
+def run_dir(runs: Path, algo: str, seed: int, tag: str = "") -> Path:
+    """The run folder of one search (``tag``: the evaluator variant, e.g. ``is``)."""
+    return runs / f"{algo}{'-' + tag if tag else ''}-s{seed}"
 
 
 def finished(out: Path) -> bool:
@@ -40,15 +44,15 @@ def export(args: argparse.Namespace, path: Path) -> None:
     rows = []
     for algo in args.algos.split(","):
         for seed in args.seeds:
-            out = run_dir(Path(args.runs), algo, seed)
+            out = run_dir(Path(args.runs), algo, seed, args.tag)
             if not finished(out):
                 continue
             top = json.loads((out / "top_architectures.json").read_text())
             meta = json.loads((out / "meta.json").read_text())
-            rows.append({"algo": algo, "seed": seed, "best_arch": top[0]["arch"] if top else None,
+            rows.append({"algo": algo, "seed": seed, "evaluator": args.tag or "proxy", "best_arch": top[0]["arch"] if top else None,
                          "best_proxy_score": top[0]["score"] if top else None,
                          "top": top, "episodes": meta.get("episodes"), "run": str(out)})
-    data = {"config": args.config, "episodes": args.episodes, "rows": rows,
+    data = {"config": args.config, "overrides": args.overrides, "episodes": args.episodes, "rows": rows,
             "command": " ".join(sys.argv), "provenance": provenance()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
@@ -62,21 +66,27 @@ def main() -> None:
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--runs", default="runs/validity", help="folder of the search run folders")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override of every search (env.alpha=0: E2GAN's IS-only reward)")
+    p.add_argument("--tag", default="", help="names the variant in the run folders and the export "
+                                             "(required with --set)")
     p.add_argument("--export", default=None, help="write the finished searches as JSON and exit")
     args = p.parse_args()
+    if args.overrides and not args.tag:
+        p.error("--set needs --tag (the variant's run folders must not be the plain searches')")
     if args.export:
         export(args, Path(args.export))
         return
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     for seed in args.seeds:  # seed-major: a partial run has both algorithms for its seeds
         for algo in args.algos.split(","):
-            out = run_dir(Path(args.runs), algo, seed)
+            out = run_dir(Path(args.runs), algo, seed, args.tag)
             if finished(out):
                 print(f"{out}: finished")
                 continue
             cmd = [sys.executable, "-m", "gan_nas_env.cli", "search", "--config", args.config,
                    "--algo", algo, "--set", f"seed={seed}", "--episodes", str(args.episodes),
-                   "--out", str(out), "--no-progress"]
+                   "--out", str(out), "--no-progress", *(x for o in args.overrides for x in ("--set", o))]
             if (out / "checkpoint").exists() or (out / "checkpoint.old").exists():
                 cmd.append("--resume")
             print(" ".join(cmd), flush=True)
