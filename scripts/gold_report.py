@@ -46,6 +46,7 @@ from gan_nas_env.provenance import provenance
 
 DOCS = Path("docs/validity")
 METRICS = SIGN  # metric -> the sign that makes higher better
+COLOURS = {"score": "C0", "IS": "C1", "FID": "C2", "KID": "C3"}  # one colour per metric in every plot
 TARGET_TAU = 0.8
 LAG = 2000  # iterations: how far on a checkpoint is compared with itself ("does the ranking still move?")
 REPS = 2000
@@ -210,18 +211,34 @@ def plots(res: dict[str, Any], rows: FinalRows, docs: Path = DOCS) -> list[str]:
     curves = docs / "gold_curves.png"
     fig.savefig(curves, dpi=100)
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    cross = res["n_two_seeds"] > 2  # seed 0 against seed 1's last ranking: another training
+    fig, axes = plt.subplots(1, 2 if cross else 1, figsize=(12 if cross else 6, 4), squeeze=False)
+    ax = axes[0, 0]
     for metric in METRICS:
         per = res["metrics"][metric]["per_checkpoint"]
         ax.errorbar(ks, [r["vs_last"]["tau"] for r in per],
                     # a percentile interval need not contain the point estimate: clip at 0
                     yerr=[[max(0.0, r["vs_last"]["tau"] - r["vs_last"]["lo"]) for r in per],
                           [max(0.0, r["vs_last"]["hi"] - r["vs_last"]["tau"]) for r in per]],
-                    label=metric, capsize=2, alpha=0.8)
+                    label=metric, capsize=2, alpha=0.8, color=COLOURS[metric])
     ax.axhline(TARGET_TAU, color="k", ls=":", lw=1)
     ax.set_xlabel("checkpoint (generator iterations)")
     ax.set_ylabel(f"Kendall tau with the ranking at {res['budget']}")
+    ax.set_title(f"the same training's last checkpoint ({res['n']} architectures)")
     ax.legend()
+    if cross:
+        ax = axes[0, 1]
+        for metric in ("score", "FID", "IS"):
+            per = res["metrics"][metric]["per_checkpoint"]
+            ax.plot(ks, [r["vs_other_seed_last"]["tau"] for r in per], marker=".", label=metric,
+                    color=COLOURS[metric])
+            ax.fill_between(ks, [r["vs_other_seed_last"]["lo"] for r in per],
+                            [r["vs_other_seed_last"]["hi"] for r in per], color=COLOURS[metric], alpha=0.12)
+        ax.axhline(TARGET_TAU, color="k", ls=":", lw=1)
+        ax.set_xlabel("checkpoint of seed 0 (generator iterations)")
+        ax.set_ylabel(f"Kendall tau with seed 1's ranking at {res['budget']}")
+        ax.set_title(f"another training's result ({res['n_two_seeds']} two-seed architectures)")
+        ax.legend()
     fig.tight_layout()
     tau = docs / "gold_kendall.png"
     fig.savefig(tau, dpi=100)
