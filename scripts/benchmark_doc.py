@@ -29,6 +29,7 @@ from agents.benchmark.report import sample_sd
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = ROOT / "docs" / "benchmark" / "final" / "summary.json"
 DOC = ROOT / "docs" / "benchmark.md"
+GOLD = ROOT / "docs" / "validity" / "gold.json"
 NAMES = {"sac": "SAC", "td3": "TD3", "ddpg": "DDPG", "tqc": "TQC", "crossq": "CrossQ", "ppo": "PPO",
          "a2c": "A2C", "maskable_ppo": "MaskablePPO", "dqn": "DQN", "qrdqn": "QR-DQN", "random": "random"}
 BLOCK = re.compile(r"(<!-- benchmark_doc:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /benchmark_doc:(?P=name) -->)",
@@ -147,9 +148,27 @@ def holdout_block(s: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def gold_block(s: dict[str, Any]) -> str:
+    """How early training ranks against the gold subset's last checkpoint (``gold.json``)."""
+    g = s.get("gold")
+    if not g:
+        raise SystemExit("the page has a gold block but no gold report was found (--gold, default "
+                         f"{GOLD.relative_to(ROOT)}; written by scripts/gold_report.py)")
+    per = {r["iters"]: r for r in g["metrics"]["score"]["per_checkpoint"]}
+    from gan_nas_env.config import load_config
+
+    v1 = load_config("final-fmnist").retrain.g_iters  # the v1 final protocol's budget
+    if v1 not in per:
+        raise SystemExit(f"gold.json has no checkpoint at {v1} iterations (the v1 budget)")
+    t = per[v1]["vs_last"]
+    return (f"On the gold subset of protocol v2, the score's ranking at {v1:,} iterations against its ranking "
+            f"at {g['budget']:,}: Kendall tau {t['tau']:.2f} [{t['lo']:.2f}, {t['hi']:.2f}] over {g['n']} "
+            f"architectures{' so far' if g.get('partial') else ''} (`docs/validity/gold.json`).\n")
+
+
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": run_block, "proxy": proxy_block, "final-setup": final_setup_block, "final": final_block,
-    "pairs": pairs_block, "holdout": holdout_block}
+    "pairs": pairs_block, "holdout": holdout_block, "gold": gold_block}
 
 
 def render(doc: str, summary: dict[str, Any]) -> tuple[str, list[str]]:
@@ -171,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--summary", type=Path, default=SUMMARY, help="a benchmark's summary.json")
     p.add_argument("--doc", type=Path, default=DOC, help="the Markdown page with benchmark_doc blocks")
+    p.add_argument("--gold", type=Path, default=GOLD, help="the gold subset's report (gold block)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is stale")
     args = p.parse_args(argv)
     for f in (args.summary, args.doc):
@@ -180,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     if not summary.get("agents") or not summary.get("final_fidelity"):
         p.error(f"{args.summary}: no per-agent statistics or final fidelity; re-analyse the run "
                 "(agents.benchmark.run.analyse) with a table that holds final rows")
+    if args.gold.is_file():  # the gold block's source (scripts/gold_report.py)
+        summary = {**summary, "gold": json.loads(args.gold.read_text())}
     doc = args.doc.read_text()
     new, changed = render(doc, summary)
     if not BLOCK.search(doc):

@@ -63,3 +63,21 @@ def test_best_sd_rescales_a_population_sd_from_an_old_summary(doc):
     best_sd = doc.best_sd
     assert best_sd({"runs": 3, "best_std": 1.0, "best_std_ddof": 1}) == 1.0
     assert math.isclose(best_sd({"runs": 3, "best_std": math.sqrt(2 / 3)}), 1.0)  # [1, 2, 3]
+
+
+def test_the_gold_block_follows_the_gold_report(doc, tmp_path, capsys):
+    page = tmp_path / "page.md"
+    page.write_text("<!-- benchmark_doc:gold -->\n<!-- /benchmark_doc:gold -->\n")
+    per = [{"iters": k, "vs_last": {"tau": t, "lo": t - 0.3, "hi": t + 0.2}} for k, t in ((1000, 0.25), (2000, 1.0))]
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps({"budget": 2000, "n": 12, "partial": True, "metrics": {"score": {"per_checkpoint": per}}}))
+    assert doc.main(["--doc", str(page), "--gold", str(gold)]) == 0
+    text = page.read_text()
+    assert "at 1,000 iterations against its ranking at 2,000: Kendall tau 0.25 [-0.05, 0.45] over 12 " \
+           "architectures so far" in text
+    per[0]["iters"] = 500  # no checkpoint at the v1 budget: said, not guessed
+    gold.write_text(json.dumps({"budget": 2000, "n": 12, "metrics": {"score": {"per_checkpoint": per}}}))
+    with pytest.raises(SystemExit, match="no checkpoint at 1000 iterations"):
+        doc.main(["--doc", str(page), "--gold", str(gold)])
+    with pytest.raises(SystemExit, match="no gold report was found"):
+        doc.main(["--doc", str(page), "--gold", str(tmp_path / "missing.json")])
