@@ -273,7 +273,7 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
         f"![Kendall tau with the last checkpoint]({figs[1]})", "",
         f"Kendall tau (bootstrap 95% interval over architectures) between each checkpoint's "
         f"ranking and the ranking at {res['budget']}:", "",
-        "| iterations | median s | score | FID | IS | KID |", "|---|---|---|---|---|---|",
+        "| iterations | median s | " + " | ".join(METRICS) + " |", "|---|---|" + "---|" * len(METRICS),
     ]
     for j, k in enumerate(res["checkpoints"]):
         cells = [_ci(res["metrics"][mt]["per_checkpoint"][j]["vs_last"]) for mt in METRICS]

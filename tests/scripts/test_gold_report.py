@@ -60,6 +60,13 @@ def test_kendall_per_checkpoint_seed_noise_and_the_chosen_budget(gold, tmp_path)
     assert res["wall_s_per_checkpoint"]["1000"] == pytest.approx(100.0)
     md = (tmp_path / "docs" / "gold.md").read_text()
     assert "| 2000 |" in md and "gold_kendall.png" in md
+    # each column of the Kendall table holds its own metric's tau
+    header = next(ln for ln in md.splitlines() if ln.startswith("| iterations | median s |"))
+    row = next(ln for ln in md.splitlines() if ln.startswith("| 500 | "))
+    cells = dict(zip((c.strip() for c in header.strip("|").split("|")),
+                     (c.strip() for c in row.strip("|").split("|")), strict=True))
+    for m in ("score", "FID", "IS", "KID"):
+        assert cells[m].startswith(f"{res['metrics'][m]['per_checkpoint'][0]['vs_last']['tau']:.2f}")
     assert "Does a checkpoint predict another training's result?" in md
     # both metrics' seeds agree perfectly here: the score is kept (it ranks as stably as FID)
     d = res["decision"]
