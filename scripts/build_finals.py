@@ -21,8 +21,12 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     # to 10,000 iterations with every checkpoint's grid kept, then rows extended or added at
     # another budget (a row already past it is not trained again)
     OPENBLAS_NUM_THREADS=1 nohup python scripts/build_finals.py --config final-fmnist-v2 --archs 30 \
-        --extra "" --store runs/finals_v2.sqlite --runs runs/finals_v2 --keep checkpoint.pt,samples \
-        --worker 0 --workers 2 &
+        --set retrain.g_iters=10000 --extra "" --store runs/finals_v2.sqlite --runs runs/finals_v2 \
+        --keep checkpoint.pt,samples --worker 0 --workers 2 &
+    # the v2 rows at the protocol's own budget (8,500): the uniform sample's first 100, the
+    # published architectures (each list on its own core)
+    ... --config final-fmnist-v2 --archs 100 --extra "" --store runs/finals_v2.sqlite ... &
+    ... --config final-fmnist-v2 --archs 0 --extra e2gan,autogan --store runs/finals_v2.sqlite ... &
     # then the gold subset's second seeds (its first 10 architectures, seed 1): the same with
     --archs 10 --seeds 1
     # (or both lists at once, one builder each on its own core: `--worker 0 --workers 1` for
