@@ -79,7 +79,7 @@ MIN_JUDGED = 10  # fewer reference architectures: point estimates only, no goal 
 INSTANCE_NORM = NORM_CHOICES.index("in")
 REPS = 2000
 LABELS = {"v1": "against v1 (early training): the 1,000-iteration final, configs/final-fmnist.yaml",
-          "v2": "against v2: the last checkpoint of the learning curves, configs/final-fmnist-v2.yaml"}
+          "v2": "against v2: the learning curves at the protocol's final checkpoint, configs/final-fmnist-v2.yaml"}
 
 
 TARGETS = (SCORE, FID, IS)
