@@ -289,8 +289,8 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
         taus = d["seed_tau_at_budget"]
         lines += [
             ("**Provisional (the gold subset is not complete):** " if res.get("partial") else "")
-            + "**Final protocol v2, chosen from these rows** by a rule written down when 23 of the 30 gold "
-            "rows and 7 of the 10 second seeds were in (`decide` in `scripts/gold_report.py`): the final metric is FID unless the score "
+            + "**Final protocol v2, chosen from these rows** by a rule written down when the committed export "
+            "held 23 of the 30 gold rows and 7 of the 10 second seeds (`decide` in `scripts/gold_report.py`): the final metric is FID unless the score "
             "ranks at least as stably across training seeds; the budget is the first checkpoint from which "
             "that metric's ranking agrees with the last at tau >= 0.8 for good, else the gold budget.", "",
             f"- Metric: **{d['metric']}**: {d['metric_reason']} (seed 0 vs seed 1 Kendall tau at "
