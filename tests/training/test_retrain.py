@@ -85,6 +85,18 @@ def _ckpt(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _resume_matches_straight(out: Path, straight: Path, cache_dir: Path) -> tuple[dict, dict]:
+    """Resume the run in ``out``; its losses, curve and weights equal the uninterrupted run's."""
+    retrain(tiny(cache_dir), "e2gan", out, resume=True, progress=False)
+    assert (out / "losses.csv").read_text() == (straight / "losses.csv").read_text()
+    assert _metric_rows(out / "metrics.csv") == _metric_rows(straight / "metrics.csv")
+    a, b = _ckpt(out / "checkpoint.pt"), _ckpt(straight / "checkpoint.pt")
+    for part in ("G", "D"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    return a, b
+
+
 def _metric_rows(path: Path) -> list[list[str]]:
     """metrics.csv rows without the wall-clock column."""
     return [line.split(",")[:-1] for line in path.read_text().splitlines()]
@@ -130,13 +142,7 @@ def test_kill_and_resume_gives_same_losses(
             retrain(tiny(cache_dir), "e2gan", tmp_path, progress=False)
     assert _ckpt(tmp_path / "checkpoint.pt")["step"] == 4
     assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + 5  # row 5 past the checkpoint
-    retrain(tiny(cache_dir), "e2gan", tmp_path, resume=True, progress=False)
-    assert (tmp_path / "losses.csv").read_text() == (straight / "losses.csv").read_text()
-    assert _metric_rows(tmp_path / "metrics.csv") == _metric_rows(straight / "metrics.csv")
-    a, b = _ckpt(tmp_path / "checkpoint.pt"), _ckpt(straight / "checkpoint.pt")
-    for part in ("G", "D"):
-        for key in a[part]:
-            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    a, b = _resume_matches_straight(tmp_path, straight, cache_dir)
     for key in a["ema"]["module"]:
         assert torch.equal(a["ema"]["module"][key], b["ema"]["module"][key]), key
     assert torch.equal(a["rng"]["train"], b["rng"]["train"])
@@ -171,13 +177,7 @@ def test_a_signal_stops_at_a_checkpoint_of_that_iteration_and_resumes_identicall
     assert _ckpt(tmp_path / "checkpoint.pt")["step"] == at
     assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + at
     assert [r[0] for r in _metric_rows(tmp_path / "metrics.csv")[1:]] == [str(i) for i in (3, 6) if i <= at]
-    retrain(tiny(cache_dir), "e2gan", tmp_path, resume=True, progress=False)
-    assert (tmp_path / "losses.csv").read_text() == (straight / "losses.csv").read_text()
-    assert _metric_rows(tmp_path / "metrics.csv") == _metric_rows(straight / "metrics.csv")
-    a, b = _ckpt(tmp_path / "checkpoint.pt"), _ckpt(straight / "checkpoint.pt")
-    for part in ("G", "D"):
-        for key in a[part]:
-            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    _resume_matches_straight(tmp_path, straight, cache_dir)
 
 
 def test_a_second_signal_stops_at_once_and_keeps_the_last_checkpoint(
