@@ -160,7 +160,7 @@ def decide(res: dict[str, Any]) -> dict[str, Any]:
                               else "the ranking never settles before the gold budget: the longest affordable"),
             "cost_share": res["wall_s_per_checkpoint"][chosen] / res["wall_s_per_checkpoint"][budget],
             "vs_other_seed_last": rec.get("vs_other_seed_last"),
-            "ceiling": at_budget[metric].get("vs_other_seed_last") if metric in at_budget else None}
+            "ceiling": at_budget[metric].get("vs_other_seed_last")}
 
 
 def copy_grids(res: dict[str, Any], rows: FinalRows, runs: Path, key: str, shown: list[int],
@@ -246,7 +246,8 @@ def plots(res: dict[str, Any], rows: FinalRows, docs: Path = DOCS) -> list[str]:
     return [str(curves.relative_to(docs.parent)), str(tau.relative_to(docs.parent))]
 
 
-def _ci(v: dict[str, Any] | None) -> str:
+def tau_ci(v: dict[str, Any] | None) -> str:
+    """A :func:`kendall_ci` result as ``tau [lo, hi]`` (``-`` when there is none)."""
     if not v:
         return "-"
     return f"{v['tau']:.2f} [{v['lo']:.2f}, {v['hi']:.2f}]"
@@ -276,7 +277,7 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
         "| iterations | median s | " + " | ".join(METRICS) + " |", "|---|---|" + "---|" * len(METRICS),
     ]
     for j, k in enumerate(res["checkpoints"]):
-        cells = [_ci(res["metrics"][mt]["per_checkpoint"][j]["vs_last"]) for mt in METRICS]
+        cells = [tau_ci(res["metrics"][mt]["per_checkpoint"][j]["vs_last"]) for mt in METRICS]
         lines.append(f"| {k} | {res['wall_s_per_checkpoint'][k]:.0f} | " + " | ".join(cells) + " |")
     lines += ["", "Cheapest checkpoint whose ranking agrees with the last at tau >= 0.8: "
               + ", ".join(f"{mt} {res['metrics'][mt]['cheapest_tau_0.8'] or 'none'}" for mt in METRICS)
@@ -298,7 +299,7 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
             f"{res['n_two_seeds']} two-seed architectures).",
             f"- Budget: **{d['budget']} iterations**: {d['budget_reason']}; {100 * d['cost_share']:.0f}% "
             f"of the cost of {res['budget']}. There, seed 0's ranking predicts seed 1's at {res['budget']} at "
-            f"tau {_ci(d['vs_other_seed_last'])} (a full training's own: {_ci(d['ceiling'])}).", ""]
+            f"tau {tau_ci(d['vs_other_seed_last'])} (a full training's own: {tau_ci(d['ceiling'])}).", ""]
     lag = res.get("lag")
     if lag:
         lines += [f"Does the ranking still move? Kendall tau between each checkpoint's ranking and the one "
@@ -308,7 +309,7 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
         for j, k in enumerate(res["checkpoints"]):
             recs = [res["metrics"][mt]["per_checkpoint"][j] for mt in ("score", "FID", "IS")]
             if all("vs_lag" in r for r in recs):
-                lines.append(f"| {k} | " + " | ".join(_ci(r["vs_lag"]) for r in recs) + " |")
+                lines.append(f"| {k} | " + " | ".join(tau_ci(r["vs_lag"]) for r in recs) + " |")
         lines.append("")
     if res["n_two_seeds"]:
         lines += [f"Seed noise ({res['n_two_seeds']} architectures with two seeds): the within-"
@@ -320,7 +321,7 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
             sc, fd = (res["metrics"][mt]["per_checkpoint"][j] for mt in ("score", "FID"))
             lines.append(f"| {k} | {sc.get('seed_sd', float('nan')):.3f} | {sc.get('between_sd') or float('nan'):.3f} "
                          f"| {fd.get('seed_sd', float('nan')):.2f} | {fd.get('between_sd') or float('nan'):.2f} "
-                         f"| {_ci(sc.get('seed_vs_seed'))} | {_ci(fd.get('seed_vs_seed'))} |")
+                         f"| {tau_ci(sc.get('seed_vs_seed'))} | {tau_ci(fd.get('seed_vs_seed'))} |")
         lines.append("")
     if res["n_two_seeds"] > 2:
         lines += [f"Does a checkpoint predict another training's result? Kendall tau between seed 0's ranking "
@@ -331,7 +332,7 @@ def markdown(res: dict[str, Any], figs: list[str], grids: dict[str, str], prov: 
                   "| iterations | score | FID | IS |", "|---|---|---|---|"]
         for j, k in enumerate(res["checkpoints"]):
             recs = [res["metrics"][mt]["per_checkpoint"][j] for mt in ("score", "FID", "IS")]
-            lines.append(f"| {k} | " + " | ".join(_ci(r.get("vs_other_seed_last")) for r in recs) + " |")
+            lines.append(f"| {k} | " + " | ".join(tau_ci(r.get("vs_other_seed_last")) for r in recs) + " |")
         lines.append("")
     lines += ["Mean (sd) over the architectures at each checkpoint:", "",
               "| iterations | FID | IS | score |", "|---|---|---|---|"]

@@ -27,6 +27,7 @@ Resumable: rows already in ``--out`` (same run folder, same iteration) are kept:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -37,13 +38,14 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gold_report import kendall_ci  # noqa: E402
+from build_finals import read_curve  # noqa: E402
+from gold_report import kendall_ci, tau_ci  # noqa: E402
 
-from gan_nas_env.metrics.score import FID, IS, KID, SIGN, score_of  # noqa: E402
+from gan_nas_env.config import DataConfig, MetricsConfig  # noqa: E402
+from gan_nas_env.metrics.score import FID, IS, KID, SCORE, SIGN, score_of  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
 
 DOCS = Path("docs/validity")
-CHECK_TOL = 0.02  # relative: the re-scoring must reproduce the curve's last value this closely
 
 
 def run_folders(runs: Path, budget: int) -> list[Path]:
@@ -57,13 +59,19 @@ def run_folders(runs: Path, budget: int) -> list[Path]:
 
 
 def _last_curve_row(folder: Path) -> dict[str, float] | None:
-    path = folder / "metrics.csv"
-    if not path.exists():
-        return None
-    lines = path.read_text().split()
-    if len(lines) < 2:
-        return None
-    return dict(zip(lines[0].split(","), map(float, lines[-1].split(",")), strict=True))
+    """The last scoring of a run folder's learning curve (None before the first)."""
+    curve = read_curve(folder) if (folder / "metrics.csv").exists() else []
+    return curve[-1] if curve else None
+
+
+@functools.cache
+def _scorer(data: DataConfig, metrics: MetricsConfig, seed: int) -> Any:
+    """The scorer of the rows' data and metric settings, built once for all their generators."""
+    from gan_nas_env.data.images import dataset_key, load_images
+    from gan_nas_env.metrics.scorer import FeatureScorer
+
+    images = load_images(data, "train", device="cpu", seed=seed)
+    return FeatureScorer(metrics, images[: metrics.real_samples], dataset_key(data, "train"), device="cpu")
 
 
 def measure(folder: Path, samples: int, alpha: float) -> dict[str, Any]:
@@ -72,8 +80,6 @@ def measure(folder: Path, samples: int, alpha: float) -> dict[str, Any]:
 
     from gan_nas_env.config import load_config
     from gan_nas_env.data.imageops import to_uint8
-    from gan_nas_env.data.images import dataset_key, load_images
-    from gan_nas_env.metrics.scorer import FeatureScorer
     from gan_nas_env.models.generator import generate
     from gan_nas_env.training.checkpoint_eval import EVALUATE_SALT
     from gan_nas_env.training.retrain import (
@@ -87,9 +93,7 @@ def measure(folder: Path, samples: int, alpha: float) -> dict[str, Any]:
     cfg = load_config(None, ckpt["config"])
     dev = torch.device("cpu")
     G, arch = load_generator(folder / "checkpoint.pt", dev)
-    images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
-    real = images[: cfg.metrics.real_samples]
-    scorer = FeatureScorer(cfg.metrics, real, dataset_key(cfg.data, "train"), device=dev)
+    scorer = _scorer(cfg.data, cfg.metrics, cfg.seed)
     n, latent = cfg.retrain.eval_samples, cfg.model.latent_dim
     if samples % n:
         raise SystemExit(f"--samples {samples} is not a multiple of the rows' eval_samples {n}")
@@ -118,7 +122,7 @@ def measure(folder: Path, samples: int, alpha: float) -> dict[str, Any]:
 
 
 def _with_score(m: dict[str, float], alpha: float) -> dict[str, float]:
-    return {**m, "score": score_of(m, alpha)}
+    return {**m, SCORE: score_of(m, alpha)}
 
 
 def analyse(rows: list[dict[str, Any]], reps: int = 2000) -> dict[str, Any]:
@@ -159,11 +163,8 @@ def markdown(res: dict[str, Any], prov: dict[str, Any]) -> str:
     """docs/validity/metric_noise.md."""
     n, big = res["eval_samples"], res["samples"]
 
-    def ci(v: dict[str, Any] | None) -> str:
-        return "-" if not v else f"{v['tau']:.2f} [{v['lo']:.2f}, {v['hi']:.2f}]"
-
     def f(x: float | None, m: str) -> str:
-        return "-" if x is None else (f"{x:.3f}" if m in ("score", IS) else f"{x:.4g}")
+        return "-" if x is None else (f"{x:.3f}" if m in (SCORE, IS) else f"{x:.4g}")
 
     lines = [
         f"## Evaluation noise of the final metrics ({n:,} against {big:,} samples)", "",
@@ -183,8 +184,8 @@ def markdown(res: dict[str, Any], prov: dict[str, Any]) -> str:
         lines.append(
             f"| {m} | {f(d['eval_sd_2k'], m)} | {f(d.get('seed_sd_curve'), m)} | "
             f"{f(d['between_sd_curve'], m)} | {f(d.get('seed_sd_whole'), m)} | "
-            f"{f(d['between_sd_whole'], m)} | {ci(d.get('seed_tau_curve'))} | "
-            f"{ci(d.get('seed_tau_whole'))} | {ci(d['tau_2k_vs_whole'])} |")
+            f"{f(d['between_sd_whole'], m)} | {tau_ci(d.get('seed_tau_curve'))} | "
+            f"{tau_ci(d.get('seed_tau_whole'))} | {tau_ci(d['tau_2k_vs_whole'])} |")
     lines += ["", f"Evaluation sd: the sd (ddof 1) over the {big // n} slices, averaged over the "
               "generators. Seed-to-seed sd: from the two seeds' differences, sqrt(mean(d^2)/2). "
               f"Between sd: over the seed-0 rows. Last column: Kendall tau between the seed-0 rows' "

@@ -244,18 +244,17 @@ def _train(run: RetrainRun, step: int, progress: bool) -> int:
 
                 do_eval = step % r.eval_every == 0 or step == r.g_iters
                 do_ckpt = step % r.checkpoint_every == 0 or step == r.g_iters
-                stopping = stop.requested is not None and step < r.g_iters  # SIGINT/SIGTERM arrived
-                if not (do_eval or do_ckpt or stopping or step % r.log_every == 0):
+                stop_by = stop.requested if step < r.g_iters else None  # SIGINT/SIGTERM arrived
+                if not (do_eval or do_ckpt or stop_by or step % r.log_every == 0):
                     continue
                 rows = _sync_losses(run, pending, writer, step)
                 if do_eval:
                     _evaluate_ema(run, writer, step)
                 bar.set_postfix(d=f"{rows[-1][1]:.3f}", g=f"{rows[-1][2]:.3f}", best_fid=f"{run.best['FID']:.2f}")
-                if do_ckpt or stopping:  # a stop saves where it is: the run resumes from here
+                if do_ckpt or stop_by:  # a stop saves where it is: the run resumes from here
                     _save_checkpoint(run, step)
-                if stopping:
-                    assert stop.requested is not None
-                    raise RetrainStopped(stop.requested, out, step)
+                if stop_by:
+                    raise RetrainStopped(stop_by, out, step)
     finally:
         bar.close()
         writer.close()

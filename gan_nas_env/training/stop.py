@@ -32,7 +32,7 @@ class StopRequest:
 
     Handlers are installed on entry and the previous ones restored on exit, in the main
     thread only (Python delivers signals there); elsewhere it is a no-op and
-    :attr:`requested` stays False.
+    :attr:`requested` stays None.
 
     :param what: how the message printed at the first signal names the work.
     """
