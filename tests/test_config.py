@@ -171,3 +171,20 @@ def test_train_threads_range_and_scope():
     assert torch.get_num_threads() == before
     with torch_threads(0):  # 0 leaves them as they are
         assert torch.get_num_threads() == before
+
+
+def test_is_only_search_preset_is_the_table_proxy_scored_by_is_alone():
+    """The shipped IS-only evaluator: the table's proxy (so the table and its stores serve
+    it), with FID's weight 0; nothing else of the proxy differs."""
+    from dataclasses import asdict
+
+    def flat(d, pre=""):
+        return {k2: v2 for k, v in d.items()
+                for k2, v2 in (flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else {f"{pre}{k}": v}.items())}
+
+    is_only, table = load_config("search-fmnist-is"), load_config("table-fmnist")
+    assert is_only.env.alpha == 0.0 and table.env.alpha > 0
+    assert is_only.proxy_hash() == table.proxy_hash()
+    a, b = flat(asdict(is_only)), flat(asdict(table))
+    differ = {k for k in a if a[k] != b[k]}
+    assert differ == {"name", "env.alpha", "train.threads"}, differ

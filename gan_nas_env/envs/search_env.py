@@ -159,6 +159,18 @@ class GANCellSearchEnv(gym.Env):
     step (NaN/Inf loss or a collapsed generator) returns ``env.diverged_penalty``,
     ends the episode and sets ``info["diverged"] = True``.
 
+    **Evaluators** (how a prefix is scored; chosen in the config):
+
+    | evaluator | config | scores a prefix by |
+    |---|---|---|
+    | E2GAN proxy score (default; the paper presets) | ``env.alpha: 0.01`` | ``IS - 0.01 FID`` after the progressive proxy training |
+    | IS-only proxy | ``env.alpha: 0`` (preset ``search-fmnist-is``) | IS alone after the same training (E2GAN's IS-only variant; observation index 2 is then 0) |
+
+    Against trained GANs (final protocol v2, ``docs/validity/evaluators_v2.md``) the IS-only
+    proxy ranks best of the cheap evaluators measured, but weakly and with an interval that
+    overlaps the E2GAN score's; neither ranks like training. The proxy training itself is
+    the same for both (one proxy hash), so a results store or the table serves both.
+
     **End**: ``terminated=True`` after cell 3 (or on divergence); no truncation
     inside the env (the registration adds ``max_episode_steps=3``).
 

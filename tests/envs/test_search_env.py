@@ -202,3 +202,24 @@ def test_a_second_thread_inside_the_env_is_refused(env_cls, small_table):
     plain = GANCellSearchEnv("tiny", evaluator=FakeEvaluator(8))
     plain.reset(seed=0)
     assert copy.deepcopy(plain).step([0, 0, 0, 0, 0, 0])[4]["depth"] == 1  # the guard copies
+
+
+def test_is_only_evaluator_scores_the_same_proxy_training_by_is_alone():
+    """The IS-only evaluator (env.alpha 0) trains exactly as the E2GAN score does and is
+    rewarded by the change in IS alone (real proxy, tiny config)."""
+    actions = ([1, 1, 0, 1, 0, 0], [0, 2, 1, 0, 1, 0])
+    runs = {}
+    for alpha in (0.01, 0.0):
+        env = GANCellSearchEnv("tiny", evaluator="real", overrides={"env.alpha": alpha, "env.fixed_gan_seed": 3})
+        obs, _ = env.reset(seed=0)
+        steps = [(obs, 0.0, {"IS": obs[1]})]
+        for a in actions:
+            obs, r, _, _, info = env.step(np.array(a))
+            steps.append((obs, r, info))
+        env.close()
+        runs[alpha] = steps
+    for (o_s, _, i_s), (o_i, r_i, i_i), prev in zip(runs[0.01][1:], runs[0.0][1:], runs[0.0]):
+        assert (i_i["IS"], i_i["FID"]) == (i_s["IS"], i_s["FID"])  # the same training and scoring
+        assert o_i[2] == 0.0 and o_s[2] == pytest.approx(0.01 * i_s["FID"], rel=1e-5)
+        assert r_i == pytest.approx(i_i["IS"] - prev[2]["IS"], abs=1e-6)
+        assert i_i["score"] == pytest.approx(i_i["IS"])
