@@ -204,22 +204,16 @@ def test_a_second_thread_inside_the_env_is_refused(env_cls, small_table):
     assert copy.deepcopy(plain).step([0, 0, 0, 0, 0, 0])[4]["depth"] == 1  # the guard copies
 
 
-def test_is_only_evaluator_scores_the_same_proxy_training_by_is_alone():
-    """The IS-only evaluator (env.alpha 0) trains exactly as the E2GAN score does and is
-    rewarded by the change in IS alone (real proxy, tiny config)."""
-    actions = ([1, 1, 0, 1, 0, 0], [0, 2, 1, 0, 1, 0])
-    runs = {}
-    for alpha in (0.01, 0.0):
-        env = GANCellSearchEnv("tiny", evaluator="real", overrides={"env.alpha": alpha, "env.fixed_gan_seed": 3})
-        obs, _ = env.reset(seed=0)
-        steps = [(obs, 0.0, {"IS": obs[1]})]
-        for a in actions:
-            obs, r, _, _, info = env.step(np.array(a))
-            steps.append((obs, r, info))
-        env.close()
-        runs[alpha] = steps
-    for (o_s, _, i_s), (o_i, r_i, i_i), prev in zip(runs[0.01][1:], runs[0.0][1:], runs[0.0]):
-        assert (i_i["IS"], i_i["FID"]) == (i_s["IS"], i_s["FID"])  # the same training and scoring
-        assert o_i[2] == 0.0 and o_s[2] == pytest.approx(0.01 * i_s["FID"], rel=1e-5)
-        assert r_i == pytest.approx(i_i["IS"] - prev[2]["IS"], abs=1e-6)
-        assert i_i["score"] == pytest.approx(i_i["IS"])
+def test_is_only_evaluator_is_rewarded_by_the_change_in_is_alone():
+    """The IS-only evaluator (env.alpha 0) on the real proxy (tiny config): rewards are
+    changes in IS, the FID channel of the observation is 0, the score is IS. That it trains
+    exactly as the E2GAN score does is its proxy hash (tests/test_config.py)."""
+    env = GANCellSearchEnv("tiny", evaluator="real", overrides={"env.alpha": 0.0, "env.fixed_gan_seed": 3})
+    obs, _ = env.reset(seed=0)
+    prev_is = obs[1]
+    for a in ([1, 1, 0, 1, 0, 0], [0, 2, 1, 0, 1, 0]):
+        obs, r, _, _, info = env.step(np.array(a))
+        assert np.isfinite(info["FID"]) and info["FID"] > 0 and obs[2] == 0.0
+        assert r == pytest.approx(info["IS"] - prev_is, abs=1e-6) and info["score"] == pytest.approx(info["IS"])
+        prev_is = info["IS"]
+    env.close()
