@@ -121,6 +121,9 @@ class Candidate:
     values: np.ndarray
     cost_s: np.ndarray  # seconds per architecture
     note: str = ""
+    # which of the reference's architectures it measured (None: all); the others are left out
+    # of its ranking (a non-finite value of a measured one is a failure, ranked last)
+    judged: np.ndarray | None = None
 
 
 # -- statistics ---------------------------------------------------------------------------
@@ -161,9 +164,10 @@ def evaluate(ref: Reference, cands: list[Candidate], reps: int = REPS, seed: int
     final_s = float(np.mean(ref.cost_s))
     rows: list[dict[str, Any]] = []
     for c in cands:
-        values, failed = rank_last(c.values)
-        stats = rank_stats(values, ref.score, reps, seed)
-        cost = float(np.mean(c.cost_s))
+        m = np.ones(len(ref.archs), bool) if c.judged is None else np.asarray(c.judged, bool)
+        values, failed = rank_last(c.values[m])
+        stats = rank_stats(values, ref.score[m], reps, seed)
+        cost = float(np.mean(c.cost_s[m]))
         tau = stats.get("kendall", {}).get("value")
         ci = stats.get("kendall", {}).get("ci")
         rows.append({"name": c.name, "family": c.family, "note": c.note, "n": len(values),
@@ -221,23 +225,52 @@ def proxy_candidates(table: Table, archs: list[str]) -> list[Candidate]:
             Candidate("proxy KID", "proxy", -get(KID), cost, note)]
 
 
-def seed_mean_candidate(path: Path, archs: list[str]) -> Candidate | None:
-    """The table's proxy score averaged over its GAN seeds (``scripts/proxy_noise.py``'s rows).
+def seed_mean_candidates(path: Path, archs: list[str]) -> list[Candidate]:
+    """The table's proxy score and IS averaged over its GAN seeds (``scripts/proxy_noise.py``'s rows).
 
     Cost: the proxy of every seed. An architecture that some seed did not hold (it diverged
     there) counts as a failure. None without the report or with a single seed.
     """
     if not path.exists():
-        return None
+        return []
     rows = json.loads(path.read_text()).get("rows") or {}
     if len(rows) < 2:
-        return None
+        return []
     held = [a for a in archs if all(a in r for r in rows.values())]
-    values = np.array([np.mean([r[a]["score"] for r in rows.values()]) if a in held else np.nan for a in archs])
     cost = np.array([sum(r[a]["cost_s"] for r in rows.values()) if a in held else np.nan for a in archs])
     cost[~np.isfinite(cost)] = np.nanmean(cost) if np.isfinite(cost).any() else 0.0
-    return Candidate(f"proxy score, mean of {len(rows)} GAN seeds", "proxy", values, cost,
-                     f"seeds {', '.join(sorted(rows))} (`docs/validity/proxy_noise.json`); cost: the proxy of every seed")
+    note = f"seeds {', '.join(sorted(rows))} (`docs/validity/proxy_noise.json`); cost: the proxy of every seed"
+    return [Candidate(f"proxy {label}, mean of {len(rows)} GAN seeds", "proxy",
+                      np.array([np.mean([r[a][key] for r in rows.values()]) if a in held else np.nan for a in archs]),
+                      cost, note)
+            for key, label in (("score", "score"), (IS, "IS"))]
+
+
+def ladder_candidates(path: Path, archs: list[str], table_budget: str = "16") -> list[Candidate]:
+    """The proxy at the ladder's other budgets (discriminator steps per cell), by score and IS.
+
+    ``docs/validity/ladder.json`` (``scripts/validity.py collect``) holds the proxy of the
+    uniform sample's first architectures at 64 and 256 steps; an architecture it lacks is
+    left out of that candidate's ranking (``judged``), one that diverged counts as a failure.
+    """
+    if not path.exists():
+        return []
+    out = []
+    for budget, data in sorted((json.loads(path.read_text()).get("budgets") or {}).items(), key=lambda kv: int(kv[0])):
+        if budget == table_budget:
+            continue
+        rows = data["rows"]
+        judged = np.array([a in rows for a in archs])
+        if not judged.any():
+            continue
+        cost = np.array([rows[a]["cost_s"] if a in rows else np.nan for a in archs])
+        note = (f"`docs/validity/ladder.json`, proxy hash {data['proxy_hash']}; judged on the {judged.sum()} "
+                f"architectures it holds; cost: train + score s of its 3 cells")
+        for key, label in (("score", "score"), (IS, "IS")):
+            vals = np.array([np.nan if a not in rows else (-np.inf if rows[a]["diverged"] else rows[a][key])
+                             for a in archs])
+            out.append(Candidate(f"proxy {label}, {budget} D steps per cell", "proxy", vals, cost, note, judged))
+    return out
 
 
 def naswot(arch: Architecture, widths: Widths, seeds: tuple[int, ...], batch: int = 64) -> float:
@@ -472,7 +505,7 @@ def markdown(res: dict[str, Any], command: str, plot: str) -> str:
              f"row; seed-0 rows), ranked by {Objective(res['alpha'], res['target']).label()}. A final row costs "
              f"{ref['final_cost_s_mean']:.0f} s on average (median {ref['final_cost_s_median']:.0f} s; "
              f"the rows' own CPUs). Kendall tau and Spearman with seeded bootstrap 95% intervals "
-             f"({res['reps']} resamples of the architectures, the same for every candidate). Written by "
+             f"({res['reps']} resamples of the architectures, the same for every candidate judged on all of them). Written by "
              f"`scripts/evaluator_study.py` ({prov['machine']['cpu']}, git {prov['git_sha'][:10]}); "
              f"numbers in `{Path(res['files']['json']).name}`.", "",
              f"**Goal: Kendall tau >= {GOAL_TAU} at <= {100 * GOAL_FRACTION:.0f}% of a final row's cost.** "
@@ -550,9 +583,8 @@ def candidates(args: argparse.Namespace, table: Table, ref: Reference, obj: Obje
            rule_candidate(ref.archs),
            surrogate_candidate("v1 final rows", train_rows(v1["rows"]), ref.archs, obj, v1_cost,
                                min(args.folds, len(ref.archs)), args.seed)]
-    seed_mean = seed_mean_candidate(Path(args.proxy_noise), ref.archs)
-    if seed_mean is not None:
-        out.append(seed_mean)
+    out += seed_mean_candidates(Path(args.proxy_noise), ref.archs)
+    out += ladder_candidates(Path(args.ladder), ref.archs)
     if curves is not None:
         if len(ref.archs) >= MIN_SURROGATE_ROWS:
             out.append(surrogate_candidate(
@@ -572,6 +604,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--finals-v2", default=str(DOCS / "finals_v2.json"), help="v2 curve rows")
     p.add_argument("--proxy-noise", default=str(DOCS / "proxy_noise.json"),
                    help="the proxy under several GAN seeds (scripts/proxy_noise.py), for the seed-averaged proxy")
+    p.add_argument("--ladder", default=str(DOCS / "ladder.json"),
+                   help="the proxy at more discriminator steps per cell (scripts/validity.py collect)")
     p.add_argument("--budget", type=int, default=None, help="v2: the last checkpoint (default: the last stored)")
     p.add_argument("--limit", type=int, default=None, help="only the first N reference architectures (smoke tests)")
     p.add_argument("--init-seeds", type=int, default=3, help="init seeds of the NASWOT score")

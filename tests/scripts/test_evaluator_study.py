@@ -236,14 +236,41 @@ def test_main_writes_json_markdown_and_plot(study, tmp_path, reference):
 
 
 def test_seed_averaged_proxy_costs_every_seed_and_fails_where_a_seed_diverged(study, tmp_path):
-    rows = {"0": {"a": {"score": 1.0, "cost_s": 5.0}, "b": {"score": 0.0, "cost_s": 5.0}, "c": {"score": 2.0, "cost_s": 5.0}},
-            "1": {"a": {"score": 3.0, "cost_s": 6.0}, "b": {"score": 1.0, "cost_s": 6.0}}}  # c diverged under seed 1
+    rows = {"0": {"a": {"score": 1.0, "IS": 1.5, "cost_s": 5.0}, "b": {"score": 0.0, "IS": 1.0, "cost_s": 5.0},
+                  "c": {"score": 2.0, "IS": 2.0, "cost_s": 5.0}},
+            "1": {"a": {"score": 3.0, "IS": 2.5, "cost_s": 6.0}, "b": {"score": 1.0, "IS": 3.0, "cost_s": 6.0}}}  # c diverged under seed 1
     path = tmp_path / "proxy_noise.json"
     path.write_text(json.dumps({"rows": rows}))
-    c = study.seed_mean_candidate(path, ["a", "b", "c"])
-    assert c.name == "proxy score, mean of 2 GAN seeds" and c.family == "proxy"
-    assert c.values[:2].tolist() == [2.0, 0.5] and np.isnan(c.values[2])
-    assert c.cost_s.tolist() == [11.0, 11.0, 11.0]  # c: the mean cost (its failure still cost a proxy)
-    assert study.seed_mean_candidate(tmp_path / "none.json", ["a"]) is None
+    score, is_ = study.seed_mean_candidates(path, ["a", "b", "c"])
+    assert score.name == "proxy score, mean of 2 GAN seeds" and score.family == "proxy"
+    assert is_.name == "proxy IS, mean of 2 GAN seeds"
+    assert score.values[:2].tolist() == [2.0, 0.5] and np.isnan(score.values[2])
+    assert is_.values[:2].tolist() == [2.0, 2.0] and np.isnan(is_.values[2])
+    assert score.cost_s.tolist() == [11.0, 11.0, 11.0]  # c: the mean cost (its failure still cost a proxy)
+    assert study.seed_mean_candidates(tmp_path / "none.json", ["a"]) == []
     path.write_text(json.dumps({"rows": {"0": rows["0"]}}))
-    assert study.seed_mean_candidate(path, ["a"]) is None  # one seed: nothing to average
+    assert study.seed_mean_candidates(path, ["a"]) == []  # one seed: nothing to average
+
+
+def test_ladder_rungs_are_judged_on_the_architectures_they_hold(study, tmp_path):
+    ref = _reference(study, n=6)
+    def row(i, diverged=False):
+        return {"score": float(i), "IS": float(-i), "diverged": diverged, "cost_s": 10.0 + i}
+    ladder = {"budgets": {"16": {"proxy_hash": "t", "rows": {}},  # the table's own budget: not a rung
+                          "64": {"proxy_hash": "h64", "rows": {f"a{i}": row(i, diverged=i == 3) for i in range(5)}}}}
+    path = tmp_path / "ladder.json"
+    path.write_text(json.dumps(ladder))
+    cands = study.ladder_candidates(path, ref.archs)
+    assert [c.name for c in cands] == ["proxy score, 64 D steps per cell", "proxy IS, 64 D steps per cell"]
+    score = cands[0]
+    assert score.judged.tolist() == [True] * 5 + [False]
+    assert score.values[3] == -np.inf and np.isnan(score.values[5])
+    res = {r["name"]: r for r in study.evaluate(ref, cands, reps=50)}
+    r = res["proxy score, 64 D steps per cell"]
+    assert r["n"] == 5 and r["failed"] == 1  # a5 left out, a3 diverged: ranked last
+    assert r["cost_s"] == pytest.approx(12.0)  # the mean over the judged ones only
+    # a0..a4 in order but a3 ranked last: its pairs with a0..a2 disagree, 7 of 10 agree
+    assert r["kendall"]["value"] == pytest.approx(0.4)
+    # IS reversed, a3 last: only the pair (a3, a4) agrees
+    assert res["proxy IS, 64 D steps per cell"]["kendall"]["value"] == pytest.approx(-0.8)
+    assert study.ladder_candidates(tmp_path / "none.json", ref.archs) == []
