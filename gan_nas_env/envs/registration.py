@@ -12,6 +12,8 @@ ENV_IDS = {
 # Every episode ends by itself after 3 cells. The v0 ids keep the time limit they were
 # published with (it truncates the third step, together with termination); later versions
 # register none, so a finished episode is terminated and never truncated.
+# Importing rl_zoo3 (as `python -m rl_zoo3.train` does) replaces gymnasium's TimeLimit by one
+# that never truncates a terminated step, so in such a process v0 ends as v1 does.
 MAX_EPISODE_STEPS: dict[str, int | None] = {"GANCellSearch-v0": 3, "GANCellSearchBench-v0": 3,
                                             "GANCellSearchBench-v1": None}
 
