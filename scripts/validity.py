@@ -175,7 +175,18 @@ def load_inputs() -> tuple[dict, dict, dict, dict]:
     finals = read(V1_FINALS)
     if not finals:
         raise SystemExit("docs/validity/finals.json is missing: run scripts/build_finals.py --export first")
-    return finals, read(V2_FINALS), read("ladder.json"), read("searches.json")
+    return finals, read(V2_FINALS), read("ladder.json"), search_rows(read)
+
+
+#: the searches' exports (scripts/validity_searches.py --export), one per evaluator
+SEARCH_FILES = ("searches.json", "searches_is.json")
+
+
+def search_rows(read: Any) -> dict[str, Any]:
+    """Every search export's rows in one list, each naming its evaluator (``proxy``: the E2GAN
+    score, the default of the exports that predate the field)."""
+    rows = [{"evaluator": "proxy", **r} for name in SEARCH_FILES for r in (read(name) or {}).get("rows", [])]
+    return {"rows": rows} if rows else {}
 
 
 def rows_at(finals: dict, iters: int | None = None) -> dict:
@@ -301,7 +312,7 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
     res["searches"] = []
     for row in searches.get("rows", []):
         arch = row["best_arch"]
-        entry = {**{k: row[k] for k in ("algo", "seed", "best_arch", "best_proxy_score", "episodes")},
+        entry = {**{k: row[k] for k in ("evaluator", "algo", "seed", "best_arch", "best_proxy_score", "episodes")},
                  "final_measured": arch in fin}
         if arch in fin and len(final):
             entry.update(placement(fin[arch]["score"], final))
@@ -331,17 +342,31 @@ def published(table: Any, fin: dict[str, dict[str, Any]], uniform_final: np.ndar
     return out
 
 
-def search_summary(searches: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per algorithm: mean P(best > a random architecture); per pair: share of seed pairs won."""
-    by: dict[str, list[float]] = {}
-    for s in searches:
-        if "score" in s:
-            by.setdefault(s["algo"], []).append(s["score"])
-    out: dict[str, Any] = {"mean_p_better": {
-        a: float(np.mean([s["p_better"] for s in searches if s["algo"] == a and "score" in s])) for a in by}}
-    out["pairs_won"] = {f"{a}>{b}": float(np.mean([x > y for x in by[a] for y in by[b]]))
-                        for a in by for b in by if a != b}
-    out["runs"] = {a: len(v) for a, v in by.items()}
+def search_summary(searches: list[dict[str, Any]], reps: int = 2000) -> dict[str, Any]:
+    """Per evaluator: per algorithm the mean P(best > a random architecture) and the runs;
+    per ordered pair of algorithms, rliable's P(A's best > B's best) over the seeds with a
+    stratified-bootstrap 95% interval (``{"value", "ci"}``; no interval under 2 runs each)."""
+    from agents.benchmark.report import probability_of_improvement
+
+    out: dict[str, Any] = {}
+    for ev in dict.fromkeys(s.get("evaluator", "proxy") for s in searches):
+        by: dict[str, list[dict[str, Any]]] = {}
+        for s in searches:
+            if s.get("evaluator", "proxy") == ev and "score" in s:
+                by.setdefault(s["algo"], []).append(s)
+        if not by:
+            continue
+        pairs = {}
+        for a in by:
+            for b in by:
+                if a == b:
+                    continue
+                x, y = (np.array([[r["score"]] for r in by[k]]) for k in (a, b))
+                pairs[f"{a}>{b}"] = (probability_of_improvement(x, y, reps) if min(len(x), len(y)) >= 2
+                                     else {"value": float(np.mean([u > v for u in x[:, 0] for v in y[:, 0]])),
+                                           "ci": None})
+        out[ev] = {"mean_p_better": {a: float(np.mean([r["p_better"] for r in v])) for a, v in by.items()},
+                   "runs": {a: len(v) for a, v in by.items()}, "p_improvement": pairs}
     return out
 
 
@@ -361,10 +386,13 @@ def plots(res: dict[str, Any], suffix: str = "") -> list[str]:
     labelled: set[str] = set()
     for s in res["searches"]:
         if "score" in s:
-            label = None if s["algo"] in labelled else f"{s['algo']} search's best (final)"
-            labelled.add(s["algo"])
+            name = f"{s['algo']}, {s.get('evaluator', 'proxy')}"
+            label = None if name in labelled else f"{name} search's best (final)"
+            labelled.add(name)
             ax.axhline(s["score"], lw=0.8, ls="--" if s["algo"] == "random" else "-",
-                       color="tab:red" if s["algo"] != "random" else "tab:gray", label=label)
+                       color=("tab:gray" if s["algo"] == "random" else "tab:red")
+                       if s.get("evaluator", "proxy") == "proxy" else
+                       ("tab:olive" if s["algo"] == "random" else "tab:purple"), label=label)
     ax.legend(fontsize=8, loc="lower left")
     sc = res["proxy_vs_final"]["score"]
     rho = sc.get("spearman", {}).get("value", float("nan"))
@@ -612,38 +640,43 @@ def noise_lines(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+EVALUATOR_NAMES = {"proxy": "E2GAN proxy score (`--config table-fmnist`)",
+                   "is": "IS-only proxy (`--config search-fmnist-is`)"}
+
+
 def search_lines(res: dict[str, Any]) -> list[str]:
-    """Search bests placed among the uniform sample's final scores."""
+    """Search bests placed among the uniform sample's final scores, per evaluator."""
     if not res["searches"]:
         return []
     trained = [s for s in res["searches"] if "score" in s]
-    intro = ("Each search: `gan-nas search --config table-fmnist` (real training, not the table), its best "
-             "architecture by proxy score trained by the final protocol and placed among the uniform "
-             "sample's final scores.")
+    intro = ("Each search: `gan-nas search` with real training (not the table) under one evaluator, "
+             "its best architecture by that evaluator trained by the final protocol and placed among "
+             "the uniform sample's final scores.")
     if not trained:
         return [intro + f" None of the {len(res['searches'])} search bests has a row of this protocol yet "
                 "(`scripts/measure_bests.py` trains them).", ""]
-    lines = [intro, "", "| algorithm | seed | best architecture | proxy score | final score | percentile | "
-             "P(> random arch) [95% CI] |", "|---|---|---|---|---|---|---|"]
-    for s in res["searches"]:
+    lines = [intro, "", "| evaluator | algorithm | seed | best architecture | its proxy value | final score | "
+             "percentile | P(> random arch) [95% CI] |", "|---|---|---|---|---|---|---|---|"]
+    for s in sorted(res["searches"], key=lambda s: (s.get("evaluator", "proxy"), s["algo"], s["seed"])):
+        head = f"| {s.get('evaluator', 'proxy')} | {s['algo']} | {s['seed']} | `{s['best_arch']}` | {s['best_proxy_score']:.4f} "
         if "score" in s:
-            lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | {s['best_proxy_score']:.4f} "
-                         f"| {s['score']:.4f} | {s['percentile']:.0f} | {s['p_better']:.2f} "
+            lines.append(head + f"| {s['score']:.4f} | {s['percentile']:.0f} | {s['p_better']:.2f} "
                          f"[{s['p_better_ci'][0]:.2f}, {s['p_better_ci'][1]:.2f}] |")
         else:
-            lines.append(f"| {s['algo']} | {s['seed']} | `{s['best_arch']}` | "
-                         f"{s['best_proxy_score']:.4f} | not trained yet | | |")
-    ss = res.get("search_summary") or {}
-    if ss.get("mean_p_better"):
+            lines.append(head + "| not trained yet | | |")
+    lines.append("")
+    for ev, ss in (res.get("search_summary") or {}).items():
         parts = [f"{a}: mean P(> random architecture) {p:.2f} over {ss['runs'][a]} runs"
                  for a, p in ss["mean_p_better"].items()]
-        pairs = [f"{k.replace('>', ' beats ')} in {100 * v:.0f}% of the seed pairs"
-                 for k, v in ss["pairs_won"].items()]
-        lines += ["", "In short: " + "; ".join(parts) + ". " + "; ".join(pairs) + ". "
-                  "With 3 runs each, and a seed-to-seed spread of the final score that is a large "
-                  "share of the spread between architectures (noise floor), this is "
-                  "suggestive, not a separation.", ""]
-    lines.append("")
+        pairs = [f"P({k.replace('>', ' > ')}) {v['value']:.2f}"
+                 + (f" [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]" if v["ci"] else " (no interval: one run)")
+                 for k, v in ss["p_improvement"].items() if not k.startswith("random>")]
+        lines += [f"- **{EVALUATOR_NAMES.get(ev, ev)}**: " + "; ".join(parts)
+                  + (". Across seeds (rliable, final scores of the bests): " + "; ".join(pairs) if pairs else "")
+                  + "."]
+    lines += ["", "With a handful of runs each, and a seed-to-seed spread of the final score that is a "
+              "large share of the spread between architectures (noise floor), an interval that "
+              "contains 0.5 is no separation.", ""]
     return lines
 
 

@@ -11,9 +11,10 @@ protocol, and ``scripts/validity.py`` places them among the uniform sample.
 
     OMP_NUM_THREADS=1 nohup python scripts/validity_searches.py &
     python scripts/validity_searches.py --export docs/validity/searches.json
-    # the IS-only reward (E2GAN's alpha = 0 variant), in its own run folders and export
-    python scripts/validity_searches.py --set env.alpha=0 --tag is --seeds 0,1,2,3,4
-    python scripts/validity_searches.py --set env.alpha=0 --tag is --seeds 0,1,2,3,4 \
+    # the IS-only proxy evaluator (E2GAN's alpha = 0 variant, the preset search-fmnist-is),
+    # in its own run folders and export (scripts/validity.py reads both exports)
+    python scripts/validity_searches.py --config search-fmnist-is --tag is --seeds 0,1,2,3,4
+    python scripts/validity_searches.py --config search-fmnist-is --tag is --seeds 0,1,2,3,4 \
         --export docs/validity/searches_is.json
 """
 
@@ -53,13 +54,13 @@ def export(args: argparse.Namespace, path: Path) -> None:
                          "best_proxy_score": top[0]["score"] if top else None,
                          "top": top, "episodes": meta.get("episodes"), "run": str(out)})
     data = {"config": args.config, "overrides": args.overrides, "episodes": args.episodes, "rows": rows,
-            "command": " ".join(sys.argv), "provenance": provenance()}
+            "command": args.command, "provenance": provenance()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
     print(f"wrote {path}: {len(rows)} finished searches")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="table-fmnist", help="proxy preset of the searches")
     p.add_argument("--algos", default="sac,random", help="comma-separated algorithms")
@@ -69,11 +70,12 @@ def main() -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="config override of every search (env.alpha=0: E2GAN's IS-only reward)")
     p.add_argument("--tag", default="", help="names the variant in the run folders and the export "
-                                             "(required with --set)")
+                                             "(required with --set or another --config)")
     p.add_argument("--export", default=None, help="write the finished searches as JSON and exit")
-    args = p.parse_args()
-    if args.overrides and not args.tag:
-        p.error("--set needs --tag (the variant's run folders must not be the plain searches')")
+    args = p.parse_args(argv)
+    args.command = " ".join(["scripts/validity_searches.py", *(sys.argv[1:] if argv is None else argv)])
+    if (args.overrides or args.config != "table-fmnist") and not args.tag:
+        p.error("--set or another --config needs --tag (the variant's run folders must not be the plain searches')")
     if args.export:
         export(args, Path(args.export))
         return

@@ -59,6 +59,22 @@ def seeded_numpy(seed: int) -> Iterator[None]:
         np.random.set_state(state)
 
 
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = 2000,
+                               seed: int = 0) -> dict[str, Any]:
+    """P(X > Y) of runs ``x`` over runs ``y`` (``[runs, tasks]``): rliable's, with an interval.
+
+    The interval is a seeded stratified-bootstrap 95% one; returns ``{"value", "ci"}``.
+    """
+    from rliable import library as rly
+    from rliable import metrics
+
+    with seeded_numpy(seed):
+        p, c = rly.get_interval_estimates(
+            {"pair": (np.asarray(x, float), np.asarray(y, float))},
+            lambda a, b: np.array([metrics.probability_of_improvement(a, b)]), reps=reps)
+    return {"value": float(p["pair"][0]), "ci": [float(c["pair"][0][0]), float(c["pair"][1][0])]}
+
+
 def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
                     reps: int = 2000, seed: int = 0) -> dict[str, Any]:
     """IQM / mean / optimality gap with 95% stratified-bootstrap CIs, probability of improvement.
@@ -92,13 +108,11 @@ def rliable_summary(final: dict[str, np.ndarray], curves: dict[str, np.ndarray],
             for i, name in enumerate(("IQM", "mean", "optimality_gap"))
         }
     algos = list(final)
-    pairs = {f"{a},{b}": (final[a], final[b]) for a in algos for b in algos if a != b}
-    if pairs:
-        p_point, p_ci = interval(
-            pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps)
-        for k in pairs:
-            out["probability_of_improvement"][k] = {
-                "value": float(p_point[k][0]), "ci": [float(p_ci[k][0][0]), float(p_ci[k][1][0])]}
+    for a in algos:
+        for b in algos:
+            if a != b:
+                out["probability_of_improvement"][f"{a},{b}"] = probability_of_improvement(
+                    final[a], final[b], reps, seed)
     frames = next(iter(curves.values())).shape[-1]
 
     def iqm_curve(s: np.ndarray) -> np.ndarray:

@@ -74,6 +74,10 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
         {"algo": "sac", "seed": 0, "best_arch": archs[3], "best_proxy_score": 0.1, "episodes": 100},
         {"algo": "random", "seed": 0, "best_arch": "0 0 0 0 0 0 0 0 0 0 0 0 0 0",
          "best_proxy_score": 0.0, "episodes": 100}]}))
+    by_final = sorted(archs, key=table.score)  # the synthetic final score rises with it
+    (docs / "searches_is.json").write_text(json.dumps({"rows": [
+        {"evaluator": "is", "algo": algo, "seed": seed, "best_arch": by_final[i], "best_proxy_score": 1.0,
+         "episodes": 100} for algo, seed, i in (("sac", 0, 0), ("sac", 1, 1), ("random", 0, -1), ("random", 1, -2))]}))
     again = {**rows[0], "IS": rows[0]["IS"] + 0.02, "cpu": "AMD"}  # the first row trained on another CPU
     (docs / "cross_cpu.json").write_text(json.dumps({"final_hash": "final-x", "rows": [again]}))
     monkeypatch.chdir(tmp_path)
@@ -86,10 +90,19 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     assert res["proxy_vs_final"]["score"]["spearman"]["value"] == pytest.approx(1.0)
     assert "spearman" not in res["proxy_vs_final"]["FID"]  # every final FID is 15
     assert res["noise_floor"]["archs"] == [archs[0]]
-    sac, rnd = res["searches"]
+    sac, rnd, *is_only = res["searches"]
     assert sac["final_measured"] and "percentile" in sac and not rnd["final_measured"]
+    assert sac["evaluator"] == "proxy" and {s["evaluator"] for s in is_only} == {"is"}
+    summary = res["search_summary"]
+    assert set(summary) == {"proxy", "is"} and summary["proxy"]["runs"] == {"sac": 1}
+    # IS-only: SAC's bests are the two lowest final scores, random's the two highest: every
+    # seed pair favours random, and rliable's interval is a point at 0
+    p = summary["is"]["p_improvement"]["sac>random"]
+    assert p["value"] == 0.0 and p["ci"] == [0.0, 0.0]
+    assert summary["is"]["p_improvement"]["random>sac"]["value"] == 1.0
     text = (tmp_path / "docs" / "validity.md").read_text()
-    assert "| sac | 0 |" in text and "not trained yet" in text
+    assert "| proxy | sac | 0 |" in text and "not trained yet" in text
+    assert "| is | random | 1 |" in text and "P(sac > random) 0.00 [0.00, 0.00]" in text
     assert "## Across CPU models" in text and "100 s on Intel (14 rows)" in text
     assert (docs / "proxy_vs_final.png").exists()
     e2, auto = res["published"]
