@@ -127,7 +127,10 @@ class GANBench:
     """Any architecture of the space at the proxy or the final fidelity, with a simulated clock.
 
     :param table: the loaded table (:class:`~gan_nas_env.evaluators.tabular.Table`).
-    :param alpha: FID weight of ``score`` (default: the table's ``env.alpha``).
+    :param alpha: FID weight of ``score`` and of the proxy objective (default: the table's
+        ``env.alpha``; 0 is the IS-only reward). The final objective is the benchmark's own,
+        at the table's ``env.alpha`` whatever ``alpha`` says, so that final results compare
+        across the rewards a search was run with.
     """
 
     def __init__(self, table: Table, alpha: float | None = None) -> None:
@@ -195,7 +198,7 @@ class GANBench:
             rec = self._final(a, iters, seed, rng)
         if seed == "random" and rec["noise"] is None:  # one row or a prediction: the model's noise
             self._add_noise(rec, self._checkpoint(iters) if fidelity == "final" else None, rng)
-        rec["objective"] = float(objective(rec["IS"], rec["FID"], self.alpha, fidelity))
+        rec["objective"] = float(self._objective(rec["IS"], rec["FID"], fidelity))
         if rec["diverged"]:
             rec["objective"] = float("nan")
         if cost:
@@ -204,6 +207,11 @@ class GANBench:
         else:
             rec.pop("_train_s")
         return rec
+
+    def _objective(self, is_: Any, fid: Any, fidelity: str) -> Any:
+        """:func:`objective` at ``fidelity``: the proxy's with this bench's ``alpha``, the final
+        one with the table's (the benchmark's fixed definition)."""
+        return objective(is_, fid, self.alpha if fidelity == "proxy" else self.table.alpha, fidelity)
 
     def _record(self, a: Architecture, fidelity: str, m: Sequence[float], **extra: Any) -> dict[str, Any]:
         is_, fid, kid = (float(v) for v in m)
@@ -368,7 +376,7 @@ class GANBench:
         """
         sds = model.sds()
         for name, f in (("score", lambda i, d: score(i, d, self.alpha)),
-                        ("objective", lambda i, d: objective(i, d, self.alpha, fidelity))):
+                        ("objective", lambda i, d: self._objective(i, d, fidelity))):
             base = float(f(0.0, 0.0))
             w = np.zeros(len(METRIC_KEYS))
             w[IS_COL], w[FID_COL] = float(f(1.0, 0.0)) - base, float(f(0.0, 1.0)) - base
@@ -465,7 +473,7 @@ class GANBench:
                 raise TableError(f"table {self.table.path or '(in memory)'} stores no final surrogate; "
                                  "use measured_only=True")
             pred = grid
-        return np.asarray(objective(pred[:, IS_COL], pred[:, FID_COL], self.alpha, fidelity), np.float64)
+        return np.asarray(self._objective(pred[:, IS_COL], pred[:, FID_COL], fidelity), np.float64)
 
     # -- simulated clock -------------------------------------------------------------------
     def simulate(self, arch: str | Sequence[int] | Architecture | int, fidelity: str = "final",

@@ -269,6 +269,25 @@ def test_the_final_objective_is_one_switch(bench, final_table, monkeypatch):
     assert bench_mod.FINAL_OBJECTIVE in bench_mod.FINAL_OBJECTIVES
 
 
+def test_the_is_only_reward_leaves_the_final_objective_alone(bench, final_table):
+    """alpha weighs the proxy objective and the score; the final objective is the benchmark's
+    (the table's alpha), so final results of searches run with either reward compare."""
+    is_only = GANBench(bench.table, alpha=0.0)
+    measured, predicted = str(final_table[2][0]), _unmeasured(bench.table)[0]
+    for a in (measured, predicted):
+        ours, theirs = is_only.query(a, "final", cost=False), bench.query(a, "final", cost=False)
+        assert ours["objective"] == pytest.approx(theirs["objective"]) == pytest.approx(theirs["score"])
+        assert ours["score"] == pytest.approx(ours["IS"]) != pytest.approx(theirs["score"])
+        proxy = is_only.query(a, "proxy", cost=False)
+        assert proxy["objective"] == pytest.approx(proxy["IS"])
+    assert is_only.find_best("final")["arch"] == bench.find_best("final")["arch"]
+    # a prediction with seed noise: the model's sd of the objective is the benchmark's too
+    ours, theirs = (b.query(predicted, "final", seed="random", rng=np.random.default_rng(0), cost=False)
+                    for b in (is_only, bench))
+    assert ours["noise"] == "model" and ours["noise_sd"]["objective"] == pytest.approx(theirs["noise_sd"]["objective"])
+    assert ours["objective"] == pytest.approx(theirs["objective"])
+
+
 def test_proxy_only_table_refuses_the_final_fidelity(tmp_path, make_small_store):
     store, cfg, archs = make_small_store(tmp_path)
     export_table(store, cfg, tmp_path / "t.npz", surrogate=False)

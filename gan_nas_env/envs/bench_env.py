@@ -87,8 +87,9 @@ class GANCellSearchBenchEnv(GANCellSearchEnv):
     :param table: path of a table file (default: the shipped Fashion-MNIST table).
     :param objective: ``proxy`` or ``final`` (the table needs final rows).
     :param render_mode: ``ansi`` or ``rgb_array``.
-    :param overrides: config overrides outside the proxy (``env.alpha`` weighs FID in both
-        objectives' score).
+    :param overrides: config overrides outside the proxy (``env.alpha`` weighs FID in the
+        proxy reward and the ``score`` info; 0 is the IS-only reward. The ``final``
+        objective is the benchmark's own, at the table's alpha, whatever the override).
 
     **Version History**
 
