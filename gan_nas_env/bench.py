@@ -209,8 +209,11 @@ class GANBench:
         return rec
 
     def _objective(self, is_: Any, fid: Any, fidelity: str) -> Any:
-        """:func:`objective` at ``fidelity``: the proxy's with this bench's ``alpha``, the final
-        one with the table's (the benchmark's fixed definition)."""
+        """:func:`objective` at ``fidelity``, with the alpha that fidelity is defined with.
+
+        The proxy's is this bench's ``alpha``; the final one's the table's (the benchmark's
+        fixed definition).
+        """
         return objective(is_, fid, self.alpha if fidelity == "proxy" else self.table.alpha, fidelity)
 
     def _record(self, a: Architecture, fidelity: str, m: Sequence[float], **extra: Any) -> dict[str, Any]:
