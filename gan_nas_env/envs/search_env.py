@@ -166,10 +166,11 @@ class GANCellSearchEnv(gym.Env):
     | E2GAN proxy score (default; the paper presets) | ``env.alpha: 0.01`` | ``IS - 0.01 FID`` after the progressive proxy training |
     | IS-only proxy | ``env.alpha: 0`` (preset ``search-fmnist-is``) | IS alone after the same training (E2GAN's IS-only variant; observation index 2 is then 0) |
 
-    Against trained GANs (final protocol v2, ``docs/validity/evaluators_v2.md``) the IS-only
-    proxy ranks best of the cheap evaluators measured, but weakly and with an interval that
-    overlaps the E2GAN score's; neither ranks like training. The proxy training itself is
-    the same for both (one proxy hash), so a results store or the table serves both.
+    Against trained GANs (final protocol v2, ``docs/validity/evaluators_v2.md``) neither
+    ranks like training: their rank correlations are small, their intervals overlap and
+    include zero, and which of the two is ahead has changed as rows came in. The proxy
+    training itself is the same for both (one proxy hash), so a results store or the table
+    serves both.
 
     **End**: ``terminated=True`` after cell 3 (or on divergence); no truncation
     inside the env (the registration adds ``max_episode_steps=3``).
