@@ -179,7 +179,7 @@ def load_inputs() -> tuple[dict, dict, dict, dict]:
 
 
 #: the searches' exports (scripts/validity_searches.py --export), one per evaluator
-SEARCH_FILES = ("searches.json", "searches_is.json")
+SEARCH_FILES = ("searches.json", "searches_is.json", "searches_d256.json")
 
 
 def search_rows(read: Any) -> dict[str, Any]:
@@ -641,7 +641,8 @@ def noise_lines(res: dict[str, Any]) -> list[str]:
 
 
 EVALUATOR_NAMES = {"proxy": "E2GAN proxy score (`--config table-fmnist`)",
-                   "is": "IS-only proxy (`--config search-fmnist-is`)"}
+                   "is": "IS-only proxy (`--config search-fmnist-is`)",
+                   "d256": "256-step proxy score (`--config search-fmnist-d256`)"}
 
 
 def search_lines(res: dict[str, Any]) -> list[str]:

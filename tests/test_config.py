@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import pytest
 
 from gan_nas_env.config import ConfigError, load_config, preset_names
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_presets_load():
@@ -173,18 +177,37 @@ def test_train_threads_range_and_scope():
         assert torch.get_num_threads() == before
 
 
+def _flat(d, pre=""):
+    return {k2: v2 for k, v in d.items()
+            for k2, v2 in (_flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else {f"{pre}{k}": v}.items())}
+
+
+def _differ(a, b):
+    from dataclasses import asdict
+
+    fa, fb = _flat(asdict(a)), _flat(asdict(b))
+    return {k for k in fa if fa[k] != fb[k]}
+
+
 def test_is_only_search_preset_is_the_table_proxy_scored_by_is_alone():
     """The shipped IS-only evaluator: the table's proxy (so the table and its stores serve
     it), with FID's weight 0; nothing else of the proxy differs."""
-    from dataclasses import asdict
-
-    def flat(d, pre=""):
-        return {k2: v2 for k, v in d.items()
-                for k2, v2 in (flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else {f"{pre}{k}": v}.items())}
-
     is_only, table = load_config("search-fmnist-is"), load_config("table-fmnist")
     assert is_only.env.alpha == 0.0 and table.env.alpha > 0
     assert is_only.proxy_hash() == table.proxy_hash()
-    a, b = flat(asdict(is_only)), flat(asdict(table))
-    differ = {k for k in a if a[k] != b[k]}
+    differ = _differ(is_only, table)
     assert differ == {"name", "env.alpha", "train.threads"}, differ
+
+
+def test_d256_search_preset_is_the_ladders_256_step_rung():
+    """The 256-step evaluator differs from the table's proxy only in its budget, and its proxy
+    hash is the one the ladder's committed 256-step rows were measured under (so the
+    evaluator study's numbers for that rung are about this preset)."""
+    import json
+
+    d256, table = load_config("search-fmnist-d256"), load_config("table-fmnist")
+    assert d256.train.d_iters_per_cell == 256 and d256.env.alpha == table.env.alpha
+    assert _differ(d256, table) == {"name", "train.d_iters_per_cell", "train.threads"}
+    ladder = json.loads((ROOT / "docs/validity/ladder.json").read_text())["budgets"]
+    assert ladder["256"]["proxy_hash"] == d256.proxy_hash() != table.proxy_hash()
+    assert ladder["16"]["proxy_hash"] == table.proxy_hash()

@@ -42,3 +42,14 @@ def test_progress_bar_dependencies_are_core_dependencies():
     from stable_baselines3.common.callbacks import ProgressBarCallback
 
     ProgressBarCallback()  # raises ImportError without tqdm/rich
+
+
+def test_every_preset_is_in_the_readmes_configuration_table():
+    """A preset that ships in configs/ is listed (in backticks) in a row of the README's
+    preset table, so that a user can find what it is for."""
+    from gan_nas_env.config import preset_names
+
+    text = (ROOT / "README.md").read_text()
+    table = text.split("| preset | use |", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`([a-z0-9-]+)`", "\n".join(r.split("|")[1] for r in table.splitlines()[2:])))
+    assert set(preset_names()) <= listed, sorted(set(preset_names()) - listed)

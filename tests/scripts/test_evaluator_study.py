@@ -274,3 +274,39 @@ def test_ladder_rungs_are_judged_on_the_architectures_they_hold(study, tmp_path)
     # IS reversed, a3 last: only the pair (a3, a4) agrees
     assert res["proxy IS, 64 D steps per cell"]["kendall"]["value"] == pytest.approx(-0.8)
     assert study.ladder_candidates(tmp_path / "none.json", ref.archs) == []
+    assert cands[0].search_with == study.SEARCH_WITH[("64", "score")]
+    assert cands[1].search_with == study.SEARCH_WITH[("64", "IS")]
+
+
+def test_verdict_names_the_best_evaluator_a_search_can_use(study):
+    """A surrogate may rank best, but a search needs an env setting: the verdict also names
+    the best candidate that has one, with how to search with it."""
+    ref = _reference(study)
+    n = len(ref.archs)
+    half = np.where(np.arange(n) % 2, ref.score, -ref.score)
+    cands = [study.Candidate("surrogate", "surrogate", ref.score + 0.5 * half, np.zeros(n)),
+             study.Candidate("proxy a", "proxy", ref.score + 0.9 * half, np.ones(n), search_with="`--config a`"),
+             study.Candidate("proxy b", "proxy", ref.score + 2.0 * half, np.ones(n), search_with="`--config b`")]
+    text = study.verdict(study.evaluate(ref, cands, reps=50))
+    best, usable = text.split("The best that a search can use")
+    assert "surrogate" in best and "proxy" not in best
+    assert usable.startswith(" (a GANCellSearch-v0 setting): proxy a,") and usable.endswith("`--config a`.")
+    none = study.verdict(study.evaluate(ref, cands[:1], reps=50))
+    assert "a search can use" not in none
+
+
+@pytest.mark.parametrize("setting", ["16-score", "16-IS", "64-score", "64-IS", "256-score", "256-IS"])
+def test_every_named_search_setting_is_a_preset_with_that_budget_and_reward(study, setting):
+    """Each search setting the study names loads, trains its cells with that rung's budget
+    and rewards IS alone exactly when the candidate is the IS one."""
+    import shlex
+
+    from gan_nas_env.config import load_config
+
+    budget, key = setting.split("-")
+    words = shlex.split(study.SEARCH_WITH[(budget, key)].split("`")[1])
+    preset = words[words.index("--config") + 1]
+    overrides = [w for w in words[words.index("--config") + 2:] if w != "--set"]  # KEY=VALUE, as --set
+    cfg = load_config(preset, overrides=overrides)
+    assert cfg.train.d_iters_per_cell == int(budget)
+    assert (cfg.env.alpha == 0.0) is (key == "IS")
