@@ -251,6 +251,14 @@ def _done(row: dict | None, budget: int) -> bool:
     return row is not None and int(row["metrics"].get("iters", budget)) >= budget
 
 
+def row_seconds(store: ResultsStore, key: str, budget: int) -> tuple[float, int] | None:
+    """Median seconds of one row at ``budget`` over the stored rows of ``key`` (a row stored
+    at another budget scaled by its iterations), and how many rows that is; None when none."""
+    per_row = [r["timings"]["train_s"] * budget / int(r["metrics"].get("iters", budget))
+               for r in store.evaluations(key) if r["timings"].get("train_s")]
+    return (float(np.median(per_row)), len(per_row)) if per_row else None
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="final-fmnist", help="final-protocol preset or YAML")
@@ -309,8 +317,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     budget = cfg.retrain.g_iters
     todo = [(a, s) for a, s in jobs if not _done(store.get_evaluation(key, str(a), s), budget)]
+    cost = row_seconds(store, key, budget)
+    eta = (f"; the {len(todo)} left: about {len(todo) * cost[0] / 3600:.1f} h at the median row of the "
+           f"{cost[1]} stored ({cost[0]:.0f} s, their CPUs)" if todo and cost else "")
     print(f"final protocol {args.config} ({key}, {budget} iterations): "
-          f"{len(jobs) - len(todo)} of {len(jobs)} rows stored")
+          f"{len(jobs) - len(todo)} of {len(jobs)} rows stored{eta}")
     t0, cpu = time.time(), cpu_model()
     device = torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"
     keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())

@@ -48,8 +48,14 @@ def test_rows_are_trained_once_and_exported(builder, protocol, tmp_path, capsys)
     left = tmp_path / "runs" / key / f"{extra.replace(' ', '')}-s0"
     left.mkdir()
     (left / "report.json").write_text("{}")
+    capsys.readouterr()
     builder.main([*args[:-6], "--extra", extra, *args[-4:]])
     assert store.get_evaluation(key, extra, 0) is not None
+    # what is left is costed from the stored rows' seconds
+    median = float(np.median([r["timings"]["train_s"] for r in store.evaluations(key)][:len(archs)]))
+    assert builder.row_seconds(store, key, 2)[1] == len(archs) + 1
+    assert f"the 1 left: about {median / 3600:.1f} h at the median row of the {len(archs)} stored" \
+        in capsys.readouterr().out
     assert json.loads((left / "report.json").read_text())  # the retrained report
     out = tmp_path / "finals.json"
     builder.main([*args, "--export", str(out)])
@@ -218,3 +224,15 @@ def test_a_sigterm_pauses_the_builder_at_the_iteration_it_is_in(builder, tmp_pat
 
     assert a["arch"] == b["arch"] and no_clock(a["metrics"]) == no_clock(b["metrics"])
     assert [c["iter"] for c in a["metrics"]["curve"]] == [3, 6]
+
+
+def test_row_seconds_scale_each_row_to_the_budget(builder, tmp_path):
+    """A row stored at another budget counts at its per-iteration rate; rows without seconds
+    are left out; no row: no estimate."""
+    store = ResultsStore(tmp_path / "s.sqlite")
+    assert builder.row_seconds(store, "k", 10) is None
+    for arch, iters, secs in (("a", 10, 100.0), ("b", 5, 20.0), ("c", 10, None)):
+        store.put_evaluation("k", arch, 0, 3, {"IS": 1.0, "iters": iters}, np.zeros(0, np.float32),
+                             timings={"train_s": secs} if secs else {})
+    assert builder.row_seconds(store, "k", 10) == (pytest.approx(70.0), 2)  # median of 100 and 2 x 20
+    assert builder.row_seconds(store, "other", 10) is None
