@@ -8,11 +8,12 @@
 #   bash benchmarks/gpu_suite.sh throughput  # env steps per minute, 1, 2, 4, 8 envs on one GPU (threads + streams)
 #   bash benchmarks/gpu_suite.sh throughput-subproc   # the same with one process per env (optional)
 #   WORKERS=24 MINUTES=6 bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once
+#   MINUTES=8 bash benchmarks/gpu_suite.sh searches   # docs/validity.md's searches, one process each
 #
 # Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc|finals}"
+PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc|finals|searches}"
 OUT="${OUT:-out}"
 PRESET="${PRESET:-paper}"
 DEVICE="${DEVICE:-auto}"
@@ -73,8 +74,35 @@ finals)
         --export "$OUT/finals_v2_gpu.json" | tee "$OUT/finals_export.log"
     rm -rf "$OUT/runs"
     ;;
+searches)
+    # The searches of docs/validity.md's "Does the search beat random search?" (SAC and random
+    # search, SEEDS each, real proxy training under SEARCH_CONFIG): one scripts/validity_searches.py
+    # process per search, all at once (a tiny proxy cannot fill the GPU alone), each stopped after
+    # MINUTES (timeout signals the search's whole process group). The finished ones come back as
+    # an export to commit (docs/validity/searches_TAG.json), then build_finals.py --extra-from
+    # trains their bests; an unfinished one's run folder comes back without its TensorBoard logs
+    # and resumes on the next call or here (validity_searches.py --runs out/searches).
+    SEARCH_CONFIG="${SEARCH_CONFIG:-search-fmnist-d256}"
+    TAG="${TAG:-d256}"
+    SEEDS="${SEEDS:-0,1,2,3,4}"
+    EPISODES="${EPISODES:-100}"
+    MINUTES="${MINUTES:-8}"
+    common=(--config "$SEARCH_CONFIG" --tag "$TAG" --episodes "$EPISODES" --runs "$OUT/searches"
+            --set device="${SEARCH_DEVICE:-cuda}")
+    log "searches: $SEARCH_CONFIG (tag $TAG), seeds $SEEDS, $EPISODES episodes, $MINUTES minutes"
+    for seed in ${SEEDS//,/ }; do
+        for algo in sac random; do
+            OMP_NUM_THREADS=1 timeout $((MINUTES * 60)) python3 scripts/validity_searches.py "${common[@]}" \
+                --seeds "$seed" --algos "$algo" > "$OUT/search_${algo}_s$seed.log" 2>&1 &
+        done
+    done
+    wait || true
+    python3 scripts/validity_searches.py "${common[@]}" --seeds "$SEEDS" --export "$OUT/searches_$TAG.json" \
+        | tee "$OUT/searches_export.log"
+    find "$OUT/searches" -name tb -type d -prune -exec rm -rf {} +
+    ;;
 *)
-    echo "unknown part $PART: use steps, search, throughput, throughput-subproc or finals" >&2
+    echo "unknown part $PART: use steps, search, throughput, throughput-subproc, finals or searches" >&2
     exit 2
     ;;
 esac
