@@ -353,28 +353,31 @@ def rule_candidate(archs: list[str]) -> Candidate:
 
 
 def surrogate_oof(train: dict[str, np.ndarray], archs: list[str], obj: Objective, folds: int = 5,
-                  seed: int = 0) -> tuple[np.ndarray, float]:
+                  seed: int = 0, repeats: int = 1) -> tuple[np.ndarray, float]:
     """Out-of-fold predicted score of ``archs`` and the prediction seconds per architecture.
 
     ``archs`` are split in ``folds``; each fold is predicted by a regressor fitted on the
-    ``train`` rows (architecture -> ``[IS, FID]``) of every other architecture.
+    ``train`` rows (architecture -> ``[IS, FID]``) of every other architecture. With
+    ``repeats`` > 1 the split is redrawn that many times and each architecture's out-of-fold
+    predictions are averaged: with a few dozen rows one split's luck moves tau by about 0.1.
     """
     from sklearn.model_selection import KFold
 
     from gan_nas_env.evaluators.surrogate import MODELS, one_hot
 
     x = {a: one_hot(Architecture.parse(a)) for a in set(train) | set(archs)}
-    pred = np.full((len(archs), len(GRID_KEYS)), np.nan)
+    pred = np.zeros((len(archs), len(GRID_KEYS)))
     secs = 0.0
-    for _, test in KFold(min(folds, len(archs)), shuffle=True, random_state=seed).split(archs):
-        held = {archs[i] for i in test}
-        fit = [a for a in train if a not in held]
-        model = MODELS["gradient_boosting"](seed).fit(np.stack([x[a] for a in fit]),
-                                                        np.stack([train[a] for a in fit]))
-        t0 = time.perf_counter()
-        pred[test] = model.predict(np.stack([x[archs[i]] for i in test]))
-        secs += time.perf_counter() - t0
-    return obj.of(pred, GRID_KEYS), secs / len(archs)
+    for r in range(repeats):
+        for _, test in KFold(min(folds, len(archs)), shuffle=True, random_state=seed + r).split(archs):
+            held = {archs[i] for i in test}
+            fit = [a for a in train if a not in held]
+            model = MODELS["gradient_boosting"](seed).fit(np.stack([x[a] for a in fit]),
+                                                            np.stack([train[a] for a in fit]))
+            t0 = time.perf_counter()
+            pred[test] += model.predict(np.stack([x[archs[i]] for i in test])) / repeats
+            secs += time.perf_counter() - t0
+    return obj.of(pred, GRID_KEYS), secs / (len(archs) * repeats)
 
 
 def train_rows(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -388,9 +391,10 @@ def train_rows(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 
 def surrogate_candidate(label: str, train: dict[str, np.ndarray], archs: list[str], obj: Objective,
-                        row_cost_s: float, folds: int, seed: int) -> Candidate:
-    values, secs = surrogate_oof(train, archs, obj, folds, seed)
-    return Candidate(f"surrogate on {label} ({folds}-fold out of fold)", "surrogate", values,
+                        row_cost_s: float, folds: int, seed: int, repeats: int = 1) -> Candidate:
+    values, secs = surrogate_oof(train, archs, obj, folds, seed, repeats)
+    split = f"{folds}-fold out of fold" + (f", mean of {repeats} splits" if repeats > 1 else "")
+    return Candidate(f"surrogate on {label} ({split})", "surrogate", values,
                      np.full(len(archs), secs),
                      f"needs {len(train)} training architectures' final rows ({label}; about "
                      f"{len(train) * row_cost_s:.0f} s of training); per new architecture: a prediction")
@@ -600,14 +604,14 @@ def candidates(args: argparse.Namespace, table: Table, ref: Reference, obj: Obje
     out = [*proxy_candidates(table, ref.archs), *zero_cost_candidates(table, ref.archs, seeds),
            rule_candidate(ref.archs),
            surrogate_candidate("v1 final rows", train_rows(v1["rows"]), ref.archs, obj, v1_cost,
-                               min(args.folds, len(ref.archs)), args.seed)]
+                               min(args.folds, len(ref.archs)), args.seed, args.repeats)]
     out += seed_mean_candidates(Path(args.proxy_noise), ref.archs)
     out += ladder_candidates(Path(args.ladder), ref.archs)
     if curves is not None:
         if len(ref.archs) >= MIN_SURROGATE_ROWS:
             out.append(surrogate_candidate(
                 "v2 final rows", dict(zip(ref.archs, ref.detail["metrics"])), ref.archs, obj,
-                float(np.mean(ref.cost_s)), min(args.folds, len(ref.archs)), args.seed))
+                float(np.mean(ref.cost_s)), min(args.folds, len(ref.archs)), args.seed, args.repeats))
         out += curve_candidates(curves, ref, obj)
     return out
 
@@ -628,6 +632,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N reference architectures (smoke tests)")
     p.add_argument("--init-seeds", type=int, default=3, help="init seeds of the NASWOT score")
     p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold surrogates")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="splits of the out-of-fold surrogates, their predictions averaged")
     p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the folds")
     p.add_argument("--out", default=None,

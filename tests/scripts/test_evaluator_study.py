@@ -133,6 +133,10 @@ def test_surrogate_never_trains_on_a_held_out_architecture(study, monkeypatch):
     monkeypatch.setitem(surrogate.MODELS, "gradient_boosting", lambda seed: Recorder())
     values, secs = study.surrogate_oof(train, archs, study.Objective(0.01), folds=4)
     assert values.shape == (12,) and len(seen) == 4 and secs >= 0
+    seen.clear()
+    study.surrogate_oof(train, archs, study.Objective(0.01), folds=4, repeats=3)
+    assert len(seen) == 12  # 3 splits of 4 folds
+    assert len({tuple(map(tuple, xte)) for _, xte in seen}) > 4  # the splits differ
     for xtr, xte in seen:
         assert len(xtr) == len(train) - len(xte)  # every other architecture, the extra ones too
         assert not any((xtr == row).all(1).any() for row in xte)
