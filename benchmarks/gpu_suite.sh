@@ -80,8 +80,8 @@ searches)
     # process per search, all at once (a tiny proxy cannot fill the GPU alone), each stopped after
     # MINUTES (timeout signals the search's whole process group). The finished ones come back as
     # an export to commit (docs/validity/searches_TAG.json), then build_finals.py --extra-from
-    # trains their bests; an unfinished one's run folder comes back without its TensorBoard logs
-    # and resumes on the next call or here (validity_searches.py --runs out/searches).
+    # trains their bests; an unfinished one is not exported (its run folder comes back without
+    # its TensorBoard logs).
     SEARCH_CONFIG="${SEARCH_CONFIG:-search-fmnist-d256}"
     TAG="${TAG:-d256}"
     SEEDS="${SEEDS:-0,1,2,3,4}"
