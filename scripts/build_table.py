@@ -44,6 +44,8 @@ def main() -> None:
     p.add_argument("--config", default="table-fmnist", help="proxy preset or YAML (needs env.fixed_gan_seed)")
     p.add_argument("--store", default="runs/table.sqlite", help="SQLite results store")
     p.add_argument("--archs", type=int, default=600, help="architectures in the sampling order")
+    p.add_argument("--skip", type=int, default=0,
+                   help="leave out the first N of those (measured elsewhere, e.g. the committed ladder)")
     p.add_argument("--worker", type=int, default=0, help="this worker's index")
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
@@ -91,7 +93,7 @@ def main() -> None:
         print(f"wrote {args.export}: {n} complete architectures, {size:.2f} MB")
         return
     torch.set_num_threads(1)
-    order = sampling_order(cfg.seed, args.archs)  # the same order for every worker
+    order = sampling_order(cfg.seed, args.archs)[args.skip:]  # the same order for every worker
     mine = order[args.worker :: args.workers]
     env = GANCellSearchEnv(cfg, mode="cached", results_store=store)
     env.reset(seed=0)

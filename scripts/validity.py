@@ -7,6 +7,8 @@ files (the table, ``docs/validity/*.json``, and the sample grids it copies) and
 writes ``docs/validity.md``, ``docs/validity/validity.json`` and the plots::
 
     python scripts/validity.py collect   # ladder.json from runs/table_v2.sqlite, runs/ladder.sqlite
+    # (the committed rows are kept; the stores add architectures, such as the ladder extended with
+    #  scripts/build_table.py --archs 100 --skip 62 --set train.d_iters_per_cell=256 --store runs/ladder.sqlite)
     python scripts/validity.py report
 
 Inputs: ``finals.json`` (``scripts/build_finals.py --export``: final protocol v1 rows,
@@ -71,13 +73,37 @@ def ladder_rows(store_path: str, overrides: list[str]) -> dict[str, Any]:
     return {"proxy_hash": cfg.proxy_hash(), "d_iters_per_cell": cfg.train.d_iters_per_cell, "rows": rows}
 
 
+def merge_ladder(committed: dict[str, Any] | None, fresh: dict[str, dict[str, Any]], cpu: str) -> dict[str, Any]:
+    """The ladder's budgets: the committed rows kept, this machine's stores adding the missing ones.
+
+    A fresh clone's stores hold only what was built since, so the committed rows must not be
+    lost; a row measured again here does not replace the committed one. Every row names the CPU
+    that measured it (the committed rows without one: the committed file's machine); a budget
+    whose proxy hash changed is refused.
+    """
+    old_cpu = ((committed or {}).get("provenance") or {}).get("machine", {}).get("cpu", "not recorded")
+    budgets: dict[str, Any] = {}
+    for b in sorted({*((committed or {}).get("budgets") or {}), *fresh}, key=int):
+        kept = ((committed or {}).get("budgets") or {}).get(b)
+        new = fresh.get(b)
+        if kept and new and kept["proxy_hash"] != new["proxy_hash"]:
+            raise SystemExit(f"ladder budget {b}: the committed rows are of proxy {kept['proxy_hash']}, "
+                             f"this machine's store of {new['proxy_hash']}; not merged")
+        rows = {a: {**r, "cpu": cpu} for a, r in ((new or {}).get("rows") or {}).items()}
+        rows.update({a: {"cpu": old_cpu, **r} for a, r in ((kept or {}).get("rows") or {}).items()})
+        budgets[b] = {**(kept or new or {}), "rows": rows}
+    return budgets
+
+
 def collect(_: argparse.Namespace) -> None:
-    """Write docs/validity/ladder.json from this machine's stores."""
-    data: dict[str, Any] = {
-        "budgets": {str(b): ladder_rows(path, ov) for b, (path, ov) in BUDGETS.items() if Path(path).exists()},
-        "command": " ".join(sys.argv), "provenance": provenance()}
+    """Update docs/validity/ladder.json from this machine's stores (the committed rows kept)."""
+    path = DOCS / "ladder.json"
+    prov = provenance()
+    fresh = {str(b): ladder_rows(store, ov) for b, (store, ov) in BUDGETS.items() if Path(store).exists()}
+    budgets = merge_ladder(json.loads(path.read_text()) if path.exists() else None, fresh, prov["machine"]["cpu"])
+    data: dict[str, Any] = {"budgets": budgets, "command": " ".join(sys.argv), "provenance": prov}
     DOCS.mkdir(parents=True, exist_ok=True)
-    (DOCS / "ladder.json").write_text(json.dumps(data, indent=1))
+    path.write_text(json.dumps(data, indent=1))
     print("wrote docs/validity/ladder.json: " + ", ".join(
         f"{b} steps: {len(v['rows'])} architectures" for b, v in data["budgets"].items()))
 

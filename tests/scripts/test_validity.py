@@ -218,3 +218,24 @@ def test_an_unstored_v2_checkpoint_is_refused_before_anything_is_written(validit
     with pytest.raises(SystemExit, match="--v2-iters: no checkpoint at 700 iterations"):
         validity.report(type("A", (), {"runs": str(tmp_path / "none"), "v2_iters": 700})())
     assert sorted(p.name for p in docs.iterdir()) == ["finals.json", "finals_v2.json"]
+
+
+def test_ladder_merge_keeps_committed_rows_and_adds_the_stores(validity):
+    """A fresh clone's stores lack the committed ladder rows: they are kept (with the committed
+    file's CPU), the stores add what is missing, a re-measured row does not replace the
+    committed one, and a budget whose proxy changed is refused."""
+    row = lambda s: {"IS": s, "FID": 1.0, "score": s, "diverged": False, "cost_s": 1.0}  # noqa: E731
+    committed = {"budgets": {"256": {"proxy_hash": "h256", "d_iters_per_cell": 256,
+                                     "rows": {"a": row(1.0), "b": row(2.0)}}},
+                 "provenance": {"machine": {"cpu": "Intel"}}}
+    fresh = {"256": {"proxy_hash": "h256", "d_iters_per_cell": 256, "rows": {"b": row(9.0), "c": row(3.0)}},
+             "64": {"proxy_hash": "h64", "d_iters_per_cell": 64, "rows": {"c": row(4.0)}}}
+    out = validity.merge_ladder(committed, fresh, "AMD")
+    assert list(out) == ["64", "256"]
+    rows = out["256"]["rows"]
+    assert {a: (r["score"], r["cpu"]) for a, r in rows.items()} == {"a": (1.0, "Intel"), "b": (2.0, "Intel"),
+                                                                     "c": (3.0, "AMD")}
+    assert out["256"]["proxy_hash"] == "h256" and out["64"]["rows"]["c"]["cpu"] == "AMD"
+    assert validity.merge_ladder(None, fresh, "AMD")["256"]["rows"]["b"]["score"] == 9.0
+    with pytest.raises(SystemExit, match="budget 256.*not merged"):
+        validity.merge_ladder(committed, {"256": {**fresh["256"], "proxy_hash": "other"}}, "AMD")
