@@ -7,7 +7,9 @@
 # Run it with the builders stopped (`pkill -TERM -f build_finals.py`: each saves a checkpoint
 # of the row it is in), so that the unfinished trainings are saved whole; then commit
 #   git add -A state/finals_v2 docs/validity docs/validity.md
-# Prose that quotes numbers (README, docstrings, presets) must be re-read afterwards.
+# Prose that quotes numbers (README, docstrings, presets) must be re-read afterwards. After the
+# ladder's stores grew (scripts/build_table.py --skip), run `python scripts/validity.py collect`
+# first: it adds their rows to docs/validity/ladder.json, which both studies read.
 #
 #   bash scripts/refresh_v2.sh [BUDGET]   # the protocol's final checkpoint, default 8500
 set -euo pipefail
