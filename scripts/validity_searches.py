@@ -16,7 +16,7 @@ protocol, and ``scripts/validity.py`` places them among the uniform sample.
     python scripts/validity_searches.py --config search-fmnist-is --tag is --seeds 0,1,2,3,4
     python scripts/validity_searches.py --config search-fmnist-is --tag is --seeds 0,1,2,3,4 \
         --export docs/validity/searches_is.json
-    # the 256-step proxy (the preset search-fmnist-d256; about 50 minutes a search)
+    # the 256-step proxy (the preset search-fmnist-d256; about an hour of one core a search)
     python scripts/validity_searches.py --config search-fmnist-d256 --tag d256 --seeds 0,1,2,3,4
     python scripts/validity_searches.py --config search-fmnist-d256 --tag d256 --seeds 0,1,2,3,4 \
         --export docs/validity/searches_d256.json
