@@ -9,8 +9,9 @@ architecture (and its proxy score, episodes, wall time) as JSON;
 ``scripts/build_finals.py --extra-from`` then trains those architectures by the final
 protocol, and ``scripts/validity.py`` places them among the uniform sample.
 
-    OMP_NUM_THREADS=1 nohup python scripts/validity_searches.py &
-    python scripts/validity_searches.py --export docs/validity/searches.json
+    OMP_NUM_THREADS=1 nohup python scripts/validity_searches.py --seeds 0,1,2,3,4 \
+        --skip-exported docs/validity/searches.json &
+    python scripts/validity_searches.py --seeds 0,1,2,3,4 --export docs/validity/searches.json
     # the IS-only proxy evaluator (E2GAN's alpha = 0 variant, the preset search-fmnist-is),
     # in its own run folders and export (scripts/validity.py reads both exports)
     python scripts/validity_searches.py --config search-fmnist-is --tag is --seeds 0,1,2,3,4
@@ -42,26 +43,52 @@ def finished(out: Path) -> bool:
     return (out / "top_architectures.json").exists() and (out / "model.zip").exists()
 
 
+def kept_rows(args: argparse.Namespace, path: Path) -> dict[tuple[str, int], dict]:
+    """The searches an earlier export at ``path`` already holds, keyed by (algo, seed).
+
+    Run folders are scratch (a new machine has none), the export is what is committed: a
+    search exported once is kept when its folder is gone. An export of another variant is
+    refused rather than merged.
+    """
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    mine = {"config": args.config, "overrides": args.overrides, "episodes": args.episodes}
+    theirs = {k: old.get(k, [] if k == "overrides" else None) for k in mine}
+    if theirs != mine:
+        diff = ", ".join(f"{k} {theirs[k]!r} (asked: {mine[k]!r})" for k in mine if theirs[k] != mine[k])
+        sys.exit(f"error: {path} holds other searches ({diff}); name a file of the same searches")
+    return {(r["algo"], int(r["seed"])): r for r in old.get("rows", [])}
+
+
 def export(args: argparse.Namespace, path: Path) -> None:
-    """Best architecture of every finished search, with provenance, as JSON."""
+    """Best architecture of every finished search, with provenance, as JSON.
+
+    Searches in an earlier export at ``path`` whose run folders are gone are kept.
+    """
     from gan_nas_env.provenance import provenance
 
+    kept = kept_rows(args, path)
     rows = []
     for algo in args.algos.split(","):
         for seed in args.seeds:
             out = run_dir(Path(args.runs), algo, seed, args.tag)
             if not finished(out):
                 continue
+            kept.pop((algo, seed), None)
             top = json.loads((out / "top_architectures.json").read_text())
             meta = json.loads((out / "meta.json").read_text())
             rows.append({"algo": algo, "seed": seed, "evaluator": args.tag or "proxy", "best_arch": top[0]["arch"] if top else None,
                          "best_proxy_score": top[0]["score"] if top else None,
                          "top": top, "episodes": meta.get("episodes"), "run": str(out)})
+    rows += kept.values()
+    algos = args.algos.split(",")
+    rows.sort(key=lambda r: (algos.index(r["algo"]) if r["algo"] in algos else len(algos), r["algo"], r["seed"]))
     data = {"config": args.config, "overrides": args.overrides, "episodes": args.episodes, "rows": rows,
             "command": args.command, "provenance": provenance()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
-    print(f"wrote {path}: {len(rows)} finished searches")
+    print(f"wrote {path}: {len(rows)} finished searches ({len(kept)} kept from the earlier export)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,7 +102,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="config override of every search (env.alpha=0: E2GAN's IS-only reward)")
     p.add_argument("--tag", default="", help="names the variant in the run folders and the export "
                                              "(required with --set or another --config)")
-    p.add_argument("--export", default=None, help="write the finished searches as JSON and exit")
+    p.add_argument("--export", default=None, help="write the finished searches as JSON and exit "
+                                                  "(searches of an earlier export there are kept)")
+    p.add_argument("--skip-exported", default=None, metavar="JSON",
+                   help="do not run the searches this export already holds (a new machine has no run folders)")
     args = p.parse_args(argv)
     args.command = " ".join(["scripts/validity_searches.py", *(sys.argv[1:] if argv is None else argv)])
     if (args.overrides or args.config != "table-fmnist") and not args.tag:
@@ -83,12 +113,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.export:
         export(args, Path(args.export))
         return
+    exported = kept_rows(args, Path(args.skip_exported)) if args.skip_exported else {}
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     for seed in args.seeds:  # seed-major: a partial run has both algorithms for its seeds
         for algo in args.algos.split(","):
             out = run_dir(Path(args.runs), algo, seed, args.tag)
-            if finished(out):
-                print(f"{out}: finished")
+            if finished(out) or (algo, seed) in exported:
+                print(f"{out}: finished" if finished(out) else f"{algo} seed {seed}: in {args.skip_exported}")
                 continue
             cmd = [sys.executable, "-m", "gan_nas_env.cli", "search", "--config", args.config,
                    "--algo", algo, "--set", f"seed={seed}", "--episodes", str(args.episodes),

@@ -36,3 +36,49 @@ def test_export_names_the_evaluator_and_skips_unfinished_searches(searches, tmp_
     row = data["rows"][0]
     assert (row["evaluator"], row["algo"], row["best_arch"], row["best_proxy_score"]) == (
         "is", "sac", "0 1 0 1 0 1 2 1 0 0 1 0 1 2", 2.5)
+
+
+def _finish(run, arch, score):
+    run.mkdir(parents=True)
+    (run / "top_architectures.json").write_text(json.dumps([{"arch": arch, "score": score}]))
+    (run / "model.zip").write_bytes(b"")
+    (run / "meta.json").write_text(json.dumps({"episodes": 100}))
+
+
+def test_export_keeps_searches_whose_run_folders_are_gone(searches, tmp_path):
+    out = tmp_path / "searches.json"
+    first, second = tmp_path / "machine1", tmp_path / "machine2"
+    _finish(searches.run_dir(first, "sac", 0), "0 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.4)
+    _finish(searches.run_dir(first, "random", 0), "1 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.3)
+    searches.main(["--seeds", "0", "--runs", str(first), "--export", str(out)])
+    # a new machine: seed 0's folders are gone, seed 1 ran there, and sac-s0 ran again
+    _finish(searches.run_dir(second, "sac", 1), "0 0 0 1 0 1 2 1 0 0 1 0 1 2", 0.5)
+    _finish(searches.run_dir(second, "sac", 0), "0 2 0 1 0 1 2 1 0 0 1 0 1 2", 0.6)
+    searches.main(["--seeds", "0,1", "--runs", str(second), "--export", str(out)])
+    rows = {(r["algo"], r["seed"]): r for r in json.loads(out.read_text())["rows"]}
+    assert sorted(rows) == [("random", 0), ("sac", 0), ("sac", 1)]
+    assert rows[("random", 0)]["best_proxy_score"] == 0.3  # kept from the first export
+    assert rows[("sac", 0)]["best_proxy_score"] == 0.6  # its folder wins over the old row
+    assert [(r["algo"], r["seed"]) for r in json.loads(out.read_text())["rows"]] == [
+        ("sac", 0), ("sac", 1), ("random", 0)]
+
+
+def test_export_refuses_to_merge_another_variant(searches, tmp_path, capsys):
+    out = tmp_path / "searches.json"
+    out.write_text(json.dumps({"config": "table-fmnist", "episodes": 100, "rows": []}))
+    before = out.read_text()
+    with pytest.raises(SystemExit, match=r"holds other searches \(episodes 100 \(asked: 20\)\); name a file"):
+        searches.main(["--episodes", "20", "--runs", str(tmp_path / "none"), "--export", str(out)])
+    assert out.read_text() == before
+
+
+def test_searches_in_an_export_are_not_run_again(searches, tmp_path, monkeypatch, capsys):
+    done = tmp_path / "searches.json"
+    done.write_text(json.dumps({"config": "table-fmnist", "episodes": 100,
+                                "rows": [{"algo": "sac", "seed": 0, "best_arch": None}]}))
+    ran = []
+    monkeypatch.setattr(searches.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    searches.main(["--seeds", "0,1", "--algos", "sac", "--runs", str(tmp_path / "runs"),
+                   "--skip-exported", str(done)])
+    assert "sac seed 0: in" in capsys.readouterr().out
+    assert len(ran) == 1 and "seed=1" in ran[0]
