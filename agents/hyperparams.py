@@ -1,4 +1,4 @@
-"""Agent hyper-parameters: the rl-zoo style YAML files and ``--hp name:value`` overrides.
+r"""Agent hyper-parameters: the rl-zoo style YAML files and ``--hp name:value`` overrides.
 
 ``configs/agents/<algo>.yaml`` holds one entry per env id plus a ``default`` entry;
 precedence: ``default`` < the env id's entry < command-line overrides.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Final-fidelity rows of the benchmark table: complete architectures trained by the final protocol.
+r"""Final-fidelity rows of the benchmark table: complete architectures trained by the final protocol.
 
 Each architecture is trained from scratch with ``gan-nas retrain``'s code under
 ``--config`` (default ``configs/final-fmnist.yaml``) and its final metrics are stored

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Build or extend the tabular benchmark: evaluate architectures by the real proxy.
+r"""Build or extend the tabular benchmark: evaluate architectures by the real proxy.
 
 Architectures come in one seeded order (``--archs N`` takes its first N, so a
 larger N extends a table without changing its start); each is built cell by

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Compare our generator and discriminator with the released E2GAN models, weight for weight.
+r"""Compare our generator and discriminator with the released E2GAN models, weight for weight.
 
 The released model code (github.com/Yuantian013/E2GAN, ``search/models_search``) is
 imported at run time from the checkout given with ``--e2gan``; nothing of it is copied

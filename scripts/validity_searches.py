@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Real searches for docs/validity.md: SAC and random search, several seeds, on the table's proxy.
+r"""Real searches for docs/validity.md: SAC and random search, several seeds, on the table's proxy.
 
 Each search is ``gan-nas search --config table-fmnist`` (real training of every
 architecture, not the table) with ``--episodes`` episodes, in its own run folder under
