@@ -285,6 +285,18 @@ class Config:
         """
         return "curve-" + self._retrain_digest(drop=("g_iters", "eval_every"))
 
+    def final_rows_key(self) -> str:
+        """The key of this final protocol's rows in a store, an export and a table.
+
+        A protocol scored more than once per run (``retrain.eval_every < retrain.g_iters``)
+        records a learning curve: its rows are keyed by :meth:`curve_hash`, which leaves
+        the budget out, so that a row trained to 3,000 iterations can be extended to 10,000
+        and each budget is a checkpoint of the same curve. A protocol scored only at its end
+        (v1) is keyed by :meth:`final_hash`.
+        """
+        r = self.retrain
+        return self.curve_hash() if r.eval_every < r.g_iters else self.final_hash()
+
     def _retrain_digest(self, drop: tuple[str, ...]) -> str:
         retrain = {k: v for k, v in dataclasses.asdict(self.retrain).items()
                    if k not in drop and f"retrain.{k}" not in SAME_RESULT_KEYS}

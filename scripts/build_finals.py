@@ -105,16 +105,9 @@ def protocol_config(name: str, overrides: list[str] | None = None, seed: int | N
 
 
 def protocol_key(cfg: Config) -> str:
-    """The store key of a protocol's rows.
-
-    A protocol scored more than once per run (``retrain.eval_every < retrain.g_iters``)
-    records a learning curve: its rows are keyed by :meth:`Config.curve_hash`, which
-    leaves the budget out, so that a row trained to 3,000 iterations can be extended to
-    10,000 and each budget is a checkpoint of the same curve. A protocol scored only at
-    its end (v1) is keyed by :meth:`Config.final_hash`.
-    """
-    r = cfg.retrain
-    return cfg.curve_hash() if r.eval_every < r.g_iters else cfg.final_hash()
+    """The store key of a protocol's rows (:meth:`Config.final_rows_key`: its curve hash
+    when it records a learning curve, v2; its final hash when scored only at its end, v1)."""
+    return cfg.final_rows_key()
 
 
 def read_curve(folder: Path) -> list[dict]:

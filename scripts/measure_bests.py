@@ -8,8 +8,9 @@ the final protocol, not predicted by the final surrogate. This script reads a fi
 (``GANBench.query(arch, fidelity="final")["measured"]``) and prints, per agent, the
 measured share and the missing architectures. ``--out`` writes them as JSON in the form
 ``scripts/build_finals.py --extra-from`` reads (``rows[].best_arch``); ``--train`` runs
-``scripts/build_finals.py`` on exactly those (resumable like it; arguments after ``--`` go
-to it unchanged, e.g. ``-- --workers 2 --worker 0 --minutes 60``). Afterwards
+``scripts/build_finals.py`` on exactly those, by the final protocol the table holds (its
+preset is found in ``configs/``; resumable like it; arguments after ``--`` go to it
+unchanged, e.g. ``-- --workers 2 --worker 0 --minutes 60``). Afterwards
 ``bash scripts/refresh_finals.sh FOLDER`` puts the new rows into the table and re-analyses
 the run.
 
@@ -35,6 +36,7 @@ from typing import Any
 from agents.benchmark.final_scores import best_arch_curve
 from agents.benchmark.report import RunLog
 from gan_nas_env.bench import GANBench
+from gan_nas_env.config import load_config, preset_names
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
 from gan_nas_env.provenance import provenance
@@ -73,15 +75,39 @@ def missing_bests(folder: Path, table: str | Path | None = None) -> dict[str, An
                         "measured_share": sum(measured[a] for a in archs) / max(1, len(bests[name])),
                         "missing": lacking}
         missing += [a for a in lacking if a not in missing]
-    return {"folder": str(folder), "table": str(path), "objective": info.get("objective", "proxy"),
+    return {"folder": str(folder), "table": str(path), "final_hash": bench.table.finals.final_hash,
+            "objective": info.get("objective", "proxy"),
             "agents": agents, "missing": missing,
             "rows": [{"best_arch": a} for a in missing]}  # what build_finals --extra-from reads
 
 
-def build_finals_command(listing: Path, passthrough: list[str]) -> list[str]:
-    """``scripts/build_finals.py`` training only the architectures of ``listing``."""
+def protocol_preset(key: str) -> str | None:
+    """The preset in ``configs/`` whose final protocol keys its rows by ``key``, if any."""
+    for name in preset_names():
+        try:
+            if load_config(name).final_rows_key() == key:
+                return name
+        except UserError:  # a preset that does not load on its own has no rows to match
+            continue
+    return None
+
+
+def build_finals_command(listing: Path, passthrough: list[str], table_key: str | None = None) -> list[str]:
+    """``scripts/build_finals.py`` training only the architectures of ``listing``.
+
+    Its ``--config`` is the preset of the table's final protocol (``table_key``), so that
+    the new rows are of the protocol the table holds (build_finals' own default is v1's);
+    a ``--config`` in ``passthrough`` wins.
+    """
+    config: list[str] = []
+    if table_key is not None and not any(a == "--config" or a.startswith("--config=") for a in passthrough):
+        name = protocol_preset(table_key)
+        if name is None:
+            raise UserError(f"the table's final rows are of protocol {table_key}, which no preset in "
+                            "configs/ trains; name its config after --: -- --config YOUR.yaml")
+        config = ["--config", name]
     return [sys.executable, str(BUILD_FINALS), "--archs", "0", "--extra", "", "--extra-from",
-            str(listing), *passthrough]
+            str(listing), *config, *passthrough]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         res = missing_bests(args.folder, args.table)
+        # checked before anything is written: a --train without its protocol fails here
+        cmd = build_finals_command(args.out or args.folder / "missing_bests.json", passthrough,
+                                   res["final_hash"]) if args.train and res["missing"] else []
     except UserError as exc:
         print(f"measure_bests: {exc}", file=sys.stderr)
         return 2
@@ -117,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if listing is not None:
         listing.write_text(json.dumps({**res, "provenance": provenance()}, indent=1))
         print(f"wrote {listing}")
-    if args.train and res["missing"]:
-        assert listing is not None
-        cmd = build_finals_command(listing, passthrough)
+    if cmd:
         print("running: " + " ".join(repr(c) if not c or " " in c else c for c in cmd), flush=True)
         if not args.dry_run:
             subprocess.run(cmd, check=True)

@@ -47,14 +47,34 @@ def test_lists_the_bests_without_a_measured_final_row(bench_run, final_table, lo
 
 def test_train_passes_the_listing_to_build_finals(bench_run, load_script, capsys):
     ms = load_script("measure_bests")
-    rc = ms.main([str(bench_run), "--train", "--dry-run", "--", "--minutes", "1", "--workers", "2"])
+    rc = ms.main([str(bench_run), "--train", "--dry-run", "--", "--config", "my.yaml", "--minutes", "1"])
     out = capsys.readouterr().out
     if not ms.missing_bests(bench_run)["missing"]:
         assert rc == 0
         return
     assert rc == 1 and "build_finals.py --archs 0 --extra '' --extra-from" in out
-    assert out.strip().splitlines()[-1].endswith("--minutes 1 --workers 2")
+    assert out.strip().splitlines()[-1].endswith("--config my.yaml --minutes 1")
     assert (bench_run / "missing_bests.json").exists()
+
+
+def test_train_uses_the_tables_protocol_or_refuses(bench_run, load_script, capsys, tmp_path):
+    from gan_nas_env.config import load_config
+
+    ms = load_script("measure_bests")
+    for name in ("final-fmnist-v2", "final-fmnist"):  # v2 keys rows by curve hash, v1 by final hash
+        key = load_config(name).final_rows_key()
+        assert ms.protocol_preset(key) == name
+        cmd = ms.build_finals_command(tmp_path / "l.json", ["--minutes", "1"], key)
+        assert cmd[-4:] == ["--config", name, "--minutes", "1"]
+    assert load_config("final-fmnist-v2").final_rows_key().startswith("curve-")
+    assert ms.protocol_preset("final-test") is None
+    if not ms.missing_bests(bench_run)["missing"]:
+        return
+    # the synthetic table's protocol is no preset's: refused before anything is written
+    listing = tmp_path / "missing.json"
+    assert ms.main([str(bench_run), "--train", "--dry-run", "--out", str(listing)]) == 2
+    assert "no preset in configs/ trains; name its config after --" in capsys.readouterr().err
+    assert not listing.exists()
 
 
 def test_bad_folder_and_proxy_only_table(tmp_path, small_table, bench_run, load_script, capsys):
