@@ -81,7 +81,8 @@ searches)
     # MINUTES (timeout signals the search's whole process group). The finished ones come back as
     # an export to commit (docs/validity/searches_TAG.json), then build_finals.py --extra-from
     # trains their bests; an unfinished one is not exported (its run folder comes back without
-    # its TensorBoard logs).
+    # its TensorBoard logs). Searches the committed export already holds are not run again, and
+    # the export returned merges them, ready to commit in its place.
     SEARCH_CONFIG="${SEARCH_CONFIG:-search-fmnist-d256}"
     TAG="${TAG:-d256}"
     SEEDS="${SEEDS:-0,1,2,3,4}"
@@ -89,10 +90,17 @@ searches)
     MINUTES="${MINUTES:-8}"
     common=(--config "$SEARCH_CONFIG" --tag "$TAG" --episodes "$EPISODES" --runs "$OUT/searches"
             --set device="${SEARCH_DEVICE:-cuda}")
+    committed="docs/validity/searches_$TAG.json"
+    [ "$TAG" = proxy ] && committed=docs/validity/searches.json
+    skip=()
+    if [ -f "$committed" ]; then
+        cp "$committed" "$OUT/searches_$TAG.json"
+        skip=(--skip-exported "$committed")
+    fi
     log "searches: $SEARCH_CONFIG (tag $TAG), seeds $SEEDS, $EPISODES episodes, $MINUTES minutes"
     for seed in ${SEEDS//,/ }; do
         for algo in sac random; do
-            OMP_NUM_THREADS=1 timeout $((MINUTES * 60)) python3 scripts/validity_searches.py "${common[@]}" \
+            OMP_NUM_THREADS=1 timeout $((MINUTES * 60)) python3 scripts/validity_searches.py "${common[@]}" "${skip[@]}" \
                 --seeds "$seed" --algos "$algo" > "$OUT/search_${algo}_s$seed.log" 2>&1 &
         done
     done

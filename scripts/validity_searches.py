@@ -53,8 +53,15 @@ def kept_rows(args: argparse.Namespace, path: Path) -> dict[tuple[str, int], dic
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
-    mine = {"config": args.config, "overrides": args.overrides, "episodes": args.episodes}
-    theirs = {k: old.get(k, [] if k == "overrides" else None) for k in mine}
+
+    def variant(config: str, overrides: list[str] | None, episodes: int | None) -> dict:
+        # the device is not part of the variant: a GPU's searches join the CPU's (like
+        # another CPU model, it is another draw of the same evaluator)
+        return {"config": config, "overrides": [o for o in overrides or [] if not o.startswith("device=")],
+                "episodes": episodes}
+
+    mine = variant(args.config, args.overrides, args.episodes)
+    theirs = variant(old.get("config"), old.get("overrides"), old.get("episodes"))
     if theirs != mine:
         diff = ", ".join(f"{k} {theirs[k]!r} (asked: {mine[k]!r})" for k in mine if theirs[k] != mine[k])
         sys.exit(f"error: {path} holds other searches ({diff}); name a file of the same searches")
@@ -108,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="do not run the searches this export already holds (a new machine has no run folders)")
     args = p.parse_args(argv)
     args.command = " ".join(["scripts/validity_searches.py", *(sys.argv[1:] if argv is None else argv)])
-    if (args.overrides or args.config != "table-fmnist") and not args.tag:
+    if ([o for o in args.overrides if not o.startswith("device=")] or args.config != "table-fmnist") and not args.tag:
         p.error("--set or another --config needs --tag (the variant's run folders must not be the plain searches')")
     if args.export:
         export(args, Path(args.export))

@@ -82,3 +82,15 @@ def test_searches_in_an_export_are_not_run_again(searches, tmp_path, monkeypatch
                    "--skip-exported", str(done)])
     assert "sac seed 0: in" in capsys.readouterr().out
     assert len(ran) == 1 and "seed=1" in ran[0]
+
+
+def test_the_device_is_not_part_of_the_variant(searches, tmp_path):
+    out = tmp_path / "searches.json"
+    out.write_text(json.dumps({"config": "table-fmnist", "overrides": ["device=cpu"], "episodes": 100,
+                               "rows": [{"algo": "sac", "seed": 0, "best_arch": None}]}))
+    # a GPU's searches of the plain proxy: no tag needed, and the CPU's rows are kept
+    searches.main(["--set", "device=cuda", "--runs", str(tmp_path / "none"), "--export", str(out)])
+    data = json.loads(out.read_text())
+    assert data["overrides"] == ["device=cuda"] and [r["seed"] for r in data["rows"]] == [0]
+    with pytest.raises(SystemExit, match="holds other searches"):
+        searches.main(["--set", "env.alpha=0", "--tag", "is", "--runs", str(tmp_path / "none"), "--export", str(out)])
