@@ -48,6 +48,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -252,7 +253,8 @@ def row_seconds(store: ResultsStore, key: str, budget: int) -> tuple[float, int]
     return (float(np.median(per_row)), len(per_row)) if per_row else None
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done (or the --minutes are up), 128 + the signal's number when paused by one."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="final-fmnist", help="final-protocol preset or YAML")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.wip:
             n = save_wip(Path(args.runs), Path(args.wip), key, store, cfg.retrain.g_iters)
             print(f"saved {n} unfinished trainings to {args.wip}")
-        return
+        return 0
     torch.set_num_threads(1)
     budget = cfg.retrain.g_iters
     todo = [(a, s) for a, s in jobs if not _done(store.get_evaluation(key, str(a), s), budget)]
@@ -328,12 +330,13 @@ def main(argv: list[str] | None = None) -> None:
             rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
         except RetrainStopped as stopped:  # SIGTERM/SIGINT: saved where it was, resumed next time
             print(f"paused: {stopped}; the same command resumes it")
-            return
+            return 128 + int(getattr(signal, stopped.signame))  # a chain of builders stops here
         # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
                              timings={"train_s": rec["wall_s"], "cpu": cpu, "device": device})
     print(f"stored final rows: {store.count_evaluations(key)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -21,7 +21,8 @@ the run.
 Missing architectures are ordered agent by agent (``random`` first, every P(agent > random)
 compares with it), each agent's in the order of its runs, each architecture once.
 Exit status: 0 when every best is measured, 1 when some are missing (after training, the
-status of the listing made before it), 2 on bad input.
+status of the listing made before it), 2 on bad input; build_finals.py's own status when
+the training stopped early (128 + the signal's number when paused by one).
 """
 
 from __future__ import annotations
@@ -149,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     if cmd:
         print("running: " + " ".join(repr(c) if not c or " " in c else c for c in cmd), flush=True)
         if not args.dry_run:
-            subprocess.run(cmd, check=True)
+            rc = subprocess.run(cmd).returncode
+            if rc:  # paused by a signal (128 + its number) or failed: its own output says which
+                print(f"build_finals.py stopped with exit status {rc}; the same command resumes it",
+                      file=sys.stderr)
+                return rc
             print(f"then: bash scripts/refresh_finals.sh {args.folder}")
     return 1 if res["missing"] else 0
 

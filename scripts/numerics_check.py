@@ -70,7 +70,8 @@ def run(args: argparse.Namespace, archs: list[str]) -> None:
                     "--runs", args.runs, "--worker", str(args.worker), "--workers", str(args.workers)]
             for s in sets:
                 argv += ["--set", s]
-            build_finals.main(argv)
+            if build_finals.main(argv):  # paused by a signal: the next variants wait for the next run
+                return
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:

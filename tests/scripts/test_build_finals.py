@@ -214,10 +214,10 @@ def test_a_sigterm_pauses_the_builder_at_the_iteration_it_is_in(builder, tmp_pat
 
     with monkeypatch.context() as m:
         m.setattr(retrain_module, "train_iteration", sigterm_in_the_fifth)
-        builder.main(args("paused"))  # returns: no traceback, no row
+        assert builder.main(args("paused")) == 128 + signal.SIGTERM  # no traceback, no row
     assert "paused: SIGTERM: stopped at generator iteration 5" in capsys.readouterr().out
     assert ResultsStore(tmp_path / "paused.sqlite").count_evaluations(key) == 0
-    builder.main(args("paused"))
+    assert builder.main(args("paused")) == 0
     (a,), (b,) = (ResultsStore(tmp_path / f"{n}.sqlite").evaluations(key) for n in ("paused", "straight"))
     def no_clock(m):  # the curve's wall seconds differ between any two runs
         return {**m, "curve": [{k: v for k, v in c.items() if k != "wall_s"} for c in m["curve"]]}
