@@ -4,7 +4,7 @@
 #   the rows and the unfinished trainings (docs/validity/finals_v2.json, state/finals_v2)
 #   -> both evaluator studies (the score and FID; docs/validity/evaluators_v2*.{json,md,png})
 #   -> docs/validity.md (which includes the studies' pages) -> the checks of docs/benchmark.md.
-# Run it with the builders stopped (`pkill -TERM -f build_finals.py`: each saves a checkpoint
+# Run it with the builders (scripts/build_v2.sh) stopped (`pkill -TERM -f build_finals.py`: each saves a checkpoint
 # of the row it is in), so that the unfinished trainings are saved whole; then commit
 #   git add -A state/finals_v2 docs/validity docs/validity.md
 # Prose that quotes numbers (README, docstrings, presets) must be re-read afterwards. After the
