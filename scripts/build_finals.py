@@ -27,6 +27,7 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     # published architectures (each list on its own core)
     ... --config final-fmnist-v2 --archs 100 --extra "" --store runs/finals_v2.sqlite ... &
     ... --config final-fmnist-v2 --archs 0 --extra e2gan,autogan --store runs/finals_v2.sqlite ... &
+    # (what is left of the v2 build, both lists in order on each core: scripts/build_v2.sh)
     # then the gold subset's second seeds (its first 10 architectures, seed 1): the same with
     --archs 10 --seeds 1
     # (or both lists at once, one builder each on its own core: `--worker 0 --workers 1` for
