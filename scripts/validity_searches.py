@@ -43,6 +43,12 @@ def finished(out: Path) -> bool:
     return (out / "top_architectures.json").exists() and (out / "model.zip").exists()
 
 
+def variant_overrides(overrides: list[str] | None) -> list[str]:
+    """The overrides that make a variant of the evaluator: all but the device (a GPU's
+    searches join the CPU's: like another CPU model, it is another draw of the same one)."""
+    return [o for o in overrides or [] if not o.startswith("device=")]
+
+
 def kept_rows(args: argparse.Namespace, path: Path) -> dict[tuple[str, int], dict]:
     """The searches an earlier export at ``path`` already holds, keyed by (algo, seed).
 
@@ -53,15 +59,9 @@ def kept_rows(args: argparse.Namespace, path: Path) -> dict[tuple[str, int], dic
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
-
-    def variant(config: str, overrides: list[str] | None, episodes: int | None) -> dict:
-        # the device is not part of the variant: a GPU's searches join the CPU's (like
-        # another CPU model, it is another draw of the same evaluator)
-        return {"config": config, "overrides": [o for o in overrides or [] if not o.startswith("device=")],
-                "episodes": episodes}
-
-    mine = variant(args.config, args.overrides, args.episodes)
-    theirs = variant(old.get("config"), old.get("overrides"), old.get("episodes"))
+    mine = {"config": args.config, "overrides": variant_overrides(args.overrides), "episodes": args.episodes}
+    theirs = {"config": old.get("config"), "overrides": variant_overrides(old.get("overrides")),
+              "episodes": old.get("episodes")}
     if theirs != mine:
         diff = ", ".join(f"{k} {theirs[k]!r} (asked: {mine[k]!r})" for k in mine if theirs[k] != mine[k])
         sys.exit(f"error: {path} holds other searches ({diff}); name a file of the same searches")
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="do not run the searches this export already holds (a new machine has no run folders)")
     args = p.parse_args(argv)
     args.command = " ".join(["scripts/validity_searches.py", *(sys.argv[1:] if argv is None else argv)])
-    if ([o for o in args.overrides if not o.startswith("device=")] or args.config != "table-fmnist") and not args.tag:
+    if (variant_overrides(args.overrides) or args.config != "table-fmnist") and not args.tag:
         p.error("--set or another --config needs --tag (the variant's run folders must not be the plain searches')")
     if args.export:
         export(args, Path(args.export))
