@@ -257,6 +257,13 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Pa
         what = ("objective = the final fidelity's objective of an episode's architecture "
                 "(`GANBench.query(arch, fidelity='final')`, measured when the table holds its final "
                 "rows); each run's result is its best objective after the last episode")
+        sur = (summary.get("final_fidelity") or {}).get("surrogate") or {}
+        if sur:  # what the runs optimise where the table has no measured final row
+            what += (f"; an architecture without a final row is answered by the final surrogate "
+                     f"(out-of-fold Spearman {sur.get('score_spearman', np.nan):.3f} over {sur.get('n', 0)} "
+                     "measured architectures), so a run's best is often a prediction, and the largest of "
+                     "many predictions is biased upwards: `scripts/measure_bests.py` trains "
+                     "them before a result is published")
         if info["normalised"]:
             norm = (f"0 = mean final objective of the table's measured uniform sample ({info['ref_mean']:.4f}), "
                     f"1 = the best of them ({info['ref_best']:.4f}, `{info['ref_best_arch']}`)")
@@ -277,10 +284,10 @@ def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Pa
         lines += [
             f"- table: `{t['path']}` (proxy `{t['proxy_hash']}`): {t['complete_architectures']} complete "
             f"architectures, {t['prefixes']} prefixes, {t['proxy_hours']:.2f} h of real proxy time",
-            f"- surrogate ({t['surrogate']}), held-out at depth 3: score MAE {h3.get('score_mae', np.nan):.4f} "
+            f"- proxy surrogate ({t['surrogate']}), held-out at depth 3: score MAE {h3.get('score_mae', np.nan):.4f} "
             f"(mean predictor {h3.get('score_mae_mean_predictor', np.nan):.4f}), "
             f"Spearman {h3.get('score_spearman', np.nan):.3f}",
-            f"- score landscape of the env over all {len(SPACE)} architectures (table where measured, "
+            f"- proxy score landscape over all {len(SPACE)} architectures (table where measured, "
             f"surrogate elsewhere): mean {t['space_score']['mean']:.4f}, 99th percentile "
             f"{t['space_score']['q99']:.4f}, max {t['space_score']['max']:.4f} (`{t['space_score']['argmax']}`)",
             f"- env step: median {t['step_ms']['median']:.3f} ms, mean {t['step_ms']['mean']:.3f} ms, "

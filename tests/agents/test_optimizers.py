@@ -196,6 +196,10 @@ def test_benchmark_compares_baselines_and_rl_at_both_objectives(final_table, tmp
             assert ff["aggregates"][name] == res["aggregates"][name]
     report = (tmp_path / "b" / "report.md").read_text()
     assert f"objective: {objective}" in report and "| measured |" in report
+    # at the final objective the header says what answers an unmeasured architecture
+    sur = ff["surrogate"]
+    said = f"answered by the final surrogate (out-of-fold Spearman {sur['score_spearman']:.3f} over {sur['n']} "
+    assert (said in report) == (objective == "final") and "- proxy surrogate (" in report
 
 
 def test_benchmark_cli_objective_and_optimizer_parameters(final_table, tmp_path, capsys):
