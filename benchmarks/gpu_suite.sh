@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The GPU measurements of the performance issue, in parts that each fit one device call
-# (10 minutes). Run here first:  bash benchmarks/gpu_wheels.sh   (fills .whl/)
-# then on the device machine (carry [".whl"]), one part per call:
+# (10 minutes). Run here first:  bash benchmarks/gpu_wheels.sh   (fills .whl/ and .gpu_data/)
+# then on the device machine (carry [".whl", ".gpu_data"]), one part per call (a copy without
+# .git: set GAN_NAS_GIT_SHA=$(git rev-parse HEAD) in the call so that reports name the commit):
 #
 #   bash benchmarks/gpu_suite.sh steps       # GPU tests + step time: reference vs default + ablation
 #   bash benchmarks/gpu_suite.sh search      # 10 real paper-protocol episodes + 100-episode projection
 #   bash benchmarks/gpu_suite.sh throughput  # env steps per minute, 1, 2, 4, 8 envs on one GPU (threads + streams)
 #   bash benchmarks/gpu_suite.sh throughput-subproc   # the same with one process per env (optional)
-#   WORKERS=24 MINUTES=6 bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once
+#   WORKERS=10 MINUTES=8 CAP_MARGIN=60 FINALS_ARGS="--rows-from benchmarks/gpu_rows_v2.txt" \
+#       bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once (carry .gpu_data too)
 #   MINUTES=8 bash benchmarks/gpu_suite.sh searches   # docs/validity.md's searches, one process each
 #
 # Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
@@ -15,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc|finals|searches}"
 OUT="${OUT:-out}"
+WORK="${WORK:-$(mktemp -d /tmp/gpu_suite.XXXX)}"  # scratch: few files may come back from $OUT
 PRESET="${PRESET:-paper}"
 DEVICE="${DEVICE:-auto}"
 mkdir -p "$OUT"
@@ -51,28 +54,51 @@ throughput | throughput-subproc)
     ;;
 finals)
     # Final protocol v2 rows built many at once: WORKERS builder processes share the GPU (each
-    # a tiny gf 16 / df 16 GAN that cannot fill it alone), each stops taking new rows after
-    # MINUTES; the rows (with their curves and the GPU's name) come back as an export to commit
-    # and restore here (build_finals.py --restore). FINALS_ARGS picks the rows (default: the
-    # uniform sample and the published architectures, seed 0; the committed rows are skipped).
-    WORKERS="${WORKERS:-16}"
-    MINUTES="${MINUTES:-6}"
-    FINALS_ARGS="${FINALS_ARGS:---archs 150 --extra e2gan,autogan --seeds 0}"
-    log "finals: $WORKERS workers for $MINUTES minutes ($FINALS_ARGS)"
+    # a tiny gf 16 / df 16 GAN that cannot fill it alone) and one list of rows: every worker
+    # takes the next row no other has claimed (build_finals.py --claim), so the rows are made
+    # in the list's order, and starts a row only if it should end within MINUTES
+    # (--finish-by, from its slowest row so far). The rows (with their curves and the GPU's
+    # name) come back as an export to restore here (build_finals.py --restore), with
+    # finals_run.json (the window, the workers, the rows made: the throughput) and the logs.
+    # FINALS_ARGS picks the rows (default: the uniform sample's first 100 and the published
+    # architectures, every seed 0 before any seed 1; the committed rows are skipped).
+    WORKERS="${WORKERS:-14}"
+    MINUTES="${MINUTES:-7}"
+    FINALS_ARGS="${FINALS_ARGS:---archs 100 --extra e2gan,autogan --seeds 0,1 --seed-major}"
+    FINALS_SET="${FINALS_SET:-}"   # extra --set overrides (a dry run: retrain.g_iters=20 ...)
+    [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
+        echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }
+    sets=(--set device="${FINALS_DEVICE:-cuda}")
+    [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
+    for kv in $FINALS_SET; do sets+=(--set "$kv"); done
+    store="$WORK/finals_v2_gpu.sqlite"
+    mkdir -p "$WORK/logs"
+    log "finals: $WORKERS workers, rows ending within $MINUTES minutes ($FINALS_ARGS)"
     # the committed rows first, so that no worker trains one again
-    python3 scripts/build_finals.py --config final-fmnist-v2 --store "$OUT/finals_v2_gpu.sqlite" \
-        --restore docs/validity/finals_v2.json --export "$OUT/restored.json" > "$OUT/finals_restore.log" 2>&1
+    python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" \
+        --restore docs/validity/finals_v2.json --export "$WORK/restored.json" > "$WORK/logs/finals_restore.log" 2>&1
+    (nvidia-smi dmon -s u -d 10 > "$WORK/logs/dmon.txt" 2>&1 &) || true
+    t_start=$(date +%s)
     for w in $(seq 0 $((WORKERS - 1))); do
-        # a worker still training at MINUTES + 2 is stopped (its row is lost, the others are
-        # stored), so that the export below runs inside one device call
-        OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout $((MINUTES * 60 + 120)) python3 scripts/build_finals.py \
-            --config final-fmnist-v2 --set device="${FINALS_DEVICE:-cuda}" $FINALS_ARGS --store "$OUT/finals_v2_gpu.sqlite" \
-            --runs "$OUT/runs" --worker "$w" --workers "$WORKERS" --minutes "$MINUTES" > "$OUT/finals_w$w.log" 2>&1 &
+        # a worker still training CAP_MARGIN seconds after MINUTES is stopped (that row is lost,
+        # the others are stored), so that the export below runs inside one device call
+        PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout -k 10 $((MINUTES * 60 + ${CAP_MARGIN:-90})) \
+            python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" $FINALS_ARGS \
+            --store "$store" --runs "$WORK/runs" --claim "$WORK/claims" --worker "$w" --workers "$WORKERS" \
+            --finish-by "$MINUTES" > "$WORK/logs/finals_w$w.log" 2>&1 &
     done
+    if [ "${GPU_TESTS:-1}" = 1 ]; then  # the GPU tests, on the core left over
+        timeout 400 python3 -m pytest -q -p no:cacheprovider -m gpu tests/ > "$OUT/gpu_tests.txt" 2>&1 || true
+    fi
     wait || true
-    python3 scripts/build_finals.py --config final-fmnist-v2 --store "$OUT/finals_v2_gpu.sqlite" \
+    t_end=$(date +%s)
+    pkill -f "nvidia-smi dmon" || true
+    python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" \
         --export "$OUT/finals_v2_gpu.json" | tee "$OUT/finals_export.log"
-    rm -rf "$OUT/runs"
+    python3 benchmarks/final_rows_gpu.py window --before "$WORK/restored.json" --after "$OUT/finals_v2_gpu.json" \
+        --workers "$WORKERS" --finish-by "$MINUTES" --t-start "$t_start" --t-end "$t_end" \
+        --rows-args "$FINALS_ARGS" --out "$OUT/finals_run.json"
+    tar czf "$OUT/logs.tar.gz" -C "$WORK" logs
     ;;
 searches)
     # The searches of docs/validity.md's "Does the search beat random search?" (SAC and random

@@ -24,7 +24,8 @@ def git_sha() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        # a copy without .git (a GPU machine's working tree): the SHA its sender passed on
+        return os.environ.get("GAN_NAS_GIT_SHA", "unknown")
     return sha + ("+dirty" if dirty else "")
 
 

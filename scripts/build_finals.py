@@ -235,6 +235,70 @@ def load_wip(runs: Path, wip: Path, key: str) -> int:
     return n
 
 
+def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
+    """``--rows-from``: one row per line, an architecture (14 integers, spaced or not, or a
+    name) then its seed; blank lines and ``#`` comments are skipped; a row listed twice once."""
+    rows: list[tuple[Architecture, int]] = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        *spec, seed = line.split()
+        if not spec or not seed.isdigit():
+            raise SystemExit(f"{path}:{n}: expected an architecture then a seed, got {line!r}")
+        row = (resolve_architecture(" ".join(spec)), int(seed))
+        if all((str(a), s) != (str(row[0]), row[1]) for a, s in rows):
+            rows.append(row)
+    return rows
+
+
+def claim_row(folder: Path, key: str, arch: str, seed: int) -> bool:
+    """Claim the row ``(arch, seed)`` of ``key`` for this process (``--claim``); False when a live
+    process holds it. The claim is a file created atomically (``O_EXCL``) holding the PID; a
+    claim whose process is gone (killed mid-row) is taken over, by one process only (the
+    rename of the stale file succeeds once). PIDs are this machine's: share ``folder`` between
+    the processes of one machine only."""
+    path = folder / key / f"{arch.replace(' ', '')}-s{seed}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                text = path.read_text()
+            except FileNotFoundError:  # taken over by another process just now
+                return False
+            if not text.strip().isdigit():  # just created, its PID not yet written
+                return False
+            pid = int(text)
+            if pid == os.getpid():
+                return True
+            if _alive(pid):
+                return False
+            try:  # stale: only one process's rename succeeds
+                os.rename(path, path.with_name(f"{path.name}.stale-{os.getpid()}"))
+            except FileNotFoundError:
+                return False
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def _row_key(folder: Path) -> tuple[str, int]:
     """``(arch, seed)`` of a run folder named ``<14 digits>-s<seed>``."""
     digits, seed = folder.name.rsplit("-s", 1)
@@ -276,6 +340,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", type=int, default=0, help="this worker's index")
     p.add_argument("--workers", type=int, default=1, help="workers sharing the store")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    p.add_argument("--finish-by", type=float, default=None, metavar="MINUTES",
+                   help="start a row only when it should end within MINUTES of the start (by this "
+                        "process's slowest row so far; the first row always starts): a builder "
+                        "that a timeout stops at MINUTES loses no row it began")
+    p.add_argument("--claim", default=None, metavar="DIR",
+                   help="share the rows dynamically instead of by --worker/--workers: every worker "
+                        "walks the whole list in order and trains the next row no live worker has "
+                        "claimed (a file per row in DIR holding the claimer's PID), so that the "
+                        "rows are made in the list's order whatever each one costs")
+    p.add_argument("--rows-from", default=None, metavar="FILE",
+                   help="train these rows, in this order, instead of --archs/--extra/--seeds: one "
+                        "per line, an architecture (14 integers or a name) then the seed")
+    p.add_argument("--seed-major", action="store_true",
+                   help="order the rows seed by seed (every architecture's seed 0 before any seed 1) "
+                        "instead of architecture by architecture")
     p.add_argument("--export", default=None, help="write the stored rows as JSON and exit")
     p.add_argument("--wip", default=None, metavar="DIR",
                    help="saved run folders of unfinished rows: copied into --runs first (resumed, "
@@ -296,7 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             arch = resolve_architecture(spec)
             if str(arch) not in {str(a) for a in archs}:
                 archs.append(arch)
-    jobs = [(a, s) for a in archs for s in seeds][args.worker :: args.workers]
+    ordered = ([(a, s) for s in seeds for a in archs] if args.seed_major
+               else [(a, s) for a in archs for s in seeds])
+    if args.rows_from:
+        ordered = read_rows_list(Path(args.rows_from))
+    jobs = ordered if args.claim else ordered[args.worker :: args.workers]
     key = protocol_key(cfg)
     restored = read_export(Path(args.restore), key) if args.restore else []  # refused before writing
     store = ResultsStore(args.store)
@@ -321,12 +404,20 @@ def main(argv: list[str] | None = None) -> int:
     t0, cpu = time.time(), cpu_model()
     device = torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"
     keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())
+    slowest = 0.0  # this process's slowest row (for --finish-by)
     for arch, seed in tqdm(todo, desc=f"worker {args.worker}", mininterval=30):
         if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
             break
+        if args.finish_by is not None and time.time() - t0 + slowest > 60 * args.finish_by:
+            print(f"stopping: another row ({slowest:.0f} s at the slowest so far) would not end "
+                  f"within --finish-by {args.finish_by:g} minutes")
+            break
         if _done(store.get_evaluation(key, str(arch), seed), budget):  # another process made it
             continue
+        if args.claim and not claim_row(Path(args.claim), key, str(arch), seed):
+            continue  # a live worker is training it
         folder = Path(args.runs) / key / f"{str(arch).replace(' ', '')}-s{seed}"
+        t_row = time.time()
         try:
             rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
         except RetrainStopped as stopped:  # SIGTERM/SIGINT: saved where it was, resumed next time
@@ -335,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
                              timings={"train_s": rec["wall_s"], "cpu": cpu, "device": device})
+        slowest = max(slowest, time.time() - t_row)
     print(f"stored final rows: {store.count_evaluations(key)}")
     return 0
 
