@@ -114,8 +114,10 @@ searches)
     SEEDS="${SEEDS:-0,1,2,3,4}"
     EPISODES="${EPISODES:-100}"
     MINUTES="${MINUTES:-8}"
-    common=(--config "$SEARCH_CONFIG" --tag "$TAG" --episodes "$EPISODES" --runs "$OUT/searches"
-            --set device="${SEARCH_DEVICE:-cuda}")
+    sets=(--set device="${SEARCH_DEVICE:-cuda}")
+    [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
+    for kv in ${SEARCH_SET:-}; do sets+=(--set "$kv"); done   # e.g. train.cuda_graphs=false
+    common=(--config "$SEARCH_CONFIG" --tag "$TAG" --episodes "$EPISODES" --runs "$WORK/searches" "${sets[@]}")
     committed="docs/validity/searches_$TAG.json"
     [ "$TAG" = proxy ] && committed=docs/validity/searches.json
     skip=()
@@ -123,17 +125,20 @@ searches)
         cp "$committed" "$OUT/searches_$TAG.json"
         skip=(--skip-exported "$committed")
     fi
+    mkdir -p "$WORK/logs"
     log "searches: $SEARCH_CONFIG (tag $TAG), seeds $SEEDS, $EPISODES episodes, $MINUTES minutes"
     for seed in ${SEEDS//,/ }; do
         for algo in sac random; do
             OMP_NUM_THREADS=1 timeout $((MINUTES * 60)) python3 scripts/validity_searches.py "${common[@]}" "${skip[@]}" \
-                --seeds "$seed" --algos "$algo" > "$OUT/search_${algo}_s$seed.log" 2>&1 &
+                --seeds "$seed" --algos "$algo" > "$WORK/logs/search_${algo}_s$seed.log" 2>&1 &
         done
     done
     wait || true
     python3 scripts/validity_searches.py "${common[@]}" --seeds "$SEEDS" --export "$OUT/searches_$TAG.json" \
         | tee "$OUT/searches_export.log"
-    find "$OUT/searches" -name tb -type d -prune -exec rm -rf {} +
+    # the run folders' reports (not their checkpoints or TensorBoard logs) with the logs, in one file
+    find "$WORK/searches" \( -name tb -o -name checkpoint \) -type d -prune -exec rm -rf {} + 2>/dev/null || true
+    tar czf "$OUT/searches_logs.tar.gz" -C "$WORK" logs $( [ -d "$WORK/searches" ] && echo searches )
     ;;
 *)
     echo "unknown part $PART: use steps, search, throughput, throughput-subproc, finals or searches" >&2

@@ -17,15 +17,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def git_sha() -> str:
-    """The repository's commit (``+dirty`` with uncommitted changes), or 'unknown'."""
+    """The repository's commit (``+dirty`` with uncommitted changes), or 'unknown'.
+
+    ``GAN_NAS_GIT_SHA``, when set, is taken as it is: a GPU machine's copy of the working tree
+    may carry an older ``.git`` than the commit it was sent from.
+    """
+    if sha := os.environ.get("GAN_NAS_GIT_SHA"):
+        return sha
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                              check=True, cwd=ROOT).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        # a copy without .git (a GPU machine's working tree): the SHA its sender passed on
-        return os.environ.get("GAN_NAS_GIT_SHA", "unknown")
+        return "unknown"
     return sha + ("+dirty" if dirty else "")
 
 

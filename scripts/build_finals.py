@@ -38,6 +38,10 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     # trainings (commit both); the next session resumes them with the same --wip
     python scripts/build_finals.py --config final-fmnist-v2 --store runs/finals_v2.sqlite \
         --runs runs/finals_v2 --export docs/validity/finals_v2.json --wip state/finals_v2
+    # many builders of one machine sharing one ordered list (a GPU's: benchmarks/gpu_suite.sh
+    # finals): each takes the next row no live builder has claimed, and starts none that would
+    # end after 8 minutes; the list file names a row per line (architecture, then seed)
+    ... --rows-from benchmarks/gpu_rows_v2.txt --claim runs/claims --finish-by 8 --worker 3 --workers 10 &
     # the best architectures of the validity searches and of the benchmark runs in docs/:
     python scripts/build_finals.py --archs 0 --extra "" \
         --extra-from docs/validity/searches.json docs/benchmark/final/summary.json
@@ -61,6 +65,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from gan_nas_env.config import Config, load_config  # noqa: E402
+from gan_nas_env.errors import UserError  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
@@ -235,6 +240,22 @@ def load_wip(runs: Path, wip: Path, key: str) -> int:
     return n
 
 
+def rows_of(args: argparse.Namespace) -> list[tuple[Architecture, int]]:
+    """The rows ``--archs``, ``--extra``, ``--extra-from`` and ``--seeds`` name, in order:
+    architecture by architecture, or seed by seed with ``--seed-major``."""
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    archs = distinct_order(args.table_config, args.archs)
+    named = [a for f in args.extra_from for a in archs_named_in(Path(f))]
+    for spec in [*(s.strip() for s in args.extra.split(",")), *named]:
+        if spec:
+            arch = resolve_architecture(spec)
+            if str(arch) not in {str(a) for a in archs}:
+                archs.append(arch)
+    if args.seed_major:
+        return [(a, s) for s in seeds for a in archs]
+    return [(a, s) for a in archs for s in seeds]
+
+
 def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
     """``--rows-from``: one row per line, an architecture (14 integers, spaced or not, or a
     name) then its seed; blank lines and ``#`` comments are skipped; a row listed twice once."""
@@ -246,7 +267,12 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
         *spec, seed = line.split()
         if not spec or not seed.isdigit():
             raise SystemExit(f"{path}:{n}: expected an architecture then a seed, got {line!r}")
-        row = (resolve_architecture(" ".join(spec)), int(seed))
+        if len(spec) == 1 and spec[0].isdigit():  # 14 digits written without spaces
+            spec = list(spec[0])
+        try:
+            row = (resolve_architecture(" ".join(spec)), int(seed))
+        except UserError as exc:
+            raise SystemExit(f"{path}:{n}: {exc}") from None
         if all((str(a), s) != (str(row[0]), row[1]) for a, s in rows):
             rows.append(row)
     return rows
@@ -367,18 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
     cfg = protocol_config(args.config, args.overrides)
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    archs = distinct_order(args.table_config, args.archs)
-    named = [a for f in args.extra_from for a in archs_named_in(Path(f))]
-    for spec in [*(s.strip() for s in args.extra.split(",")), *named]:
-        if spec:
-            arch = resolve_architecture(spec)
-            if str(arch) not in {str(a) for a in archs}:
-                archs.append(arch)
-    ordered = ([(a, s) for s in seeds for a in archs] if args.seed_major
-               else [(a, s) for a in archs for s in seeds])
-    if args.rows_from:
-        ordered = read_rows_list(Path(args.rows_from))
+    ordered = read_rows_list(Path(args.rows_from)) if args.rows_from else rows_of(args)
     jobs = ordered if args.claim else ordered[args.worker :: args.workers]
     key = protocol_key(cfg)
     restored = read_export(Path(args.restore), key) if args.restore else []  # refused before writing

@@ -44,9 +44,12 @@ def finished(out: Path) -> bool:
 
 
 def variant_overrides(overrides: list[str] | None) -> list[str]:
-    """The overrides that make a variant of the evaluator: all but the device (a GPU's
-    searches join the CPU's: like another CPU model, it is another draw of the same one)."""
-    return [o for o in overrides or [] if not o.startswith("device=")]
+    """The overrides that make a variant of the evaluator: all but those of settings that do not
+    change results (``Config``'s SAME_RESULT_KEYS: the device, where the data is, the speed-only
+    switches). A GPU's searches join the CPU's: like another CPU model, another draw of the same one."""
+    from gan_nas_env.config import SAME_RESULT_KEYS
+
+    return [o for o in overrides or [] if o.split("=", 1)[0].strip() not in SAME_RESULT_KEYS]
 
 
 def kept_rows(args: argparse.Namespace, path: Path) -> dict[tuple[str, int], dict]:

@@ -236,3 +236,74 @@ def test_row_seconds_scale_each_row_to_the_budget(builder, tmp_path):
                              timings={"train_s": secs} if secs else {})
     assert builder.row_seconds(store, "k", 10) == (pytest.approx(70.0), 2)  # median of 100 and 2 x 20
     assert builder.row_seconds(store, "other", 10) is None
+
+
+def test_claims_are_atomic_and_a_dead_claimers_row_is_taken_over(builder, tmp_path):
+    """``--claim``: one live process holds a row; a claim left by a killed process is taken over."""
+    import os
+    import subprocess
+    import sys
+
+    assert builder.claim_row(tmp_path, "k", "0 1", 0)
+    assert builder.claim_row(tmp_path, "k", "0 1", 0)  # this process's own claim
+    assert builder.claim_row(tmp_path, "k", "0 1", 1)  # another seed: another row
+    other = tmp_path / "k" / "01-s2"
+    other.write_text(str(os.getppid()))  # a live process (the test runner's parent)
+    assert not builder.claim_row(tmp_path, "k", "0 1", 2)
+    (tmp_path / "k" / "01-s3").write_text("")  # just created by another, its PID not yet written
+    assert not builder.claim_row(tmp_path, "k", "0 1", 3)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (tmp_path / "k" / "01-s4").write_text(dead)
+    assert builder.claim_row(tmp_path, "k", "0 1", 4)
+    assert (tmp_path / "k" / "01-s4").read_text() == str(os.getpid())
+
+
+def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, protocol, tmp_path, monkeypatch, capsys):
+    """``--rows-from`` trains the listed rows in order (a duplicate once); ``--claim`` skips a row
+    a live process holds; ``--finish-by`` starts no row that would end after the deadline."""
+    import os
+
+    archs = [str(a) for a in builder.distinct_order("tiny", 3)]
+    rows = tmp_path / "rows.txt"
+    rows.write_text(f"# comment\n{archs[2]} 1\n\n{archs[0].replace(' ', '')} 0\n{archs[2]} 1\n{archs[1]} 0\n")
+    assert [(str(a), s) for a, s in builder.read_rows_list(rows)] == [(archs[2], 1), (archs[0], 0), (archs[1], 0)]
+    bad = tmp_path / "bad.txt"
+    for text, says in (("0 1 2 x\n", "expected an architecture then a seed"), ("1 2 3 0\n", "bad.txt:1: architecture vector")):
+        bad.write_text(text)
+        with pytest.raises(SystemExit, match=says):
+            builder.read_rows_list(bad)
+    key = builder.protocol_key(load_config(str(protocol)))
+    claims = tmp_path / "claims"
+    (claims / key).mkdir(parents=True)
+    (claims / key / f"{archs[0].replace(' ', '')}-s0").write_text(str(os.getppid()))  # held by a live process
+    trained = []
+    real = builder.train_one
+
+    def record(cfg, arch, folder, keep=()):
+        trained.append((str(arch), cfg.seed))
+        return real(cfg, arch, folder, keep)
+
+    monkeypatch.setattr(builder, "train_one", record)
+    base = ["--config", str(protocol), "--table-config", "tiny", "--store", str(tmp_path / "f.sqlite"),
+            "--runs", str(tmp_path / "runs"), "--rows-from", str(rows), "--claim", str(claims)]
+    clock = iter([0.0, 0.0, 50.0, 100.0, 10_000.0])  # t0, row 1 start / end, then past the deadline
+    monkeypatch.setattr(builder.time, "time", lambda: next(clock, 10_000.0))
+    assert builder.main([*base, "--finish-by", "2"]) == 0  # row 1 took 50 s: 100 + 50 > 120
+    assert trained == [(archs[2], 1)]
+    assert "would not end within --finish-by 2 minutes" in capsys.readouterr().out
+    monkeypatch.undo()
+    monkeypatch.setattr(builder, "train_one", record)
+    assert builder.main(base) == 0
+    assert trained == [(archs[2], 1), (archs[1], 0)]  # the claimed row is left to its holder
+
+
+def test_seed_major_orders_every_first_seed_before_any_second(builder, protocol, tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(builder, "train_one", lambda cfg, arch, folder, keep=(): trained.append(
+        (str(arch), cfg.seed)) or {"metrics": {"IS": 1.0, "FID": 1.0}, "wall_s": 1.0})
+    base = ["--config", str(protocol), "--table-config", "tiny", "--archs", "2", "--extra", "", "--seeds", "0,1",
+            "--store", str(tmp_path / "f.sqlite"), "--runs", str(tmp_path / "runs")]
+    builder.main([*base, "--seed-major"])
+    archs = [str(a) for a in builder.distinct_order("tiny", 2)]
+    assert trained == [(archs[0], 0), (archs[1], 0), (archs[0], 1), (archs[1], 1)]

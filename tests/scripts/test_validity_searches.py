@@ -92,5 +92,9 @@ def test_the_device_is_not_part_of_the_variant(searches, tmp_path):
     searches.main(["--set", "device=cuda", "--runs", str(tmp_path / "none"), "--export", str(out)])
     data = json.loads(out.read_text())
     assert data["overrides"] == ["device=cuda"] and [r["seed"] for r in data["rows"]] == [0]
+    # nor where the data is or the speed-only switches (a GPU machine's data folder, graphs off)
+    searches.main(["--set", "device=cuda", "--set", "data.root=/x", "--set", "train.cuda_graphs=false",
+                   "--runs", str(tmp_path / "none"), "--export", str(out)])
+    assert [r["seed"] for r in json.loads(out.read_text())["rows"]] == [0]
     with pytest.raises(SystemExit, match="holds other searches"):
         searches.main(["--set", "env.alpha=0", "--tag", "is", "--runs", str(tmp_path / "none"), "--export", str(out)])

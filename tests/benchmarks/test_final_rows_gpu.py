@@ -1,0 +1,51 @@
+"""benchmarks/final_rows_gpu.py: a GPU window's rows and its workers' progress from their logs."""
+
+import io
+import json
+import tarfile
+
+import pytest
+
+from benchmarks import final_rows_gpu as frg
+
+BAR = "\rworker 0:   0%|          | 0/9 [{}<?, ?it/s]"
+
+
+def _log(points, stop=None):
+    """A builder's log as tqdm and the retraining write it: the bar redrawn after each scoring."""
+    out = BAR.format("00:00")
+    for elapsed, it in points:
+        out += f"\r{' ' * 40}\r[retrain] iter {it}: IS=1.5 FID=20.0\n" + BAR.format(elapsed)
+    if stop:
+        out += f"\npaused: SIGTERM: stopped at generator iteration {stop}, saved in x\n"
+    return out
+
+
+def test_worker_progress_counts_finished_rows_and_the_row_cut_short():
+    # one row finished (500, 1000), then a second cut short at 730 after its scoring at 500
+    w = frg.worker_progress(_log([("00:50", 500), ("01:40", 1000), ("02:30", 500)], stop=730))
+    assert w["iters"] == 1000 + 730 and w["scorings"] == 3
+    assert w["iters_per_s"] == pytest.approx((1500 - 500) / (150 - 50))
+    assert frg.worker_progress("")["iters_per_s"] is None
+
+
+def test_window_and_progress_make_a_report(tmp_path):
+    before = {"rows": [{"arch": "a", "seed": 0, "train_s": 1000.0, "cpu": "CPU X"}]}
+    after = {"rows": [*before["rows"], {"arch": "b", "seed": 0, "train_s": 300.0, "device": "GPU Y"}]}
+    (tmp_path / "b.json").write_text(json.dumps(before))
+    (tmp_path / "a.json").write_text(json.dumps(after))
+    run = frg.window(tmp_path / "b.json", tmp_path / "a.json", 2, 5, 0, 600, "--rows-from x")
+    assert run["rows_made"] == 1 and run["rows"] == [["b", 0]] and run["rows_per_hour"] == 6.0
+    logs = tmp_path / "logs.tar.gz"
+    with tarfile.open(logs, "w:gz") as tar:
+        for i, pts in enumerate(([("01:00", 500), ("02:00", 1000)], [("01:00", 500), ("03:00", 1000)])):
+            data = _log(pts, stop=1200).encode()
+            info = tarfile.TarInfo(f"logs/finals_w{i}.log")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    prog = frg.progress(run, logs, sent_sha="abc123")
+    assert prog["iters_total"] == 2400 and prog["iters_per_s_total"] == pytest.approx(500 / 60 + 500 / 120)
+    assert prog["sent_git_sha"] == "abc123"
+    md = frg.report([prog], ["p.json"], after["rows"])
+    assert "| 2 | 600 s | 1 | 2400 |" in md and "abc123" in md
+    assert "1000 s (median of 1 committed rows)" in md  # the GPU row is not a CPU row
