@@ -33,6 +33,7 @@ BUDGET = 8500  # final protocol v2's generator iterations per row
 _ELAPSED = re.compile(r"\[(?:(\d+):)?(\d+):(\d+)<")  # tqdm's "[mm:ss<" or "[h:mm:ss<"
 _ITER = re.compile(r"\[retrain\] iter (\d+):")
 _STOPPED = re.compile(r"stopped at generator iteration (\d+)")
+_ROW = re.compile(r"\[row\] .* from iteration (\d+)")
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -62,31 +63,38 @@ def window(before: Path, after: Path, workers: int, finish_by: float, t_start: i
 
 
 def worker_progress(log: str) -> dict[str, Any]:
-    """One worker's log: its scorings as ``(elapsed seconds, iteration)`` and where it stopped.
+    """One worker's log: the generator iterations it ran in the window and their rate.
 
-    tqdm redraws the worker's bar after each scoring line; its ``[mm:ss<`` is the worker's time
-    since its list started. Iterations of rows finished earlier in the window count in ``iters``.
+    Each row is a segment: from the iteration ``build_finals.py`` says it starts at (``[row] ...
+    from iteration N``: 0, or where a paused training resumes; logs without that line start
+    each row at 0) to where it stopped (``stopped at generator iteration N``) or its last
+    scoring. tqdm redraws the bar after each scoring line; its ``[mm:ss<`` is the worker's
+    time, so the rate is the iterations between a row's scorings over the time between them.
     """
-    points: list[tuple[int, int]] = []
-    done_iters, last_iter, pending = 0, 0, None
+    segments: list[dict[str, Any]] = []
+    pending = None
     for line in log.replace("\r", "\n").splitlines():
         m_el = _ELAPSED.findall(line)
         if m_el and pending is not None:  # the bar redrawn after a scoring: that moment
             h, mnt, sec = m_el[-1]
-            points.append((int(h or 0) * 3600 + int(mnt) * 60 + int(sec), pending))
+            segments[-1]["points"].append((int(h or 0) * 3600 + int(mnt) * 60 + int(sec), pending))
             pending = None
-        m_iter = _ITER.search(line)
-        if m_iter:
+        if m_row := _ROW.search(line):
+            segments.append({"start": int(m_row.group(1)), "end": int(m_row.group(1)), "points": []})
+        elif m_iter := _ITER.search(line):
             it = int(m_iter.group(1))
-            if it < last_iter:  # a new row began
-                done_iters += last_iter
-            last_iter = it
-            pending = done_iters + it
-    stop = _STOPPED.search(log)
-    total = done_iters + (int(stop.group(1)) if stop else last_iter)
-    rate = ((points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
-            if len(points) >= 2 and points[-1][0] > points[0][0] else None)
-    return {"iters": total, "iters_per_s": rate, "scorings": len(points)}
+            if not segments or it <= segments[-1]["end"]:  # a row whose start was not logged
+                segments.append({"start": 0, "end": 0, "points": []})
+            segments[-1]["end"] = pending = it
+        elif m_stop := _STOPPED.search(line):
+            if segments:
+                segments[-1]["end"] = int(m_stop.group(1))
+    iters = sum(s["end"] - s["start"] for s in segments)
+    ran = [(s["points"][-1][1] - s["points"][0][1], s["points"][-1][0] - s["points"][0][0])
+           for s in segments if len(s["points"]) >= 2]
+    secs = sum(t for _, t in ran)
+    return {"iters": iters, "iters_per_s": sum(i for i, _ in ran) / secs if secs > 0 else None,
+            "scorings": sum(len(s["points"]) for s in segments), "rows": len(segments)}
 
 
 def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None) -> dict[str, Any]:

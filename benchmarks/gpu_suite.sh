@@ -8,8 +8,9 @@
 #   bash benchmarks/gpu_suite.sh search      # 10 real paper-protocol episodes + 100-episode projection
 #   bash benchmarks/gpu_suite.sh throughput  # env steps per minute, 1, 2, 4, 8 envs on one GPU (threads + streams)
 #   bash benchmarks/gpu_suite.sh throughput-subproc   # the same with one process per env (optional)
-#   WORKERS=10 MINUTES=8 CAP_MARGIN=60 FINALS_ARGS="--rows-from benchmarks/gpu_rows_v2.txt" \
-#       bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once (carry .gpu_data too)
+#   WORKERS=10 MINUTES=8 bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once;
+#       then here: rm -rf state/finals_v2_gpu && mkdir -p state/finals_v2_gpu &&
+#       cat <files_at>/finals_wip.tar.gz* | tar xz -C state/finals_v2_gpu   (commit it: the next call resumes it)
 #   MINUTES=8 bash benchmarks/gpu_suite.sh searches   # docs/validity.md's searches, one process each
 #
 # Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
@@ -55,16 +56,21 @@ throughput | throughput-subproc)
 finals)
     # Final protocol v2 rows built many at once: WORKERS builder processes share the GPU (each
     # a tiny gf 16 / df 16 GAN that cannot fill it alone) and one list of rows: every worker
-    # takes the next row no other has claimed (build_finals.py --claim), so the rows are made
-    # in the list's order, and starts a row only if it should end within MINUTES
-    # (--finish-by, from its slowest row so far). The rows (with their curves and the GPU's
-    # name) come back as an export to restore here (build_finals.py --restore), with
-    # finals_run.json (the window, the workers, the rows made: the throughput) and the logs.
-    # FINALS_ARGS picks the rows (default: the uniform sample's first 100 and the published
-    # architectures, every seed 0 before any seed 1; the committed rows are skipped).
-    WORKERS="${WORKERS:-14}"
-    MINUTES="${MINUTES:-7}"
-    FINALS_ARGS="${FINALS_ARGS:---archs 100 --extra e2gan,autogan --seeds 0,1 --seed-major}"
+    # takes the next row no other has claimed (build_finals.py --claim), trainings under way
+    # first, so the rows are made in the list's order. After MINUTES every worker is stopped
+    # (SIGTERM: it saves a checkpoint at the iteration it is in), since one row can outlast a
+    # device call there (docs/perf/final_rows_gpu.md): the unfinished trainings come back as
+    # finals_wip.tar.gz, to unpack into WIP (default state/finals_v2_gpu) and commit; the next
+    # call (this session's or a later one's, on the same kind of device) resumes them from
+    # there. The finished rows (with their curves and the GPU's name) come back as an export to
+    # restore here (build_finals.py --restore), with finals_run.json (the window, the workers,
+    # the rows made) and the logs. FINALS_ARGS picks the rows (default: the uniform sample's
+    # first 100 and the published architectures, every seed 0 before any seed 1; the committed
+    # rows are skipped).
+    WORKERS="${WORKERS:-10}"
+    MINUTES="${MINUTES:-8}"
+    WIP="${WIP:-state/finals_v2_gpu}"
+    FINALS_ARGS="${FINALS_ARGS:---rows-from benchmarks/gpu_rows_v2.txt}"
     FINALS_SET="${FINALS_SET:-}"   # extra --set overrides (a dry run: retrain.g_iters=20 ...)
     [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
         echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }
@@ -72,32 +78,40 @@ finals)
     [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
     for kv in $FINALS_SET; do sets+=(--set "$kv"); done
     store="$WORK/finals_v2_gpu.sqlite"
-    mkdir -p "$WORK/logs"
-    log "finals: $WORKERS workers, rows ending within $MINUTES minutes ($FINALS_ARGS)"
-    # the committed rows first, so that no worker trains one again
+    mkdir -p "$WORK/logs" "$WORK/runs" "$WORK/wip"
+    log "finals: $WORKERS workers for $MINUTES minutes ($FINALS_ARGS)"
+    # the committed rows first, so that no worker trains one again; the trainings under way
+    # (same layout: <key>/<row>) resumed where they were
     python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" \
         --restore docs/validity/finals_v2.json --export "$WORK/restored.json" > "$WORK/logs/finals_restore.log" 2>&1
+    [ -d "$WIP" ] && cp -r "$WIP"/. "$WORK/runs/"
     (nvidia-smi dmon -s u -d 10 > "$WORK/logs/dmon.txt" 2>&1 &) || true
     t_start=$(date +%s)
     for w in $(seq 0 $((WORKERS - 1))); do
-        # a worker still training CAP_MARGIN seconds after MINUTES is stopped (that row is lost,
-        # the others are stored), so that the export below runs inside one device call
-        PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout -k 10 $((MINUTES * 60 + ${CAP_MARGIN:-90})) \
+        # SIGTERM after MINUTES (the worker pauses with a checkpoint), SIGKILL 60 s later
+        PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout -k 60 $((MINUTES * 60)) \
             python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" $FINALS_ARGS \
             --store "$store" --runs "$WORK/runs" --claim "$WORK/claims" --worker "$w" --workers "$WORKERS" \
-            --finish-by "$MINUTES" > "$WORK/logs/finals_w$w.log" 2>&1 &
+            > "$WORK/logs/finals_w$w.log" 2>&1 &
     done
-    if [ "${GPU_TESTS:-1}" = 1 ]; then  # the GPU tests, on the core left over
+    if [ "${GPU_TESTS:-0}" = 1 ]; then  # the GPU tests, on a core left over
         timeout 400 python3 -m pytest -q -p no:cacheprovider -m gpu tests/ > "$OUT/gpu_tests.txt" 2>&1 || true
     fi
     wait || true
     t_end=$(date +%s)
     pkill -f "nvidia-smi dmon" || true
-    python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" \
-        --export "$OUT/finals_v2_gpu.json" | tee "$OUT/finals_export.log"
+    python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" --runs "$WORK/runs" \
+        --export "$OUT/finals_v2_gpu.json" --wip "$WORK/wip" | tee "$OUT/finals_export.log"
     python3 benchmarks/final_rows_gpu.py window --before "$WORK/restored.json" --after "$OUT/finals_v2_gpu.json" \
         --workers "$WORKERS" --finish-by "$MINUTES" --t-start "$t_start" --t-end "$t_end" \
         --rows-args "$FINALS_ARGS" --out "$OUT/finals_run.json"
+    # at most 16 MiB a file comes back: the trainings under way in pieces when they are larger
+    tar czf "$WORK/finals_wip.tar.gz" -C "$WORK/wip" .
+    if [ "$(stat -c %s "$WORK/finals_wip.tar.gz")" -gt 15000000 ]; then
+        split -b 15000000 -d "$WORK/finals_wip.tar.gz" "$OUT/finals_wip.tar.gz.part"
+    else
+        cp "$WORK/finals_wip.tar.gz" "$OUT/"
+    fi
     tar czf "$OUT/logs.tar.gz" -C "$WORK" logs
     ;;
 searches)

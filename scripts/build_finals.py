@@ -71,6 +71,7 @@ from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
 from gan_nas_env.space import Architecture, resolve_architecture  # noqa: E402
 from gan_nas_env.training.retrain import RetrainStopped  # noqa: E402
+from gan_nas_env.training.retrain import _saved_step as saved_step  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
 
@@ -284,7 +285,7 @@ def claim_row(folder: Path, key: str, arch: str, seed: int) -> bool:
     claim whose process is gone (killed mid-row) is taken over, by one process only (the
     rename of the stale file succeeds once). PIDs are this machine's: share ``folder`` between
     the processes of one machine only."""
-    path = folder / key / f"{arch.replace(' ', '')}-s{seed}"
+    path = folder / key / _folder_name(arch, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(2):
         try:
@@ -323,6 +324,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process: alive
         return True
     return True
+
+
+def _folder_name(arch: Architecture | str, seed: int) -> str:
+    """A row's run folder name, ``<14 digits>-s<seed>`` (:func:`_row_key` reads it back)."""
+    return f"{str(arch).replace(' ', '')}-s{seed}"
 
 
 def _row_key(folder: Path) -> tuple[str, int]:
@@ -411,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     budget = cfg.retrain.g_iters
     todo = [(a, s) for a, s in jobs if not _done(store.get_evaluation(key, str(a), s), budget)]
+    # trainings already under way first (a paused row, one resumed from --wip): finished sooner
+    todo.sort(key=lambda job: not (Path(args.runs) / key / _folder_name(*job) / "checkpoint.pt").exists())
     cost = row_seconds(store, key, budget)
     eta = (f"; the {len(todo)} left: about {len(todo) * cost[0] / 3600:.1f} h at the median row of the "
            f"{cost[1]} stored ({cost[0]:.0f} s, their CPUs)" if todo and cost else "")
@@ -431,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.claim and not claim_row(Path(args.claim), key, str(arch), seed):
             continue  # a live worker is training it
-        folder = Path(args.runs) / key / f"{str(arch).replace(' ', '')}-s{seed}"
+        folder = Path(args.runs) / key / _folder_name(arch, seed)
+        start = saved_step(folder / "checkpoint.pt") if (folder / "checkpoint.pt").exists() else 0
+        tqdm.write(f"[row] {arch} seed {seed}: from iteration {start}")  # for the logs' readers
         t_row = time.time()
         try:
             rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)

@@ -24,9 +24,19 @@ def _log(points, stop=None):
 def test_worker_progress_counts_finished_rows_and_the_row_cut_short():
     # one row finished (500, 1000), then a second cut short at 730 after its scoring at 500
     w = frg.worker_progress(_log([("00:50", 500), ("01:40", 1000), ("02:30", 500)], stop=730))
-    assert w["iters"] == 1000 + 730 and w["scorings"] == 3
-    assert w["iters_per_s"] == pytest.approx((1500 - 500) / (150 - 50))
+    assert w["iters"] == 1000 + 730 and w["scorings"] == 3 and w["rows"] == 2
+    assert w["iters_per_s"] == pytest.approx((1000 - 500) / (100 - 50))  # the finished row's scorings
     assert frg.worker_progress("")["iters_per_s"] is None
+
+
+def test_a_resumed_row_counts_from_where_it_resumed():
+    log = ("\n[row] 0 1 2 0 0 1 2 0 0 1 1 2 0 0 seed 0: from iteration 5478\n"
+           + _log([("00:20", 5500), ("01:10", 6000), ("03:40", 8500)])
+           + "\n[row] 1 1 2 0 0 1 2 0 0 1 1 2 0 0 seed 0: from iteration 0\n"
+           + _log([("04:30", 500)], stop=612))
+    w = frg.worker_progress(log)
+    assert w["rows"] == 2 and w["iters"] == (8500 - 5478) + 612
+    assert w["iters_per_s"] == pytest.approx((8500 - 5500) / (220 - 20))
 
 
 def test_window_and_progress_make_a_report(tmp_path):

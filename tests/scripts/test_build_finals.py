@@ -307,3 +307,22 @@ def test_seed_major_orders_every_first_seed_before_any_second(builder, protocol,
     builder.main([*base, "--seed-major"])
     archs = [str(a) for a in builder.distinct_order("tiny", 2)]
     assert trained == [(archs[0], 0), (archs[1], 0), (archs[0], 1), (archs[1], 1)]
+
+
+def test_trainings_under_way_come_first(builder, protocol, tmp_path, monkeypatch, capsys):
+    """A row with a checkpoint in its run folder (paused, or resumed from --wip) is trained
+    before the list's others, and the log says where it resumes."""
+    trained = []
+    monkeypatch.setattr(builder, "train_one", lambda cfg, arch, folder, keep=(): trained.append(
+        (str(arch), cfg.seed)) or {"metrics": {"IS": 1.0, "FID": 1.0}, "wall_s": 1.0})
+    monkeypatch.setattr(builder, "saved_step", lambda path: 7)
+    archs = [str(a) for a in builder.distinct_order("tiny", 3)]
+    key = builder.protocol_key(load_config(str(protocol)))
+    under_way = tmp_path / "runs" / key / builder._folder_name(archs[2], 0)
+    under_way.mkdir(parents=True)
+    (under_way / "checkpoint.pt").write_bytes(b"")
+    builder.main(["--config", str(protocol), "--table-config", "tiny", "--archs", "3", "--extra", "",
+                  "--store", str(tmp_path / "f.sqlite"), "--runs", str(tmp_path / "runs")])
+    assert trained == [(archs[2], 0), (archs[0], 0), (archs[1], 0)]
+    out = capsys.readouterr().out
+    assert f"[row] {archs[2]} seed 0: from iteration 7" in out and f"[row] {archs[0]} seed 0: from iteration 0" in out
