@@ -82,7 +82,7 @@ finals)
     WORKERS="${WORKERS:-10}"
     MINUTES="${MINUTES:-8}"
     WIP="${WIP:-state/finals_v2_gpu}"
-    FINALS_ARGS="${FINALS_ARGS:---rows-from benchmarks/gpu_rows_v2.txt}"
+    FINALS_ARGS="${FINALS_ARGS:---rows-from scripts/rows_v2.txt}"
     FINALS_SET="${FINALS_SET:-}"   # extra --set overrides (a dry run: retrain.g_iters=20 ...)
     [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
         echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }

@@ -27,7 +27,7 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     # published architectures (each list on its own core)
     ... --config final-fmnist-v2 --archs 100 --extra "" --store runs/finals_v2.sqlite ... &
     ... --config final-fmnist-v2 --archs 0 --extra e2gan,autogan --store runs/finals_v2.sqlite ... &
-    # (what is left of the v2 build, both lists in order on each core: scripts/build_v2.sh)
+    # (what is left of the v2 build, one shared ordered list, scripts/rows_v2.txt: scripts/build_v2.sh)
     # then the gold subset's second seeds (its first 10 architectures, seed 1): the same with
     --archs 10 --seeds 1
     # (or both lists at once, one builder each on its own core: `--worker 0 --workers 1` for
@@ -41,7 +41,7 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
     # many builders of one machine sharing one ordered list (a GPU's: benchmarks/gpu_suite.sh
     # finals): each takes the next row no live builder has claimed, and starts none that would
     # end after 8 minutes; the list file names a row per line (architecture, then seed)
-    ... --rows-from benchmarks/gpu_rows_v2.txt --claim runs/claims --finish-by 8 --worker 3 --workers 10 &
+    ... --rows-from scripts/rows_v2.txt --claim runs/claims --finish-by 8 --worker 3 --workers 10 &
     # the best architectures of the validity searches and of the benchmark runs in docs/:
     python scripts/build_finals.py --archs 0 --extra "" \
         --extra-from docs/validity/searches.json docs/benchmark/final/summary.json
@@ -281,26 +281,27 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
 
 def claim_row(folder: Path, key: str, arch: str, seed: int) -> bool:
     """Claim the row ``(arch, seed)`` of ``key`` for this process (``--claim``); False when a live
-    process holds it. The claim is a file created atomically (``O_EXCL``) holding the PID; a
-    claim whose process is gone (killed mid-row) is taken over, by one process only (the
-    rename of the stale file succeeds once). PIDs are this machine's: share ``folder`` between
-    the processes of one machine only."""
+    process holds it. The claim is a file created atomically (``O_EXCL``) holding the PID and
+    the boot's id; a claim whose process is gone (killed mid-row, or of an earlier boot, whose
+    PIDs mean nothing now) is taken over, by one process only (the rename of the stale file
+    succeeds once). PIDs are this machine's: share ``folder`` between its processes only."""
     path = folder / key / _folder_name(arch, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mine = f"{os.getpid()} {_boot_id()}"
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                text = path.read_text()
+                text = path.read_text().strip()
             except FileNotFoundError:  # taken over by another process just now
                 return False
-            if not text.strip().isdigit():  # just created, its PID not yet written
+            if not text:  # just created, its PID not yet written
                 return False
-            pid = int(text)
-            if pid == os.getpid():
+            if text == mine:
                 return True
-            if _alive(pid):
+            pid, _, boot = text.partition(" ")
+            if boot == _boot_id() and pid.isdigit() and _alive(int(pid)):
                 return False
             try:  # stale: only one process's rename succeeds
                 os.rename(path, path.with_name(f"{path.name}.stale-{os.getpid()}"))
@@ -308,9 +309,17 @@ def claim_row(folder: Path, key: str, arch: str, seed: int) -> bool:
                 return False
             continue
         with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+            f.write(mine)
         return True
     return False
+
+
+def _boot_id() -> str:
+    """This boot's id (Linux), so that a claim from before a restart is known stale."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
 
 
 def _alive(pid: int) -> bool:

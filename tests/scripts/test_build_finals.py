@@ -247,16 +247,20 @@ def test_claims_are_atomic_and_a_dead_claimers_row_is_taken_over(builder, tmp_pa
     assert builder.claim_row(tmp_path, "k", "0 1", 0)
     assert builder.claim_row(tmp_path, "k", "0 1", 0)  # this process's own claim
     assert builder.claim_row(tmp_path, "k", "0 1", 1)  # another seed: another row
+    boot = builder._boot_id()
     other = tmp_path / "k" / "01-s2"
-    other.write_text(str(os.getppid()))  # a live process (the test runner's parent)
+    other.write_text(f"{os.getppid()} {boot}")  # a live process (the test runner's parent)
     assert not builder.claim_row(tmp_path, "k", "0 1", 2)
     (tmp_path / "k" / "01-s3").write_text("")  # just created by another, its PID not yet written
     assert not builder.claim_row(tmp_path, "k", "0 1", 3)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    (tmp_path / "k" / "01-s4").write_text(dead)
+    (tmp_path / "k" / "01-s4").write_text(f"{dead} {boot}")
     assert builder.claim_row(tmp_path, "k", "0 1", 4)
-    assert (tmp_path / "k" / "01-s4").read_text() == str(os.getpid())
+    assert (tmp_path / "k" / "01-s4").read_text() == f"{os.getpid()} {boot}"
+    # a live PID of an earlier boot (the machine restarted; the PID now names another process)
+    (tmp_path / "k" / "01-s5").write_text(f"{os.getppid()} another-boot")
+    assert builder.claim_row(tmp_path, "k", "0 1", 5)
 
 
 def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, protocol, tmp_path, monkeypatch, capsys):
@@ -276,7 +280,7 @@ def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, proto
     key = builder.protocol_key(load_config(str(protocol)))
     claims = tmp_path / "claims"
     (claims / key).mkdir(parents=True)
-    (claims / key / f"{archs[0].replace(' ', '')}-s0").write_text(str(os.getppid()))  # held by a live process
+    (claims / key / f"{archs[0].replace(' ', '')}-s0").write_text(f"{os.getppid()} {builder._boot_id()}")  # held
     trained = []
     real = builder.train_one
 

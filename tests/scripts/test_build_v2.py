@@ -1,4 +1,4 @@
-"""scripts/build_v2.sh: the v2 build's lists in order, stopping at a paused builder.
+"""scripts/build_v2.sh: the v2 build's one shared list, and the list itself.
 
 ``python`` is replaced by a stub on PATH that records its arguments and exits with a status
 from the environment, so the chain is tested without training anything.
@@ -31,19 +31,27 @@ def _run(tmp_path, *args, statuses=""):
     return r, calls
 
 
-def test_both_lists_in_order_with_this_workers_share(tmp_path):
+def test_one_shared_ordered_list(tmp_path):
     r, calls = _run(tmp_path, "1", "2")
     assert r.returncode == 0, r.stderr
-    assert len(calls) == 2
-    for call in calls:
-        assert call.startswith("scripts/build_finals.py --config final-fmnist-v2 ")
-        assert "--worker 1 --workers 2" in call and "--wip state/finals_v2" in call
-        assert "--restore docs/validity/finals_v2.json" in call
-    assert calls[0].endswith("--archs 100 --extra  --seeds 0")  # the uniform sample first
-    assert calls[1].endswith("--archs 30 --extra  --seeds 1")  # then the second seeds
+    assert len(calls) == 1
+    call = calls[0]
+    assert call.startswith("scripts/build_finals.py --config final-fmnist-v2 ")
+    assert "--worker 1 --workers 2" in call and "--wip state/finals_v2" in call
+    assert "--restore docs/validity/finals_v2.json" in call
+    assert "--rows-from scripts/rows_v2.txt --claim runs/claims" in call
 
 
-def test_a_paused_builder_stops_the_chain(tmp_path):
+def test_the_list_puts_the_first_100_before_the_second_seeds(load_script):
+    """scripts/rows_v2.txt: the uniform sample's first 100 at seed 0, then seed 1 of its first 30."""
+    builder = load_script("build_finals")
+    rows = [(str(a), s) for a, s in builder.read_rows_list(SCRIPT.parent / "rows_v2.txt")]
+    uniform = [str(a) for a in builder.distinct_order("table-fmnist", 100)]
+    assert rows[:100] == [(a, 0) for a in uniform]
+    assert rows[100:130] == [(a, 1) for a in uniform[:30]]
+
+
+def test_a_paused_builder_says_so(tmp_path):
     r, calls = _run(tmp_path, "0", statuses="143")
     assert r.returncode == 143 and len(calls) == 1
 
