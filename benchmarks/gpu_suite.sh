@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU measurements of the performance issue, in parts that each fit one device call
 # (10 minutes). Run here first:  bash benchmarks/gpu_wheels.sh   (fills .whl/ and .gpu_data/)
-# then on the device machine (carry [".whl", ".gpu_data"]), one part per call (a copy without
-# .git: set GAN_NAS_GIT_SHA=$(git rev-parse HEAD) in the call so that reports name the commit):
+# then on the device machine (carry [".whl", ".gpu_data"]), one part per call (the copy's .git
+# there is the session's base commit: set GAN_NAS_GIT_SHA=$(git rev-parse HEAD) in the call so
+# that the reports name the commit the tree came from):
 #
 #   bash benchmarks/gpu_suite.sh steps       # GPU tests + step time: reference vs default + ablation
 #   bash benchmarks/gpu_suite.sh search      # 10 real paper-protocol episodes + 100-episode projection
@@ -47,7 +48,7 @@ case "$PART" in
 steps)
     log "GPU tests"
     gpu_tests > "$OUT/gpu_tests.txt" 2>&1 || true
-    grep -E "passed|failed|error" "$OUT/gpu_tests.txt" | tail -20
+    grep -E "passed|failed|error" "$OUT/gpu_tests.txt" | tail -20 || true
     log "step time ($PRESET)"
     timeout 480 python3 -m benchmarks.step_time --preset "$PRESET" --device "$DEVICE" --ablate \
         --out "$OUT/step_time.json" --md "$OUT/step_time.md" 2>&1 | grep -v Warning | tee "$OUT/step_time.log"
