@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -429,6 +430,24 @@ def _search_settings(
     return run_algo, episodes, hp
 
 
+def threads_config(cfg: Config, workers: int) -> Config:
+    """``cfg`` for ``workers`` envs stepping in threads of one process: without CUDA graphs on a GPU.
+
+    On the first GPU (an H200, docs/performance.md) capturing a graph in one thread while another
+    env scored failed ("operation not permitted when stream is capturing") and left the CUDA RNG
+    mid-capture; graphs are a speed-only setting (same results), so they are turned off, loudly.
+    """
+    from gan_nas_env.config import load_config
+    from gan_nas_env.devices import resolve_device
+
+    if workers < 2 or not cfg.train.cuda_graphs or resolve_device(cfg.device).type != "cuda":
+        return cfg
+    logging.getLogger(__name__).warning(
+        "warning: %d envs in threads on %s: CUDA graphs off (train.cuda_graphs=false); capturing "
+        "while another thread runs failed on a GPU (docs/performance.md)", workers, cfg.device)
+    return load_config(cfg, {"train.cuda_graphs": False})
+
+
 def _parallel_env(
     cfg: Config, evaluator: Evaluator | str, algo: str, out: Path, workers: int, vec_env: str,
     ray_address: str | None, gpus_per_worker: float, cpus_per_worker: float,
@@ -437,6 +456,7 @@ def _parallel_env(
     if vec_env == "thread":
         from agents.vec_envs.thread import ThreadVecEnv
 
+        cfg = threads_config(cfg, workers)
         fn = functools.partial(worker_env, cfg, evaluator, algo, out / "results.sqlite")
         return ThreadVecEnv([fn] * workers, global_episodes=True)  # streams on the config's device
     return ray_search_env(cfg, evaluator, algo, out / "results.sqlite", workers, ray_address,

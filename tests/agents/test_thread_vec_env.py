@@ -65,10 +65,16 @@ def test_cli_rejects_a_ray_address_with_thread_workers(tmp_path, capsys):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_thread_vec_env_on_cuda_streams_matches_dummy_vec_env():
-    """Concurrent envs on one GPU (own streams, graphs captured while others run)."""
+@pytest.mark.parametrize("graphs", [
+    False,  # what `gan-nas search --vec-env thread` runs on a GPU (agents.search.threads_config)
+    pytest.param(True, marks=pytest.mark.xfail(
+        reason="first H200 (2026-12-04): a capture in one thread while another scored failed "
+               "with 'operation not permitted when stream is capturing'", strict=False)),
+])
+def test_thread_vec_env_on_cuda_streams_matches_dummy_vec_env(graphs):
+    """Concurrent envs on one GPU, each on its own stream (with graphs: captured while others run)."""
     def run(cls):
-        cfg = load_config("tiny", {"device": "cuda", "train.d_iters_per_cell": 40})
+        cfg = load_config("tiny", {"device": "cuda", "train.d_iters_per_cell": 40, "train.cuda_graphs": graphs})
         venv = cls([lambda: GANCellSearchEnv(cfg, evaluator="real") for _ in range(3)])
         venv.seed(5)
         venv.action_space.seed(2)
@@ -84,3 +90,21 @@ def test_thread_vec_env_on_cuda_streams_matches_dummy_vec_env():
         for (arch_a, is_a, fid_a), (arch_b, is_b, fid_b) in zip(a, b):
             assert arch_a == arch_b
             assert is_a == pytest.approx(is_b, rel=1e-2) and fid_a == pytest.approx(fid_b, rel=5e-2)
+
+
+def test_envs_in_threads_on_a_gpu_run_without_cuda_graphs(monkeypatch, caplog):
+    """Capturing in one thread while another scores failed on a real GPU: graphs go off, loudly,
+    for 2+ envs on CUDA only (a speed-only switch: the proxy hash stays)."""
+    from agents import search as search_module
+    from gan_nas_env import devices
+
+    cfg = load_config("tiny", {"device": "cuda"})
+    assert cfg.train.cuda_graphs
+    monkeypatch.setattr(devices, "resolve_device", lambda d: torch.device(d))  # no GPU needed
+    with caplog.at_level("WARNING"):
+        off = search_module.threads_config(cfg, 2)
+    assert not off.train.cuda_graphs and off.proxy_hash() == cfg.proxy_hash()
+    assert "CUDA graphs off" in caplog.text
+    assert search_module.threads_config(cfg, 1) is cfg  # one env: nothing runs beside a capture
+    cpu = load_config("tiny", {"device": "cpu"})
+    assert search_module.threads_config(cpu, 4) is cpu
