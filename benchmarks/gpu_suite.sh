@@ -30,6 +30,13 @@ else
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 log() { echo "[gpu_suite $(date +%T)] $*"; }
+need_data() {  # the finals and searches parts train on the offline Fashion-MNIST
+    [ -d /usr/share/datasets/fashion-mnist ] || ls .gpu_data/fashion-mnist/train-images-idx3-ubyte* >/dev/null 2>&1 || {
+        echo "gpu_suite $PART: no Fashion-MNIST here (/usr/share/datasets/fashion-mnist) and none carried:" \
+             "run 'bash benchmarks/gpu_wheels.sh' on the sending machine and carry .gpu_data" >&2
+        exit 2
+    }
+}
 gpu_tests() {
     # each GPU test in its own process: a failed graph capture leaves the CUDA RNG mid-capture,
     # which failed every later test of the same process on the first GPU (docs/performance.md)
@@ -85,6 +92,7 @@ finals)
     WIP="${WIP:-state/finals_v2_gpu}"
     FINALS_ARGS="${FINALS_ARGS:---rows-from scripts/rows_v2.txt}"
     FINALS_SET="${FINALS_SET:-}"   # extra --set overrides (a dry run: retrain.g_iters=20 ...)
+    need_data
     [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
         echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }
     sets=(--set device="${FINALS_DEVICE:-cuda}")
@@ -141,6 +149,7 @@ searches)
     SEEDS="${SEEDS:-0,1,2,3,4}"
     EPISODES="${EPISODES:-100}"
     MINUTES="${MINUTES:-8}"
+    need_data
     sets=(--set device="${SEARCH_DEVICE:-cuda}")
     [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
     for kv in ${SEARCH_SET:-}; do sets+=(--set "$kv"); done   # e.g. train.cuda_graphs=false
