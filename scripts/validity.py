@@ -671,6 +671,22 @@ EVALUATOR_NAMES = {"proxy": "E2GAN proxy score (`--config table-fmnist`)",
                    "d256": "256-step proxy score (`--config search-fmnist-d256`)"}
 
 
+def _proxy_vs_final(searches: list[dict[str, Any]], evaluator: str) -> str:
+    """What the searches optimised against what it bought: the bests' mean proxy value and
+    mean final score per algorithm (trained bests only), as a sentence."""
+    trained = [s for s in searches if s.get("evaluator", "proxy") == evaluator and "score" in s]
+    algos = sorted({s["algo"] for s in trained})
+    if len(algos) < 2:
+        return ""
+
+    def mean(key: str, algo: str) -> float:
+        return float(np.mean([s[key] for s in trained if s["algo"] == algo]))
+
+    proxy = ", ".join(f"{a} {mean('best_proxy_score', a):.3f}" for a in algos)
+    final = ", ".join(f"{a} {mean('score', a):.3f}" for a in algos)
+    return f" The bests' mean proxy value (what the search maximised): {proxy}; their mean final score: {final}."
+
+
 def search_lines(res: dict[str, Any]) -> list[str]:
     """Search bests placed among the uniform sample's final scores, per evaluator."""
     if not res["searches"]:
@@ -700,7 +716,7 @@ def search_lines(res: dict[str, Any]) -> list[str]:
                  for k, v in ss["p_improvement"].items() if not k.startswith("random>")]
         lines += [f"- **{EVALUATOR_NAMES.get(ev, ev)}**: " + "; ".join(parts)
                   + (". Across seeds (rliable, final scores of the bests): " + "; ".join(pairs) if pairs else "")
-                  + "."]
+                  + "." + _proxy_vs_final(res["searches"], ev)]
     lines += ["", "With a handful of runs each, and a seed-to-seed spread of the final score that is a "
               "large share of the spread between architectures (noise floor), an interval that "
               "contains 0.5 is no separation.", ""]

@@ -103,6 +103,11 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     text = (tmp_path / "docs" / "validity.md").read_text()
     assert "| proxy | sac | 0 |" in text and "not trained yet" in text
     assert "| is | random | 1 |" in text and "P(sac > random) 0.00 [0.00, 0.00]" in text
+    # what the searches maximised against what it bought (trained bests of both algorithms only)
+    final_random = np.mean([1.5 + table.score(by_final[i]) - 0.01 * 15.0 for i in (-1, -2)])
+    assert (f"The bests' mean proxy value (what the search maximised): random 1.000, sac 1.000; "
+            f"their mean final score: random {final_random:.3f}, sac ") in text
+    assert text.count("The bests' mean proxy value") == 1  # not for the proxy's: random's best has no row
     assert "## Across CPU models" in text and "100 s on Intel (14 rows)" in text
     assert (docs / "proxy_vs_final.png").exists()
     e2, auto = res["published"]
