@@ -135,8 +135,9 @@ def report(runs: list[dict[str, Any]], paths: list[str], rows: list[dict[str, An
         f"`benchmarks/gpu_suite.sh finals` on one {m.get('gpu')} ({m.get('cpu')}, {m.get('cores')} "
         f"cores, torch {m.get('torch')}): N builder processes (one torch thread each) share the GPU "
         f"and one list of rows (`build_finals.py --claim`); a row is {BUDGET} generator iterations "
-        "with a scoring every 500. Rows still training when a window closed are lost, but the "
-        "workers' logs give their iterations: the rate below counts those. Sources: "
+        "with a scoring every 500. In these windows the rows still training at the end were lost "
+        "(the part now returns them for the next call to resume); the workers' logs give their "
+        "iterations, and the rate below counts those. Sources: "
         + ", ".join(f"`{p}`" for p in paths) + " (`benchmarks/final_rows_gpu.py progress`).",
         "",
         "| workers | window | rows finished | iterations (all workers) | it/s per worker | it/s, all workers "
