@@ -70,8 +70,7 @@ from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
 from gan_nas_env.space import Architecture, resolve_architecture  # noqa: E402
-from gan_nas_env.training.retrain import RetrainStopped  # noqa: E402
-from gan_nas_env.training.retrain import _saved_step as saved_step  # noqa: E402
+from gan_nas_env.training.retrain import RetrainStopped, read_checkpoint  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
 
@@ -261,6 +260,7 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
     """``--rows-from``: one row per line, an architecture (14 integers, spaced or not, or a
     name) then its seed; blank lines and ``#`` comments are skipped; a row listed twice once."""
     rows: list[tuple[Architecture, int]] = []
+    seen: set[tuple[str, int]] = set()
     for n, line in enumerate(path.read_text().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -274,7 +274,8 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
             row = (resolve_architecture(" ".join(spec)), int(seed))
         except UserError as exc:
             raise SystemExit(f"{path}:{n}: {exc}") from None
-        if all((str(a), s) != (str(row[0]), row[1]) for a, s in rows):
+        if (str(row[0]), row[1]) not in seen:
+            seen.add((str(row[0]), row[1]))
             rows.append(row)
     return rows
 
@@ -335,6 +336,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def saved_step(checkpoint: Path) -> int:
+    """The generator iteration a retraining checkpoint was saved at."""
+    return int(read_checkpoint(checkpoint)["step"])
+
+
 def _folder_name(arch: Architecture | str, seed: int) -> str:
     """A row's run folder name, ``<14 digits>-s<seed>`` (:func:`_row_key` reads it back)."""
     return f"{str(arch).replace(' ', '')}-s{seed}"
@@ -388,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--claim", default=None, metavar="DIR",
                    help="share the rows dynamically instead of by --worker/--workers: every worker "
                         "walks the whole list in order and trains the next row no live worker has "
-                        "claimed (a file per row in DIR holding the claimer's PID), so that the "
+                        "claimed (a file per row in DIR holding the claimer's PID and boot id), so that the "
                         "rows are made in the list's order whatever each one costs")
     p.add_argument("--rows-from", default=None, metavar="FILE",
                    help="train these rows, in this order, instead of --archs/--extra/--seeds: one "
