@@ -10,6 +10,8 @@
 #   bash benchmarks/gpu_suite.sh throughput  # env steps per minute, 1, 2, 4, 8 envs on one GPU (threads + streams)
 #   bash benchmarks/gpu_suite.sh throughput-subproc   # the same with one process per env (optional)
 #   WORKERS=10 MINUTES=8 bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once;
+#       or, a row over two calls: WORKERS=6 MINUTES=14 WAIT=540 ... finals-detach, then at once
+#       STOP_IN=<s> WORKERS=6 MINUTES=14 ... finals-collect
 #       then here: rm -rf state/finals_v2_gpu && mkdir -p state/finals_v2_gpu &&
 #       cat <files_at>/finals_wip.tar.gz* | tar xz -C state/finals_v2_gpu   (commit it: the next call resumes it)
 #   MINUTES=8 bash benchmarks/gpu_suite.sh searches   # docs/validity.md's searches, one process each
@@ -17,14 +19,20 @@
 # Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc|finals|searches}"
+PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc|finals|finals-detach|finals-collect|searches}"
 OUT="${OUT:-out}"
+WORK_GIVEN="${WORK:-}"
 WORK="${WORK:-$(mktemp -d /tmp/gpu_suite.XXXX)}"  # scratch: few files may come back from $OUT
 PRESET="${PRESET:-paper}"
 DEVICE="${DEVICE:-auto}"
 mkdir -p "$OUT"
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    # once per machine: a second call must not replace the packages under workers still running
+    stamp="$(ls .whl/*.whl | md5sum | cut -c1-32)"
+    if [ "$(cat /tmp/site/.gpu_suite_wheels 2>/dev/null)" != "$stamp" ]; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+        echo "$stamp" > /tmp/site/.gpu_suite_wheels
+    fi
     export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 else
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -73,7 +81,7 @@ throughput | throughput-subproc)
         --steps-per-env 3 --backend "$backend" --out "$OUT/throughput_$backend.json" \
         --md "$OUT/throughput_$backend.md" 2>&1 | tee "$OUT/throughput_$backend.log"
     ;;
-finals)
+finals | finals-detach | finals-collect)
     # Final protocol v2 rows built many at once: WORKERS builder processes share the GPU (each
     # a tiny gf 16 / df 16 GAN that cannot fill it alone) and one list of rows: every worker
     # takes the next row no other has claimed (build_finals.py --claim), trainings under way
@@ -84,14 +92,22 @@ finals)
     # call (this session's or a later one's, on the same kind of device) resumes them from
     # there. The finished rows (with their curves and the GPU's name) come back as an export to
     # restore here (build_finals.py --restore), with finals_run.json (the window, the workers,
-    # the rows made) and the logs. FINALS_ARGS picks the rows (default: the uniform sample's
-    # first 100 and the published architectures, every seed 0 before any seed 1; the committed
-    # rows are skipped).
+    # the rows made) and the logs. FINALS_ARGS picks the rows (default: scripts/rows_v2.txt's
+    # order; the committed rows are skipped).
+    #
+    # One row outlasts one call (10 minutes) but fits in two: `finals-detach` starts the
+    # workers in their own process session (they outlive the call, while the machine is held)
+    # and keeps the call busy WAIT seconds; `finals-collect`, the next call (within the
+    # machine's 30 s idle release), waits until every worker is done or STOP_IN seconds have
+    # passed, stops the rest (SIGTERM: a checkpoint) and returns what `finals` returns. The
+    # two calls share WORK (default /tmp/gpu_finals), which holds a copy of the tree the
+    # workers run from (the next call replaces the checkout under them).
     WORKERS="${WORKERS:-10}"
     MINUTES="${MINUTES:-8}"
     WIP="${WIP:-state/finals_v2_gpu}"
     FINALS_ARGS="${FINALS_ARGS:---rows-from scripts/rows_v2.txt}"
     FINALS_SET="${FINALS_SET:-}"   # extra --set overrides (a dry run: retrain.g_iters=20 ...)
+    [ "$PART" = finals ] || WORK="${WORK_GIVEN:-/tmp/gpu_finals}"
     need_data
     [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
         echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }
@@ -99,28 +115,73 @@ finals)
     [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
     for kv in $FINALS_SET; do sets+=(--set "$kv"); done
     store="$WORK/finals_v2_gpu.sqlite"
-    mkdir -p "$WORK/logs" "$WORK/runs" "$WORK/wip"
-    log "finals: $WORKERS workers for $MINUTES minutes ($FINALS_ARGS)"
-    # the committed rows first, so that no worker trains one again; the trainings under way
-    # (same layout: <key>/<row>) resumed where they were
-    python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" \
-        --restore docs/validity/finals_v2.json --export "$WORK/restored.json" > "$WORK/logs/finals_restore.log" 2>&1
-    [ -d "$WIP" ] && cp -r "$WIP"/. "$WORK/runs/"
-    (nvidia-smi dmon -s u -d 10 > "$WORK/logs/dmon.txt" 2>&1 &) || true
-    t_start=$(date +%s)
-    for w in $(seq 0 $((WORKERS - 1))); do
-        # SIGTERM after MINUTES (the worker pauses with a checkpoint), SIGKILL 60 s later
-        PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout -k 60 $((MINUTES * 60)) \
-            python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" $FINALS_ARGS \
-            --store "$store" --runs "$WORK/runs" --claim "$WORK/claims" --worker "$w" --workers "$WORKERS" \
-            > "$WORK/logs/finals_w$w.log" 2>&1 &
-    done
-    if [ "${GPU_TESTS:-0}" = 1 ]; then  # the GPU tests, on a core left over
-        (export -f gpu_tests; timeout 400 bash -c gpu_tests > "$OUT/gpu_tests.txt" 2>&1) || true
+    if [ "$PART" != finals-collect ]; then
+        # a new window: the last one's state goes (only what this part writes there)
+        rm -rf "$WORK"/{logs,runs,wip,src,claims,pids,window.env,finals_v2_gpu.sqlite,restored.json}
+        mkdir -p "$WORK/logs" "$WORK/runs" "$WORK/wip" "$WORK/src"
+        log "finals: $WORKERS workers for $MINUTES minutes ($FINALS_ARGS)"
+        # the committed rows first, so that no worker trains one again; the trainings under way
+        # (same layout: <key>/<row>) resumed where they were
+        python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" \
+            --restore docs/validity/finals_v2.json --export "$WORK/restored.json" > "$WORK/logs/finals_restore.log" 2>&1
+        [ -d "$WIP" ] && cp -r "$WIP"/. "$WORK/runs/"
+        src="$PWD"
+        if [ "$PART" = finals-detach ]; then  # the workers' own copy of the code
+            tar cf - --exclude=./.git --exclude=./.whl --exclude=./.gpu_data --exclude=./docs --exclude=./state . \
+                | tar xf - -C "$WORK/src"
+            src="$WORK/src"
+        fi
+        t_start=$(date +%s)
+        echo "t_start=$t_start" > "$WORK/window.env"
+        launch=()
+        [ "$PART" = finals-detach ] && launch=(setsid)
+        # no process left holding the call's stdout: each one's streams go to a file
+        (setsid nvidia-smi dmon -s u -d 10 > "$WORK/logs/dmon.txt" 2>&1 < /dev/null &) || true
+        : > "$WORK/pids"
+        for w in $(seq 0 $((WORKERS - 1))); do
+            # SIGTERM after MINUTES (the worker pauses with a checkpoint), SIGKILL 60 s later
+            (cd "$src" || exit 1
+             PYTHONPATH="/tmp/site:$src" PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+                "${launch[@]}" timeout -k 60 $((MINUTES * 60)) \
+                python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" $FINALS_ARGS \
+                --store "$store" --runs "$WORK/runs" --claim "$WORK/claims" --worker "$w" --workers "$WORKERS" \
+                > "$WORK/logs/finals_w$w.log" 2>&1 < /dev/null &
+             echo $! >> "$WORK/pids")
+        done
+        if [ "${GPU_TESTS:-0}" = 1 ]; then  # the GPU tests, on a core left over
+            (export -f gpu_tests; timeout 400 bash -c gpu_tests > "$OUT/gpu_tests.txt" 2>&1) || true
+        fi
+    fi
+    alive() { local p n=0; for p in $(cat "$WORK/pids"); do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo $n; }
+    progress() {  # each worker's last line: its row and iteration
+        for f in "$WORK"/logs/finals_w*.log; do
+            echo "$(basename "$f"): $(grep -aoE '\[row\] [^[]*|\[retrain\] iter [0-9]+' "$f" | tail -n 2 | tr '\n' ' ')"
+        done
+    }
+    if [ "$PART" = finals-detach ]; then
+        # keep the call (and so the machine) busy; the workers run on after it
+        waited=0
+        while [ "$waited" -lt "${WAIT:-540}" ] && [ "$(alive)" -gt 0 ]; do sleep 10; waited=$((waited + 10)); done
+        log "after ${waited} s: $(alive) of $WORKERS workers running"
+        progress
+        log "now, within 30 s: STOP_IN=<seconds> bash benchmarks/gpu_suite.sh finals-collect (same WORKERS, MINUTES)"
+        exit 0
+    fi
+    [ -f "$WORK/window.env" ] || { echo "gpu_suite $PART: no workers were started in $WORK (run finals-detach first)" >&2; exit 2; }
+    # shellcheck disable=SC1091
+    . "$WORK/window.env"
+    waited=0
+    stop_in="${STOP_IN:-$((MINUTES * 60 + 60))}"
+    while [ "$(alive)" -gt 0 ] && [ "$waited" -lt "$stop_in" ]; do sleep 5; waited=$((waited + 5)); done
+    if [ "$(alive)" -gt 0 ]; then  # stop the rest: each saves its checkpoint on SIGTERM
+        log "stopping $(alive) workers after ${waited} s"
+        for p in $(cat "$WORK/pids"); do kill -TERM "$p" 2>/dev/null || true; done
+        while [ "$(alive)" -gt 0 ]; do sleep 1; done
     fi
     wait || true
     t_end=$(date +%s)
     pkill -f "nvidia-smi dmon" || true
+    progress
     python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" --runs "$WORK/runs" \
         --export "$OUT/finals_v2_gpu.json" --wip "$WORK/wip" | tee "$OUT/finals_export.log"
     python3 benchmarks/final_rows_gpu.py window --before "$WORK/restored.json" --after "$OUT/finals_v2_gpu.json" \
