@@ -135,9 +135,12 @@ def report(runs: list[dict[str, Any]], paths: list[str], rows: list[dict[str, An
         f"`benchmarks/gpu_suite.sh finals` on one {m.get('gpu')} ({m.get('cpu')}, {m.get('cores')} "
         f"cores, torch {m.get('torch')}): N builder processes (one torch thread each) share the GPU "
         f"and one list of rows (`build_finals.py --claim`); a row is {BUDGET} generator iterations "
-        "with a scoring every 500. In these windows the rows still training at the end were lost "
-        "(the part now returns them for the next call to resume); the workers' logs give their "
-        "iterations, and the rate below counts those. Sources: "
+        "with a scoring every 500. "
+        + ("No window yet has finished a row: " if not any(r["rows_made"] for r in runs) else "")
+        + "the workers' logs give their iterations, and the rate below counts those. The first two windows (one call each) lost "
+        "their unfinished trainings; later ones (`finals-detach` then `finals-collect`, one window "
+        "over two calls) return them, to commit under `state/finals_v2_gpu` and resume in the next "
+        "window. Sources: "
         + ", ".join(f"`{p}`" for p in paths) + " (`benchmarks/final_rows_gpu.py progress`).",
         "",
         "| workers | window | rows finished | iterations (all workers) | it/s per worker | it/s, all workers "
@@ -158,24 +161,25 @@ def report(runs: list[dict[str, Any]], paths: list[str], rows: list[dict[str, An
         "",
     ]
     lo, hi = min(runs, key=lambda r: r["workers"]), max(runs, key=lambda r: r["workers"])
+    per_worker = [r["iters_per_s_per_worker"] for r in runs]
+    row_s = [r["row_s_one_worker"] for r in runs]
     lines += [
         "What it shows:",
         "",
-        f"- A row is launch-bound there, not GPU-bound: one worker runs {lo['iters_per_s_per_worker']:.1f} "
-        f"generator iterations a second (about {1000 / lo['iters_per_s_per_worker']:.0f} ms an "
-        "iteration of a gf 16 / df 16 GAN at batch 32), and the throughput grew "
-        f"{hi['iters_per_s_total'] / lo['iters_per_s_total']:.1f}x from {lo['workers']} to "
-        f"{hi['workers']} workers while each worker slowed only from {lo['iters_per_s_per_worker']:.1f} to "
-        f"{hi['iters_per_s_per_worker']:.1f} it/s.",
+        f"- A row is launch-bound there, not GPU-bound: one worker runs {min(per_worker):.1f}-"
+        f"{max(per_worker):.1f} generator iterations a second (about {1000 / max(per_worker):.0f}-"
+        f"{1000 / min(per_worker):.0f} ms an iteration of a gf 16 / df 16 GAN at batch 32) whatever the "
+        f"number of workers, so the throughput grows with them: {lo['iters_per_s_total']:.0f} it/s with "
+        f"{lo['workers']}, {hi['iters_per_s_total']:.0f} it/s with {hi['workers']}.",
         f"- {hi['workers']} workers make the equivalent of {hi['rows_per_hour_equivalent']:.0f} rows an hour, "
         f"{hi['rows_per_hour_equivalent'] / (2 * 3600 / cpu_med):.1f}x this 2-core box, but one row takes "
-        f"{lo['row_s_one_worker']:.0f}-{hi['row_s_one_worker']:.0f} s there: longer than one device call "
-        "(10 minutes, start-up included), so no row finishes inside a call, and a call's unfinished "
-        "trainings are lost with the machine.",
-        "- Until a row fits a call, the GPU adds no rows: what would make it fit is fewer launches per "
-        "iteration (the retraining step captured as one CUDA graph, as the proxy's stage steps are), "
-        "or the unfinished trainings carried from call to call (`--wip`; a checkpoint resumes only on "
-        "the same kind of device).",
+        f"{min(row_s):.0f}-{max(row_s):.0f} s of one worker there: more than one device call (10 "
+        "minutes) and about a whole session's device time (15 minutes, the machine's start-up "
+        "included), so a row finishes in the window after the one that started it.",
+        "- So each GPU window should finish the last window's paused rows first (they are taken "
+        "first) and start as many new ones as the GPU keeps at full speed; a checkpoint resumes "
+        "only on the same kind of device. Fewer launches per iteration (the retraining step "
+        "captured as one CUDA graph, as the proxy's stage steps are) would let a row fit one call.",
         "",
     ]
     return "\n".join(lines)

@@ -399,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows-from", default=None, metavar="FILE",
                    help="train these rows, in this order, instead of --archs/--extra/--seeds: one "
                         "per line, an architecture (14 integers or a name) then the seed")
+    p.add_argument("--skip-rows-from", default=None, metavar="FILE",
+                   help="never train the rows this file lists (same format as --rows-from): another "
+                        "machine's share, e.g. the GPU's scripts/rows_v2_gpu.txt for the CPU builders")
     p.add_argument("--seed-major", action="store_true",
                    help="order the rows seed by seed (every architecture's seed 0 before any seed 1) "
                         "instead of architecture by architecture")
@@ -415,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
     cfg = protocol_config(args.config, args.overrides)
     ordered = read_rows_list(Path(args.rows_from)) if args.rows_from else rows_of(args)
+    if args.skip_rows_from:
+        others = {(str(a), s) for a, s in read_rows_list(Path(args.skip_rows_from))}
+        ordered = [(a, s) for a, s in ordered if (str(a), s) not in others]
     jobs = ordered if args.claim else ordered[args.worker :: args.workers]
     key = protocol_key(cfg)
     restored = read_export(Path(args.restore), key) if args.restore else []  # refused before writing

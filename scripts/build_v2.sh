@@ -6,7 +6,8 @@
 # builder has claimed (build_finals.py --claim runs/claims), trainings under way first, so the
 # rows come in the list's order whatever each one costs. Resumable: the store starts from the
 # committed rows (docs/validity/finals_v2.json) and the unfinished trainings (state/finals_v2);
-# rows already stored are skipped.
+# rows already stored are skipped. The GPU's share (scripts/rows_v2_gpu.txt, built by
+# benchmarks/gpu_suite.sh finals-detach in sessions lent a GPU) is left to it.
 #
 #   mkdir -p runs && for w in 0 1; do
 #       nohup bash scripts/build_v2.sh $w 2 >> runs/build_v2_w$w.log 2>&1 &
@@ -20,4 +21,4 @@ worker="${1:?usage: build_v2.sh WORKER [WORKERS]  (e.g. 0 2 and 1 2 on two cores
 workers="${2:-2}"
 exec python scripts/build_finals.py --config final-fmnist-v2 --store runs/finals_v2.sqlite --runs runs/finals_v2 \
     --keep checkpoint.pt,samples --wip state/finals_v2 --restore docs/validity/finals_v2.json \
-    --rows-from scripts/rows_v2.txt --claim runs/claims --worker "$worker" --workers "$workers"
+    --rows-from scripts/rows_v2.txt --skip-rows-from scripts/rows_v2_gpu.txt --claim runs/claims --worker "$worker" --workers "$workers"

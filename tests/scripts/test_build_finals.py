@@ -302,6 +302,31 @@ def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, proto
     assert trained == [(archs[2], 1), (archs[1], 0)]  # the claimed row is left to its holder
 
 
+def test_skip_rows_from_leaves_another_machines_share(builder, protocol, tmp_path, monkeypatch):
+    """``--skip-rows-from``: the rows another list names (the GPU's share) are never trained here,
+    whatever their spelling there (spaced or not)."""
+    trained = []
+    monkeypatch.setattr(builder, "train_one", lambda cfg, arch, folder, keep=(): trained.append(
+        (str(arch), cfg.seed)) or {"metrics": {"IS": 1.0, "FID": 1.0}, "wall_s": 1.0})
+    archs = [str(a) for a in builder.distinct_order("tiny", 3)]
+    mine, theirs = tmp_path / "cpu.txt", tmp_path / "gpu.txt"
+    mine.write_text("".join(f"{a} {s}\n" for a in archs for s in (0, 1)))
+    theirs.write_text(f"# the GPU's\n{archs[1].replace(' ', '')} 1\n{archs[2]} 0\n")
+    builder.main(["--config", str(protocol), "--store", str(tmp_path / "f.sqlite"), "--runs", str(tmp_path / "runs"),
+                  "--rows-from", str(mine), "--skip-rows-from", str(theirs)])
+    assert trained == [(archs[0], 0), (archs[0], 1), (archs[1], 0), (archs[2], 1)]
+
+
+def test_the_gpus_share_is_part_of_the_cpus_list(builder):
+    """scripts/rows_v2_gpu.txt only takes rows of scripts/rows_v2.txt (the list the issue asks for)."""
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    cpu = {(str(a), s) for a, s in builder.read_rows_list(scripts / "rows_v2.txt")}
+    gpu = [(str(a), s) for a, s in builder.read_rows_list(scripts / "rows_v2_gpu.txt")]
+    assert gpu and all(row in cpu for row in gpu)
+
+
 def test_seed_major_orders_every_first_seed_before_any_second(builder, protocol, tmp_path, monkeypatch):
     trained = []
     monkeypatch.setattr(builder, "train_one", lambda cfg, arch, folder, keep=(): trained.append(
