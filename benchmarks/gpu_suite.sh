@@ -92,8 +92,11 @@ finals | finals-detach | finals-collect)
     # call (this session's or a later one's, on the same kind of device) resumes them from
     # there. The finished rows (with their curves and the GPU's name) come back as an export to
     # restore here (build_finals.py --restore), with finals_run.json (the window, the workers,
-    # the rows made) and the logs. FINALS_ARGS picks the rows (default: scripts/rows_v2.txt's
-    # order; the committed rows are skipped).
+    # the rows made) and the logs. FINALS_ARGS picks the rows (default: the GPU's share,
+    # scripts/rows_v2_gpu.txt, which the CPU builders leave alone, then scripts/rows_v2.txt's
+    # order; the committed rows are skipped). GRAPH_CHECK=1 (default) first runs the GPU test
+    # and the speed of the retraining iteration as one CUDA graph; if the test fails the workers
+    # train eagerly.
     #
     # One row outlasts one call (10 minutes) but fits in two: `finals-detach` starts the
     # workers in their own process session (they outlive the call, while the machine is held)
@@ -105,7 +108,8 @@ finals | finals-detach | finals-collect)
     WORKERS="${WORKERS:-10}"
     MINUTES="${MINUTES:-8}"
     WIP="${WIP:-state/finals_v2_gpu}"
-    FINALS_ARGS="${FINALS_ARGS:---rows-from scripts/rows_v2.txt}"
+    # the GPU's share first, then the CPU's list from its front (the rows not yet stored)
+    FINALS_ARGS="${FINALS_ARGS:---rows-from scripts/rows_v2_gpu.txt --rows-from scripts/rows_v2.txt}"
     FINALS_SET="${FINALS_SET:-}"   # extra --set overrides (a dry run: retrain.g_iters=20 ...)
     [ "$PART" = finals ] || WORK="${WORK_GIVEN:-/tmp/gpu_finals}"
     need_data
@@ -115,6 +119,23 @@ finals | finals-detach | finals-collect)
     [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
     for kv in $FINALS_SET; do sets+=(--set "$kv"); done
     store="$WORK/finals_v2_gpu.sqlite"
+    if [ "$PART" != finals-collect ] && [ "${GRAPH_CHECK:-1}" = 1 ]; then
+        # the retraining iteration as one CUDA graph (train.cuda_graphs, on by default): its GPU
+        # test and its speed first; the workers train eagerly unless the test passes
+        log "graph check: tests/training/test_retrain_graph.py -m gpu, then benchmarks.final_row_speed_gpu"
+        if timeout 300 python3 -m pytest -q -p no:cacheprovider -m gpu tests/training/test_retrain_graph.py \
+                > "$OUT/graph_check.txt" 2>&1; then
+            root=()
+            [ -d /usr/share/datasets/fashion-mnist ] || root=(--data-root "$PWD/.gpu_data/fashion-mnist")
+            timeout 240 python3 -m benchmarks.final_row_speed_gpu --device "${FINALS_DEVICE:-cuda}" "${root[@]}" \
+                --archs 2 --iters "${GRAPH_ITERS:-100}" --warmup "${GRAPH_WARMUP:-10}" --repeats 1 --out "$OUT/final_row_speed_gpu.json" \
+                --md "$OUT/final_row_speed_gpu.md" >> "$OUT/graph_check.txt" 2>&1 || true
+        else
+            log "graph check failed: the workers train eagerly (train.cuda_graphs=false)"
+            sets+=(--set train.cuda_graphs=false)
+        fi
+        tail -n 25 "$OUT/graph_check.txt"
+    fi
     if [ "$PART" != finals-collect ]; then
         # a new window: the last one's state goes (only what this part writes there)
         rm -rf "$WORK"/{logs,runs,wip,src,claims,pids,window.env,finals_v2_gpu.sqlite,restored.json}

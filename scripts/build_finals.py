@@ -396,9 +396,10 @@ def main(argv: list[str] | None = None) -> int:
                         "walks the whole list in order and trains the next row no live worker has "
                         "claimed (a file per row in DIR holding the claimer's PID and boot id), so that the "
                         "rows are made in the list's order whatever each one costs")
-    p.add_argument("--rows-from", default=None, metavar="FILE",
+    p.add_argument("--rows-from", action="append", default=None, metavar="FILE",
                    help="train these rows, in this order, instead of --archs/--extra/--seeds: one "
-                        "per line, an architecture (14 integers or a name) then the seed")
+                        "per line, an architecture (14 integers or a name) then the seed; given "
+                        "twice, the second file's rows follow the first's (a row listed twice once)")
     p.add_argument("--skip-rows-from", default=None, metavar="FILE",
                    help="never train the rows this file lists (same format as --rows-from): another "
                         "machine's share, e.g. the GPU's scripts/rows_v2_gpu.txt for the CPU builders")
@@ -417,7 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
     cfg = protocol_config(args.config, args.overrides)
-    ordered = read_rows_list(Path(args.rows_from)) if args.rows_from else rows_of(args)
+    if args.rows_from:
+        listed = [row for f in args.rows_from for row in read_rows_list(Path(f))]
+        ordered = list({(str(a), s): (a, s) for a, s in listed}.values())  # first place kept
+    else:
+        ordered = rows_of(args)
     if args.skip_rows_from:
         others = {(str(a), s) for a, s in read_rows_list(Path(args.skip_rows_from))}
         ordered = [(a, s) for a, s in ordered if (str(a), s) not in others]

@@ -52,18 +52,26 @@ class EMA:
         self.module = copy.deepcopy(model).eval()
         self.module.requires_grad_(False)
 
-    @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         """Move the shadow towards ``model``'s current parameters and buffers."""
+        self.blend(model, 1.0 - self.current_decay())
+        self.num_updates += 1
+
+    @torch.no_grad()
+    def blend(self, model: nn.Module, weight: float | torch.Tensor) -> None:
+        """``shadow += weight * (model - shadow)`` for the floating state, a copy of the rest.
+
+        :meth:`update` without its counter: a CUDA graph captures it with ``weight`` a device
+        scalar that the caller fills with ``1 - current_decay()`` before each replay and counts
+        the update itself (:mod:`gan_nas_env.training.retrain_graph`).
+        """
         src = model.state_dict()
-        decay = self.current_decay()
         for name, shadow in self.module.state_dict().items():
             value = src[name].detach()
             if shadow.dtype.is_floating_point:
-                shadow.lerp_(value.to(shadow.dtype), 1.0 - decay)
+                shadow.lerp_(value.to(shadow.dtype), weight)
             else:
                 shadow.copy_(value)
-        self.num_updates += 1
 
     def current_decay(self) -> float:
         """The decay the next :meth:`update` applies (``decay``, or its warm-up value)."""

@@ -55,6 +55,8 @@ from gan_nas_env.models.ema import EMA
 from gan_nas_env.models.generator import generate
 from gan_nas_env.run_folder import check_folder, flat_keys, may_differ_on_resume, prepare_run
 from gan_nas_env.space import NUM_CELLS, Architecture, ArchitectureError, resolve_architecture
+from gan_nas_env.training.retrain_graph import GraphedIteration
+from gan_nas_env.training.stage import use_graphs
 from gan_nas_env.training.step import GANStep
 from gan_nas_env.training.stop import StoppedOnRequest, StopRequest
 
@@ -154,6 +156,7 @@ class RetrainRun:
     best: dict[str, Any] = field(default_factory=lambda: {"FID": math.inf, "iter": None, "metrics": {}})
     last_eval: dict[str, Any] = field(default_factory=lambda: {"iter": None, "metrics": {}, "grid": None})
     wall_before: float = 0.0
+    graphed: Any = None  # a GraphedIteration when the iterations are CUDA graphs (train.cuda_graphs)
 
     @property
     def ckpt_path(self) -> Path:
@@ -266,6 +269,8 @@ def train_iteration(run: RetrainRun, t: Any, res: int, latent: int) -> tuple[tor
 
     :return: the mean discriminator loss and the generator loss (device tensors, not synced).
     """
+    if run.graphed is not None:  # the same numbers, replayed as one CUDA graph
+        return run.graphed()
     dev = run.dev
     d_sum = torch.zeros((), device=dev)
     fmt = torch.channels_last if run.cfg.retrain.channels_last else torch.contiguous_format
@@ -334,32 +339,52 @@ def build_run(
         G.to(memory_format=torch.channels_last)
         D.to(memory_format=torch.channels_last)
     ema = EMA(G, r.ema_decay, warmup=r.ema_warmup)
-    opt_g = torch.optim.Adam(G.parameters(), lr=t.g_lr, betas=(t.beta1, t.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=t.d_lr, betas=(t.beta1, t.beta2))
     loss_fn = get_loss(t.loss, gp_weight=t.gp_weight)
+    graphs = use_graphs(t, dev, loss_fn, G)  # CUDA graphs need capturable optimisers
+    opt_g = torch.optim.Adam(G.parameters(), lr=t.g_lr, betas=(t.beta1, t.beta2), capturable=graphs)
+    opt_d = torch.optim.Adam(D.parameters(), lr=t.d_lr, betas=(t.beta1, t.beta2), capturable=graphs)
     gen = torch.Generator(device=dev).manual_seed(cfg.seed)
     flat = flat_keys(cfg.to_dict())
     model_sizes = {size: flat[key] for size, key in MODEL_SIZE_KEYS.items()}
     header = {"format": CHECKPOINT_FORMAT, "version": gan_nas_env.__version__, "arch": str(arch),
               "model": model_sizes, "config": cfg.to_dict(), "proxy_hash": cfg.proxy_hash()}
     # the one GAN step (also the proxy's); its penalty draws from ``gen`` (see _train)
-    gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp,
-                       device_type=dev.type, grad_clip=t.grad_clip)
+    gan_step = GANStep(G, D, opt_g, opt_d, loss_fn, amp=r.amp, device_type=dev.type,
+                       grad_clip=t.grad_clip, autocast_cache=not graphs)
     run = RetrainRun(cfg, arch, out, dev, G, D, ema, opt_g, opt_d, gan_step, bank, scorer, gen, header, t_start)
     if ckpt:
         G.load_state_dict(ckpt["G"])
         D.load_state_dict(ckpt["D"])
         ema.load_state_dict(ckpt["ema"])
-        opt_g.load_state_dict(ckpt["opt_g"])
-        opt_d.load_state_dict(ckpt["opt_d"])
+        for opt, name in ((opt_g, "opt_g"), (opt_d, "opt_d")):
+            opt.load_state_dict(ckpt[name])
+            _set_capturable(opt, graphs)
         gen.set_state(ckpt["rng"]["train"])
         run.best, run.last_eval, run.wall_before = ckpt["best"], ckpt["last_eval"], ckpt["wall_s"]
         if run.best_path.exists():  # best.pt may be newer than the checkpoint: trust the file
             saved = torch.load(run.best_path, map_location="cpu", weights_only=True)
             run.best = {"FID": saved["metrics"]["FID"], "iter": saved["step"], "metrics": saved["metrics"]}
+    if graphs:
+        run.graphed = GraphedIteration(run, t, int(G.resolution), m.latent_dim)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     return run
+
+
+def _set_capturable(opt: torch.optim.Optimizer, capturable: bool) -> None:
+    """Make a loaded Adam capturable or not, whatever the checkpoint's run was.
+
+    ``load_state_dict`` takes the saved groups' flag and leaves the step counts where the saved
+    run kept them: a graphed run's (capturable) on the GPU, a plain run's on the host. A run
+    resumed with the other mode needs both switched (same values).
+    """
+    for group in opt.param_groups:
+        group["capturable"] = capturable
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            if torch.is_tensor(state.get("step")):
+                state["step"] = (state["step"].to(p.device, torch.float32) if capturable
+                                 else state["step"].cpu())
 
 
 def _sync_losses(

@@ -315,6 +315,11 @@ def test_skip_rows_from_leaves_another_machines_share(builder, protocol, tmp_pat
     builder.main(["--config", str(protocol), "--store", str(tmp_path / "f.sqlite"), "--runs", str(tmp_path / "runs"),
                   "--rows-from", str(mine), "--skip-rows-from", str(theirs)])
     assert trained == [(archs[0], 0), (archs[0], 1), (archs[1], 0), (archs[2], 1)]
+    # two lists: the second's rows after the first's, a row of both once (at its first place)
+    trained.clear()
+    builder.main(["--config", str(protocol), "--store", str(tmp_path / "g.sqlite"), "--runs", str(tmp_path / "runs"),
+                  "--rows-from", str(theirs), "--rows-from", str(mine)])
+    assert trained == [(archs[1], 1), (archs[2], 0), (archs[0], 0), (archs[0], 1), (archs[1], 0), (archs[2], 1)]
 
 
 def test_the_gpus_share_is_part_of_the_cpus_list(builder):

@@ -1,0 +1,139 @@
+#!/usr/bin/env python
+"""A final protocol v2 row on one GPU: the retraining iteration eager against one CUDA graph.
+
+Times :func:`gan_nas_env.training.retrain.train_iteration` of the final protocol (two
+discriminator steps, a generator step, the EMA) for a few architectures of the table's
+uniform sampling order, with ``train.cuda_graphs`` off (the plain loop) and on
+(:mod:`gan_nas_env.training.retrain_graph`), in one process, round-robin, synchronising the
+device around each timed block; then one scoring of the EMA generator. From those, the
+seconds of one row (``retrain.g_iters`` iterations and a scoring every ``retrain.eval_every``)
+by one worker. Also reports how far the two modes' losses are apart after the same
+iterations (same seed: the graph replays the same numbers; only kernel-level noise differs).
+
+    python -m benchmarks.final_row_speed_gpu --out out/final_row_speed_gpu.json --md out/final_row_speed_gpu.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_nas_env.config import load_config
+from gan_nas_env.evaluators.tabular import sampling_order
+from gan_nas_env.provenance import provenance
+from gan_nas_env.training.retrain import build_run, score_generator, train_iteration
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def time_mode(cfg: Any, arch: Any, graphs: bool, iters: int, warmup: int, tmp: Path) -> dict[str, Any]:
+    """Seconds per iteration of ``arch`` with graphs on or off, and the losses it made."""
+    cfg = load_config(cfg, {"train.cuda_graphs": graphs})
+    dev = torch.device(cfg.device)
+    run = build_run(cfg, arch, tmp, dev, None, time.perf_counter())
+    t = cfg.retrain.train_config(cfg.train)
+    res, latent = int(run.ema.module.resolution), cfg.model.latent_dim
+    losses = [train_iteration(run, t, res, latent) for _ in range(warmup)]
+    _sync(dev)
+    t0 = time.perf_counter()
+    losses += [train_iteration(run, t, res, latent) for _ in range(iters)]
+    _sync(dev)
+    s = (time.perf_counter() - t0) / iters
+    captured = bool(run.graphed is not None and run.graphed.graph is not None)
+    return {"s_per_iter": s, "captured": captured,
+            "losses": torch.stack([torch.stack(x) for x in losses]).cpu().tolist()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="final-fmnist-v2")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--data-root", default=None, help="data.root override (the carried offline data)")
+    p.add_argument("--archs", type=int, default=3)
+    p.add_argument("--iters", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--out", required=True)
+    p.add_argument("--md", default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    over: dict[str, Any] = {"device": args.device}
+    if args.data_root:
+        over["data.root"] = args.data_root
+    cfg = load_config(args.config, over)
+    archs = sampling_order(load_config("table-fmnist").seed, args.archs)
+    tmp = Path("runs/bench_tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    modes = (False, True) if args.device.startswith("cuda") else (False,)
+    per: dict[bool, list[float]] = {m: [] for m in modes}
+    captured: dict[bool, bool] = {}
+    gap: list[float] = []
+    for rep in range(args.repeats):
+        for arch in archs:
+            got = {m: time_mode(cfg, arch, m, args.iters, args.warmup, tmp) for m in modes}
+            for m in modes:
+                per[m].append(got[m]["s_per_iter"])
+                captured[m] = got[m]["captured"]
+                print(f"rep {rep} {arch} graphs={m}: {1000 * got[m]['s_per_iter']:.2f} ms/iter"
+                      f"{' (captured)' if got[m]['captured'] else ''}", flush=True)
+            if len(modes) == 2:
+                a, b = (torch.tensor(got[m]["losses"]) for m in modes)
+                gap.append(float((a - b).abs().max()))
+    run = build_run(cfg, archs[0], tmp, torch.device(cfg.device), None, time.perf_counter())
+    score_generator(run.ema.module, run.scorer, 250, cfg.model.latent_dim, 0, run.dev)  # warm
+    _sync(run.dev)
+    t0 = time.perf_counter()
+    score_generator(run.ema.module, run.scorer, cfg.retrain.eval_samples, cfg.model.latent_dim, 0, run.dev)
+    _sync(run.dev)
+    scoring_s = time.perf_counter() - t0
+    r = cfg.retrain
+    scorings = r.g_iters // r.eval_every
+    result = {
+        "config": args.config, "device": args.device, "archs": [str(a) for a in archs],
+        "iters": args.iters, "warmup": args.warmup, "repeats": args.repeats,
+        "modes": {("graphs" if m else "eager"): {
+            "ms_per_iter_median": 1000 * statistics.median(per[m]), "ms_per_iter_all": [1000 * x for x in per[m]],
+            "captured": captured[m],
+            "row_s": statistics.median(per[m]) * r.g_iters + scorings * scoring_s} for m in modes},
+        "scoring_s": scoring_s, "scorings_per_row": scorings,
+        "max_loss_gap_graphs_vs_eager": max(gap) if gap else None,
+        "provenance": provenance(),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    if args.md:
+        Path(args.md).write_text(render_md(result))
+    print(json.dumps({k: v for k, v in result.items() if k != "provenance"}, indent=1))
+
+
+def render_md(d: dict[str, Any]) -> str:
+    """The JSON as a short Markdown table."""
+    m = d["provenance"]["machine"]
+    lines = [
+        f"# A final row on one {m.get('gpu') or m.get('cpu')}: eager against one CUDA graph per iteration",
+        "",
+        f"`python -m benchmarks.final_row_speed_gpu` ({d['config']}, {len(d['archs'])} architectures x "
+        f"{d['repeats']} repeats, {d['iters']} timed iterations each after {d['warmup']}; "
+        f"git {d['provenance']['git_sha'][:12]}).",
+        "",
+        "| mode | ms per iteration (median) | captured | one row, one worker |",
+        "|---|---|---|---|",
+    ]
+    for name, v in d["modes"].items():
+        lines.append(f"| {name} | {v['ms_per_iter_median']:.2f} | {v['captured']} | {v['row_s']:.0f} s |")
+    lines += ["", f"One scoring ({d['scorings_per_row']} a row): {d['scoring_s']:.2f} s. "
+              f"Largest loss gap, graphs vs eager, same seed: {d['max_loss_gap_graphs_vs_eager']}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
