@@ -89,11 +89,11 @@ class GraphedIteration:
         """One generator iteration; the mean discriminator loss and the generator loss (copies)."""
         self.draw()
         self.ema_weight.fill_(1.0 - self.run.ema.current_decay())
+        if self.graph is None and self.capture and self.warmup_left == 0:
+            self._capture()  # records without running: the replay below runs it
         if self.graph is not None:
             self.graph.replay()
-        elif self.capture and self.warmup_left == 0 and self._capture():
-            self.graph.replay()  # type: ignore[union-attr]  # captured, not yet run
-        elif self.side is not None and self.capture:
+        elif self.capture and self.side is not None:  # a warm-up iteration
             self.warmup_left -= 1
             cur = torch.cuda.current_stream(self.run.dev)
             self.side.wait_stream(cur)
@@ -105,7 +105,7 @@ class GraphedIteration:
         self.run.ema.num_updates += 1
         return self.d_out.clone(), self.g_out.clone()
 
-    def _capture(self) -> bool:
+    def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
@@ -113,6 +113,5 @@ class GraphedIteration:
         except RuntimeError as err:  # an op that cannot be captured: fall back, loudly
             log.warning("CUDA graph capture of the retraining iteration failed (%s); running eagerly", err)
             self.capture = False
-            return False
+            return
         self.graph = graph
-        return True

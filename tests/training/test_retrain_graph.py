@@ -79,10 +79,9 @@ def test_warmup_capture_and_replays_run_every_iteration_once(tmp_path, monkeypat
     it = graphed.graphed = GraphedIteration(graphed, t, res, latent, capture=False)
     captured = []
 
-    def capture() -> bool:
+    def capture() -> None:
         captured.append(it.warmup_left)
         it.graph = _RecordedGraph(it.work)
-        return True
 
     monkeypatch.setattr(it, "_capture", capture)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _Stream())
