@@ -41,7 +41,7 @@ def time_mode(cfg: Any, arch: Any, graphs: bool, iters: int, warmup: int, tmp: P
     dev = torch.device(cfg.device)
     run = build_run(cfg, arch, tmp, dev, None, time.perf_counter())
     t = cfg.retrain.train_config(cfg.train)
-    res, latent = run.ema.module.resolution, cfg.model.latent_dim
+    res, latent = int(run.G.resolution), cfg.model.latent_dim  # type: ignore[arg-type]
     losses = [train_iteration(run, t, res, latent) for _ in range(warmup)]
     _sync(dev)
     t0 = time.perf_counter()
