@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from graph_fakes import RecordedGraph, Stream
 
 from gan_nas_env.config import Config, load_config
 from gan_nas_env.training import retrain as retrain_module
@@ -55,22 +56,6 @@ def test_graphed_work_run_eagerly_trains_like_the_plain_loop(tmp_path):
     _same(plain, graphed)
 
 
-class _Stream:
-    def wait_stream(self, other) -> None:
-        pass
-
-
-class _RecordedGraph:
-    """Stands in for a captured CUDA graph: replay runs the recorded work."""
-
-    def __init__(self, work) -> None:
-        self.work, self.replays = work, 0
-
-    def replay(self) -> None:
-        self.replays += 1
-        self.work()
-
-
 def test_warmup_capture_and_replays_run_every_iteration_once(tmp_path, monkeypatch):
     """Eager warm-up iterations, one capture (which records without running), then replays:
     the same training as the plain loop. The capture itself needs CUDA; here it records."""
@@ -81,12 +66,12 @@ def test_warmup_capture_and_replays_run_every_iteration_once(tmp_path, monkeypat
 
     def capture() -> None:
         captured.append(it.warmup_left)
-        it.graph = _RecordedGraph(it.work)
+        it.graph = RecordedGraph(it.work)
 
     monkeypatch.setattr(it, "_capture", capture)
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
     monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
-    it.capture, it.side = True, _Stream()
+    it.capture, it.side = True, Stream()
     n = WARMUP_ITERS + 4
     for _ in range(n):
         assert all(torch.equal(a, b) for a, b in zip(
@@ -112,9 +97,9 @@ def test_a_failed_capture_falls_back_to_eager_with_a_warning(tmp_path, monkeypat
 
     monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: object())
     monkeypatch.setattr(retrain_graph.torch.cuda, "graph", _Failing)
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
     monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
-    it.capture, it.side = True, _Stream()
+    it.capture, it.side = True, Stream()
     with caplog.at_level("WARNING"):
         for _ in range(WARMUP_ITERS + 2):
             train_iteration(plain, t, res, latent)

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from graph_fakes import RecordedGraph, Stream
 
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators import RealEvaluator
@@ -151,22 +152,6 @@ def test_cuda_episode_with_graphs_scores_like_eager():
         assert a["IS"] == pytest.approx(b["IS"], rel=1e-3) and a["FID"] == pytest.approx(b["FID"], rel=1e-2)
 
 
-class _Stream:
-    def wait_stream(self, other) -> None:
-        pass
-
-
-class _RecordedGraph:
-    """Stands in for a captured CUDA graph: replay runs the recorded step."""
-
-    def __init__(self, step) -> None:
-        self.step, self.replays = step, 0
-
-    def replay(self) -> None:
-        self.replays += 1
-        self.step()
-
-
 def test_graph_mode_bookkeeping_runs_every_step_once(monkeypatch):
     """Warm-up steps, one capture per step kind, then replays: the same training as eager.
 
@@ -180,13 +165,13 @@ def test_graph_mode_bookkeeping_runs_every_step_once(monkeypatch):
 
     def capture(key, step):
         captured.append((key, graphed._eager_left[key]))
-        graph = graphs[key] = graphed._graphs[key] = _RecordedGraph(step)
+        graph = graphs[key] = graphed._graphs[key] = RecordedGraph(step)
         return graph
 
     monkeypatch.setattr(graphed, "_capture", capture)
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
     monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
-    graphed.graphs, graphed._side = True, _Stream()
+    graphed.graphs, graphed._side = True, Stream()
     stats = graphed.run(21)
     assert captured == [("d", 0), ("g", 0)]  # after the warm-up steps ran eagerly
     assert stats.graphed and (stats.d_iters, stats.g_iters) == (21, 10)
