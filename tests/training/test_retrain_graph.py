@@ -142,3 +142,18 @@ def test_cuda_graphed_retraining_matches_eager(tmp_path):
     assert torch.allclose(runs[True][1], runs[False][1], rtol=1e-3, atol=1e-3)
     for a, b in zip(_state(runs[False][0]), _state(runs[True][0]), strict=True):
         assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graphed_retrain_end_to_end_scores_like_eager(tmp_path):
+    """``retrain`` itself with graphs (scorings and checkpoints between replays) against eager."""
+    from gan_nas_env.training.retrain import retrain
+
+    metrics = {}
+    for graphs in (False, True):
+        cfg = load_config("tiny", {**V2_LIKE, "device": "cuda", "train.cuda_graphs": graphs, "retrain.g_iters": 12,
+                                   "retrain.eval_every": 6, "metrics.cache_dir": str(tmp_path / "cache")})
+        metrics[graphs] = retrain(cfg, "e2gan", tmp_path / f"r{graphs}", progress=False).final_metrics
+    for key in ("IS", "FID"):
+        assert metrics[True][key] == pytest.approx(metrics[False][key], rel=1e-2), key
