@@ -45,6 +45,12 @@ need_data() {  # the finals and searches parts train on the offline Fashion-MNIS
         exit 2
     }
 }
+overrides() {  # sets=(--set ...): the device, the carried data where the machine has none, extras
+    sets=(--set device="$1")
+    [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
+    local kv
+    for kv in $2; do sets+=(--set "$kv"); done
+}
 gpu_tests() {
     # each GPU test in its own process: a failed graph capture leaves the CUDA RNG mid-capture,
     # which failed every later test of the same process on the first GPU (docs/performance.md)
@@ -115,9 +121,7 @@ finals | finals-detach | finals-collect)
     need_data
     [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
         echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }
-    sets=(--set device="${FINALS_DEVICE:-cuda}")
-    [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
-    for kv in $FINALS_SET; do sets+=(--set "$kv"); done
+    overrides "${FINALS_DEVICE:-cuda}" "$FINALS_SET"
     store="$WORK/finals_v2_gpu.sqlite"
     if [ "$PART" != finals-collect ] && [ "${GRAPH_CHECK:-1}" = 1 ]; then
         # the retraining iteration as one CUDA graph (train.cuda_graphs, on by default): its GPU
@@ -232,9 +236,7 @@ searches)
     EPISODES="${EPISODES:-100}"
     MINUTES="${MINUTES:-8}"
     need_data
-    sets=(--set device="${SEARCH_DEVICE:-cuda}")
-    [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
-    for kv in ${SEARCH_SET:-}; do sets+=(--set "$kv"); done   # e.g. train.cuda_graphs=false
+    overrides "${SEARCH_DEVICE:-cuda}" "${SEARCH_SET:-}"   # SEARCH_SET e.g. train.cuda_graphs=false
     common=(--config "$SEARCH_CONFIG" --tag "$TAG" --episodes "$EPISODES" --runs "$WORK/searches" "${sets[@]}")
     committed="docs/validity/searches_$TAG.json"
     [ "$TAG" = proxy ] && committed=docs/validity/searches.json

@@ -148,8 +148,11 @@ def test_cuda_episode_with_graphs_scores_like_eager():
         ev = RealEvaluator(load_config("tiny", {**over, "train.cuda_graphs": graphs}))
         ev.reset(0)
         metrics[graphs] = [ev.step(c).metrics for c in E2GAN_ARCH.cells]
+    # cuDNN's autotuner (train.cudnn_benchmark) may pick other algorithms in the two runs, whose
+    # rounding a GAN's training amplifies: the H200 gave IS 0.19% apart (docs/perf/gpu/gpu_tests.txt),
+    # far under the seed-to-seed spread; a broken replay (stale inputs, a lost step) is off by far more
     for a, b in zip(metrics[False], metrics[True]):
-        assert a["IS"] == pytest.approx(b["IS"], rel=1e-3) and a["FID"] == pytest.approx(b["FID"], rel=1e-2)
+        assert a["IS"] == pytest.approx(b["IS"], rel=1e-2) and a["FID"] == pytest.approx(b["FID"], rel=1e-2)
 
 
 def test_graph_mode_bookkeeping_runs_every_step_once(monkeypatch):
