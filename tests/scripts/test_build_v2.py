@@ -39,7 +39,7 @@ def test_one_shared_ordered_list(tmp_path):
     assert call.startswith("scripts/build_finals.py --config final-fmnist-v2 ")
     assert "--worker 1 --workers 2" in call and "--wip state/finals_v2" in call
     assert "--restore docs/validity/finals_v2.json" in call
-    assert "--rows-from scripts/rows_v2.txt --claim runs/claims" in call
+    assert "--rows-from scripts/rows_v2.txt --skip-rows-from scripts/rows_v2_gpu.txt --claim runs/claims" in call
 
 
 def test_the_list_puts_the_first_100_before_the_second_seeds(load_script):
