@@ -10,7 +10,7 @@
 #   bash benchmarks/gpu_suite.sh throughput  # env steps per minute, 1, 2, 4, 8 envs on one GPU (threads + streams)
 #   bash benchmarks/gpu_suite.sh throughput-subproc   # the same with one process per env (optional)
 #   WORKERS=10 MINUTES=8 bash benchmarks/gpu_suite.sh finals   # final protocol v2 rows, many at once;
-#       or, a row over two calls: WORKERS=6 MINUTES=14 WAIT=540 ... finals-detach, then at once
+#       or, a row over two calls: WORKERS=12 MINUTES=14 CALL_S=560 ... finals-detach, then at once
 #       STOP_IN=<s> WORKERS=6 MINUTES=14 ... finals-collect
 #       then here: rm -rf state/finals_v2_gpu && mkdir -p state/finals_v2_gpu &&
 #       cat <files_at>/finals_wip.tar.gz* | tar xz -C state/finals_v2_gpu   (commit it: the next call resumes it)
@@ -18,6 +18,7 @@
 #
 # Results go to $OUT (default: out/). PRESET=tiny DEVICE=cpu runs the same on CPU in seconds.
 set -euo pipefail
+T_CALL=$(date +%s)  # finals-detach keeps its call busy until CALL_S seconds after this
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PART="${1:?usage: gpu_suite.sh steps|search|throughput|throughput-subproc|finals|finals-detach|finals-collect|searches}"
 OUT="${OUT:-out}"
@@ -106,7 +107,8 @@ finals | finals-detach | finals-collect)
     #
     # One row outlasts one call (10 minutes) but fits in two: `finals-detach` starts the
     # workers in their own process session (they outlive the call, while the machine is held)
-    # and keeps the call busy WAIT seconds; `finals-collect`, the next call (within the
+    # and keeps the call busy until CALL_S seconds after it began (default 560: a call may run
+    # 600); `finals-collect`, the next call (within the
     # machine's 30 s idle release), waits until every worker is done or STOP_IN seconds have
     # passed, stops the rest (SIGTERM: a checkpoint) and returns what `finals` returns. The
     # two calls share WORK (default /tmp/gpu_finals), which holds a copy of the tree the
@@ -185,9 +187,9 @@ finals | finals-detach | finals-collect)
     }
     if [ "$PART" = finals-detach ]; then
         # keep the call (and so the machine) busy; the workers run on after it
-        waited=0
-        while [ "$waited" -lt "${WAIT:-540}" ] && [ "$(alive)" -gt 0 ]; do sleep 10; waited=$((waited + 10)); done
-        log "after ${waited} s: $(alive) of $WORKERS workers running"
+        until_s=$((T_CALL + ${CALL_S:-560}))
+        while [ "$(date +%s)" -lt "$until_s" ] && [ "$(alive)" -gt 0 ]; do sleep 5; done
+        log "$(( $(date +%s) - T_CALL )) s into the call: $(alive) of $WORKERS workers running"
         progress
         log "now, within 30 s: STOP_IN=<seconds> bash benchmarks/gpu_suite.sh finals-collect (same WORKERS, MINUTES)"
         exit 0
