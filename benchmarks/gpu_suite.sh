@@ -32,7 +32,7 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
     stamp="$(ls .whl/*.whl | md5sum | cut -c1-32)"
     if [ "$(cat /tmp/site/.gpu_suite_wheels 2>/dev/null)" != "$stamp" ]; then
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-        echo "$stamp" > /tmp/site/.gpu_suite_wheels
+        mkdir -p /tmp/site && echo "$stamp" > /tmp/site/.gpu_suite_wheels
     fi
     export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 else
@@ -46,9 +46,10 @@ need_data() {  # the finals and searches parts train on the offline Fashion-MNIS
         exit 2
     }
 }
-overrides() {  # sets=(--set ...): the device, the carried data where the machine has none, extras
+overrides() {  # sets=(--set ...): the device, the carried data where the machine has none (in
+    # folder $3, default the carried .gpu_data), extras
     sets=(--set device="$1")
-    [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="$PWD/.gpu_data/fashion-mnist")
+    [ -d /usr/share/datasets/fashion-mnist ] || sets+=(--set data.root="${3:-$PWD/.gpu_data}/fashion-mnist")
     local kv
     for kv in $2; do sets+=(--set "$kv"); done
 }
@@ -123,7 +124,11 @@ finals | finals-detach | finals-collect)
     need_data
     [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
         echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }
-    overrides "${FINALS_DEVICE:-cuda}" "$FINALS_SET"
+    # detached workers read their own copy of the code and data (WORK/src): the next call
+    # replaces the checkout's, which a worker starting its next row could read half-written
+    data_dir="$PWD/.gpu_data"
+    [ "$PART" = finals ] || data_dir="$WORK/src/.gpu_data"
+    overrides "${FINALS_DEVICE:-cuda}" "$FINALS_SET" "$data_dir"
     store="$WORK/finals_v2_gpu.sqlite"
     if [ "$PART" != finals-collect ] && [ "${GRAPH_CHECK:-1}" = 1 ]; then
         # the retraining iteration as one CUDA graph (train.cuda_graphs, on by default): its GPU
@@ -147,17 +152,17 @@ finals | finals-detach | finals-collect)
         rm -rf "$WORK"/{logs,runs,wip,src,claims,pids,window.env,finals_v2_gpu.sqlite,restored.json}
         mkdir -p "$WORK/logs" "$WORK/runs" "$WORK/wip" "$WORK/src"
         log "finals: $WORKERS workers for $MINUTES minutes ($FINALS_ARGS)"
+        src="$PWD"
+        if [ "$PART" = finals-detach ]; then  # the workers' own copy of the code and data
+            tar cf - --exclude=__pycache__ gan_nas_env agents scripts configs benchmarks pyproject.toml \
+                $( [ -d .gpu_data ] && echo .gpu_data ) | tar xf - -C "$WORK/src"
+            src="$WORK/src"
+        fi
         # the committed rows first, so that no worker trains one again; the trainings under way
         # (same layout: <key>/<row>) resumed where they were
         python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" --store "$store" \
             --restore docs/validity/finals_v2.json --export "$WORK/restored.json" > "$WORK/logs/finals_restore.log" 2>&1
         [ -d "$WIP" ] && cp -r "$WIP"/. "$WORK/runs/"
-        src="$PWD"
-        if [ "$PART" = finals-detach ]; then  # the workers' own copy of the code
-            tar cf - --exclude=./.git --exclude=./.whl --exclude=./.gpu_data --exclude=./docs --exclude=./state . \
-                | tar xf - -C "$WORK/src"
-            src="$WORK/src"
-        fi
         t_start=$(date +%s)
         echo "t_start=$t_start" > "$WORK/window.env"
         launch=()
