@@ -139,7 +139,7 @@ finals | finals-detach | finals-collect)
             root=()
             [ -d /usr/share/datasets/fashion-mnist ] || root=(--data-root "$PWD/.gpu_data/fashion-mnist")
             timeout 240 python3 -m benchmarks.final_row_speed_gpu --device "${FINALS_DEVICE:-cuda}" "${root[@]}" \
-                --archs 2 --iters "${GRAPH_ITERS:-100}" --warmup "${GRAPH_WARMUP:-10}" --repeats 1 --out "$OUT/final_row_speed_gpu.json" \
+                --archs 2 --iters "${GRAPH_ITERS:-100}" --warmup "${GRAPH_WARMUP:-10}" --repeats 1 --streams 1,8 --out "$OUT/final_row_speed_gpu.json" \
                 --md "$OUT/final_row_speed_gpu.md" >> "$OUT/graph_check.txt" 2>&1 || true
         else
             log "graph check failed: the workers train eagerly (train.cuda_graphs=false)"
