@@ -1,0 +1,21 @@
+"""benchmarks/final_row_speed_gpu.py on CPU: the eager mode only, its JSON and its page."""
+
+import json
+
+from benchmarks import final_row_speed_gpu as frs
+
+
+def test_cpu_run_writes_the_eager_mode_and_a_row_estimate(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # its scratch runs/bench_tmp goes here
+    out, md = tmp_path / "speed.json", tmp_path / "speed.md"
+    frs.main(["--config", "tiny", "--device", "cpu", "--archs", "1", "--iters", "2", "--warmup", "1",
+              "--repeats", "1", "--streams", "1,4", "--out", str(out), "--md", str(md)])
+    d = json.loads(out.read_text())
+    assert set(d["modes"]) == {"eager"}  # no graphs on CPU
+    eager = d["modes"]["eager"]
+    assert eager["ms_per_iter_median"] > 0 and not eager["captured"]
+    assert d["streams"] == []  # CUDA only
+    # one row: the tiny preset's 6 iterations and its scorings (every 3)
+    assert d["scorings_per_row"] == 2
+    assert abs(eager["row_s"] - (eager["ms_per_iter_median"] / 1000 * 6 + 2 * d["scoring_s"])) < 1e-6
+    assert "| eager |" in md.read_text() and d["provenance"]["git_sha"]
