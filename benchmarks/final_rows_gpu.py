@@ -105,6 +105,10 @@ def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None) -> di
     """
     from gan_nas_env.provenance import provenance
 
+    threads = re.search(r"--threads (\d+)", run.get("rows_args", ""))
+    if threads and int(threads.group(1)) > 1:  # the logs interleave rows: the segments below would not
+        raise SystemExit("progress: this window ran several rows per worker (--threads > 1), whose log lines "
+                         "interleave; count its iterations from the rows made and the paused trainings instead")
     per_worker = {}
     with tarfile.open(logs) as tar:
         for member in tar.getmembers():

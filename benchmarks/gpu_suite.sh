@@ -93,7 +93,8 @@ finals | finals-detach | finals-collect)
     # Final protocol v2 rows built many at once: WORKERS builder processes share the GPU (each
     # a tiny gf 16 / df 16 GAN that cannot fill it alone) and one list of rows: every worker
     # takes the next row no other has claimed (build_finals.py --claim), trainings under way
-    # first, so the rows are made in the list's order. After MINUTES every worker is stopped
+    # first, so the rows are made in the list's order; THREADS (default 1) rows at once in each
+    # worker, one CUDA stream each (build_finals.py --threads). After MINUTES every worker is stopped
     # (SIGTERM: it saves a checkpoint at the iteration it is in), since one row can outlast a
     # device call there (docs/perf/final_rows_gpu.md): the unfinished trainings come back as
     # finals_wip.tar.gz, to unpack into WIP (default state/finals_v2_gpu) and commit; the next
@@ -133,9 +134,9 @@ finals | finals-detach | finals-collect)
     if [ "$PART" != finals-collect ] && [ "${GRAPH_CHECK:-1}" = 1 ]; then
         # the retraining iteration as one CUDA graph (train.cuda_graphs, on by default): its GPU
         # test and its speed first; the workers train eagerly unless the test passes
-        log "graph check: tests/training/test_retrain_graph.py -m gpu, then benchmarks.final_row_speed_gpu"
+        log "graph check: the GPU tests of the graphed retraining and of rows in threads, then benchmarks.final_row_speed_gpu"
         if timeout 300 python3 -m pytest -q -p no:cacheprovider -m gpu tests/training/test_retrain_graph.py \
-                > "$OUT/graph_check.txt" 2>&1; then
+                tests/scripts/test_build_finals.py > "$OUT/graph_check.txt" 2>&1; then
             root=()
             [ -d /usr/share/datasets/fashion-mnist ] || root=(--data-root "$PWD/.gpu_data/fashion-mnist")
             timeout 240 python3 -m benchmarks.final_row_speed_gpu --device "${FINALS_DEVICE:-cuda}" "${root[@]}" \
@@ -177,6 +178,7 @@ finals | finals-detach | finals-collect)
                 "${launch[@]}" timeout -k 60 $((MINUTES * 60)) \
                 python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" $FINALS_ARGS \
                 --store "$store" --runs "$WORK/runs" --claim "$WORK/claims" --worker "$w" --workers "$WORKERS" \
+                --threads "${THREADS:-1}" \
                 > "$WORK/logs/finals_w$w.log" 2>&1 < /dev/null &
              echo $! >> "$WORK/pids")
         done
@@ -218,7 +220,7 @@ finals | finals-detach | finals-collect)
         --export "$OUT/finals_v2_gpu.json" --wip "$WORK/wip" | tee "$OUT/finals_export.log"
     python3 benchmarks/final_rows_gpu.py window --before "$WORK/restored.json" --after "$OUT/finals_v2_gpu.json" \
         --workers "$WORKERS" --finish-by "$MINUTES" --t-start "$t_start" --t-end "$t_end" \
-        --rows-args "$FINALS_ARGS" --out "$OUT/finals_run.json"
+        --rows-args "$FINALS_ARGS --threads ${THREADS:-1}" --out "$OUT/finals_run.json"
     # at most 16 MiB a file comes back: the trainings under way in pieces when they are larger
     tar czf "$WORK/finals_wip.tar.gz" -C "$WORK/wip" .
     if [ "$(stat -c %s "$WORK/finals_wip.tar.gz")" -gt 15000000 ]; then

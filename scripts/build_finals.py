@@ -50,10 +50,12 @@ half-way resumes from its run folder's checkpoint. Several workers may share one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -400,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="train these rows, in this order, instead of --archs/--extra/--seeds: one "
                         "per line, an architecture (14 integers or a name) then the seed; given "
                         "twice, the second file's rows follow the first's (a row listed twice once)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="train N rows at once in this process, one thread each (and on a GPU one CUDA "
+                        "stream each, so that the small GANs' kernels run side by side); they share "
+                        "the list, and a signal pauses them all")
     p.add_argument("--skip-rows-from", default=None, metavar="FILE",
                    help="never train the rows this file lists (same format as --rows-from): another "
                         "machine's share, e.g. the GPU's scripts/rows_v2_gpu.txt for the CPU builders")
@@ -417,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 0 <= args.worker < args.workers:
         p.error(f"--worker must be in 0..{args.workers - 1}, got {args.worker}")
+    if args.threads < 1:
+        p.error(f"--threads must be at least 1, got {args.threads}")
     cfg = protocol_config(args.config, args.overrides)
     if args.rows_from:
         listed = [row for f in args.rows_from for row in read_rows_list(Path(f))]
@@ -450,11 +458,38 @@ def main(argv: list[str] | None = None) -> int:
            f"{cost[1]} stored ({cost[0]:.0f} s, their CPUs)" if todo and cost else "")
     print(f"final protocol {args.config} ({key}, {budget} iterations): "
           f"{len(jobs) - len(todo)} of {len(jobs)} rows stored{eta}")
-    t0, cpu = time.time(), cpu_model()
+    t0 = time.time()
+    rows = iter(todo)
+    lock = threading.Lock()
+
+    def next_row() -> tuple[Architecture, int] | None:
+        with lock:  # the threads of this process share the list
+            return next(rows, None)
+
+    bar = tqdm(total=len(todo), desc=f"worker {args.worker}", mininterval=30)
+    if args.threads == 1:
+        status = build_rows(args, cfg, key, next_row, store, t0, bar)
+    else:
+        status = _build_in_threads(args, cfg, key, next_row, t0, bar)
+    bar.close()
+    if status:
+        return status
+    print(f"stored final rows: {store.count_evaluations(key)}")
+    return 0
+
+
+def build_rows(args: argparse.Namespace, cfg: Config, key: str, next_row: Any, store: ResultsStore,
+               t0: float, bar: Any) -> int:
+    """Train the rows ``next_row()`` hands out until it has none (or a deadline); 0, or 128 +
+    the signal's number when a signal paused the training (a chain of builders stops there)."""
+    budget = cfg.retrain.g_iters
+    cpu = cpu_model()
     device = torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"
     keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())
-    slowest = 0.0  # this process's slowest row (for --finish-by)
-    for arch, seed in tqdm(todo, desc=f"worker {args.worker}", mininterval=30):
+    slowest = 0.0  # this thread's slowest row (for --finish-by)
+    while (row := next_row()) is not None:
+        arch, seed = row
+        bar.update(1)
         if args.minutes is not None and time.time() - t0 > 60 * args.minutes:
             break
         if args.finish_by is not None and time.time() - t0 + slowest > 60 * args.finish_by:
@@ -473,13 +508,42 @@ def main(argv: list[str] | None = None) -> int:
             rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
         except RetrainStopped as stopped:  # SIGTERM/SIGINT: saved where it was, resumed next time
             print(f"paused: {stopped}; the same command resumes it")
-            return 128 + int(getattr(signal, stopped.signame))  # a chain of builders stops here
+            return 128 + int(getattr(signal, stopped.signame))
         # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
         store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
                              timings={"train_s": rec["wall_s"], "cpu": cpu, "device": device})
         slowest = max(slowest, time.time() - t_row)
-    print(f"stored final rows: {store.count_evaluations(key)}")
     return 0
+
+
+def _build_in_threads(args: argparse.Namespace, cfg: Config, key: str, next_row: Any, t0: float, bar: Any) -> int:
+    """``--threads N``: N :func:`build_rows` at once, each with its own store connection and, on
+    a GPU, its own CUDA stream, so that the small GANs' kernels can run side by side. The main
+    thread takes SIGINT/SIGTERM; every thread's training then pauses at its next iteration."""
+    from gan_nas_env.training.stop import StopRequest
+
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        stream: contextlib.AbstractContextManager[Any] = (
+            torch.cuda.stream(torch.cuda.Stream()) if cfg.device.startswith("cuda") else contextlib.nullcontext())
+        try:
+            with stream:
+                statuses.append(build_rows(args, cfg, key, next_row, ResultsStore(args.store), t0, bar))
+        except BaseException as exc:  # re-raised in the main thread, with its traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, name=f"rows-{i}", daemon=True) for i in range(args.threads)]
+    with StopRequest("the builder's threads"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=1.0)  # wakes for signals
+    if errors:
+        raise errors[0]
+    return max(statuses, default=0)
 
 
 if __name__ == "__main__":

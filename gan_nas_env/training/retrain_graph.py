@@ -27,7 +27,9 @@ import torch
 from torch import Tensor
 
 from gan_nas_env.data.imageops import to_float
+from gan_nas_env.devices import GLOBAL_RNG_LOCK
 from gan_nas_env.models.generator import generate
+from gan_nas_env.training.stage import CAPTURE_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,9 @@ class GraphedIteration:
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            # rows trained in threads (build_finals.py --threads): one capture at a time, and
+            # none while another thread seeds the global RNG (a new row's weights)
+            with GLOBAL_RNG_LOCK, CAPTURE_LOCK, torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 self.work()  # recorded, not run
         except RuntimeError as err:  # an op that cannot be captured: fall back, loudly
             log.warning("CUDA graph capture of the retraining iteration failed (%s); running eagerly", err)

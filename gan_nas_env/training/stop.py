@@ -17,6 +17,9 @@ from types import FrameType, TracebackType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# the signal a main-thread StopRequest received, while it is active: what the StopRequests of
+# other threads (which cannot install handlers) report, so that work in threads stops too
+_PROCESS_REQUEST: list[str] = []
 
 
 class StoppedOnRequest(KeyboardInterrupt):
@@ -31,19 +34,29 @@ class StopRequest:
     """SIGINT and SIGTERM turned into a request honoured at the next safe point.
 
     Handlers are installed on entry and the previous ones restored on exit, in the main
-    thread only (Python delivers signals there); elsewhere it is a no-op and
-    :attr:`requested` stays None.
+    thread only (Python delivers signals there). In another thread it installs nothing and
+    :attr:`requested` reports the signal that an active main-thread :class:`StopRequest`
+    received (``build_finals.py --threads``: rows trained in threads stop together).
 
     :param what: how the message printed at the first signal names the work.
     """
 
     def __init__(self, what: str = "the training") -> None:
         self.what = what
-        self.requested: str | None = None  # the signal's name, once one arrived
+        self._requested: str | None = None  # the signal's name, once one arrived
+        self._main = False
         self._old: dict[int, Any] = {}
 
+    @property
+    def requested(self) -> str | None:
+        """The name of the signal that asked to stop (this thread's, or the main thread's), or None."""
+        if self._requested is None and not self._main and _PROCESS_REQUEST:
+            return _PROCESS_REQUEST[0]
+        return self._requested
+
     def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
+        self._main = threading.current_thread() is threading.main_thread()
+        if self._main:
             for sig in SIGNALS:
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
@@ -53,11 +66,14 @@ class StopRequest:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+        if self._main and self._requested is not None:
+            _PROCESS_REQUEST.clear()  # handled: a later StopRequest starts afresh
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self.requested is not None:  # the second signal: out now
+        if self._requested is not None:  # the second signal: out now
             raise KeyboardInterrupt(f"{name} (second signal)")
-        self.requested = name
+        self._requested = name
+        _PROCESS_REQUEST[:] = [name]
         print(f"\n{name}: stopping {self.what} after the current iteration (a checkpoint is "
               "saved there); send it again to stop at once", file=sys.stderr, flush=True)
