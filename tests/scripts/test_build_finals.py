@@ -15,14 +15,19 @@ def builder(load_script):
     return load_script("build_finals")
 
 
-@pytest.fixture
-def protocol(tmp_path):
-    """A final protocol of 2 generator iterations on the tiny synthetic data."""
-    cfg = load_config("tiny", {"retrain.g_iters": 2, "retrain.eval_every": 2, "retrain.checkpoint_every": 2,
-                               "retrain.eval_samples": 64})
+def _protocol(tmp_path, g_iters: int, eval_every: int, **over):
+    """A final protocol of ``g_iters`` generator iterations on the tiny synthetic data, as a YAML file."""
+    cfg = load_config("tiny", {"retrain.g_iters": g_iters, "retrain.eval_every": eval_every,
+                               "retrain.checkpoint_every": 2, "retrain.eval_samples": 64, **over})
     path = tmp_path / "final-tiny.yaml"
     path.write_text(yaml.safe_dump(cfg.to_dict()))
     return path
+
+
+@pytest.fixture
+def protocol(tmp_path):
+    """A final protocol of 2 generator iterations on the tiny synthetic data."""
+    return _protocol(tmp_path, 2, 2)
 
 
 def test_rows_are_trained_once_and_exported(builder, protocol, tmp_path, capsys):
@@ -193,10 +198,7 @@ def test_a_sigterm_pauses_the_builder_at_the_iteration_it_is_in(builder, tmp_pat
 
     from gan_nas_env.training import retrain as retrain_module
 
-    cfg = load_config("tiny", {"retrain.g_iters": 6, "retrain.eval_every": 3, "retrain.checkpoint_every": 2,
-                               "retrain.eval_samples": 64})
-    protocol = tmp_path / "final-tiny.yaml"
-    protocol.write_text(yaml.safe_dump(cfg.to_dict()))
+    protocol = _protocol(tmp_path, 6, 3)
     key = builder.protocol_key(load_config(str(protocol)))  # a curve protocol: the curve hash
 
     def args(name):
@@ -219,10 +221,7 @@ def test_a_sigterm_pauses_the_builder_at_the_iteration_it_is_in(builder, tmp_pat
     assert ResultsStore(tmp_path / "paused.sqlite").count_evaluations(key) == 0
     assert builder.main(args("paused")) == 0
     (a,), (b,) = (ResultsStore(tmp_path / f"{n}.sqlite").evaluations(key) for n in ("paused", "straight"))
-    def no_clock(m):  # the curve's wall seconds differ between any two runs
-        return {**m, "curve": [{k: v for k, v in c.items() if k != "wall_s"} for c in m["curve"]]}
-
-    assert a["arch"] == b["arch"] and no_clock(a["metrics"]) == no_clock(b["metrics"])
+    assert a["arch"] == b["arch"] and _no_clock(a["metrics"]) == _no_clock(b["metrics"])
     assert [c["iter"] for c in a["metrics"]["curve"]] == [3, 6]
 
 
@@ -362,14 +361,6 @@ def test_trainings_under_way_come_first(builder, protocol, tmp_path, monkeypatch
     assert f"[row] {archs[2]} seed 0: from iteration 7" in out and f"[row] {archs[0]} seed 0: from iteration 0" in out
 
 
-def _curve_protocol(tmp_path):
-    cfg = load_config("tiny", {"retrain.g_iters": 6, "retrain.eval_every": 3, "retrain.checkpoint_every": 2,
-                               "retrain.eval_samples": 64})
-    protocol = tmp_path / "final-tiny.yaml"
-    protocol.write_text(yaml.safe_dump(cfg.to_dict()))
-    return protocol
-
-
 def _no_clock(m):  # the curve's wall seconds differ between any two runs
     return {**m, "curve": [{k: v for k, v in c.items() if k != "wall_s"} for c in m["curve"]]}
 
@@ -377,7 +368,7 @@ def _no_clock(m):  # the curve's wall seconds differ between any two runs
 def test_rows_in_threads_are_the_rows_of_one_thread(builder, tmp_path):
     """``--threads 2``: the same rows, bit for bit on CPU (each row has its own generator, and its
     weights are drawn under the global RNG lock)."""
-    protocol = _curve_protocol(tmp_path)
+    protocol = _protocol(tmp_path, 6, 3)
     key = builder.protocol_key(load_config(str(protocol)))
 
     def args(name, threads):
@@ -400,7 +391,7 @@ def test_a_signal_pauses_every_thread(builder, tmp_path, monkeypatch, capsys):
 
     from gan_nas_env.training import retrain as retrain_module
 
-    protocol = _curve_protocol(tmp_path)
+    protocol = _protocol(tmp_path, 6, 3)
     key = builder.protocol_key(load_config(str(protocol)))
     real, calls, lock = retrain_module.train_iteration, [0], threading.Lock()
 
@@ -428,10 +419,7 @@ def test_rows_in_threads_on_cuda_with_graphs(builder, tmp_path):
     others' work)."""
     import math
 
-    cfg = load_config("tiny", {"retrain.g_iters": 12, "retrain.eval_every": 6, "retrain.checkpoint_every": 6,
-                               "retrain.eval_samples": 64, "retrain.amp": True, "retrain.ema_warmup": True})
-    protocol = tmp_path / "final-tiny.yaml"
-    protocol.write_text(yaml.safe_dump(cfg.to_dict()))
+    protocol = _protocol(tmp_path, 12, 6, **{"retrain.amp": True, "retrain.ema_warmup": True})
     key = builder.protocol_key(load_config(str(protocol)))
     assert builder.main(["--config", str(protocol), "--set", "device=cuda", "--table-config", "tiny", "--archs", "4",
                          "--extra", "", "--store", str(tmp_path / "f.sqlite"), "--runs", str(tmp_path / "runs"),
