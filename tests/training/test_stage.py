@@ -142,17 +142,18 @@ def test_cuda_graphs_match_eager(loss):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_episode_with_graphs_scores_like_eager():
-    over = {"device": "cuda", "train.d_iters_per_cell": 50}
+    # cuDNN's autotuner may pick other algorithms in the two runs, whose rounding a GAN's training
+    # amplifies (the H200 gave IS 0.19% apart with it on: docs/perf/gpu/gpu_tests.txt): off here,
+    # and deterministic kernels, so that only the capture itself could make a difference
+    torch.backends.cudnn.deterministic = True
+    over = {"device": "cuda", "train.d_iters_per_cell": 50, "train.cudnn_benchmark": False}
     metrics = {}
     for graphs in (False, True):
         ev = RealEvaluator(load_config("tiny", {**over, "train.cuda_graphs": graphs}))
         ev.reset(0)
         metrics[graphs] = [ev.step(c).metrics for c in E2GAN_ARCH.cells]
-    # cuDNN's autotuner (train.cudnn_benchmark) may pick other algorithms in the two runs, whose
-    # rounding a GAN's training amplifies: the H200 gave IS 0.19% apart (docs/perf/gpu/gpu_tests.txt),
-    # far under the seed-to-seed spread; a broken replay (stale inputs, a lost step) is off by far more
     for a, b in zip(metrics[False], metrics[True]):
-        assert a["IS"] == pytest.approx(b["IS"], rel=1e-2) and a["FID"] == pytest.approx(b["FID"], rel=1e-2)
+        assert a["IS"] == pytest.approx(b["IS"], rel=1e-3) and a["FID"] == pytest.approx(b["FID"], rel=1e-2)
 
 
 def test_graph_mode_bookkeeping_runs_every_step_once(monkeypatch):
