@@ -150,6 +150,8 @@ def test_cuda_graphed_retrain_end_to_end_scores_like_eager(tmp_path):
     """``retrain`` itself with graphs (scorings and checkpoints between replays) against eager."""
     from gan_nas_env.training.retrain import retrain
 
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
     metrics = {}
     for graphs in (False, True):
         cfg = load_config("tiny", {**V2_LIKE, "device": "cuda", "train.cuda_graphs": graphs, "retrain.g_iters": 12,
