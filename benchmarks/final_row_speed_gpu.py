@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--md", default=None)
     args = p.parse_args(argv)
+    try:
+        stream_counts = [int(x) for x in args.streams.split(",") if x.strip()]
+    except ValueError:
+        p.error(f"--streams takes whole numbers separated by commas (e.g. 1,8), got {args.streams!r}")
+    if any(k < 1 for k in stream_counts):
+        p.error(f"--streams: each count must be at least 1, got {args.streams!r}")
     torch.set_num_threads(1)
     over: dict[str, Any] = {"device": args.device}
     if args.data_root:
@@ -121,8 +127,8 @@ def main(argv: list[str] | None = None) -> None:
                 a, b = (torch.tensor(got[m]["losses"]) for m in modes)
                 gap.append(float((a - b).abs().max()))
     streams = []
-    if args.streams and args.device.startswith("cuda"):
-        for k in (int(x) for x in args.streams.split(",") if x.strip()):
+    if args.device.startswith("cuda"):
+        for k in stream_counts:
             try:
                 streams.append(time_streams(cfg, archs, k, args.iters, args.warmup, tmp))
             except RuntimeError as err:  # a first try on the device: keep the other numbers

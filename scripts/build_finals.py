@@ -263,6 +263,8 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
     name) then its seed; blank lines and ``#`` comments are skipped; a row listed twice once."""
     rows: list[tuple[Architecture, int]] = []
     seen: set[tuple[str, int]] = set()
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such rows list (one row per line: an architecture, then its seed)")
     for n, line in enumerate(path.read_text().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:

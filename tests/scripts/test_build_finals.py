@@ -271,6 +271,8 @@ def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, proto
     rows = tmp_path / "rows.txt"
     rows.write_text(f"# comment\n{archs[2]} 1\n\n{archs[0].replace(' ', '')} 0\n{archs[2]} 1\n{archs[1]} 0\n")
     assert [(str(a), s) for a, s in builder.read_rows_list(rows)] == [(archs[2], 1), (archs[0], 0), (archs[1], 0)]
+    with pytest.raises(SystemExit, match="missing.txt: no such rows list"):
+        builder.read_rows_list(tmp_path / "missing.txt")
     bad = tmp_path / "bad.txt"
     for text, says in (("0 1 2 x\n", "expected an architecture then a seed"), ("1 2 3 0\n", "bad.txt:1: architecture vector")):
         bad.write_text(text)
