@@ -13,7 +13,7 @@ Three steps:
   per row from the committed rows (``docs/validity/finals_v2.json``)::
 
     python benchmarks/final_rows_gpu.py progress --run finals_run.json --logs logs.tar.gz \\
-        --out docs/perf/final_rows_gpu_w10.json
+        --out docs/perf/final_rows_gpu_w10.json   # + --wip finals_wip.tar.gz after THREADS > 1
     python benchmarks/final_rows_gpu.py report --runs docs/perf/final_rows_gpu_w*.json \\
         --md docs/perf/final_rows_gpu.md
 """
@@ -97,8 +97,45 @@ def worker_progress(log: str) -> dict[str, Any]:
             "scorings": sum(len(s["points"]) for s in segments), "rows": len(segments)}
 
 
-def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None) -> dict[str, Any]:
-    """``run`` (a ``window`` JSON) with each worker's iterations and rate from ``logs``.
+def _folder_row(name: str) -> tuple[str, int]:
+    """A run folder's row: ``0120...-s1`` -> (``"0 1 2 0 ..."``, 1) (``build_finals._folder_name``)."""
+    digits, seed = name.rsplit("-s", 1)
+    return " ".join(digits), int(seed)
+
+
+def rows_progress(run: dict[str, Any], logs: Path, wip: Path, threads: int) -> dict[str, Any]:
+    """A window's iterations counted row by row: each row from where its ``[row]`` line says it
+    started to the budget (a row made) or to its paused checkpoint's step (``wip``: the window's
+    ``finals_wip.tar.gz``); the rate is those over the window, for ``workers x threads`` rows at
+    once (a slot idle at the end makes it an underestimate)."""
+    import io
+
+    import torch
+
+    starts: dict[tuple[str, int], int] = {}
+    with tarfile.open(logs) as tar:
+        for member in tar.getmembers():
+            if re.fullmatch(r"finals_w\d+\.log", Path(member.name).name) and (f := tar.extractfile(member)):
+                for m in re.finditer(r"\[row\] ([\d ]+?) seed (\d+): from iteration (\d+)", f.read().decode(errors="replace")):
+                    starts.setdefault((m.group(1), int(m.group(2))), int(m.group(3)))
+    ends = {(arch, int(seed)): BUDGET for arch, seed in run["rows"]}
+    with tarfile.open(wip) as tar:
+        for member in tar.getmembers():
+            if Path(member.name).name == "checkpoint.pt" and (f := tar.extractfile(member)):
+                step = torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)["step"]
+                ends[_folder_row(Path(member.name).parent.name)] = int(step)
+    iters = sum(ends[row] - start for row, start in starts.items() if row in ends)
+    slots = run["workers"] * threads
+    total_rate = iters / max(run["window_s"], 1)
+    return {"threads": threads, "rows_counted": sum(row in ends for row in starts), "iters_total": iters,
+            "iters_per_s_per_worker": total_rate / slots, "iters_per_s_total": total_rate,
+            "row_s_one_worker": BUDGET * slots / total_rate if total_rate else None,
+            "rows_per_hour_equivalent": total_rate * 3600 / BUDGET}
+
+
+def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None, wip: Path | None = None) -> dict[str, Any]:
+    """``run`` (a ``window`` JSON) with each worker's iterations and rate from ``logs``
+    (:func:`rows_progress` from ``wip`` too when the workers ran rows in threads).
 
     ``sent_sha``: the commit the window's working tree was sent from, where the GPU machine's
     provenance names another (its copy's ``.git`` can be older than the tree it runs).
@@ -106,9 +143,12 @@ def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None) -> di
     from gan_nas_env.provenance import provenance
 
     threads = re.search(r"--threads (\d+)", run.get("rows_args", ""))
-    if threads and int(threads.group(1)) > 1:  # the logs interleave rows: the segments below would not
-        raise SystemExit("progress: this window ran several rows per worker (--threads > 1), whose log lines "
-                         "interleave; count its iterations from the rows made and the paused trainings instead")
+    if threads and int(threads.group(1)) > 1:  # the logs interleave rows: count them row by row
+        if wip is None:
+            raise SystemExit("progress: this window ran several rows per worker (--threads > 1), whose log "
+                             "lines interleave: pass its finals_wip.tar.gz (--wip) to count the rows instead")
+        return {**run, **rows_progress(run, logs, wip, int(threads.group(1))),
+                **({"sent_git_sha": sent_sha} if sent_sha else {}), "analysed": provenance()}
     per_worker = {}
     with tarfile.open(logs) as tar:
         for member in tar.getmembers():
@@ -125,6 +165,12 @@ def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None) -> di
             "row_s_one_worker": BUDGET / statistics.median(rates) if rates else None,
             "rows_per_hour_equivalent": total_rate * 3600 / BUDGET,
             **({"sent_git_sha": sent_sha} if sent_sha else {}), "analysed": provenance()}
+
+
+def _slots(run: dict[str, Any]) -> str:
+    """The workers of a window, and their threads when each trained several rows at once."""
+    threads = run.get("threads", 1)
+    return f"{run['workers']} x {threads} threads" if threads > 1 else str(run["workers"])
 
 
 def report(runs: list[dict[str, Any]], paths: list[str], rows: list[dict[str, Any]]) -> str:
@@ -153,7 +199,7 @@ def report(runs: list[dict[str, Any]], paths: list[str], rows: list[dict[str, An
     ]
     for r in runs:
         lines.append(
-            f"| {r['workers']} | {r['window_s']} s | {r['rows_made']} | {r['iters_total']} | "
+            f"| {_slots(r)} | {r['window_s']} s | {r['rows_made']} | {r['iters_total']} | "
             f"{r['iters_per_s_per_worker']:.1f} | {r['iters_per_s_total']:.1f} | "
             f"{r['row_s_one_worker']:.0f} s | {r['rows_per_hour_equivalent']:.1f} | "
             f"{r.get('sent_git_sha', r['provenance']['git_sha'])[:12]} |")
@@ -212,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--logs", type=Path, required=True, help="that window's logs.tar.gz")
     g.add_argument("--out", type=Path, required=True)
     g.add_argument("--sent-sha", default=None, help="the commit the window's tree was sent from")
+    g.add_argument("--wip", type=Path, default=None,
+                   help="that window's finals_wip.tar.gz (needed when its workers ran rows in threads)")
     r = sub.add_parser("report", help="the Markdown page (here)")
     r.add_argument("--runs", type=Path, nargs="+", required=True, help="progress JSON files")
     r.add_argument("--rows", type=Path, default=Path("docs/validity/finals_v2.json"))
@@ -223,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"finals: {out['rows_made']} rows made by {a.workers} workers in {out['window_s']} s "
               f"({out['rows_per_hour']} rows per hour; median row {out['row_train_s']['median']} s)")
     elif a.cmd == "progress":
-        out = progress(json.loads(a.run.read_text()), a.logs, a.sent_sha)
+        out = progress(json.loads(a.run.read_text()), a.logs, a.sent_sha, a.wip)
         a.out.write_text(json.dumps(out, indent=1) + "\n")
         print(f"{a.out}: {out['iters_total']} iterations, {out['iters_per_s_total']:.1f} it/s over "
               f"{out['workers']} workers ({out['rows_per_hour_equivalent']:.1f} rows per hour)")

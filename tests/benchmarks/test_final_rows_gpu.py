@@ -59,3 +59,33 @@ def test_window_and_progress_make_a_report(tmp_path):
     md = frg.report([prog], ["p.json"], after["rows"])
     assert "| 2 | 600 s | 1 | 2400 |" in md and "abc123" in md
     assert "1000 s (median of 1 committed rows)" in md  # the GPU row is not a CPU row
+
+
+def _tar(path, files):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_rows_in_threads_are_counted_row_by_row(tmp_path):
+    """``--threads``: interleaved logs; each row from its ``[row]`` start to the budget (made) or
+    to its paused checkpoint's step; a row resumed from an earlier window counts from there."""
+    import torch
+
+    a, b, c = "0 1 2 0 0 1 2 0 0 1 1 2 0 0", "1 1 2 0 0 1 2 0 0 1 1 2 0 0", "0 0 0 0 0 0 0 0 0 0 0 0 0 1"
+    log = (f"[row] {a} seed 0: from iteration 7000\n[row] {b} seed 1: from iteration 0\n[retrain] iter 7500: IS=1\n"
+           f"[row] {c} seed 0: from iteration 0\n")
+    _tar(tmp_path / "logs.tar.gz", {"logs/finals_w0.log": log.encode(), "logs/dmon.txt": b""})
+    ckpt = io.BytesIO()
+    torch.save({"step": 612}, ckpt)
+    _tar(tmp_path / "wip.tar.gz", {"./key/11200120011200-s1/checkpoint.pt": ckpt.getvalue(),
+                                   "./key/11200120011200-s1/metrics.csv": b"iter\n"})
+    run = {"workers": 1, "window_s": 100, "rows": [[a, 0]], "rows_args": "--rows-from x --threads 2"}
+    with pytest.raises(SystemExit, match="pass its finals_wip.tar.gz"):
+        frg.progress(run, tmp_path / "logs.tar.gz")
+    out = frg.progress(run, tmp_path / "logs.tar.gz", wip=tmp_path / "wip.tar.gz")
+    # a: 7000 -> 8500 (made); b: 0 -> 612 (paused); c: started, neither made nor saved: not counted
+    assert out["iters_total"] == 1500 + 612 and out["rows_counted"] == 2 and out["threads"] == 2
+    assert out["iters_per_s_total"] == pytest.approx(21.12) and out["iters_per_s_per_worker"] == pytest.approx(10.56)
