@@ -94,7 +94,8 @@ finals | finals-detach | finals-collect)
     # a tiny gf 16 / df 16 GAN that cannot fill it alone) and one list of rows: every worker
     # takes the next row no other has claimed (build_finals.py --claim), trainings under way
     # first, so the rows are made in the list's order; THREADS (default 1) rows at once in each
-    # worker, one CUDA stream each (build_finals.py --threads). After MINUTES every worker is stopped
+    # worker, one CUDA stream each (build_finals.py --threads); with FINISH_BY (minutes) a worker
+    # starts no row that would end after it (fewer paused rows to return). After MINUTES every worker is stopped
     # (SIGTERM: it saves a checkpoint at the iteration it is in), since one row can outlast a
     # device call there (docs/perf/final_rows_gpu.md): the unfinished trainings come back as
     # finals_wip.tar.gz, to unpack into WIP (default state/finals_v2_gpu) and commit; the next
@@ -178,7 +179,7 @@ finals | finals-detach | finals-collect)
                 "${launch[@]}" timeout -k 60 $((MINUTES * 60)) \
                 python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" $FINALS_ARGS \
                 --store "$store" --runs "$WORK/runs" --claim "$WORK/claims" --worker "$w" --workers "$WORKERS" \
-                --threads "${THREADS:-1}" \
+                --threads "${THREADS:-1}" ${FINISH_BY:+--finish-by "$FINISH_BY"} \
                 > "$WORK/logs/finals_w$w.log" 2>&1 < /dev/null &
              echo $! >> "$WORK/pids")
         done

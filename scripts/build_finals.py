@@ -211,11 +211,14 @@ def restore_rows(store: ResultsStore, key: str, rows: list[dict]) -> int:
 WIP_SKIP = ("run.lock", "tb")  # a lock of a process that is gone; logs a resume can do without
 
 
-def save_wip(runs: Path, wip: Path, key: str, store: ResultsStore, budget: int) -> int:
+def save_wip(runs: Path, wip: Path, key: str, store: ResultsStore, budget: int,
+             keep: tuple[str, ...] = ("samples",)) -> int:
     """Copy the run folders of rows still training (a checkpoint, no finished row) to ``wip``.
 
     Run folders are not committed and a session's processes end with it: the committed
     copy lets the next session resume these trainings instead of starting them again.
+    The sample grids of the checkpoints so far go too only when ``keep`` names ``samples``
+    (rows that keep them when finished; the others' grids are half of a paused row's size).
     Returns how many folders were saved (``wip/<key>`` is replaced as a whole).
     """
     src, dst = runs / key, wip / key
@@ -224,7 +227,8 @@ def save_wip(runs: Path, wip: Path, key: str, store: ResultsStore, budget: int) 
     tmp = wip / f".{key}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     for f in folders:
-        shutil.copytree(f, tmp / f.name, ignore=shutil.ignore_patterns(*WIP_SKIP))
+        skip = WIP_SKIP if "samples" in keep else (*WIP_SKIP, "samples")
+        shutil.copytree(f, tmp / f.name, ignore=shutil.ignore_patterns(*skip))
     shutil.rmtree(dst, ignore_errors=True)
     if folders:
         tmp.replace(dst)
@@ -377,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="config override on top of --config (repeatable); changes the protocol's hash")
     p.add_argument("--keep", default="",
                    help="comma-separated run-folder entries kept besides the reports "
-                        "(checkpoint.pt: extend the row later; samples: every checkpoint's grid)")
+                        "(checkpoint.pt: extend the row later; samples: every checkpoint's grid; with "
+                        "--export --wip: the paused rows' grids are saved only with samples)")
     p.add_argument("--table-config", default="table-fmnist", help="preset whose sampling order to follow")
     p.add_argument("--archs", type=int, default=150, help="architectures of the sampling order")
     p.add_argument("--extra", default="e2gan,autogan",
@@ -447,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         export_rows(store, key, args, Path(args.export))
         if args.wip:
-            n = save_wip(Path(args.runs), Path(args.wip), key, store, cfg.retrain.g_iters)
+            keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())
+            n = save_wip(Path(args.runs), Path(args.wip), key, store, cfg.retrain.g_iters, keep)
             print(f"saved {n} unfinished trainings to {args.wip}")
         return 0
     torch.set_num_threads(1)

@@ -23,7 +23,8 @@ if pgrep -f "scripts/build_finals.py" > /dev/null; then
 fi
 # a fresh clone's store is restored from the committed rows first (a no-op where it is complete)
 python scripts/build_finals.py --config final-fmnist-v2 --store runs/finals_v2.sqlite --runs runs/finals_v2 \
-    --restore docs/validity/finals_v2.json --export docs/validity/finals_v2.json --wip state/finals_v2
+    --restore docs/validity/finals_v2.json --export docs/validity/finals_v2.json --wip state/finals_v2 \
+    --keep checkpoint.pt,samples  # as scripts/build_v2.sh keeps them: the paused rows' grids too
 python scripts/evaluator_study.py --reference v2 --budget "$budget"
 python scripts/evaluator_study.py --reference v2 --budget "$budget" --target FID
 python scripts/validity.py report --v2-iters "$budget"

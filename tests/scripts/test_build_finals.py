@@ -175,13 +175,17 @@ def test_unfinished_trainings_are_saved_and_resumed_across_sessions(builder, tmp
     (unfinished / "tb").mkdir(parents=True)
     (unfinished / "checkpoint.pt").write_bytes(b"state")
     (unfinished / "run.lock").write_text("123")
+    (unfinished / "samples").mkdir()
+    (unfinished / "samples" / "iter_000500.png").write_bytes(b"png")
     finished = runs / key / f"{arch.replace(' ', '')}-s0"
     finished.mkdir()
     (finished / "checkpoint.pt").write_bytes(b"done")
     store.put_evaluation(key, arch, 0, 3, {"FID": 1.0, "iters": 10}, np.zeros(0, np.float32))
     assert builder.save_wip(runs, wip, key, store, budget=10) == 1  # the stored row is not saved
     saved = wip / key / unfinished.name
-    assert sorted(p.name for p in saved.iterdir()) == ["checkpoint.pt"]  # no stale lock, no logs
+    assert sorted(p.name for p in saved.iterdir()) == ["checkpoint.pt", "samples"]  # no stale lock, no logs
+    assert builder.save_wip(runs, wip, key, store, budget=10, keep=()) == 1  # grids not kept: not saved
+    assert sorted(p.name for p in saved.iterdir()) == ["checkpoint.pt"]
     fresh = tmp_path / "fresh_runs"  # the next session: nothing under runs/
     assert builder.load_wip(fresh, wip, key) == 1
     assert (fresh / key / unfinished.name / "checkpoint.pt").read_bytes() == b"state"
