@@ -134,20 +134,26 @@ finals | finals-detach | finals-collect)
     store="$WORK/finals_v2_gpu.sqlite"
     if [ "$PART" != finals-collect ] && [ "${GRAPH_CHECK:-1}" = 1 ]; then
         # the retraining iteration as one CUDA graph (train.cuda_graphs, on by default): its GPU
-        # test and its speed first; the workers train eagerly unless the test passes
-        log "graph check: the GPU tests of the graphed retraining and of rows in threads, then benchmarks.final_row_speed_gpu"
-        if timeout 300 python3 -m pytest -q -p no:cacheprovider -m gpu tests/training/test_retrain_graph.py \
-                tests/scripts/test_build_finals.py > "$OUT/graph_check.txt" 2>&1; then
+        # tests and its speed first. The workers train eagerly unless the graph tests pass, and
+        # one row at a time unless the test of graphed rows in threads passes too.
+        log "graph check: the GPU tests of the graphed retraining, of rows in threads, then benchmarks.final_row_speed_gpu"
+        if timeout 200 python3 -m pytest -q -p no:cacheprovider -m gpu tests/training/test_retrain_graph.py \
+                > "$OUT/graph_check.txt" 2>&1; then
+            if ! timeout 120 python3 -m pytest -q -p no:cacheprovider -m gpu tests/scripts/test_build_finals.py \
+                    >> "$OUT/graph_check.txt" 2>&1 && [ "${THREADS:-1}" != 1 ]; then
+                log "graphed rows in threads failed their test: THREADS=1"
+                THREADS=1
+            fi
             root=()
             [ -d /usr/share/datasets/fashion-mnist ] || root=(--data-root "$PWD/.gpu_data/fashion-mnist")
             timeout 240 python3 -m benchmarks.final_row_speed_gpu --device "${FINALS_DEVICE:-cuda}" "${root[@]}" \
-                --archs 2 --iters "${GRAPH_ITERS:-100}" --warmup "${GRAPH_WARMUP:-10}" --repeats 1 --streams 1,8 --out "$OUT/final_row_speed_gpu.json" \
-                --md "$OUT/final_row_speed_gpu.md" >> "$OUT/graph_check.txt" 2>&1 || true
+                --archs 2 --iters "${GRAPH_ITERS:-100}" --warmup "${GRAPH_WARMUP:-10}" --repeats 1 --streams 1,8 \
+                --out "$OUT/final_row_speed_gpu.json" --md "$OUT/final_row_speed_gpu.md" >> "$OUT/graph_check.txt" 2>&1 || true
         else
             log "graph check failed: the workers train eagerly (train.cuda_graphs=false)"
             sets+=(--set train.cuda_graphs=false)
         fi
-        tail -n 25 "$OUT/graph_check.txt"
+        grep -E "passed|failed|error|ms/iter|streams" "$OUT/graph_check.txt" | tail -n 25 || true
     fi
     if [ "$PART" != finals-collect ]; then
         # a new window: the last one's state goes (only what this part writes there)
