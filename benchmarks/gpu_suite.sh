@@ -179,10 +179,12 @@ finals | finals-detach | finals-collect)
         (setsid nvidia-smi dmon -s u -d 10 > "$WORK/logs/dmon.txt" 2>&1 < /dev/null &) || true
         : > "$WORK/pids"
         for w in $(seq 0 $((WORKERS - 1))); do
-            # SIGTERM after MINUTES (the worker pauses with a checkpoint), SIGKILL 60 s later
+            # SIGTERM after MINUTES (the worker pauses with a checkpoint), SIGKILL 60 s later;
+            # --foreground: the signal (and collect's, forwarded) reaches the worker once, not
+            # also through its process group
             (cd "$src" || exit 1
              PYTHONPATH="/tmp/site:$src" PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
-                "${launch[@]}" timeout -k 60 $((MINUTES * 60)) \
+                "${launch[@]}" timeout --foreground -k 60 $((MINUTES * 60)) \
                 python3 scripts/build_finals.py --config final-fmnist-v2 "${sets[@]}" $FINALS_ARGS \
                 --store "$store" --runs "$WORK/runs" --claim "$WORK/claims" --worker "$w" --workers "$WORKERS" \
                 --threads "${THREADS:-1}" ${FINISH_BY:+--finish-by "$FINISH_BY"} \

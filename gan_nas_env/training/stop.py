@@ -5,7 +5,8 @@ to ``retrain.checkpoint_every``: minutes on a CPU, more at the paper's sizes). U
 :class:`StopRequest` the first SIGINT (Ctrl-C) or SIGTERM (``kill``, a job scheduler, a
 session ending) only sets :attr:`StopRequest.requested`; the training loop finishes the
 iteration it is in, saves a checkpoint there and stops (the run resumes from it as if never
-interrupted). A second signal stops at once, as Python does by default.
+interrupted). A second signal stops at once, as Python does by default; the same signal again
+within :data:`REPEAT_S` is the first one delivered twice, not a second.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# the same signal again within this many seconds is one stop delivered twice: `timeout` sends its
+# SIGTERM to the command and to the command's process group, a terminal's Ctrl-C reaches every
+# process of the foreground group (a wrapper may forward it too)
+REPEAT_S = 1.0
 # the signal a main-thread StopRequest received, while it is active: what the StopRequests of
 # other threads (which cannot install handlers) report, so that work in threads stops too
 _PROCESS_REQUEST: list[str] = []
@@ -44,6 +50,7 @@ class StopRequest:
     def __init__(self, what: str = "the training") -> None:
         self.what = what
         self._requested: str | None = None  # the signal's name, once one arrived
+        self._at = 0.0  # when it arrived (time.monotonic)
         self._main = False
         self._old: dict[int, Any] = {}
 
@@ -71,9 +78,11 @@ class StopRequest:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self._requested is not None:  # the second signal: out now
-            raise KeyboardInterrupt(f"{name} (second signal)")
-        self._requested = name
+        if self._requested is not None:
+            if name == self._requested and time.monotonic() - self._at < REPEAT_S:
+                return  # the same stop delivered twice (to a process and to its group), not a second one
+            raise KeyboardInterrupt(f"{name} (second signal)")  # the second signal: out now
+        self._requested, self._at = name, time.monotonic()
         _PROCESS_REQUEST[:] = [name]
         print(f"\n{name}: stopping {self.what} after the current iteration (a checkpoint is "
               "saved there); send it again to stop at once", file=sys.stderr, flush=True)

@@ -6,18 +6,33 @@ import threading
 
 import pytest
 
+from gan_nas_env.training import stop as stop_module
 from gan_nas_env.training.stop import StopRequest
 
 
-def test_a_signal_is_a_request_and_the_handlers_come_back():
+def test_a_signal_is_a_request_and_the_handlers_come_back(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(stop_module.time, "monotonic", lambda: clock[0])
     before = signal.getsignal(signal.SIGTERM)
     with StopRequest("the test") as stop:
         assert stop.requested is None
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.requested == "SIGTERM"
+        clock[0] += stop_module.REPEAT_S / 2  # the same stop delivered twice (timeout: to the command and its group)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested == "SIGTERM"
+        clock[0] += stop_module.REPEAT_S  # a second stop: out at once
         with pytest.raises(KeyboardInterrupt, match="second signal"):
             os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_another_signal_soon_after_is_a_second_stop(monkeypatch):
+    monkeypatch.setattr(stop_module.time, "monotonic", lambda: 5.0)
+    with StopRequest("the test"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt, match="SIGINT .second signal"):
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_a_thread_sees_the_main_threads_request_while_it_is_active():
