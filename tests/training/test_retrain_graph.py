@@ -124,11 +124,23 @@ def test_a_checkpoint_resumes_in_the_other_mode(tmp_path):
 
 
 # -- GPU: the captured graph trains like eager CUDA ------------------------------------
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def cuda_only(test):
+    """A GPU test (``-m gpu``), skipped where there is no CUDA."""
+    return pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")(test))
+
+
+@pytest.fixture
+def deterministic_cudnn():
+    """Deterministic cuDNN kernels and no autotuning (restored after): only the capture may differ."""
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    yield
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
+@cuda_only
+@pytest.mark.usefixtures("deterministic_cudnn")
 def test_cuda_graphed_retraining_matches_eager(tmp_path):
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
     runs = {}
     for graphs in (False, True):
         run, t, res, latent = _run(tmp_path, f"g{graphs}", device="cuda", **{"train.cuda_graphs": graphs})
@@ -144,14 +156,12 @@ def test_cuda_graphed_retraining_matches_eager(tmp_path):
         assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@cuda_only
+@pytest.mark.usefixtures("deterministic_cudnn")
 def test_cuda_graphed_retrain_end_to_end_scores_like_eager(tmp_path):
     """``retrain`` itself with graphs (scorings and checkpoints between replays) against eager."""
     from gan_nas_env.training.retrain import retrain
 
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
     metrics = {}
     for graphs in (False, True):
         cfg = load_config("tiny", {**V2_LIKE, "device": "cuda", "train.cuda_graphs": graphs, "retrain.g_iters": 12,
