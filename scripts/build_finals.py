@@ -452,8 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         export_rows(store, key, args, Path(args.export))
         if args.wip:
-            keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())
-            n = save_wip(Path(args.runs), Path(args.wip), key, store, cfg.retrain.g_iters, keep)
+            n = save_wip(Path(args.runs), Path(args.wip), key, store, cfg.retrain.g_iters, kept(args))
             print(f"saved {n} unfinished trainings to {args.wip}")
         return 0
     torch.set_num_threads(1)
@@ -486,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def kept(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--keep``'s entries: what a finished row's folder keeps besides the reports."""
+    return tuple(k.strip() for k in args.keep.split(",") if k.strip())
+
+
 def build_rows(args: argparse.Namespace, cfg: Config, key: str, next_row: Any, store: ResultsStore,
                t0: float, bar: Any) -> int:
     """Train the rows ``next_row()`` hands out until it has none (or a deadline); 0, or 128 +
@@ -493,7 +497,7 @@ def build_rows(args: argparse.Namespace, cfg: Config, key: str, next_row: Any, s
     budget = cfg.retrain.g_iters
     cpu = cpu_model()
     device = torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"
-    keep = tuple(k.strip() for k in args.keep.split(",") if k.strip())
+    keep = kept(args)
     slowest = 0.0  # this thread's slowest row (for --finish-by)
     while (row := next_row()) is not None:
         arch, seed = row
