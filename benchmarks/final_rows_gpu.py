@@ -97,6 +97,19 @@ def worker_progress(log: str) -> dict[str, Any]:
             "scorings": sum(len(s["points"]) for s in segments), "rows": len(segments)}
 
 
+def gpu_busy(logs: Path) -> float | None:
+    """The median share of time the GPU ran a kernel (``nvidia-smi dmon -s u``'s ``sm`` %) over
+    the window's samples from the first busy one; None where the logs have no ``dmon.txt``."""
+    with tarfile.open(logs) as tar:
+        member = next((m for m in tar.getmembers() if Path(m.name).name == "dmon.txt"), None)
+        f = tar.extractfile(member) if member else None
+        text = f.read().decode(errors="replace") if f else ""
+    sm = [int(c[1]) for c in (line.split() for line in text.splitlines() if not line.startswith("#"))
+          if len(c) > 1 and c[1].isdigit()]
+    first = next((i for i, v in enumerate(sm) if v > 0), None)
+    return float(statistics.median(sm[first:])) if first is not None else None
+
+
 def _folder_row(name: str) -> tuple[str, int]:
     """A run folder's row: ``0120...-s1`` -> (``"0 1 2 0 ..."``, 1) (``build_finals._folder_name``)."""
     digits, seed = name.rsplit("-s", 1)
@@ -147,7 +160,7 @@ def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None, wip: 
         if wip is None:
             raise SystemExit("progress: this window ran several rows per worker (--threads > 1), whose log "
                              "lines interleave: pass its finals_wip.tar.gz (--wip) to count the rows instead")
-        return {**run, **rows_progress(run, logs, wip, int(threads.group(1))),
+        return {**run, **rows_progress(run, logs, wip, int(threads.group(1))), "gpu_busy_pct": gpu_busy(logs),
                 **({"sent_git_sha": sent_sha} if sent_sha else {}), "analysed": provenance()}
     per_worker = {}
     with tarfile.open(logs) as tar:
@@ -163,7 +176,7 @@ def progress(run: dict[str, Any], logs: Path, sent_sha: str | None = None, wip: 
             "iters_per_s_per_worker": statistics.median(rates) if rates else None,
             "iters_per_s_total": total_rate,
             "row_s_one_worker": BUDGET / statistics.median(rates) if rates else None,
-            "rows_per_hour_equivalent": total_rate * 3600 / BUDGET,
+            "rows_per_hour_equivalent": total_rate * 3600 / BUDGET, "gpu_busy_pct": gpu_busy(logs),
             **({"sent_git_sha": sent_sha} if sent_sha else {}), "analysed": provenance()}
 
 
@@ -194,45 +207,62 @@ def report(runs: list[dict[str, Any]], paths: list[str], rows: list[dict[str, An
         + ", ".join(f"`{p}`" for p in paths) + " (`benchmarks/final_rows_gpu.py progress`).",
         "",
         "| workers | window | rows finished | iterations (all workers) | it/s per worker | it/s, all workers "
-        "| one row, one worker | rows per hour (equivalent) | git |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| one row, one worker | rows per hour (equivalent) | GPU busy | git |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    runs = sorted(runs, key=lambda r: (r["workers"] * r.get("threads", 1), r["window_s"]))
     for r in runs:
+        busy = r.get("gpu_busy_pct")
         lines.append(
             f"| {_slots(r)} | {r['window_s']} s | {r['rows_made']} | {r['iters_total']} | "
             f"{r['iters_per_s_per_worker']:.1f} | {r['iters_per_s_total']:.1f} | "
             f"{r['row_s_one_worker']:.0f} s | {r['rows_per_hour_equivalent']:.1f} | "
-            f"{r.get('sent_git_sha', r['provenance']['git_sha'])[:12]} |")
+            f"{'' if busy is None else f'{busy:.0f}%'} | {r.get('sent_git_sha', r['provenance']['git_sha'])[:12]} |")
     cpu_rate = BUDGET / cpu_med
     lines += [
         f"| CPU box: 2 builders, one {rows_cpu_model(rows)} core each | | | | {cpu_rate:.1f} | "
         f"{2 * cpu_rate:.1f} | {cpu_med:.0f} s (median of {len(cpu)} committed rows) | "
-        f"{2 * 3600 / cpu_med:.1f} | |",
+        f"{2 * 3600 / cpu_med:.1f} | | |",
         "",
     ]
-    lo, hi = min(runs, key=lambda r: r["workers"]), max(runs, key=lambda r: r["workers"])
+    lines += ["What it shows:", "", *findings(runs, cpu_med), ""]
+    return "\n".join(lines)
+
+
+def findings(runs: list[dict[str, Any]], cpu_med: float) -> list[str]:
+    """The report's bullets, from the windows (sorted by rows at once)."""
     per_worker = [r["iters_per_s_per_worker"] for r in runs]
     row_s = [r["row_s_one_worker"] for r in runs]
-    lines += [
-        "What it shows:",
-        "",
-        f"- A row is launch-bound there, not GPU-bound: one worker runs {min(per_worker):.1f}-"
-        f"{max(per_worker):.1f} generator iterations a second (about {1000 / max(per_worker):.0f}-"
-        f"{1000 / min(per_worker):.0f} ms an iteration of a gf 16 / df 16 GAN at batch 32) whatever the "
-        f"number of workers, so the throughput grows with them: {lo['iters_per_s_total']:.0f} it/s with "
-        f"{lo['workers']}, {hi['iters_per_s_total']:.0f} it/s with {hi['workers']}.",
-        f"- {hi['workers']} workers make the equivalent of {hi['rows_per_hour_equivalent']:.0f} rows an hour, "
-        f"{hi['rows_per_hour_equivalent'] / (2 * 3600 / cpu_med):.1f}x this 2-core box, but one row takes "
+    best = max(runs, key=lambda r: r["iters_per_s_total"])
+    busy = [r["gpu_busy_pct"] for r in runs if r.get("gpu_busy_pct") is not None]
+    out = [
+        f"- One worker runs {min(per_worker):.1f}-{max(per_worker):.1f} generator iterations a second "
+        f"(about {1000 / max(per_worker):.0f}-{1000 / min(per_worker):.0f} ms an iteration of a gf 16 / "
+        "df 16 GAN at batch 32). The throughput by rows at once: "
+        + ", ".join(f"{r['iters_per_s_total']:.0f} it/s with {_slots(r)}" for r in runs) + ".",
+    ]
+    more = [r for r in runs if r["workers"] * r.get("threads", 1) > best["workers"] * best.get("threads", 1)]
+    if more:
+        out.append(
+            f"- It stops growing at about {best['iters_per_s_total']:.0f} it/s ({_slots(best)}): more "
+            "processes share the same GPU time"
+            + (f" (the GPU ran a kernel {min(busy):.0f}-{max(busy):.0f}% of the time, `nvidia-smi dmon`)" if busy else "")
+            + ". Kernels of separate processes do not run at once (time-slicing), and an iteration "
+            "is thousands of tiny kernels, so the GPU is held by launches, not by arithmetic: fewer, "
+            "larger launches (the iteration as one CUDA graph, several rows' "
+            "graphs on their own streams in one process: `--threads`) are the way past it, not more "
+            "processes.")
+    out += [
+        f"- {_slots(best)} {'workers' if best.get('threads', 1) == 1 else ''} make the equivalent of {best['rows_per_hour_equivalent']:.0f} rows an hour, "
+        f"{best['rows_per_hour_equivalent'] / (2 * 3600 / cpu_med):.1f}x this 2-core box, but one row takes "
         f"{min(row_s):.0f}-{max(row_s):.0f} s of one worker there: more than one device call (10 "
         "minutes) and about a whole session's device time (15 minutes, the machine's start-up "
         "included), so a row finishes in the window after the one that started it.",
         "- So each GPU window should finish the last window's paused rows first (they are taken "
-        "first) and start as many new ones as the GPU keeps at full speed; a checkpoint resumes "
-        "only on the same kind of device. Fewer launches per iteration (the retraining step "
-        "captured as one CUDA graph, as the proxy's stage steps are) would let a row fit one call.",
-        "",
+        "first) and start no more new ones than it can take on; a checkpoint resumes only on the "
+        "same kind of device.",
     ]
-    return "\n".join(lines)
+    return out
 
 
 def rows_cpu_model(rows: list[dict[str, Any]]) -> str:

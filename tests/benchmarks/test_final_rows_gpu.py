@@ -89,3 +89,22 @@ def test_rows_in_threads_are_counted_row_by_row(tmp_path):
     # a: 7000 -> 8500 (made); b: 0 -> 612 (paused); c: started, neither made nor saved: not counted
     assert out["iters_total"] == 1500 + 612 and out["rows_counted"] == 2 and out["threads"] == 2
     assert out["iters_per_s_total"] == pytest.approx(21.12) and out["iters_per_s_per_worker"] == pytest.approx(10.56)
+
+
+def test_gpu_busy_and_a_saturated_throughput_in_the_report(tmp_path):
+    dmon = b"# gpu sm mem\n# Idx % %\n    0 0 0\n    0 90 0\n    0 100 1\n    0 100 0\n"
+    _tar(tmp_path / "l.tar.gz", {"logs/dmon.txt": dmon})
+    assert frg.gpu_busy(tmp_path / "l.tar.gz") == 100.0  # the samples from the first busy one
+    _tar(tmp_path / "none.tar.gz", {"logs/finals_w0.log": b""})
+    assert frg.gpu_busy(tmp_path / "none.tar.gz") is None
+
+    def run(workers, rate, busy):
+        return {"workers": workers, "iters_per_s_total": rate, "iters_per_s_per_worker": rate / workers,
+                "row_s_one_worker": 8500 * workers / rate, "rows_per_hour_equivalent": rate * 3600 / 8500,
+                "gpu_busy_pct": busy}
+
+    grows = frg.findings([run(2, 28.0, None), run(6, 62.0, 99.0)], 1260.0)
+    assert not any("stops growing" in b for b in grows)
+    flat = frg.findings([run(2, 28.0, None), run(10, 105.0, 100.0), run(14, 102.0, 100.0)], 1260.0)
+    assert any("stops growing at about 105 it/s (10)" in b and "100-100%" in b for b in flat)
+    assert any(b.startswith("- 10 workers make the equivalent of 44 rows an hour") for b in flat)
