@@ -27,6 +27,7 @@ from typing import Any
 from gan_nas_env.provenance import ROOT, provenance
 
 SHIPPED = ROOT / "docs/benchmark/baselines"
+CLASSIC = {"random", "re", "ls", "tpe"}  # agents/optimizers.py
 COPIED = ("summary.json", "report.md", "sample_efficiency.png", "performance_profile.png", "meta.json",
           "missing_bests.json")
 
@@ -61,6 +62,7 @@ def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: P
                         "raw_best_mean": st["best_mean"], "raw_best_sd": st["best_std"],
                         "bests_measured_share": st["measured_share"],
                         "final_fidelity_IQM": (ff.get("aggregates") or {}).get(algo, {}).get("IQM"),
+                        "final_fidelity_p_vs_random": (ff.get("probability_of_improvement") or {}).get(f"{algo},random"),
                         "final_fidelity_measured_share": (ff.get("agents") or {}).get(algo, {}).get("measured_share")}
     return {"command": cmd, "wall_s": summary["wall_s"], "reference": {"mean": summary["ref_mean"],
             "best": summary["ref_best"], "best_arch": summary["ref_best_arch"]}, "agents": agents,
@@ -79,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.seeds < 2 or args.episodes < 1:
         p.error("need --seeds >= 2 (a standard deviation) and --episodes >= 1")
-    res = {"what": "classic NAS baselines (agents/optimizers.py) on the shipped table, "
-                   f"{args.seeds} seeds x {args.episodes} architectures each, at both objectives; "
-                   "a check of the harness, not the benchmark of docs/benchmark.md (no RL agents here)",
+    rl = [a for a in args.algos.split(",") if a not in CLASSIC]
+    what = (f"RL agents ({', '.join(rl)}) and classic NAS baselines" if rl else
+            "classic NAS baselines (agents/optimizers.py)")
+    res = {"what": f"{what} on the {'shipped table' if not args.table else args.table}, {args.seeds} seeds x "
+                   f"{args.episodes} architectures each, at both objectives"
+                   + ("" if rl else "; a check of the harness, not the benchmark of docs/benchmark.md (no RL agents here)"),
+           "algos": args.algos.split(","), "seeds": args.seeds, "episodes": args.episodes,
            "objectives": {o: run_objective(o, args.algos, args.seeds, args.episodes, args.runs, args.ship,
                                            args.table) for o in ("proxy", "final")},
            "provenance": {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}}

@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = ROOT / "docs" / "benchmark" / "final" / "summary.json"
 DOC = ROOT / "docs" / "benchmark.md"
 GOLD = ROOT / "docs" / "validity" / "gold.json"
+V2 = ROOT / "docs" / "benchmark" / "v2" / "baselines.json"  # scripts/baselines.py --ship docs/benchmark/v2
 NAMES = {"sac": "SAC", "td3": "TD3", "ddpg": "DDPG", "tqc": "TQC", "crossq": "CrossQ", "ppo": "PPO",
-         "a2c": "A2C", "maskable_ppo": "MaskablePPO", "dqn": "DQN", "qrdqn": "QR-DQN", "random": "random"}
+         "a2c": "A2C", "maskable_ppo": "MaskablePPO", "dqn": "DQN", "qrdqn": "QR-DQN", "random": "random",
+         "re": "regularized evolution", "ls": "local search", "tpe": "TPE (Optuna)"}
 BLOCK = re.compile(r"(<!-- benchmark_doc:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /benchmark_doc:(?P=name) -->)",
                    re.S)
 
@@ -166,9 +168,58 @@ def gold_block(s: dict[str, Any]) -> str:
             f"architectures{' so far' if g.get('partial') else ''} (`docs/validity/gold.json`).\n")
 
 
+def _v2(s: dict[str, Any]) -> dict[str, Any]:
+    v2 = s.get("v2")
+    if not v2:
+        raise SystemExit("the page has a v2 block but no v2 benchmark was found (--v2, default "
+                         f"{V2.relative_to(ROOT)}; written by scripts/baselines.py --ship docs/benchmark/v2)")
+    return v2
+
+
+def v2_run_block(s: dict[str, Any]) -> str:
+    """The v2 benchmark's commands, wall times and machine."""
+    v2 = _v2(s)
+    m = v2["provenance"].get("machine") or {}
+    lines = [f"`{' '.join(v2['provenance']['command'])}` (gan-nas-env {v2['provenance'].get('version', '?')} at "
+             f"`{str(v2['provenance'].get('git_sha', '?'))[:7]}`; {m.get('cpu')}, {m.get('cores')} cores, "
+             f"GPU: {m.get('gpu') or 'none'}): {v2['what']}. It ran, one objective after the other:", ""]
+    for r in v2["objectives"].values():
+        lines.append(f"- `{' '.join(r['command'])}`: {r['wall_s']:.0f} s; normalised with 0 = the "
+                     f"reference's mean ({r['reference']['mean']:.4f}), 1 = its best ({r['reference']['best']:.4f}, "
+                     f"`{r['reference']['best_arch']}`); {r['missing_bests']} distinct bests without a measured "
+                     "final row.")
+    return "\n".join(lines) + "\n"
+
+
+def _p(v: dict[str, Any] | None) -> str:
+    return "-" if not v else f"{v['value']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
+
+
+def _v2_block(s: dict[str, Any], objective: str) -> str:
+    """Every agent of the v2 benchmark at one objective, best IQM first."""
+    r = _v2(s)["objectives"][objective]
+    ag, poi = r["agents"], r["probability_of_improvement"]
+    cols = ["agent", "IQM [95% CI]", "optimality gap [95% CI]", "P(agent > random) [95% CI]",
+            "raw best (mean +- sample sd)", "bests measured"]
+    if objective == "proxy":  # where the proxy's bests land at the final fidelity
+        cols += ["their final-fidelity IQM [95% CI]", "final: P(agent > random)", "final: measured"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for a in sorted(ag, key=lambda k: -ag[k]["IQM"]["value"]):
+        x = ag[a]
+        cells = [name(a), ci(x["IQM"]), ci(x["optimality_gap"]), p_vs(poi, a, "random"),
+                 f"{x['raw_best_mean']:.3f} +- {x['raw_best_sd']:.3f}", f"{100 * x['bests_measured_share']:.0f}%"]
+        if objective == "proxy":
+            fq = x.get("final_fidelity_IQM")
+            cells += [ci(fq) if fq else "-", _p(x.get("final_fidelity_p_vs_random")),
+                      f"{100 * (x.get('final_fidelity_measured_share') or 0):.0f}%"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": run_block, "proxy": proxy_block, "final-setup": final_setup_block, "final": final_block,
-    "pairs": pairs_block, "holdout": holdout_block, "gold": gold_block}
+    "pairs": pairs_block, "holdout": holdout_block, "gold": gold_block, "v2-run": v2_run_block,
+    "v2-proxy": lambda s: _v2_block(s, "proxy"), "v2-final": lambda s: _v2_block(s, "final")}
 
 
 def render(doc: str, summary: dict[str, Any]) -> tuple[str, list[str]]:
@@ -191,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--summary", type=Path, default=SUMMARY, help="a benchmark's summary.json")
     p.add_argument("--doc", type=Path, default=DOC, help="the Markdown page with benchmark_doc blocks")
     p.add_argument("--gold", type=Path, default=GOLD, help="the gold subset's report (gold block)")
+    p.add_argument("--v2", type=Path, default=V2, help="the v2 benchmark's baselines.json (v2 blocks)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is stale")
     args = p.parse_args(argv)
     for f in (args.summary, args.doc):
@@ -202,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                 "(agents.benchmark.run.analyse) with a table that holds final rows")
     if args.gold.is_file():  # the gold block's source (scripts/gold_report.py)
         summary = {**summary, "gold": json.loads(args.gold.read_text())}
+    if args.v2.is_file():  # the v2 blocks' source (scripts/baselines.py --ship docs/benchmark/v2)
+        summary = {**summary, "v2": json.loads(args.v2.read_text())}
     doc = args.doc.read_text()
     new, changed = render(doc, summary)
     if not BLOCK.search(doc):

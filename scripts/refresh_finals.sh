@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Refresh every committed result that depends on the final rows, in order, after
-# scripts/build_finals.py has stored more of them (about 15 minutes on 2 cores):
-#   the rows (docs/validity/finals.json) -> the table with its final fidelity and final
+# scripts/build_finals.py has stored more of them and scripts/refresh_v2.sh has exported them
+# (about 5 minutes on 2 cores):
+#   the rows (final protocol v2 at its 8,500-iteration checkpoint, docs/validity/finals_v2.json;
+#   the uniform sample is the first 100 of the sampling order) -> the table with its final fidelity and final
 #   surrogate -> the table's facts -> docs/validity.md -> the benchmark's final-fidelity
 #   analysis (docs/benchmark/final/) -> the tables of docs/benchmark.md.
 # The proxy grids of the table do not change (its proxy rows are the same); only the final
@@ -22,13 +24,13 @@ if [ ! -e "$bench/curves.json" ] && [ -e "$shipped/curves.json.gz" ]; then
     echo "refresh_finals: $bench unpacked from $shipped/curves.json.gz"
 fi
 [ -e "$bench/curves.json" ] || { echo "refresh_finals: $bench/curves.json is missing (made by the gan-nas benchmark command recorded in $shipped/summary.json, key run)" >&2; exit 2; }
-# the stores are restored from the committed rows first (a no-op where they are complete), so
-# this also runs on a fresh clone, where only the rows trained since are in runs/finals.sqlite
-python scripts/build_finals.py --restore docs/validity/finals.json --export docs/validity/finals.json
+# the v1 rows (1,000 iterations: early training) stay in docs/validity/finals.json and in git
+# history; the table holds one protocol's rows (it refuses to mix them)
 python scripts/build_table.py --store runs/table_v2.sqlite --restore gan_nas_env/assets/table_fmnist_v2.npz \
-    --export gan_nas_env/assets/table_fmnist_v2.npz --finals docs/validity/finals.json
+    --export gan_nas_env/assets/table_fmnist_v2.npz --finals docs/validity/finals_v2.json \
+    --final-budget "${FINAL_BUDGET:-8500}" --final-uniform 100
 python scripts/table_stats.py --out docs/benchmark/table_facts.json > /dev/null
-python scripts/validity.py report
+python scripts/validity.py report --v2-iters "${FINAL_BUDGET:-8500}"
 gan-nas benchmark --analyse --out "$bench"
 cp "$bench"/{summary.json,report.md,sample_efficiency.png,performance_profile.png,meta.json} "$shipped/"
 gzip -9 -n -c "$bench/curves.json" > "$shipped/curves.json.gz"  # -n: the same curves give the same bytes

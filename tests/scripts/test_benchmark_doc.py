@@ -81,3 +81,26 @@ def test_the_gold_block_follows_the_gold_report(doc, tmp_path, capsys):
         doc.main(["--doc", str(page), "--gold", str(gold)])
     with pytest.raises(SystemExit, match="no gold report was found"):
         doc.main(["--doc", str(page), "--gold", str(tmp_path / "missing.json")])
+
+
+def test_v2_blocks_come_from_the_baselines_digest(doc, tmp_path, capsys):
+    """The v2 benchmark's tables (scripts/baselines.py's digest): one row per agent, IQM order."""
+    digest = json.loads((doc.ROOT / "docs/benchmark/baselines/baselines.json").read_text())
+    src = tmp_path / "v2.json"
+    src.write_text(json.dumps(digest))
+    page = tmp_path / "page.md"
+    page.write_text("".join(f"<!-- benchmark_doc:{b} -->\n<!-- /benchmark_doc:{b} -->\n"
+                            for b in ("v2-run", "v2-proxy", "v2-final")))
+    assert doc.main(["--v2", str(src), "--doc", str(page)]) == 0
+    text = page.read_text()
+    for obj, head in (("proxy", "final: measured |"), ("final", "| bests measured |")):
+        agents = digest["objectives"][obj]["agents"]
+        order = sorted(agents, key=lambda a: -agents[a]["IQM"]["value"])
+        block = text.split(f"<!-- benchmark_doc:v2-{obj} -->\n")[1].split("<!--")[0].splitlines()
+        assert block[0].endswith(head) and len(block) == 2 + len(order)
+        assert [r.split(" | ")[0][2:] for r in block[2:]] == [doc.name(a) for a in order]
+        assert doc.ci(agents[order[0]]["IQM"]) in block[2]
+    assert "`gan-nas benchmark --algos random,re,ls,tpe" in text and " s; normalised with 0 =" in text
+    assert doc.main(["--check", "--v2", str(src), "--doc", str(page)]) == 0
+    with pytest.raises(SystemExit, match="no v2 benchmark was found"):
+        doc.main(["--v2", str(tmp_path / "none.json"), "--doc", str(page)])
