@@ -117,8 +117,10 @@ def final_setup_block(s: dict[str, Any]) -> str:
     ref, sur = ff["reference"], ff["surrogate"]
     bests = [b for a in ff["agents"].values() for b in a["best_archs"]]
     shares = [a["measured_share"] for a in ff["agents"].values()]
+    cfg = ff.get("final_config") or "final-fmnist"  # a summary from before the v2 rows named none: v1
+    at = f" at {ff['final_budget']:,} iterations" if ff.get("final_budget") else ""
     return (f"Each run's best architecture by proxy score is scored at the table's final fidelity "
-            f"(`{ff['final_hash']}`, `configs/final-fmnist.yaml`; `docs/validity.md`): measured when the "
+            f"(`{ff['final_hash']}`, `configs/{cfg}.yaml`{at}; `docs/validity.md`): measured when the "
             f"table holds its final row, predicted by the final surrogate otherwise (out-of-fold Spearman "
             f"{sur['score_spearman']:.3f} over {sur['n']} measured architectures, score MAE "
             f"{sur['score_mae']:.3f} against {sur['score_mae_mean_predictor']:.3f} for always predicting "

@@ -362,8 +362,10 @@ def _final_fidelity(info: dict[str, Any], logs: dict[str, list[RunLog]], reps: i
     curves, per_agent = final_curves(table, logs, ref, alpha)
     stats = rliable_summary({a: c[:, :, -1] for a, c in curves.items()}, curves, reps=reps)
     ranked_by = "final objective" if info.get("objective") == "final" else "proxy score"
+    final = table.meta["final"]
     return {"reference": ref, "agents": per_agent, "final_hash": table.finals.final_hash,  # type: ignore[union-attr]
-            "surrogate": table.meta["final"].get("surrogate", {}), "ranked_by": ranked_by, **stats}
+            "final_config": (final.get("config") or {}).get("name"), "final_budget": final.get("budget"),
+            "surrogate": final.get("surrogate", {}), "ranked_by": ranked_by, **stats}
 
 
 def analyse(out: str | Path, info: dict[str, Any] | None = None,
