@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,36 @@ def time_streams(cfg: Any, archs: list[Any], k: int, iters: int, warmup: int, tm
             "captured": sum(bool(r.graphed is not None and r.graphed.graph is not None) for r in runs)}
 
 
+PICK_GAIN = 1.5  # rows in threads only when K streams beat one row's rate by this much
+
+
+def pick_layout(result: dict[str, Any], rows: int) -> tuple[int, int]:
+    """Builder processes x rows per process (``build_finals.py --threads``) for ``rows`` rows in
+    flight, from this benchmark's stream timings: the stream count with the most iterations a
+    second in all, when every row of it was captured and it beats one row by :data:`PICK_GAIN`;
+    else one row per process (processes are what the eager windows measured)."""
+    ok = [x for x in result.get("streams") or [] if "error" not in x and x.get("captured") == x["rows"]]
+    one = next((x for x in ok if x["rows"] == 1), None)
+    best = max(ok, key=lambda x: x["iters_per_s_total"], default=None)
+    if one is None or best is None or best["rows"] == 1 or best["iters_per_s_total"] < PICK_GAIN * one["iters_per_s_total"]:
+        return rows, 1
+    threads = min(best["rows"], rows)
+    return -(-rows // threads), threads
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "pick":  # gpu_suite.sh: THREADS=auto
+        q = argparse.ArgumentParser(prog="final_row_speed_gpu pick", description=pick_layout.__doc__)
+        q.add_argument("pick")
+        q.add_argument("json", type=Path, help="this benchmark's --out")
+        q.add_argument("--rows", type=int, required=True, help="rows in flight (the window's WORKERS)")
+        a = q.parse_args()
+        if a.rows < 1:
+            q.error(f"--rows must be at least 1, got {a.rows}")
+        result = json.loads(a.json.read_text()) if a.json.is_file() else {}
+        print(*pick_layout(result, a.rows))
+        return
     p.add_argument("--config", default="final-fmnist-v2")
     p.add_argument("--device", default="cuda")
     p.add_argument("--data-root", default=None, help="data.root override (the carried offline data)")

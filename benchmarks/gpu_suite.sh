@@ -106,7 +106,10 @@ finals | finals-detach | finals-collect)
     # scripts/rows_v2_gpu.txt, which the CPU builders leave alone, then scripts/rows_v2.txt's
     # order; the committed rows are skipped). GRAPH_CHECK=1 (default) first runs the GPU test
     # and the speed of the retraining iteration as one CUDA graph; if the test fails the workers
-    # train eagerly.
+    # train eagerly. THREADS=auto lets that check's stream timings pick the layout for WORKERS
+    # rows in flight (benchmarks/final_row_speed_gpu.py pick: e.g. 2 workers x 8 rows when 8
+    # graphed rows on 8 streams beat one by 1.5x; else WORKERS x 1); collect reads the layout
+    # the window started with.
     #
     # One row outlasts one call (10 minutes) but fits in two: `finals-detach` starts the
     # workers in their own process session (they outlive the call, while the machine is held)
@@ -126,6 +129,8 @@ finals | finals-detach | finals-collect)
     need_data
     [[ "$WORKERS" =~ ^[0-9]+$ && "$MINUTES" =~ ^[0-9]+$ ]] || {
         echo "gpu_suite finals: WORKERS and MINUTES must be whole numbers (got '$WORKERS', '$MINUTES')" >&2; exit 2; }
+    [[ "${THREADS:-1}" =~ ^([1-9][0-9]*|auto)$ ]] || {
+        echo "gpu_suite finals: THREADS must be a whole number >= 1 or auto (got '$THREADS')" >&2; exit 2; }
     # detached workers read their own copy of the code and data (WORK/src): the next call
     # replaces the checkout's, which a worker starting its next row could read half-written
     data_dir="$PWD/.gpu_data"
@@ -149,12 +154,18 @@ finals | finals-detach | finals-collect)
             timeout 240 python3 -m benchmarks.final_row_speed_gpu --device "${FINALS_DEVICE:-cuda}" "${root[@]}" \
                 --archs 2 --iters "${GRAPH_ITERS:-100}" --warmup "${GRAPH_WARMUP:-10}" --repeats 1 --streams 1,8 \
                 --out "$OUT/final_row_speed_gpu.json" --md "$OUT/final_row_speed_gpu.md" >> "$OUT/graph_check.txt" 2>&1 || true
+            if [ "${THREADS:-1}" = auto ]; then  # the layout from the streams just timed
+                read -r WORKERS THREADS < <(python3 -m benchmarks.final_row_speed_gpu pick \
+                    "$OUT/final_row_speed_gpu.json" --rows "$WORKERS")
+                log "THREADS=auto: $WORKERS workers x $THREADS rows each (benchmarks.final_row_speed_gpu pick)"
+            fi
         else
             log "graph check failed: the workers train eagerly (train.cuda_graphs=false)"
             sets+=(--set train.cuda_graphs=false)
         fi
         grep -E "passed|failed|error|ms/iter|streams" "$OUT/graph_check.txt" | tail -n 25 || true
     fi
+    [ "${THREADS:-1}" = auto ] && THREADS=1  # no graph check, or it failed: one row per worker
     if [ "$PART" != finals-collect ]; then
         # a new window: the last one's state goes (only what this part writes there)
         rm -rf "$WORK"/{logs,runs,wip,src,claims,pids,window.env,finals_v2_gpu.sqlite,restored.json}
@@ -172,7 +183,8 @@ finals | finals-detach | finals-collect)
             --restore docs/validity/finals_v2.json --export "$WORK/restored.json" > "$WORK/logs/finals_restore.log" 2>&1
         [ -d "$WIP" ] && cp -r "$WIP"/. "$WORK/runs/"
         t_start=$(date +%s)
-        echo "t_start=$t_start" > "$WORK/window.env"
+        # collect reads the layout this window started with (THREADS=auto may have changed it)
+        printf 't_start=%s\nWORKERS=%s\nTHREADS=%s\n' "$t_start" "$WORKERS" "${THREADS:-1}" > "$WORK/window.env"
         launch=()
         [ "$PART" = finals-detach ] && launch=(setsid)
         # no process left holding the call's stdout: each one's streams go to a file

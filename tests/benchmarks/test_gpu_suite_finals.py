@@ -57,7 +57,8 @@ def test_detach_returns_with_its_workers_running_and_collect_stops_them(tmp_path
     pids: list[int] = []
     try:
         # CALL_S=0: return at once; a worker left holding the call's output would block run() here
-        r = subprocess.run(["bash", str(SCRIPT), "finals-detach"], env={**env, "CALL_S": "0"},
+        # THREADS=auto without a graph check: one row per worker
+        r = subprocess.run(["bash", str(SCRIPT), "finals-detach"], env={**env, "CALL_S": "0", "THREADS": "auto"},
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         pids = [int(p) for p in (tmp_path / "work" / "pids").read_text().split()]
@@ -66,11 +67,12 @@ def test_detach_returns_with_its_workers_running_and_collect_stops_them(tmp_path
         calls = (tmp_path / "calls.txt").read_text().splitlines()
         workers = [c for c in calls if "--worker " in c]
         assert len(workers) == 2 and all("--claim" in c and "--rows-from scripts/rows_v2_gpu.txt --rows-from "
-                                         "scripts/rows_v2.txt" in c for c in workers)
+                                         "scripts/rows_v2.txt" in c and "--threads 1 " in c + " " for c in workers)
         assert (tmp_path / "work" / "src" / "gan_nas_env").is_dir()  # the workers' own copy of the code
         assert "finals-collect" in r.stdout
 
-        r = subprocess.run(["bash", str(SCRIPT), "finals-collect"], env={**env, "STOP_IN": "0"},
+        # collect takes the window's own layout, whatever WORKERS it is given
+        r = subprocess.run(["bash", str(SCRIPT), "finals-collect"], env={**env, "STOP_IN": "0", "WORKERS": "7"},
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         assert "stopping 2 workers" in r.stdout
@@ -78,6 +80,7 @@ def test_detach_returns_with_its_workers_running_and_collect_stops_them(tmp_path
         assert {"finals_wip.tar.gz", "logs.tar.gz"} <= {f.name for f in (tmp_path / "out").iterdir()}
         after = (tmp_path / "calls.txt").read_text().splitlines()[len(calls):]
         assert any("--export" in c and "--wip" in c for c in after)  # the paused trainings saved
+        assert any("final_rows_gpu.py window" in c and "--workers 2 " in c for c in after)
     finally:
         for p in pids:
             if _alive(p):
@@ -88,3 +91,10 @@ def test_collect_without_a_detached_window_says_so(tmp_path):
     r = subprocess.run(["bash", str(SCRIPT), "finals-collect"], env=_env(tmp_path), capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and "run finals-detach first" in r.stderr
+
+
+def test_a_bad_threads_value_is_refused_before_anything_is_written(tmp_path):
+    r = subprocess.run(["bash", str(SCRIPT), "finals-detach"], env={**_env(tmp_path), "THREADS": "many"},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "THREADS must be a whole number >= 1 or auto (got 'many')" in r.stderr
+    assert not (tmp_path / "work").exists()
