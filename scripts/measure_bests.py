@@ -16,6 +16,7 @@ the run.
 
     python scripts/measure_bests.py runs/bench                       # list what is missing
     python scripts/measure_bests.py runs/bench --out runs/bench/missing_bests.json
+    python scripts/measure_bests.py runs/bench --rows-out scripts/rows_bests.txt   # a rows list
     OPENBLAS_NUM_THREADS=1 nohup python scripts/measure_bests.py runs/bench --train -- --minutes 600 &
 
 Missing architectures are ordered agent by agent (``random`` first, every P(agent > random)
@@ -82,6 +83,14 @@ def missing_bests(folder: Path, table: str | Path | None = None) -> dict[str, An
             "rows": [{"best_arch": a} for a in missing]}  # what build_finals --extra-from reads
 
 
+def rows_list(res: dict[str, Any]) -> str:
+    """The missing bests as a ``build_finals.py --rows-from`` list: each at seed 0, in order."""
+    head = (f"# The best architectures of {res['folder']} (objective {res['objective']}) without a measured\n"
+            f"# final row in {res['table']} ({res['final_hash']}), written by scripts/measure_bests.py\n"
+            "# --rows-out: one row per line, an architecture then its seed.\n")
+    return head + "".join(f"{a} 0\n" for a in res["missing"])
+
+
 def protocol_preset(key: str) -> str | None:
     """The preset in ``configs/`` whose final protocol keys its rows by ``key``, if any."""
     for name in preset_names():
@@ -122,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", default=None, help="table to look the bests up in (default: the run's)")
     p.add_argument("--out", type=Path, default=None,
                    help="write the listing as JSON (build_finals.py --extra-from reads it)")
+    p.add_argument("--rows-out", type=Path, default=None,
+                   help="write the missing bests as a rows list, seed 0 (build_finals.py --rows-from reads it; "
+                        "benchmarks/gpu_suite.sh finals takes them through FINALS_ARGS)")
     p.add_argument("--train", action="store_true",
                    help="train the missing bests with scripts/build_finals.py (arguments after -- go to it)")
     p.add_argument("--dry-run", action="store_true", help="with --train: print its command only")
@@ -147,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     if listing is not None:
         listing.write_text(json.dumps({**res, "provenance": provenance()}, indent=1))
         print(f"wrote {listing}")
+    if args.rows_out is not None:
+        args.rows_out.write_text(rows_list(res))
+        print(f"wrote {args.rows_out}")
     if cmd:
         print("running: " + " ".join(repr(c) if not c or " " in c else c for c in cmd), flush=True)
         if not args.dry_run:

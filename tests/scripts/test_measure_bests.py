@@ -43,6 +43,10 @@ def test_lists_the_bests_without_a_measured_final_row(bench_run, final_table, lo
     # scripts/build_finals.py --extra-from reads exactly the missing ones
     assert load_script("build_finals").archs_named_in(listing) == res["missing"]
     assert json.loads(listing.read_text())["provenance"]["git_sha"]
+    # and as a rows list, each at seed 0, which build_finals.py --rows-from reads
+    rows = bench_run / "rows.txt"
+    assert ms.main([str(bench_run), "--rows-out", str(rows)]) == (1 if res["missing"] else 0)
+    assert [(str(a), s) for a, s in load_script("build_finals").read_rows_list(rows)] == [(a, 0) for a in res["missing"]]
 
 
 def test_train_passes_the_listing_to_build_finals(bench_run, load_script, capsys):
