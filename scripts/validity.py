@@ -47,7 +47,7 @@ BUDGETS = {16: ("runs/table_v2.sqlite", []), 64: ("runs/ladder.sqlite", ["train.
 REPS = 2000
 TABLE_BUDGET = "16"  # the shipped table's discriminator steps per cell
 V1_FINALS, V2_FINALS = "finals.json", "finals_v2.json"  # final protocol v1 (1,000 iterations), v2 (curves)
-UNIFORM_DRAWS = 150  # scripts/build_finals.py --archs: the uniform final rows (when the table has no record)
+UNIFORM_DRAWS = 150  # v1's uniform sample (scripts/build_finals.py --archs 150): its rows were built for these
 
 
 # -- collect -------------------------------------------------------------------------
@@ -281,14 +281,18 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
     table = load_table()
     alpha = table.alpha
     fin = final_table(finals, alpha)
-    # the uniform sample: the first draws of the table's sampling order, not agents' bests
-    uniform = [a for a in table.uniform_sample(UNIFORM_DRAWS) if a in fin and a in table.index]
+    tab_final = table.meta.get("final") or {}
+    own = tab_final.get("final_hash") == finals["final_hash"]  # the table holds this protocol's rows
+    # the uniform sample: the first draws of the table's sampling order, not agents' bests; as
+    # many as the table records for the protocol it holds (v2: 100), v1's own 150 otherwise
+    drawn = table.uniform_sample(UNIFORM_DRAWS) if own else table.uniform_sample(draws=UNIFORM_DRAWS)
+    uniform = [a for a in drawn if a in fin and a in table.index]
     proxy = np.array([table.score(a) for a in uniform])
     final = np.array([fin[a]["score"] for a in uniform])
     res: dict[str, Any] = {
         "alpha": alpha, "final_hash": finals["final_hash"], "protocol": protocol_of(finals), "table_proxy_hash": table.meta["proxy_hash"],
         "n_uniform": len(uniform),
-        "n_uniform_drawn": len(table.uniform_sample(UNIFORM_DRAWS)),  # distinct, measured or not
+        "n_uniform_drawn": len(drawn),  # distinct, measured or not
         "proxy_vs_final": {
             "score": rank_corr(proxy, final),
             "FID": rank_corr([table.query(a)["FID"] for a in uniform], [fin[a]["FID"] for a in uniform]),
@@ -304,7 +308,7 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
         if any(r.get("train_s") for r in finals["rows"]) else None,
         "rows_by_cpu": rows_by_cpu(finals["rows"]),
         "points": {a: {"proxy": table.score(a), "final": fin[a]["score"]} for a in uniform},
-        "final_surrogate": (table.meta.get("final") or {}).get("surrogate", {}),
+        "final_surrogate": tab_final.get("surrogate", {}) if own else {},  # fitted on this protocol's rows
         "table_final_hash": (table.meta.get("final") or {}).get("final_hash"),
     }
     res["ladder"] = {}
@@ -743,6 +747,19 @@ def findings(res: dict[str, Any], suffix: str, compact: bool) -> list[str]:
     return lines
 
 
+def surrogate_lines(res: dict[str, Any], protocol: str) -> list[str]:
+    """The table's final surrogate, under the protocol whose rows it was fitted on (else nothing)."""
+    fsur = res.get("final_surrogate") or {}
+    if fsur.get("score_spearman") is None:
+        return []
+    return [f"The table's final surrogate (gradient boosting on the one-hot architecture, fitted on "
+            f"the {fsur['n']} architectures with {protocol} final rows in the shipped table): {fsur['folds']}-fold out-of-fold "
+            f"Spearman {fsur['score_spearman']:.3f}, Kendall {fsur['score_kendall']:.3f}, score MAE "
+            f"{fsur['score_mae']:.4f} (always predicting the mean: "
+            f"{fsur['score_mae_mean_predictor']:.4f}). `gan-nas benchmark` uses it for best "
+            "architectures without a final row.", ""]
+
+
 def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
              res_v2: dict[str, Any] | None = None) -> str:
     """docs/validity.md: the gold subset, every finding against v2 (when it has rows), then v1."""
@@ -755,7 +772,8 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
         *gold_section(), *included_report("metric_noise.md")]
     if res_v2:
         n, drawn = res_v2["n_uniform"], res_v2.get("n_uniform_drawn", res_v2["n_uniform"])
-        lines += [f"# Against trained GANs: final protocol v2 ({n} of {drawn} uniform architectures so far)", "",
+        lines += [f"# Against trained GANs: final protocol v2 ({n} of {drawn} uniform architectures"
+                  + (" so far)" if n < drawn else ")"), "",
                   "Every finding of this page recomputed against final protocol v2: GANs trained to "
                   f"{_n(res_v2['protocol']['iters'])} generator iterations, where the samples are garments "
                   "(grids of the gold subset above). "
@@ -763,7 +781,7 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
                      "is built first), so the intervals are wide; the rows grow with every session "
                      "of `scripts/build_finals.py`.** " if n < drawn else "")
                   + "The v1 numbers follow in their own section.", "",
-                  *findings(res_v2, "_v2", compact=False)]
+                  *findings(res_v2, "_v2", compact=False), *surrogate_lines(res_v2, "v2")]
     lines += [*included_report("evaluators_v2.md"), *included_report("evaluators_v2_fid.md"),
               *included_report("proxy_noise.md"),
               "# v1: 1,000 iterations (early training)", "",
@@ -771,14 +789,7 @@ def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],
               "still blobs and the ranking of architectures has not settled (the gold subset shows "
               "where it settles). Kept for the record; the v2 section above replaces them as its rows "
               "grow.", "", *findings(res, "", compact=bool(res_v2))]
-    fsur = res.get("final_surrogate") or {}
-    if fsur.get("score_spearman") is not None:
-        lines += [f"The table's final surrogate (gradient boosting on the one-hot architecture, fitted on "
-                  f"the {fsur['n']} v1 final rows the shipped table holds): {fsur['folds']}-fold out-of-fold "
-                  f"Spearman {fsur['score_spearman']:.3f}, Kendall {fsur['score_kendall']:.3f}, score MAE "
-                  f"{fsur['score_mae']:.4f} (always predicting the mean: "
-                  f"{fsur['score_mae_mean_predictor']:.4f}). `gan-nas benchmark` uses it for best "
-                  "architectures without a final row.", ""]
+    lines += surrogate_lines(res, "v1")
     lines += [*included_report("evaluators_v1.md"), *cross_cpu_md(res.get("cross_cpu") or {})]
     if grids:
         lines += ["## Samples (v1)", "",

@@ -378,14 +378,15 @@ class Table:
                 "score": float(score_columns(m, self.alpha, CURVE_KEYS)), "wall_s": float(m[WALL_COL]),
                 "measured": True, "seeds": int(mine.sum()), "iters": int(iters)}
 
-    def uniform_sample(self, default_draws: int | None = None) -> list[str]:
+    def uniform_sample(self, default_draws: int | None = None, draws: int | None = None) -> list[str]:
         """The distinct architectures of the final rows' uniform sample, in sampling order.
 
         They are the first ``uniform_draws`` of the table's sampling order (recorded at
         export; ``default_draws`` when the table has no record). Without either, every
-        complete architecture of the table.
+        complete architecture of the table. ``draws`` overrides the record (another
+        protocol's sample: v1's rows were built for the first 150).
         """
-        draws = (self.meta.get("final") or {}).get("uniform_draws") or default_draws
+        draws = draws or (self.meta.get("final") or {}).get("uniform_draws") or default_draws
         if draws is None:
             return self.complete()
         return list(dict.fromkeys(str(a) for a in sampling_order(self.config.seed, int(draws))))

@@ -90,6 +90,9 @@ def test_only_the_first_draws_of_the_sampling_order_are_the_uniform_final_sample
     order = list(dict.fromkeys(str(a) for a in sampling_order(first.config.seed, 15)))
     assert first.final_uniform() == [a for a in order if first.final(a)["measured"]]
     assert 0 < len(first.final_uniform()) <= 15
+    # another protocol's sample (v1's 150 beside v2's 100): draws overrides the table's record
+    assert first.uniform_sample(draws=20) == list(dict.fromkeys(str(a) for a in sampling_order(first.config.seed, 20)))
+    assert first.uniform_sample(150) == order  # a default only applies without a record
     ref = final_reference(first)
     scores = [first.final(a)["score"] for a in first.final_uniform()]
     assert ref["n"] == len(scores) and ref["mean"] == pytest.approx(np.mean(scores))
