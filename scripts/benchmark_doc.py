@@ -202,7 +202,7 @@ def _v2_block(s: dict[str, Any], objective: str) -> str:
     r = _v2(s)["objectives"][objective]
     ag, poi = r["agents"], r["probability_of_improvement"]
     cols = ["agent", "IQM [95% CI]", "optimality gap [95% CI]", "P(agent > random) [95% CI]",
-            "raw best (mean +- sample sd)", "bests measured"]
+            "raw best (mean +- sample sd)", "best from a stored row"]
     if objective == "proxy":  # where the proxy's bests land at the final fidelity
         cols += ["their final-fidelity IQM [95% CI]", "final: P(agent > random)", "final: measured"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

@@ -93,7 +93,7 @@ def test_v2_blocks_come_from_the_baselines_digest(doc, tmp_path, capsys):
                             for b in ("v2-run", "v2-proxy", "v2-final")))
     assert doc.main(["--v2", str(src), "--doc", str(page)]) == 0
     text = page.read_text()
-    for obj, head in (("proxy", "final: measured |"), ("final", "| bests measured |")):
+    for obj, head in (("proxy", "final: measured |"), ("final", "| best from a stored row |")):
         agents = digest["objectives"][obj]["agents"]
         order = sorted(agents, key=lambda a: -agents[a]["IQM"]["value"])
         block = text.split(f"<!-- benchmark_doc:v2-{obj} -->\n")[1].split("<!--")[0].splitlines()
