@@ -108,11 +108,11 @@ def main(argv: list[str] | None = None) -> None:
         q.add_argument("pick")
         q.add_argument("json", type=Path, help="this benchmark's --out")
         q.add_argument("--rows", type=int, required=True, help="rows in flight (the window's WORKERS)")
-        a = q.parse_args()
-        if a.rows < 1:
-            q.error(f"--rows must be at least 1, got {a.rows}")
-        result = json.loads(a.json.read_text()) if a.json.is_file() else {}
-        print(*pick_layout(result, a.rows))
+        asked = q.parse_args()
+        if asked.rows < 1:
+            q.error(f"--rows must be at least 1, got {asked.rows}")
+        result = json.loads(asked.json.read_text()) if asked.json.is_file() else {}
+        print(*pick_layout(result, asked.rows))
         return
     p.add_argument("--config", default="final-fmnist-v2")
     p.add_argument("--device", default="cuda")
