@@ -101,19 +101,24 @@ def pick_layout(result: dict[str, Any], rows: int) -> tuple[int, int]:
     return -(-rows // threads), threads
 
 
+def pick_main(argv: list[str]) -> None:
+    """``pick JSON --rows N``: print :func:`pick_layout`'s workers and threads (gpu_suite.sh THREADS=auto)."""
+    q = argparse.ArgumentParser(prog="final_row_speed_gpu pick", description=pick_layout.__doc__)
+    q.add_argument("json", type=Path, help="this benchmark's --out")
+    q.add_argument("--rows", type=int, required=True, help="rows in flight (the window's WORKERS)")
+    asked = q.parse_args(argv)
+    if asked.rows < 1:
+        q.error(f"--rows must be at least 1, got {asked.rows}")
+    result = json.loads(asked.json.read_text()) if asked.json.is_file() else {}
+    print(*pick_layout(result, asked.rows))
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "pick":  # gpu_suite.sh: THREADS=auto
-        q = argparse.ArgumentParser(prog="final_row_speed_gpu pick", description=pick_layout.__doc__)
-        q.add_argument("pick")
-        q.add_argument("json", type=Path, help="this benchmark's --out")
-        q.add_argument("--rows", type=int, required=True, help="rows in flight (the window's WORKERS)")
-        asked = q.parse_args()
-        if asked.rows < 1:
-            q.error(f"--rows must be at least 1, got {asked.rows}")
-        result = json.loads(asked.json.read_text()) if asked.json.is_file() else {}
-        print(*pick_layout(result, asked.rows))
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pick"]:
+        pick_main(argv[1:])
         return
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="final-fmnist-v2")
     p.add_argument("--device", default="cuda")
     p.add_argument("--data-root", default=None, help="data.root override (the carried offline data)")

@@ -241,8 +241,7 @@ def findings(runs: list[dict[str, Any]], cpu_med: float) -> list[str]:
         "df 16 GAN at batch 32). The throughput by rows at once: "
         + ", ".join(f"{r['iters_per_s_total']:.0f} it/s with {_slots(r)}" for r in runs) + ".",
     ]
-    more = [r for r in runs if r["workers"] * r.get("threads", 1) > best["workers"] * best.get("threads", 1)]
-    if more:
+    if any(r["workers"] * r.get("threads", 1) > best["workers"] * best.get("threads", 1) for r in runs):
         out.append(
             f"- It stops growing at about {best['iters_per_s_total']:.0f} it/s ({_slots(best)}): more "
             "processes share the same GPU time"
@@ -253,7 +252,7 @@ def findings(runs: list[dict[str, Any]], cpu_med: float) -> list[str]:
             "graphs on their own streams in one process: `--threads`) are the way past it, not more "
             "processes.")
     out += [
-        f"- {_slots(best)} {'workers' if best.get('threads', 1) == 1 else ''} make the equivalent of {best['rows_per_hour_equivalent']:.0f} rows an hour, "
+        f"- {_slots(best)}{' workers' if best.get('threads', 1) == 1 else ''} make the equivalent of {best['rows_per_hour_equivalent']:.0f} rows an hour, "
         f"{best['rows_per_hour_equivalent'] / (2 * 3600 / cpu_med):.1f}x this 2-core box, but one row takes "
         f"{min(row_s):.0f}-{max(row_s):.0f} s of one worker there: more than one device call (10 "
         "minutes) and about a whole session's device time (15 minutes, the machine's start-up "

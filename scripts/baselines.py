@@ -81,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.seeds < 2 or args.episodes < 1:
         p.error("need --seeds >= 2 (a standard deviation) and --episodes >= 1")
-    rl = [a for a in args.algos.split(",") if a not in CLASSIC]
+    algos = args.algos.split(",")
+    rl = [a for a in algos if a not in CLASSIC]
     what = (f"RL agents ({', '.join(rl)}) and classic NAS baselines" if rl else
             "classic NAS baselines (agents/optimizers.py)")
     res = {"what": f"{what} on the {'shipped table' if not args.table else args.table}, {args.seeds} seeds x "
                    f"{args.episodes} architectures each, at both objectives"
                    + ("" if rl else "; a check of the harness, not the benchmark of docs/benchmark.md (no RL agents here)"),
-           "algos": args.algos.split(","), "seeds": args.seeds, "episodes": args.episodes,
+           "algos": algos, "seeds": args.seeds, "episodes": args.episodes,
            "objectives": {o: run_objective(o, args.algos, args.seeds, args.episodes, args.runs, args.ship,
                                            args.table) for o in ("proxy", "final")},
            "provenance": {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}}

@@ -50,8 +50,12 @@ def ci(v: dict[str, Any]) -> str:
 
 def p_vs(poi: dict[str, Any], a: str, b: str) -> str:
     """P(a > b) with its interval, ``-`` for an agent against itself or a missing pair."""
-    v = poi.get(f"{a},{b}")
-    return "-" if v is None else f"{v['value']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
+    return _p(poi.get(f"{a},{b}"))
+
+
+def _p(v: dict[str, Any] | None) -> str:
+    """A probability with its interval, ``-`` when there is none."""
+    return "-" if not v else f"{v['value']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
 
 
 def _by_iqm(aggregates: dict[str, Any]) -> list[str]:
@@ -191,10 +195,6 @@ def v2_run_block(s: dict[str, Any]) -> str:
                      f"`{r['reference']['best_arch']}`); {r['missing_bests']} distinct bests without a measured "
                      "final row.")
     return "\n".join(lines) + "\n"
-
-
-def _p(v: dict[str, Any] | None) -> str:
-    return "-" if not v else f"{v['value']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
 
 
 def _v2_block(s: dict[str, Any], objective: str) -> str:

@@ -309,7 +309,7 @@ def analyse(finals: dict, ladder: dict, searches: dict) -> dict[str, Any]:
         "rows_by_cpu": rows_by_cpu(finals["rows"]),
         "points": {a: {"proxy": table.score(a), "final": fin[a]["score"]} for a in uniform},
         "final_surrogate": tab_final.get("surrogate", {}) if own else {},  # fitted on this protocol's rows
-        "table_final_hash": (table.meta.get("final") or {}).get("final_hash"),
+        "table_final_hash": tab_final.get("final_hash"),
     }
     res["ladder"] = {}
     budgets = ladder.get("budgets") or {}

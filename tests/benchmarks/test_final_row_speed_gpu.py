@@ -36,3 +36,16 @@ def test_pick_layout_takes_threads_only_when_streams_pay():
     assert pick_layout({"streams": [{"rows": 1, "iters_per_s_total": 50.0, "captured": 1},
                                     {"rows": 8, "error": "out of memory"}]}, 14) == (14, 1)
     assert pick_layout({}, 14) == (14, 1)  # the benchmark wrote nothing
+
+
+def test_pick_on_the_command_line(tmp_path, capsys):
+    import json
+
+    from benchmarks.final_row_speed_gpu import main
+
+    out = tmp_path / "speed.json"
+    out.write_text(json.dumps({"streams": [{"rows": 1, "iters_per_s_total": 50.0, "captured": 1},
+                                           {"rows": 8, "iters_per_s_total": 300.0, "captured": 8}]}))
+    main(["pick", str(out), "--rows", "14"])
+    main(["pick", str(tmp_path / "missing.json"), "--rows", "14"])  # the benchmark wrote nothing
+    assert capsys.readouterr().out.split("\n")[:2] == ["2 8", "14 1"]
