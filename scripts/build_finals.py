@@ -71,7 +71,7 @@ from gan_nas_env.errors import UserError  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
-from gan_nas_env.space import Architecture, resolve_architecture  # noqa: E402
+from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture  # noqa: E402
 from gan_nas_env.training.retrain import RetrainStopped, read_checkpoint  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
@@ -246,6 +246,15 @@ def load_wip(runs: Path, wip: Path, key: str) -> int:
     return n
 
 
+def complete_architecture(spec: str) -> Architecture:
+    """``spec`` as an architecture a final row can train: all three cells (a UserError if not),
+    so that a partial one in a list is refused before the store is opened, not mid-build."""
+    arch = resolve_architecture(spec)
+    if not arch.is_complete:
+        raise ArchitectureError(f"a final row needs a complete 3-cell architecture (14 integers), got {str(arch)!r}")
+    return arch
+
+
 def rows_of(args: argparse.Namespace) -> list[tuple[Architecture, int]]:
     """The rows ``--archs``, ``--extra``, ``--extra-from`` and ``--seeds`` name, in order:
     architecture by architecture, or seed by seed with ``--seed-major``."""
@@ -254,7 +263,10 @@ def rows_of(args: argparse.Namespace) -> list[tuple[Architecture, int]]:
     named = [a for f in args.extra_from for a in archs_named_in(Path(f))]
     for spec in [*(s.strip() for s in args.extra.split(",")), *named]:
         if spec:
-            arch = resolve_architecture(spec)
+            try:
+                arch = complete_architecture(spec)
+            except UserError as exc:
+                raise SystemExit(f"--extra {spec!r}: {exc}") from None
             if str(arch) not in {str(a) for a in archs}:
                 archs.append(arch)
     if args.seed_major:
@@ -279,7 +291,7 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
         if len(spec) == 1 and spec[0].isdigit():  # 14 digits written without spaces
             spec = list(spec[0])
         try:
-            row = (resolve_architecture(" ".join(spec)), int(seed))
+            row = (complete_architecture(" ".join(spec)), int(seed))
         except UserError as exc:
             raise SystemExit(f"{path}:{n}: {exc}") from None
         if (str(row[0]), row[1]) not in seen:

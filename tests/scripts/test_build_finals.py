@@ -278,10 +278,15 @@ def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, proto
     with pytest.raises(SystemExit, match="missing.txt: no such rows list"):
         builder.read_rows_list(tmp_path / "missing.txt")
     bad = tmp_path / "bad.txt"
-    for text, says in (("0 1 2 x\n", "expected an architecture then a seed"), ("1 2 3 0\n", "bad.txt:1: architecture vector")):
+    for text, says in (("0 1 2 x\n", "expected an architecture then a seed"), ("1 2 3 0\n", "bad.txt:1: architecture vector"),
+                       ("0 1 0 1 0\n", "bad.txt:1: a final row needs a complete 3-cell architecture")):
         bad.write_text(text)
         with pytest.raises(SystemExit, match=says):
             builder.read_rows_list(bad)
+    with pytest.raises(SystemExit, match="--extra '0 1 0 1': a final row needs a complete"):
+        builder.main(["--config", str(protocol), "--table-config", "tiny", "--archs", "0", "--extra", "0 1 0 1",
+                      "--store", str(tmp_path / "partial.sqlite"), "--runs", str(tmp_path / "runs")])
+    assert not (tmp_path / "partial.sqlite").exists()  # refused before the store is opened
     key = builder.protocol_key(load_config(str(protocol)))
     claims = tmp_path / "claims"
     (claims / key).mkdir(parents=True)
