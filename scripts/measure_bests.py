@@ -42,6 +42,7 @@ from gan_nas_env.config import load_config, preset_names
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
 from gan_nas_env.provenance import provenance
+from gan_nas_env.run_folder import check_writable
 
 BUILD_FINALS = Path(__file__).resolve().parent / "build_finals.py"
 
@@ -120,6 +121,19 @@ def build_finals_command(listing: Path, passthrough: list[str], table_key: str |
             str(listing), *config, *passthrough]
 
 
+def check_output_file(flag: str, path: Path | None) -> None:
+    """Refuse an output file ``path`` (named by ``flag``) that is a folder or cannot be written,
+    before the table is read or anything is written (its missing folders are created then)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; name a file")
+    try:
+        check_writable(path)
+    except UserError as exc:
+        raise UserError(str(exc).replace("--out", flag)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
@@ -138,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="train the missing bests with scripts/build_finals.py (arguments after -- go to it)")
     p.add_argument("--dry-run", action="store_true", help="with --train: print its command only")
     args = p.parse_args(argv)
+    if args.dry_run and not args.train:
+        p.error("--dry-run goes with --train (it prints the training command instead of running it)")
     try:
+        for flag, path in (("--out", args.out), ("--rows-out", args.rows_out)):
+            check_output_file(flag, path)
         res = missing_bests(args.folder, args.table)
         # checked before anything is written: a --train without its protocol fails here
         cmd = build_finals_command(args.out or args.folder / "missing_bests.json", passthrough,
@@ -157,9 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.train and listing is None:
         listing = args.folder / "missing_bests.json"
     if listing is not None:
+        listing.parent.mkdir(parents=True, exist_ok=True)
         listing.write_text(json.dumps({**res, "provenance": provenance()}, indent=1))
         print(f"wrote {listing}")
     if args.rows_out is not None:
+        args.rows_out.parent.mkdir(parents=True, exist_ok=True)
         args.rows_out.write_text(rows_list(res))
         print(f"wrote {args.rows_out}")
     if cmd:

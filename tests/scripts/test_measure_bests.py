@@ -87,3 +87,21 @@ def test_bad_folder_and_proxy_only_table(tmp_path, small_table, bench_run, load_
     assert "not a finished gan-nas benchmark folder" in capsys.readouterr().err
     assert ms.main([str(bench_run), "--table", str(small_table[0])]) == 2
     assert "no final fidelity" in capsys.readouterr().err
+
+
+def test_bad_output_paths_are_refused_before_anything_is_written(tmp_path, bench_run, load_script, capsys):
+    ms = load_script("measure_bests")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    assert ms.main([str(bench_run), "--rows-out", str(tmp_path)]) == 2
+    assert f"--rows-out {tmp_path} is a folder" in capsys.readouterr().err
+    listing = tmp_path / "listing.json"
+    assert ms.main([str(bench_run), "--out", str(listing), "--rows-out", str(a_file / "rows.txt")]) == 2
+    assert f"{a_file} is a file, not a folder; choose another --rows-out" in capsys.readouterr().err
+    assert not listing.exists()  # the good --out was not written either
+    with pytest.raises(SystemExit):
+        ms.main([str(bench_run), "--dry-run"])
+    assert "--dry-run goes with --train" in capsys.readouterr().err
+    nested = tmp_path / "new" / "dir" / "rows.txt"  # missing folders are made
+    rc = ms.main([str(bench_run), "--rows-out", str(nested)])
+    assert rc in (0, 1) and nested.is_file()
