@@ -35,9 +35,11 @@ import torch
 from torch import nn
 
 from gan_nas_env.config import load_config
+from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import sampling_order
 from gan_nas_env.provenance import provenance
 from gan_nas_env.training.retrain import build_run, score_generator, train_iteration
+from gan_nas_env.user_files import read_json_file
 
 VARIANTS = ("fp32", "channels_last", "bf16", "bf16+channels_last", "compile", "compile+channels_last",
             "compile+bf16+channels_last")
@@ -111,7 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.render:
         if not args.md:
             p.error("--render needs --md")
-        data = json.loads(Path(args.render).read_text())
+        try:
+            data = read_json_file(args.render, "--render")
+        except UserError as exc:
+            p.error(str(exc))
         if args.note:
             data["note"] = args.note
             Path(args.render).write_text(json.dumps(data, indent=1))

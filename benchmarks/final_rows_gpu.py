@@ -294,22 +294,48 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--rows", type=Path, default=Path("docs/validity/finals_v2.json"))
     r.add_argument("--md", type=Path, required=True)
     a = p.parse_args(argv)
+    from gan_nas_env.errors import UserError
+
+    try:
+        return _run(a)
+    except UserError as exc:
+        print(f"final_rows_gpu {a.cmd}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(a: argparse.Namespace) -> int:
+    """The subcommand ``a.cmd``; bad input (a missing or broken file) is a UserError before any write."""
+    from gan_nas_env.errors import MissingFileError, UserError
+    from gan_nas_env.run_folder import check_output_file
+    from gan_nas_env.user_files import read_json_file
+
+    check_output_file(a.md if a.cmd == "report" else a.out, "--md" if a.cmd == "report" else "--out")
+    for flag in ("logs", "wip", "before", "after"):
+        path = getattr(a, flag, None)
+        if path is not None and not path.is_file():
+            raise MissingFileError(f"--{flag} {path}: no such file")
     if a.cmd == "window":
         out = window(a.before, a.after, a.workers, a.finish_by, a.t_start, a.t_end, a.rows_args)
         a.out.write_text(json.dumps(out, indent=1) + "\n")
         print(f"finals: {out['rows_made']} rows made by {a.workers} workers in {out['window_s']} s "
               f"({out['rows_per_hour']} rows per hour; median row {out['row_train_s']['median']} s)")
     elif a.cmd == "progress":
-        out = progress(json.loads(a.run.read_text()), a.logs, a.sent_sha, a.wip)
+        try:
+            out = progress(read_json_file(a.run, "--run"), a.logs, a.sent_sha, a.wip)
+        except tarfile.ReadError:
+            named = f"--logs {a.logs}" + (f" or --wip {a.wip}" if a.wip else "")
+            raise UserError(f"{named}: not a tar archive") from None
         a.out.write_text(json.dumps(out, indent=1) + "\n")
         print(f"{a.out}: {out['iters_total']} iterations, {out['iters_per_s_total']:.1f} it/s over "
               f"{out['workers']} workers ({out['rows_per_hour_equivalent']:.1f} rows per hour)")
     else:
-        runs = [json.loads(x.read_text()) for x in a.runs]
-        a.md.write_text(report(runs, [str(x) for x in a.runs], _rows(a.rows)))
+        runs = [read_json_file(x, "--runs") for x in a.runs]
+        rows = read_json_file(a.rows, "--rows").get("rows")
+        if not isinstance(rows, list):
+            raise UserError(f"--rows {a.rows}: no 'rows' list (a build_finals.py --export file)")
+        a.md.write_text(report(runs, [str(x) for x in a.runs], rows))
         print(f"wrote {a.md}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

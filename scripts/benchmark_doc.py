@@ -14,7 +14,6 @@ fails when the page and its JSON disagree.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -25,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from agents.benchmark.report import sample_sd
+from gan_nas_env.errors import UserError
+from gan_nas_env.user_files import read_json_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = ROOT / "docs" / "benchmark" / "final" / "summary.json"
@@ -250,14 +251,19 @@ def main(argv: list[str] | None = None) -> int:
     for f in (args.summary, args.doc):
         if not f.is_file():
             p.error(f"{f}: no such file")
-    summary = json.loads(args.summary.read_text())
+    try:
+        summary = read_json_file(args.summary, "--summary")
+        gold = read_json_file(args.gold, "--gold") if args.gold.is_file() else None
+        v2 = read_json_file(args.v2, "--v2") if args.v2.is_file() else None
+    except UserError as exc:
+        p.error(str(exc))
     if not summary.get("agents") or not summary.get("final_fidelity"):
         p.error(f"{args.summary}: no per-agent statistics or final fidelity; re-analyse the run "
                 "(agents.benchmark.run.analyse) with a table that holds final rows")
-    if args.gold.is_file():  # the gold block's source (scripts/gold_report.py)
-        summary = {**summary, "gold": json.loads(args.gold.read_text())}
-    if args.v2.is_file():  # the v2 blocks' source (scripts/baselines.py --ship docs/benchmark/v2)
-        summary = {**summary, "v2": json.loads(args.v2.read_text())}
+    if gold is not None:  # the gold block's source (scripts/gold_report.py)
+        summary = {**summary, "gold": gold}
+    if v2 is not None:  # the v2 blocks' source (scripts/baselines.py --ship docs/benchmark/v2)
+        summary = {**summary, "v2": v2}
     doc = args.doc.read_text()
     new, changed = render(doc, summary)
     if not BLOCK.search(doc):

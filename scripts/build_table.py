@@ -70,11 +70,14 @@ def main() -> None:
         p.error(f"{args.config} must set env.fixed_gan_seed so that evaluations can be stored and reused")
     finals = None
     if args.finals:
-        import json
-
+        from gan_nas_env.errors import UserError
         from gan_nas_env.evaluators.final import CheckpointError, FinalRows
+        from gan_nas_env.user_files import read_json_file
 
-        data = json.loads(open(args.finals).read())
+        try:
+            data = read_json_file(args.finals, "--finals")
+        except UserError as exc:
+            p.error(str(exc))
         if args.final_budget is not None and not any(r.get("curve") for r in data["rows"]):
             p.error(f"--final-budget: {args.finals} holds no learning curves (a v1 export)")
         try:

@@ -66,6 +66,7 @@ from gan_nas_env.generator_costs import Widths, generator_cost  # noqa: E402
 from gan_nas_env.metrics.score import FID, IS, KID, SCORE, SIGN, metric_column  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
 from gan_nas_env.space import NORM_CHOICES, Architecture  # noqa: E402
+from gan_nas_env.user_files import read_json_file, run_main  # noqa: E402
 
 DOCS = Path("docs/validity")
 GOAL_TAU = 0.6
@@ -599,7 +600,7 @@ def candidates(args: argparse.Namespace, table: Table, ref: Reference, obj: Obje
                curves: FinalRows | None = None) -> list[Candidate]:
     """Every candidate for ``ref``'s architectures (``curves``: the v2 rows, for a v2 reference)."""
     seeds = tuple(range(args.init_seeds))
-    v1 = json.loads(Path(args.finals_v1).read_text())
+    v1 = read_json_file(args.finals_v1, "--finals-v1")
     v1_cost = float(np.mean([r["train_s"] for r in v1["rows"] if r.get("train_s")]))
     out = [*proxy_candidates(table, ref.archs), *zero_cost_candidates(table, ref.archs, seeds),
            rule_candidate(ref.archs),
@@ -644,9 +645,9 @@ def main(argv: list[str] | None = None) -> None:
     obj = Objective(table.alpha, args.target)
     curves = None
     if args.reference == "v1":
-        ref = reference_v1(table, json.loads(Path(args.finals_v1).read_text()), obj)
+        ref = reference_v1(table, read_json_file(args.finals_v1, "--finals-v1"), obj)
     else:
-        data = json.loads(Path(args.finals_v2).read_text())
+        data = read_json_file(args.finals_v2, "--finals-v2")
         curves = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
         assert curves.curve_iters is not None
         budget = args.budget or int(curves.curve_iters[-1])
@@ -681,4 +682,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main, "evaluator_study"))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from gan_nas_env.evaluators.final import CURVE_KEYS, WALL_COL, FinalRows
 from gan_nas_env.evaluators.tabular import sampling_order
 from gan_nas_env.metrics.score import FID, SIGN, metric_column
 from gan_nas_env.provenance import provenance
+from gan_nas_env.user_files import read_json_file, run_main
 
 DOCS = Path("docs/validity")
 METRICS = SIGN  # metric -> the sign that makes higher better
@@ -363,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lag", type=int, default=LAG, help="iterations on at which a checkpoint is compared with itself")
     p.add_argument("--docs", default=str(DOCS), help="folder of gold.json, gold.md, the plots and grids")
     args = p.parse_args(argv)
-    data = json.loads(Path(args.finals).read_text())
+    data = read_json_file(args.finals, "--finals")
     rows = FinalRows.from_records(data["rows"], data["final_hash"], data["config"])
     archs = gold_archs(rows, args.n, args.budget)
     if len(archs) < 3:
@@ -390,4 +392,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main, "gold_report"))

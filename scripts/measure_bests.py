@@ -42,7 +42,7 @@ from gan_nas_env.config import load_config, preset_names
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
 from gan_nas_env.provenance import provenance
-from gan_nas_env.run_folder import check_writable
+from gan_nas_env.run_folder import check_output_file
 
 BUILD_FINALS = Path(__file__).resolve().parent / "build_finals.py"
 
@@ -121,19 +121,6 @@ def build_finals_command(listing: Path, passthrough: list[str], table_key: str |
             str(listing), *config, *passthrough]
 
 
-def check_output_file(flag: str, path: Path | None) -> None:
-    """Refuse an output file ``path`` (named by ``flag``) that is a folder or cannot be written,
-    before the table is read or anything is written (its missing folders are created then)."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise UserError(f"{flag} {path} is a folder; name a file")
-    try:
-        check_writable(path)
-    except UserError as exc:
-        raise UserError(str(exc).replace("--out", flag)) from None
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
@@ -156,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--dry-run goes with --train (it prints the training command instead of running it)")
     try:
         for flag, path in (("--out", args.out), ("--rows-out", args.rows_out)):
-            check_output_file(flag, path)
+            check_output_file(path, flag)
         res = missing_bests(args.folder, args.table)
         # checked before anything is written: a --train without its protocol fails here
         cmd = build_finals_command(args.out or args.folder / "missing_bests.json", passthrough,

@@ -108,3 +108,26 @@ def test_gpu_busy_and_a_saturated_throughput_in_the_report(tmp_path):
     flat = frg.findings([run(2, 28.0, None), run(10, 105.0, 100.0), run(14, 102.0, 100.0)], 1260.0)
     assert any("stops growing at about 105 it/s (10)" in b and "100-100%" in b for b in flat)
     assert any(b.startswith("- 10 workers make the equivalent of 44 rows an hour") for b in flat)
+
+
+def test_bad_files_are_one_line_errors_before_any_write(tmp_path, capsys):
+    md = tmp_path / "page.md"
+    not_json = tmp_path / "notes.txt"
+    not_json.write_text("rows: none\n")
+    cases = [
+        (["report", "--runs", str(tmp_path / "none.json"), "--md", str(md)], "--runs .*none.json: no such file"),
+        (["report", "--runs", str(not_json), "--md", str(md)], "is not JSON \\(line 1, column 1"),
+        (["report", "--runs", str(not_json), "--md", str(tmp_path)], "--md .* is a folder"),
+        (["report", "--runs", str(not_json), "--md", str(not_json / "page.md")], "notes.txt is a file, not a folder"),
+        (["progress", "--run", str(not_json), "--logs", str(not_json), "--out", str(tmp_path / "p.json")],
+         "--logs .*notes.txt: not a tar archive|is not JSON"),
+        (["progress", "--run", str(not_json), "--logs", str(tmp_path / "no.tgz"), "--out", str(tmp_path / "p.json")],
+         "--logs .*no.tgz: no such file"),
+    ]
+    import re
+
+    for argv, says in cases:
+        assert frg.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert re.search(says, err) and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not md.exists() and not (tmp_path / "p.json").exists()

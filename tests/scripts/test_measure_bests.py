@@ -97,7 +97,7 @@ def test_bad_output_paths_are_refused_before_anything_is_written(tmp_path, bench
     assert f"--rows-out {tmp_path} is a folder" in capsys.readouterr().err
     listing = tmp_path / "listing.json"
     assert ms.main([str(bench_run), "--out", str(listing), "--rows-out", str(a_file / "rows.txt")]) == 2
-    assert f"{a_file} is a file, not a folder; choose another --rows-out" in capsys.readouterr().err
+    assert f"cannot create --rows-out {a_file / 'rows.txt'}: {a_file} is a file" in capsys.readouterr().err
     assert not listing.exists()  # the good --out was not written either
     with pytest.raises(SystemExit):
         ms.main([str(bench_run), "--dry-run"])
