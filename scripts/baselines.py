@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gan_nas_env.errors import UserError
 from gan_nas_env.provenance import ROOT, provenance
+from gan_nas_env.run_folder import check_writable
 
 SHIPPED = ROOT / "docs/benchmark/baselines"
 CLASSIC = {"random", "re", "ls", "tpe"}  # agents/optimizers.py
@@ -40,7 +42,9 @@ def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: P
            "--objective", objective, "--out", str(out), "--no-progress", "--overwrite"]
     if table:
         cmd += ["--env-kwargs", json.dumps({"table": table})]
-    subprocess.run(cmd, check=True)
+    rc = subprocess.run(cmd).returncode
+    if rc:  # its own message (bad input, a failure) is above
+        raise SystemExit(f"baselines: gan-nas benchmark --objective {objective} stopped with exit status {rc}")
     # exit status 1 only says that some bests lack a measured row: the listing is the point
     rc = subprocess.run([sys.executable, str(ROOT / "scripts/measure_bests.py"), str(out),
                          "--out", str(out / "missing_bests.json")], stdout=subprocess.DEVNULL).returncode
@@ -82,6 +86,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 2 or args.episodes < 1:
         p.error("need --seeds >= 2 (a standard deviation) and --episodes >= 1")
     algos = args.algos.split(",")
+    from agents.benchmark.run import check_agent  # the harness's own names, checked before any run
+
+    try:
+        for algo in algos:
+            check_agent(algo)
+    except UserError as exc:
+        p.error(str(exc))
+    for flag, folder in (("--runs", args.runs), ("--ship", args.ship)):
+        try:
+            check_writable(folder)
+        except UserError as exc:
+            p.error(str(exc).replace("--out", flag))
     rl = [a for a in algos if a not in CLASSIC]
     what = (f"RL agents ({', '.join(rl)}) and classic NAS baselines" if rl else
             "classic NAS baselines (agents/optimizers.py)")

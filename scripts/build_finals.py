@@ -71,8 +71,10 @@ from gan_nas_env.errors import UserError  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
+from gan_nas_env.run_folder import check_output_file  # noqa: E402
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture  # noqa: E402
 from gan_nas_env.training.retrain import RetrainStopped, read_checkpoint  # noqa: E402
+from gan_nas_env.user_files import read_json_file  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
 
@@ -182,7 +184,10 @@ def read_export(path: Path, key: str) -> list[dict]:
     A row without its ``cpu`` (exported before rows recorded it) gets the exporting
     machine's: such exports were made where their rows were trained.
     """
-    data = json.loads(path.read_text())
+    try:
+        data = read_json_file(path, "--restore")
+    except UserError as exc:
+        raise SystemExit(str(exc)) from None
     if data.get("final_hash") != key:
         raise SystemExit(f"{path}: rows of protocol {data.get('final_hash')!r}, not of {key!r}; "
                          "restore them with the --config they were trained by")
@@ -456,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs = ordered if args.claim else ordered[args.worker :: args.workers]
     key = protocol_key(cfg)
     restored = read_export(Path(args.restore), key) if args.restore else []  # refused before writing
+    try:
+        check_output_file(Path(args.export) if args.export else None, "--export")
+    except UserError as exc:
+        raise SystemExit(str(exc)) from None
     store = ResultsStore(args.store)
     if args.restore:
         print(f"restored {restore_rows(store, key, restored)} of {len(restored)} rows from {args.restore}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import cast
@@ -18,6 +19,7 @@ from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
 from gan_nas_env.provenance import provenance
 from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH, NUM_CELLS
+from gan_nas_env.user_files import run_main
 
 
 def main() -> None:
@@ -92,4 +94,4 @@ def _arch_seconds(table: Table) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main, "table_stats"))

@@ -123,6 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.export:
         export(args, Path(args.export))
         return
+    from gan_nas_env.config import load_config
+    from gan_nas_env.errors import UserError
+
+    try:  # a bad preset or override is refused here, not by the first search's process
+        load_config(args.config, args.overrides)
+    except UserError as exc:
+        p.error(str(exc))
     exported = kept_rows(args, Path(args.skip_exported)) if args.skip_exported else {}
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     for seed in args.seeds:  # seed-major: a partial run has both algorithms for its seeds
@@ -137,7 +144,9 @@ def main(argv: list[str] | None = None) -> None:
             if (out / "checkpoint").exists() or (out / "checkpoint.old").exists():
                 cmd.append("--resume")
             print(" ".join(cmd), flush=True)
-            subprocess.run(cmd, check=True, env=env)
+            rc = subprocess.run(cmd, env=env).returncode
+            if rc:  # its own message is above; the finished searches stay, and a rerun resumes
+                raise SystemExit(f"validity_searches: {algo} seed {seed} stopped with exit status {rc}")
 
 
 if __name__ == "__main__":

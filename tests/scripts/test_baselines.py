@@ -27,3 +27,17 @@ def test_baselines_script_runs_both_objectives_and_ships_sample_sds(final_table,
             assert digest["agents"][name]["raw_best_sd"] == pytest.approx(np.std(bests, ddof=1))
     with pytest.raises(SystemExit):
         script.main(["--seeds", "1"])  # a standard deviation needs two seeds
+
+
+def test_bad_agents_and_folders_are_refused_before_any_run(tmp_path, load_script, capsys):
+    script = load_script("baselines")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    runs = tmp_path / "runs"
+    for argv, says in ((["--algos", "random,foo"], "unknown agent 'foo'; known: "),
+                       (["--ship", str(a_file / "ship")], "a_file is a file, not a folder; choose another --ship"),
+                       (["--runs", str(a_file)], "choose another --runs")):
+        with pytest.raises(SystemExit) as exc:
+            script.main(["--seeds", "2", "--episodes", "1", "--runs", str(runs), *argv])
+        assert exc.value.code == 2 and says in capsys.readouterr().err
+    assert not runs.exists()  # nothing ran

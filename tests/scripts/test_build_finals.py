@@ -437,3 +437,18 @@ def test_rows_in_threads_on_cuda_with_graphs(builder, tmp_path):
                          "--threads", "4"]) == 0
     rows = ResultsStore(tmp_path / "f.sqlite").evaluations(key)
     assert len(rows) == 4 and all(math.isfinite(r["metrics"]["FID"]) for r in rows)
+
+
+def test_a_bad_restore_or_export_file_is_refused_before_the_store_opens(builder, protocol, tmp_path):
+    store = tmp_path / "f.sqlite"
+    not_json = tmp_path / "notes.txt"
+    not_json.write_text("no rows\n")
+    base = ["--config", str(protocol), "--table-config", "tiny", "--archs", "1", "--store", str(store),
+            "--runs", str(tmp_path / "runs")]
+    for extra, says in ((["--restore", str(not_json)], "--restore .*notes.txt is not JSON"),
+                        (["--restore", str(tmp_path / "none.json")], "--restore .*none.json: no such file"),
+                        (["--export", str(tmp_path)], "--export .* is a folder; name a file"),
+                        (["--export", str(not_json / "rows.json")], "notes.txt is a file, not a folder")):
+        with pytest.raises(SystemExit, match=says):
+            builder.main([*base, *extra])
+        assert not store.exists()

@@ -1,6 +1,7 @@
 """scripts/validity_searches.py: variant run folders and the export, without running a search."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -77,11 +78,24 @@ def test_searches_in_an_export_are_not_run_again(searches, tmp_path, monkeypatch
     done.write_text(json.dumps({"config": "table-fmnist", "episodes": 100,
                                 "rows": [{"algo": "sac", "seed": 0, "best_arch": None}]}))
     ran = []
-    monkeypatch.setattr(searches.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    monkeypatch.setattr(searches.subprocess, "run",
+                        lambda cmd, **kw: ran.append(cmd) or subprocess.CompletedProcess(cmd, 0))
     searches.main(["--seeds", "0,1", "--algos", "sac", "--runs", str(tmp_path / "runs"),
                    "--skip-exported", str(done)])
     assert "sac seed 0: in" in capsys.readouterr().out
     assert len(ran) == 1 and "seed=1" in ran[0]
+
+
+def test_a_search_that_fails_stops_the_script_with_one_line(searches, tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(searches.subprocess, "run",
+                        lambda cmd, **kw: ran.append(cmd) or subprocess.CompletedProcess(cmd, 2))
+    with pytest.raises(SystemExit, match="validity_searches: sac seed 0 stopped with exit status 2"):
+        searches.main(["--seeds", "0,1", "--algos", "sac,random", "--runs", str(tmp_path / "runs")])
+    assert len(ran) == 1  # the later searches are not started
+    with pytest.raises(SystemExit) as exc:
+        searches.main(["--config", "no-such-preset", "--tag", "x", "--runs", str(tmp_path / "runs")])
+    assert exc.value.code == 2 and not ran[1:]
 
 
 def test_the_device_is_not_part_of_the_variant(searches, tmp_path):
