@@ -163,7 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     if not args.analyse:
         run(args, archs)
         return
+    if not Path(args.store).is_file():  # --analyse reads: an empty store made here would hide the typo
+        p.error(f"--store {args.store}: no such store; train the variants first (without --analyse)")
     report = analyse(args, archs)
+    if not report["variants"]:
+        p.error(f"--store {args.store}: no variant has rows for 3 of the {len(archs)} architectures beside "
+                "the second fp32 seed; nothing to compare (train them first, without --analyse)")
     print(json.dumps({k: v for k, v in report.items() if k != "provenance"}, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))

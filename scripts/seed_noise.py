@@ -26,6 +26,7 @@ import numpy as np
 from gan_nas_env.bench import GANBench
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
 from gan_nas_env.provenance import ROOT, provenance
+from gan_nas_env.user_files import run_main
 
 
 def noise_report(bench: GANBench) -> dict[str, Any]:
@@ -84,4 +85,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, "seed_noise"))
