@@ -113,6 +113,9 @@ def main() -> None:
     p.add_argument("--out", default=None, help="JSON report")
     p.add_argument("--md", default=None, help="Markdown report")
     args = p.parse_args()
+    from gan_nas_env.user_files import check_outputs
+
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     if args.runs < 1 or args.steps < 1:
         p.error("--runs and --steps must be >= 1")
     kwargs = {**json.loads(args.env_kwargs), **({"table": args.table} if args.table else {})}

@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gan_nas_env.user_files import check_outputs
+
 POLICIES = {"spin": None, "passive": "PASSIVE"}  # name -> OMP_WAIT_POLICY (None: unset)
 
 
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--result", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     if args.burn:
         burn()
         return None

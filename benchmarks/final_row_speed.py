@@ -39,7 +39,7 @@ from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import sampling_order
 from gan_nas_env.provenance import provenance
 from gan_nas_env.training.retrain import build_run, score_generator, train_iteration
-from gan_nas_env.user_files import read_json_file
+from gan_nas_env.user_files import check_outputs, read_json_file
 
 VARIANTS = ("fp32", "channels_last", "bf16", "bf16+channels_last", "compile", "compile+channels_last",
             "compile+bf16+channels_last")
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="the load the run was timed under, kept in the JSON and shown in the report "
                         "(with --render: added to that JSON)")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     if args.render:
         if not args.md:
             p.error("--render needs --md")

@@ -29,6 +29,7 @@ from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.tabular import sampling_order
 from gan_nas_env.provenance import provenance
 from gan_nas_env.training.retrain import build_run, score_generator, train_iteration
+from gan_nas_env.user_files import check_outputs
 
 
 def _sync(dev: torch.device) -> None:
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--md", default=None)
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     try:
         stream_counts = [int(x) for x in args.streams.split(",") if x.strip()]
     except ValueError:

@@ -306,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(a: argparse.Namespace) -> int:
     """The subcommand ``a.cmd``; bad input (a missing or broken file) is a UserError before any write."""
     from gan_nas_env.errors import MissingFileError, UserError
-    from gan_nas_env.run_folder import check_output_file
-    from gan_nas_env.user_files import read_json_file
+    from gan_nas_env.user_files import check_output_file, read_json_file
 
     check_output_file(a.md if a.cmd == "report" else a.out, "--md" if a.cmd == "report" else "--out")
     for flag in ("logs", "wip", "before", "after"):

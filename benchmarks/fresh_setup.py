@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_nas_env.provenance import ROOT, provenance
+from gan_nas_env.user_files import check_outputs
 
 
 def _du_bytes(path: Path) -> int:
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, help="JSON report")
     p.add_argument("--md", type=Path, help="Markdown report")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     if shutil.which("git") is None:
         p.error("git is needed to clone the repository")
     work = args.keep or Path(tempfile.mkdtemp(prefix="fresh-setup-"))

@@ -37,6 +37,7 @@ from typing import Any
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.tabular import sampling_order
 from gan_nas_env.provenance import provenance
+from gan_nas_env.user_files import check_outputs
 
 PACKINGS = {  # name -> (rows at once, torch threads per row)
     "2 processes x 1 thread": (2, 1),
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=None, help="JSON report")
     p.add_argument("--md", type=Path, default=None, help="Markdown report")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     packings = [s.strip() for s in args.packings.split(",") if s.strip()]
     unknown = [s for s in packings if s not in PACKINGS]
     if unknown:

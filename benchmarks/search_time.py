@@ -33,6 +33,7 @@ from benchmarks.presets import add_common_args, preset_config  # noqa: E402
 from gan_nas_env.devices import resolve_device  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.run_folder import run_id  # noqa: E402
+from gan_nas_env.user_files import check_outputs  # noqa: E402
 
 
 def episode_times(run_dir: Path) -> list[dict[str, float]]:
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--run-dir", default=None, help="keep the run folders here (default: a temp dir)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     cfg = preset_config(args)
     dev = resolve_device(cfg.device)
     with tempfile.TemporaryDirectory() as tmp:

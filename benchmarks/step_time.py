@@ -50,6 +50,7 @@ from gan_nas_env.space import E2GAN_ARCH, NUM_CELLS
 from gan_nas_env.training.losses import get_loss
 from gan_nas_env.training.proxy import ProxyTrainer
 from gan_nas_env.training.step import GANStep
+from gan_nas_env.user_files import check_outputs
 
 # One row per technique of the default path: the default with that technique turned off.
 # (label, config overrides, benchmark-side change, applies on CPU)
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=1, help="timed episodes per path (median)")
     p.add_argument("--no-warmup", action="store_true", help="skip the short untimed warm-up episode")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     cfg = preset_config(args)
     dev = resolve_device(cfg.device)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)

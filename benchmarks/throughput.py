@@ -45,6 +45,7 @@ from benchmarks.presets import add_common_args, preset_config  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.devices import resolve_device  # noqa: E402
 from gan_nas_env.space import NUM_CELLS  # noqa: E402
+from gan_nas_env.user_files import check_outputs  # noqa: E402
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="subproc backend: how env processes start (no fork: CUDA)")
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="ray backend: CPUs per actor")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     envs = [int(x) for x in args.envs.split(",") if x.strip()]
     if not envs or min(envs) < 1 or args.steps_per_env < 1:
         p.error("--envs needs positive integers and --steps-per-env at least 1")

@@ -382,26 +382,6 @@ def check_writable(path: Path) -> None:
         raise RunFolderError(f"cannot write {path}: {where} is on {why}; choose another --out")
 
 
-def check_output_file(path: Path | None, flag: str) -> None:
-    """Refuse the output file that option ``flag`` names if it is a folder or unwritable.
-
-    Called before a command does its work (``None``: nothing to check); the file's missing
-    folders can then be created.
-    """
-    if path is None:
-        return
-    if path.is_dir():
-        raise RunFolderError(f"{flag} {path} is a folder; name a file")
-    where = path if path.exists() else path.parent
-    while not where.exists() and where != where.parent:
-        where = where.parent
-    if where != path and not where.is_dir():
-        raise RunFolderError(f"cannot create {flag} {path}: {where} is a file, not a folder")
-    if not os.access(where, os.W_OK):  # also False on a read-only file system, even for root
-        why = "a read-only file system" if _read_only_fs(where) else "no write permission"
-        raise RunFolderError(f"cannot write {flag} {path}: {where} is on {why}")
-
-
 def _read_only_fs(path: Path) -> bool:
     return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 

@@ -1,14 +1,17 @@
-"""JSON files a user names on a command line, read with an error that says what is wrong.
+"""Files a user names on a command line: JSON inputs, and outputs checked before the work.
 
 A maintainer's script (``scripts/``, ``benchmarks/``) handed a path that does not exist, a
 folder, or a file that is not JSON should stop with one line naming the option and the
-file, not a ``FileNotFoundError`` or ``JSONDecodeError`` traceback: both are
+file, not a ``FileNotFoundError`` or ``JSONDecodeError`` traceback; an output it cannot
+write should be refused before a long run, not after it. All of these are
 :class:`~gan_nas_env.errors.UserError` here.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -49,3 +52,37 @@ def run_main(main: Callable[[], int | None], prog: str) -> int:
     except UserError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def check_output_file(path: str | Path | None, flag: str) -> None:
+    """Refuse the output file that option ``flag`` names if it is a folder or unwritable.
+
+    Called before a command does its work (``None``: nothing to check); the file's missing
+    folders can then be created.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; name a file")
+    where = path if path.exists() else path.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if where != path and not where.is_dir():
+        raise UserError(f"cannot create {flag} {path}: {where} is a file, not a folder")
+    if not os.access(where, os.W_OK):  # also False on a read-only file system, even for root
+        why = "a read-only file system" if os.statvfs(where).f_flag & os.ST_RDONLY else "no write permission"
+        raise UserError(f"cannot write {flag} {path}: {where} is on {why}")
+
+
+def check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace, *flags: str) -> None:
+    """:func:`check_output_file` for each option in ``flags`` that ``args`` sets.
+
+    ``flags`` are the options' spellings (``"--out", "--md"``); the first bad file is the
+    parser's usage error (exit status 2), before the script does its work.
+    """
+    for flag in flags:
+        try:
+            check_output_file(getattr(args, flag.lstrip("-").replace("-", "_"), None), flag)
+        except UserError as exc:
+            parser.error(str(exc))

@@ -71,10 +71,9 @@ from gan_nas_env.errors import UserError  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
-from gan_nas_env.run_folder import check_output_file  # noqa: E402
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture  # noqa: E402
 from gan_nas_env.training.retrain import RetrainStopped, read_checkpoint  # noqa: E402
-from gan_nas_env.user_files import read_json_file  # noqa: E402
+from gan_nas_env.user_files import check_output_file, read_json_file  # noqa: E402
 
 KEEP = ("report.json", "report.md", "metrics.csv", "meta.json", "config.yaml")
 

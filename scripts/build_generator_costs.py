@@ -22,6 +22,7 @@ from pathlib import Path
 from gan_nas_env.config import load_config
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
 from gan_nas_env.generator_costs import COSTS_ASSET, COSTS_FORMAT, Widths, cell_cost_terms
+from gan_nas_env.user_files import check_outputs
 
 NOTE = ("params: trainable parameters of one generator (times model.num_generators); flops: "
         "multiply-accumulates of generating one image (Linear, Conv2d, ConvTranspose2d). Per widths "
@@ -51,6 +52,7 @@ def main() -> None:
     p.add_argument("--out", default=str(COSTS_ASSET))
     p.add_argument("--check", action="store_true", help="compare --out with a fresh computation")
     args = p.parse_args()
+    check_outputs(p, args, "--out")  # before the work, not after it
     content = build([Path(t) for t in args.table or [DEFAULT_TABLE]])
     text = json.dumps(content, indent=1) + "\n"
     if args.check:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gan_nas_env.provenance import provenance  # noqa: E402
+from gan_nas_env.user_files import check_outputs  # noqa: E402
 
 SAME_SETUP = ("episodes", "seeds", "alpha", "env_id", "env_kwargs")  # the agents may be a subset
 
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("second", type=Path, help="a rerun's summary.json")
     p.add_argument("--out", type=Path, default=None, help="also write the comparison as JSON")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out")  # before the work, not after it
     res = compare(read_summary(args.first), read_summary(args.second))
     print(markdown(res))
     if args.out is not None:

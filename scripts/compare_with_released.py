@@ -66,6 +66,7 @@ from gan_nas_env.space import (  # noqa: E402
     Architecture,
     Cell,
 )
+from gan_nas_env.user_files import check_outputs  # noqa: E402
 
 RELEASED_FILE = Path("search/models_search/shared_gan.py")
 RELEASED_URL = "github.com/Yuantian013/E2GAN"
@@ -623,7 +624,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--e2gan-commit", default=None, help="released commit, if PATH is not a git checkout")
     p.add_argument("--write-fixture", type=Path, default=None, metavar="PATH",
                    help="write the test fixture to PATH instead of comparing")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--write-fixture")
+    return args
 
 
 def run_comparisons(

@@ -42,7 +42,7 @@ from gan_nas_env.config import load_config, preset_names
 from gan_nas_env.errors import UserError
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
 from gan_nas_env.provenance import provenance
-from gan_nas_env.run_folder import check_output_file
+from gan_nas_env.user_files import check_output_file
 
 BUILD_FINALS = Path(__file__).resolve().parent / "build_finals.py"
 

@@ -44,6 +44,7 @@ from gold_report import kendall_ci, tau_ci  # noqa: E402
 from gan_nas_env.config import DataConfig, MetricsConfig  # noqa: E402
 from gan_nas_env.metrics.score import FID, IS, KID, SCORE, SIGN, score_of  # noqa: E402
 from gan_nas_env.provenance import provenance  # noqa: E402
+from gan_nas_env.user_files import check_outputs  # noqa: E402
 
 DOCS = Path("docs/validity")
 
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=DOCS / "metric_noise.json")
     p.add_argument("--limit", type=int, default=None, help="measure at most this many new rows")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out")  # before the work, not after it
     if not args.runs.is_dir():
         raise SystemExit(f"no run folders at {args.runs} (the v2 builder's --runs)")
     done: dict[str, Any] = {}

@@ -37,6 +37,7 @@ from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.metrics.score import score_of  # noqa: E402
 from gan_nas_env.provenance import cpu_model, provenance  # noqa: E402
+from gan_nas_env.user_files import check_outputs  # noqa: E402
 
 REFERENCE = Path("docs/validity/finals.json")
 # (label, overrides, seed): the reference is fp32 seed 0 from REFERENCE
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None, help="with --analyse: JSON report")
     p.add_argument("--md", default=None, help="with --analyse: Markdown report")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out", "--md")  # before the work, not after it
     archs = check_archs(args.n, args.cpu or cpu_model())
     if not archs:
         p.error(f"no committed reference rows trained on {args.cpu or cpu_model()!r} in {REFERENCE}")

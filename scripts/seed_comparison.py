@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from gan_nas_env.toy.experiment import ToyConfig, ToyResult, plot_toy, train_toy
+from gan_nas_env.user_files import check_outputs
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 EXPERIMENT_A = [(t, loss) for t in ("clusters1d", "mog5") for loss in ("ns", "rpgan")]
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--doc", default="docs/seeds.md", help="markdown file to update")
     a = p.parse_args(argv)
+    check_outputs(p, a, "--json", "--doc")  # before the work, not after it
     cfg = ToyConfig(steps=a.steps)
     seeds = list(range(a.seeds))
     plots = Path(a.plots) if a.plots else None

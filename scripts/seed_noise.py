@@ -26,7 +26,7 @@ import numpy as np
 from gan_nas_env.bench import GANBench
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
 from gan_nas_env.provenance import ROOT, provenance
-from gan_nas_env.user_files import run_main
+from gan_nas_env.user_files import check_outputs, run_main
 
 
 def noise_report(bench: GANBench) -> dict[str, Any]:
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", default=str(DEFAULT_TABLE), help="the table file (default: the shipped one)")
     p.add_argument("--out", default=None, help="also write the report as JSON here")
     args = p.parse_args(argv)
+    check_outputs(p, args, "--out")  # before the work, not after it
     report = noise_report(GANBench.load(args.table))
     report["provenance"] = provenance(["python", "scripts/seed_noise.py",
                                        *(sys.argv[1:] if argv is None else argv)])

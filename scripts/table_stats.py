@@ -19,7 +19,7 @@ from gan_nas_env.envs.search_env import GANCellSearchEnv
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
 from gan_nas_env.provenance import provenance
 from gan_nas_env.space import AUTOGAN_ARCH, E2GAN_ARCH, NUM_CELLS
-from gan_nas_env.user_files import run_main
+from gan_nas_env.user_files import check_outputs, run_main
 
 
 def main() -> None:
@@ -28,6 +28,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--out", default=None, help="also write the facts as JSON here")
     args = p.parse_args()
+    check_outputs(p, args, "--out")  # before the work, not after it
     table = Table.load(args.table)
     env = cast(GANCellSearchEnv, gym.make("GANCellSearchBench-v0", table=args.table).unwrapped)
     evaluator = tabular_evaluator(env)

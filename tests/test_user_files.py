@@ -39,3 +39,27 @@ def test_run_main_turns_a_user_error_into_status_2_and_keeps_bugs(capsys):
 
     with pytest.raises(KeyError):
         run_main(bug, "tool")
+
+
+def test_output_files_are_checked_before_the_work(tmp_path, capsys):
+    import argparse
+
+    from gan_nas_env.user_files import check_output_file, check_outputs
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    check_output_file(None, "--out")  # nothing asked, nothing checked
+    check_output_file(a_file, "--out")  # an existing file is overwritten
+    check_output_file(tmp_path / "new" / "deeper" / "report.json", "--out")  # folders are made later
+    with pytest.raises(UserError, match="--md .* is a folder; name a file"):
+        check_output_file(tmp_path, "--md")
+    with pytest.raises(UserError, match="cannot create --out .*report.json: .*a_file is a file, not a folder"):
+        check_output_file(a_file / "sub" / "report.json", "--out")
+    p = argparse.ArgumentParser(prog="tool")
+    p.add_argument("--out")
+    p.add_argument("--write-fixture")
+    check_outputs(p, p.parse_args(["--out", str(a_file)]), "--out", "--write-fixture")
+    with pytest.raises(SystemExit) as exc:
+        check_outputs(p, p.parse_args(["--write-fixture", str(tmp_path)]), "--out", "--write-fixture")
+    assert exc.value.code == 2 and "tool: error: --write-fixture" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
