@@ -120,6 +120,23 @@ def parse_arch(arch: str | Sequence[int] | Architecture | int) -> Architecture:
                             f"index, not {type(arch).__name__}")
 
 
+def _whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number, else None.
+
+    Whole: an int, a numpy integer, a float like 500.0 or a string of digits; not a
+    fraction, a bool or anything else.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return int(value) if float(value).is_integer() else None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
 # -- the benchmark ---------------------------------------------------------------------------
 
 
@@ -154,6 +171,8 @@ class GANBench:
 
     def arch(self, index: int) -> str:
         """The canonical string of the architecture at ``index`` (``SPACE.index`` order)."""
+        if _whole_number(index) is None or isinstance(index, str):
+            raise ArchitectureError(f"an architecture index is a whole number, not {index!r}")
         return str(parse_arch(int(index)))
 
     def index(self, arch: str | Sequence[int] | Architecture) -> int:
@@ -396,7 +415,12 @@ class GANBench:
     def _checkpoint(self, iters: int | None) -> int | None:
         """``iters`` as an int, or None for the budget's checkpoint (the rows' final metrics)."""
         budget = self.table.finals.budget if self.table.finals is not None else None
-        return None if iters is None or int(iters) == budget else int(iters)
+        if iters is None:
+            return None
+        whole = _whole_number(iters)
+        if whole is None:  # int(8500.7) would answer another checkpoint than the one asked
+            raise BenchError(f"iters is a whole number of generator iterations, not {iters!r}")
+        return None if whole == budget else whole
 
     def _final_rows(self) -> dict[str, list[int]]:
         """Architecture -> indices of its final rows (every seed, reaching the budget or not)."""

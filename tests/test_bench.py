@@ -98,6 +98,8 @@ def test_index_and_arch_are_inverse_over_the_whole_space(bench):
     (lambda b: b.query("e2gan", "final", iters=1000), "no learning curves"),
     (lambda b: b.index("0 1 0 1"), "only complete 3-cell architectures have an index"),
     (lambda b: b.arch(-1), "index -1 is out of range"),
+    (lambda b: b.arch(1.5), "an architecture index is a whole number, not 1.5"),  # was index 1
+    (lambda b: b.arch(True), "an architecture index is a whole number, not True"),
     (lambda b: b.find_best("full"), "unknown fidelity 'full'"),
 ])
 def test_invalid_queries_are_one_line_user_errors(bench, call, match):
@@ -329,6 +331,10 @@ def test_learning_curve_checkpoints(tmp_path, make_small_store):
     assert {k: late[k] for k in ("IS", "FID", "KID", "score")} == {k: same[k] for k in ("IS", "FID", "KID", "score")}
     with pytest.raises(CheckpointError, match="stored ones are 500, 1000, 1500"):
         b.query(a, iters=750)
+    assert b.query(a, iters=1500.0) == late and b.query(a, iters=np.int64(1500)) == late
+    for fraction in (1500.5, True):  # int() would answer the 1,500 (or 1) checkpoint silently
+        with pytest.raises(UserError, match="iters is a whole number of generator iterations"):
+            b.query(a, iters=fraction)
     with pytest.raises(UserError, match="no measured row reaching checkpoint 500"):
         b.query(str(archs[30]), iters=500)
     with pytest.raises(UserError, match="stores no final surrogate"):  # exported without one
