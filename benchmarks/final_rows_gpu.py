@@ -329,12 +329,14 @@ def _run(a: argparse.Namespace) -> int:
               f"{out['workers']} workers ({out['rows_per_hour_equivalent']:.1f} rows per hour)")
     else:
         runs = [read_json_file(x, "--runs") for x in a.runs]
-        rows = read_json_file(a.rows, "--rows").get("rows")
+        export = read_json_file(a.rows, "--rows")
+        rows = export.get("rows") if isinstance(export, dict) else None
         if not isinstance(rows, list):
             raise UserError(f"--rows {a.rows}: no 'rows' list (a build_finals.py --export file)")
         a.md.write_text(report(runs, [str(x) for x in a.runs], rows))
         print(f"wrote {a.md}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
