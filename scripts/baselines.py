@@ -11,6 +11,12 @@ and sample standard deviation (ddof 1) of the raw bests and the measured shares,
 provenance of this script::
 
     python scripts/baselines.py                 # needs the baselines extra (Optuna, for tpe)
+    python scripts/baselines.py --analyse --runs runs/bench_v2 --ship docs/benchmark/v2
+
+``--analyse`` scores the runs that ``--ship``'s ``baselines.json`` records again, against
+today's table (more final rows, a refitted final surrogate), without running them again: the
+runs and their best architectures stay put while ``scripts/measure_bests.py`` trains the
+missing ones (a fresh clone unpacks them from the shipped ``curves.json.gz``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 from gan_nas_env.errors import UserError
 from gan_nas_env.provenance import ROOT, provenance
 from gan_nas_env.run_folder import check_writable
+from gan_nas_env.user_files import read_json_file
 
 SHIPPED = ROOT / "docs/benchmark/baselines"
 CLASSIC = {"random", "re", "ls", "tpe"}  # agents/optimizers.py
@@ -34,15 +41,41 @@ COPIED = ("summary.json", "report.md", "sample_efficiency.png", "performance_pro
           "missing_bests.json")
 
 
+def unpack_shipped(out: Path, ship: Path) -> None:
+    """Make ``out`` a benchmark folder to re-analyse from its shipped copy (curves, meta), unless
+    it holds its own curves; a SystemExit when neither exists."""
+    if (out / "curves.json").exists():
+        return
+    if not (ship / "curves.json.gz").exists():
+        raise SystemExit(f"baselines --analyse: neither {out}/curves.json nor {ship}/curves.json.gz: "
+                         "no run to re-analyse; run without --analyse first")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "curves.json").write_bytes(gzip.decompress((ship / "curves.json.gz").read_bytes()))
+    shutil.copy2(ship / "meta.json", out / "meta.json")
+    print(f"baselines: {out} unpacked from {ship}/curves.json.gz")
+
+
 def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: Path, shipped: Path,
-                  table: str | None = None) -> dict[str, Any]:
-    """One benchmark at ``objective``, its missing-bests listing and shipped copy; its digest."""
+                  table: str | None = None, ran: list[str] | None = None) -> dict[str, Any]:
+    """One benchmark at ``objective``, its missing-bests listing and shipped copy; its digest.
+
+    ``ran``: the command of runs made before (from the shipped ``baselines.json``): they are
+    re-analysed against today's table (``gan-nas benchmark --analyse``) instead of run again.
+    Their trajectories stay as they were, so the set of best architectures to measure stays
+    put while their rows are built (a run again, rewarded by a surrogate that every new row
+    refits, would name other bests each time).
+    """
     out = runs / f"baselines_{objective}"
-    cmd = ["gan-nas", "benchmark", "--algos", algos, "--seeds", str(seeds), "--episodes", str(episodes),
-           "--objective", objective, "--out", str(out), "--no-progress", "--overwrite"]
-    if table:
-        cmd += ["--env-kwargs", json.dumps({"table": table})]
-    rc = subprocess.run(cmd).returncode
+    if ran is None:
+        cmd = ["gan-nas", "benchmark", "--algos", algos, "--seeds", str(seeds), "--episodes", str(episodes),
+               "--objective", objective, "--out", str(out), "--no-progress", "--overwrite"]
+        if table:
+            cmd += ["--env-kwargs", json.dumps({"table": table})]
+        rc = subprocess.run(cmd).returncode
+    else:
+        cmd = ran
+        unpack_shipped(out, shipped / objective)
+        rc = subprocess.run(["gan-nas", "benchmark", "--analyse", "--out", str(out)]).returncode
     if rc:  # its own message (bad input, a failure) is above
         raise SystemExit(f"baselines: gan-nas benchmark --objective {objective} stopped with exit status {rc}")
     # exit status 1 only says that some bests lack a measured row: the listing is the point
@@ -82,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=Path("runs"), help="where the benchmark folders go")
     p.add_argument("--table", default=None, help="table file (default: the shipped one)")
     p.add_argument("--ship", type=Path, default=SHIPPED, help="where the reports and baselines.json go")
+    p.add_argument("--analyse", action="store_true",
+                   help="re-analyse the runs that --ship's baselines.json records against today's table "
+                        "(new final rows, a refitted surrogate) instead of running them again; "
+                        "--algos/--seeds/--episodes/--table come from those runs")
     args = p.parse_args(argv)
+    if args.analyse:
+        return reanalyse(p, args, argv)
     if args.seeds < 2 or args.episodes < 1:
         p.error("need --seeds >= 2 (a standard deviation) and --episodes >= 1")
     algos = args.algos.split(",")
@@ -110,6 +149,27 @@ def main(argv: list[str] | None = None) -> int:
            "provenance": {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}}
     (args.ship / "baselines.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {args.ship / 'baselines.json'}")
+    return 0
+
+
+def reanalyse(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None) -> int:
+    """``--analyse``: the shipped runs scored again by today's table; their commands kept."""
+    try:
+        before = read_json_file(args.ship / "baselines.json", "--ship")
+        check_writable(args.runs)
+    except UserError as exc:
+        p.error(str(exc).replace("--out", "--runs"))
+    res = {k: before[k] for k in ("what", "algos", "seeds", "episodes")}
+    res["objectives"] = {o: run_objective(o, ",".join(before["algos"]), before["seeds"], before["episodes"],
+                                          args.runs, args.ship, ran=r["command"])
+                         for o, r in before["objectives"].items()}
+    for o, r in res["objectives"].items():  # the runs' own wall time, not the analysis's
+        r["wall_s"] = before["objectives"][o]["wall_s"]
+    res["run_provenance"] = before.get("run_provenance") or before["provenance"]
+    res["provenance"] = {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}
+    (args.ship / "baselines.json").write_text(json.dumps(res, indent=1))
+    print(f"wrote {args.ship / 'baselines.json'} (the runs of {' '.join(res['run_provenance']['command'])}, "
+          "re-analysed)")
     return 0
 
 

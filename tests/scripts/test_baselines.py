@@ -27,6 +27,18 @@ def test_baselines_script_runs_both_objectives_and_ships_sample_sds(final_table,
             assert digest["agents"][name]["raw_best_sd"] == pytest.approx(np.std(bests, ddof=1))
     with pytest.raises(SystemExit):
         script.main(["--seeds", "1"])  # a standard deviation needs two seeds
+    # --analyse: the shipped runs scored again (a fresh clone: unpacked from curves.json.gz), not made again
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs")
+    assert script.main(["--analyse", "--runs", str(tmp_path / "runs"), "--ship", str(tmp_path / "ship")]) == 0
+    again = json.loads((tmp_path / "ship" / "baselines.json").read_text())
+    assert again["run_provenance"] == res["provenance"] and "--analyse" in again["provenance"]["command"]
+    for objective, digest in again["objectives"].items():
+        before = res["objectives"][objective]
+        assert digest["command"] == before["command"] and digest["wall_s"] == before["wall_s"]
+        assert {a: d["raw_best_mean"] for a, d in digest["agents"].items()} == \
+            {a: d["raw_best_mean"] for a, d in before["agents"].items()}  # the same runs
 
 
 def test_bad_agents_and_folders_are_refused_before_any_run(tmp_path, load_script, capsys):
@@ -41,3 +53,10 @@ def test_bad_agents_and_folders_are_refused_before_any_run(tmp_path, load_script
             script.main(["--seeds", "2", "--episodes", "1", "--runs", str(runs), *argv])
         assert exc.value.code == 2 and says in capsys.readouterr().err
     assert not runs.exists()  # nothing ran
+
+
+def test_analyse_without_shipped_runs_says_so(tmp_path, load_script, capsys):
+    script = load_script("baselines")
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--analyse", "--runs", str(tmp_path / "runs"), "--ship", str(tmp_path / "ship")])
+    assert exc.value.code == 2 and "baselines.json: no such file" in capsys.readouterr().err
