@@ -93,7 +93,7 @@ def test_v2_blocks_come_from_the_baselines_digest(doc, tmp_path, capsys):
                             for b in ("v2-run", "v2-proxy", "v2-final")))
     assert doc.main(["--v2", str(src), "--doc", str(page)]) == 0
     text = page.read_text()
-    for obj, head in (("proxy", "final: measured |"), ("final", "| best from a stored row |")):
+    for obj, head in (("proxy", "final: measured |"), ("final", "| rescored: measured |")):
         agents = digest["objectives"][obj]["agents"]
         order = sorted(agents, key=lambda a: -agents[a]["IQM"]["value"])
         block = text.split(f"<!-- benchmark_doc:v2-{obj} -->\n")[1].split("<!--")[0].splitlines()
@@ -101,6 +101,23 @@ def test_v2_blocks_come_from_the_baselines_digest(doc, tmp_path, capsys):
         assert [r.split(" | ")[0][2:] for r in block[2:]] == [doc.name(a) for a in order]
         assert doc.ci(agents[order[0]]["IQM"]) in block[2]
     assert "`gan-nas benchmark --algos random,re,ls,tpe" in text and " s; normalised with 0 =" in text
+    assert "Re-analysed against the table" not in text  # runs made, not re-analysed
+    final = digest["objectives"]["final"]["agents"]
+    best = max(final, key=lambda a: final[a]["IQM"]["value"])
+    rescored = final[best].get("final_fidelity_IQM")
+    assert (doc.ci(rescored) if rescored else "| - |") in text.split("<!-- benchmark_doc:v2-final -->")[1]
+    # a re-analysis (baselines.py --analyse) names the runs' command and its own
+    again = {**digest, "run_provenance": digest["provenance"],
+             "provenance": {**digest["provenance"], "git_sha": "abcdef0123",
+                            "command": ["python", "scripts/baselines.py", "--analyse"]}}
+    src.write_text(json.dumps(again))
+    assert doc.main(["--v2", str(src), "--doc", str(page)]) == 0
+    text = page.read_text()
+    assert "`gan-nas benchmark --algos random,re,ls,tpe" in text
+    assert "Re-analysed against the table at `abcdef0` (its final rows and surrogate) by " \
+           "`python scripts/baselines.py --analyse`" in text
+    src.write_text(json.dumps(digest))
+    assert doc.main(["--v2", str(src), "--doc", str(page)]) == 0
     assert doc.main(["--check", "--v2", str(src), "--doc", str(page)]) == 0
     with pytest.raises(SystemExit, match="no v2 benchmark was found"):
         doc.main(["--v2", str(tmp_path / "none.json"), "--doc", str(page)])
