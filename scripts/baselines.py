@@ -119,9 +119,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="re-analyse the runs that --ship's baselines.json records against today's table "
                         "(new final rows, a refitted surrogate) instead of running them again; "
                         "--algos/--seeds/--episodes/--table come from those runs")
+    p.add_argument("--rerun", action="store_true",
+                   help="run again over finished runs in --runs (their folders are overwritten)")
     args = p.parse_args(argv)
     if args.analyse:
         return reanalyse(p, args, argv)
+    finished = [f for o in ("proxy", "final") if (f := args.runs / f"baselines_{o}" / "curves.json").exists()]
+    if finished and not args.rerun:  # a rerun rewarded by a refitted surrogate names other bests
+        p.error(f"{finished[0].parent} holds a finished run: re-score it against today's table with --analyse, "
+                "or pass --rerun to run it again (its folder is overwritten)")
     if args.seeds < 2 or args.episodes < 1:
         p.error("need --seeds >= 2 (a standard deviation) and --episodes >= 1")
     algos = args.algos.split(",")

@@ -53,6 +53,12 @@ def test_bad_agents_and_folders_are_refused_before_any_run(tmp_path, load_script
             script.main(["--seeds", "2", "--episodes", "1", "--runs", str(runs), *argv])
         assert exc.value.code == 2 and says in capsys.readouterr().err
     assert not runs.exists()  # nothing ran
+    (runs / "baselines_final").mkdir(parents=True)
+    (runs / "baselines_final" / "curves.json").write_text("{}")
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--seeds", "2", "--episodes", "1", "--runs", str(runs)])
+    assert exc.value.code == 2 and "holds a finished run: re-score it" in capsys.readouterr().err
+    assert (runs / "baselines_final" / "curves.json").read_text() == "{}"  # left alone
 
 
 def test_analyse_without_shipped_runs_says_so(tmp_path, load_script, capsys):
