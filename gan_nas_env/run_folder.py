@@ -44,6 +44,7 @@ from typing import Any
 from gan_nas_env.config import SAME_RESULT_KEYS, Config, load_config, save_config
 from gan_nas_env.errors import MissingFileError, UserError
 from gan_nas_env.provenance import provenance
+from gan_nas_env.user_files import nearest_existing, unwritable
 
 KINDS = ("search", "retrain", "evaluate", "benchmark", "pbt", "toy")
 """The kinds of run folder, one per command."""
@@ -372,18 +373,11 @@ def check_folder(out: str | Path, kind: str) -> None:
 
 def check_writable(path: Path) -> None:
     """Refuse ``path`` (or, while it does not exist, its nearest existing parent) if it cannot be written."""
-    where = path
-    while not where.exists() and where != where.parent:
-        where = where.parent
+    where = nearest_existing(path)
     if not where.is_dir():
         raise RunFolderError(f"cannot create {path}: {where} is a file, not a folder; choose another --out")
-    if not os.access(where, os.W_OK | os.X_OK):  # also False on a read-only file system, even for root
-        why = "a read-only file system" if _read_only_fs(where) else "no write permission"
+    if why := unwritable(where, os.W_OK | os.X_OK):
         raise RunFolderError(f"cannot write {path}: {where} is on {why}; choose another --out")
-
-
-def _read_only_fs(path: Path) -> bool:
-    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def _a(kind: str) -> str:

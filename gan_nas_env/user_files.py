@@ -65,14 +65,30 @@ def check_output_file(path: str | Path | None, flag: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{flag} {path} is a folder; name a file")
-    where = path if path.exists() else path.parent
-    while not where.exists() and where != where.parent:
-        where = where.parent
+    where = nearest_existing(path if path.exists() else path.parent)
     if where != path and not where.is_dir():
         raise UserError(f"cannot create {flag} {path}: {where} is a file, not a folder")
-    if not os.access(where, os.W_OK):  # also False on a read-only file system, even for root
-        why = "a read-only file system" if os.statvfs(where).f_flag & os.ST_RDONLY else "no write permission"
+    if why := unwritable(where):
         raise UserError(f"cannot write {flag} {path}: {where} is on {why}")
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path``, or while it does not exist its nearest existing parent."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def unwritable(where: Path, mode: int = os.W_OK) -> str | None:
+    """Why ``where`` (an existing path) lacks the access ``mode``, or None when it has it."""
+    if os.access(where, mode):  # also False on a read-only file system, even for root
+        return None
+    return "a read-only file system" if read_only_fs(where) else "no write permission"
+
+
+def read_only_fs(path: Path) -> bool:
+    """Whether ``path`` lies on a file system mounted read-only."""
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace, *flags: str) -> None:

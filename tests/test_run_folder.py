@@ -18,7 +18,7 @@ import pytest
 import agents.search
 from agents.checkpoint import find_checkpoint, load_state
 from agents.search import run_search
-from gan_nas_env import cli
+from gan_nas_env import cli, user_files
 from gan_nas_env.config import load_config
 from gan_nas_env.errors import EXIT_BAD_INPUT
 from gan_nas_env.evaluators import FakeEvaluator
@@ -469,12 +469,12 @@ def test_an_unwritable_out_is_refused_before_anything_is_written(tmp_path, monke
     real_access = rf.os.access  # only the run folder's side is unwritable (not the cache folder)
     monkeypatch.setattr(rf.os, "access", lambda path, mode: (not str(path).startswith(str(tmp_path))
                                                              and real_access(path, mode)))
-    monkeypatch.setattr(rf, "_read_only_fs", lambda path: True)
+    monkeypatch.setattr(user_files, "read_only_fs", lambda path: True)
     assert cli_search(tmp_path / "a" / "run") == 2
     assert capsys.readouterr().err.strip() == (
         f"gan-nas search: error: cannot write {tmp_path / 'a' / 'run'}: {tmp_path} is on a "
         "read-only file system; choose another --out")
-    monkeypatch.setattr(rf, "_read_only_fs", lambda path: False)
+    monkeypatch.setattr(user_files, "read_only_fs", lambda path: False)
     with pytest.raises(RunFolderError, match="no write permission"):
         rf.prepare_run(tmp_path / "run", "toy", settings={})
     assert list(tmp_path.iterdir()) == []
