@@ -99,6 +99,19 @@ def export(args: argparse.Namespace, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
     print(f"wrote {path}: {len(rows)} finished searches ({len(kept)} kept from the earlier export)")
+    if args.rows_out:
+        write_rows_list(rows, Path(args.rows_out), args.command)
+
+
+def write_rows_list(rows: list[dict], path: Path, command: str) -> None:
+    """The searches' distinct best architectures as a ``build_finals.py --rows-from`` list (seed 0),
+    so that the builders (``scripts/build_v2.sh``) train them in the searches' order."""
+    bests = list(dict.fromkeys(r["best_arch"] for r in rows if r.get("best_arch")))
+    head = [f"# The best architectures of the searches, written by: {command}",
+            "# one row per line: the architecture, then the final protocol's training seed"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([*head, *(f"{a} 0" for a in bests)]) + "\n")
+    print(f"wrote {path}: {len(bests)} distinct best architectures")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,17 +127,29 @@ def main(argv: list[str] | None = None) -> None:
                                              "(required with --set or another --config)")
     p.add_argument("--export", default=None, help="write the finished searches as JSON and exit "
                                                   "(searches of an earlier export there are kept)")
+    p.add_argument("--rows-out", default=None, metavar="FILE",
+                   help="with --export: also write the distinct best architectures as a rows list "
+                        "(build_finals.py --rows-from; seed 0)")
     p.add_argument("--skip-exported", default=None, metavar="JSON",
                    help="do not run the searches this export already holds (a new machine has no run folders)")
     args = p.parse_args(argv)
     args.command = " ".join(["scripts/validity_searches.py", *(sys.argv[1:] if argv is None else argv)])
     if (variant_overrides(args.overrides) or args.config != "table-fmnist") and not args.tag:
         p.error("--set or another --config needs --tag (the variant's run folders must not be the plain searches')")
+    if args.rows_out and not args.export:
+        p.error("--rows-out needs --export (the list is written from the export's rows)")
+    from gan_nas_env.errors import UserError
+    from gan_nas_env.user_files import check_output_file
+
     if args.export:
+        try:
+            check_output_file(args.export, "--export")
+            check_output_file(args.rows_out, "--rows-out")
+        except UserError as exc:
+            p.error(str(exc))
         export(args, Path(args.export))
         return
     from gan_nas_env.config import load_config
-    from gan_nas_env.errors import UserError
 
     try:  # a bad preset or override is refused here, not by the first search's process
         load_config(args.config, args.overrides)

@@ -4,6 +4,7 @@
 from the environment, so the chain is tested without training anything.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,7 +40,8 @@ def test_one_shared_ordered_list(tmp_path):
     assert call.startswith("scripts/build_finals.py --config final-fmnist-v2 ")
     assert "--worker 1 --workers 2" in call and "--wip state/finals_v2" in call
     assert "--restore docs/validity/finals_v2.json" in call
-    assert ("--rows-from scripts/rows_v2_bests_cpu.txt --rows-from scripts/rows_v2.txt "
+    assert ("--rows-from scripts/rows_v2_seeds_cpu.txt --rows-from scripts/rows_v2_d256.txt "
+            "--rows-from scripts/rows_v2_bests_cpu.txt --rows-from scripts/rows_v2.txt "
             "--skip-rows-from scripts/rows_v2_gpu.txt --claim runs/claims") in call
 
 
@@ -58,6 +60,15 @@ def test_the_list_puts_the_first_100_before_the_second_seeds(load_script):
     uniform = [str(a) for a in builder.distinct_order("table-fmnist", 100)]
     assert rows[:100] == [(a, 0) for a in uniform]
     assert rows[100:130] == [(a, 1) for a in uniform[:30]]
+
+
+def test_the_d256_list_is_the_searches_bests(load_script):
+    """scripts/rows_v2_d256.txt: what validity_searches.py --rows-out writes from the committed export."""
+    builder = load_script("build_finals")
+    rows = [(str(a), s) for a, s in builder.read_rows_list(SCRIPT.parent / "rows_v2_d256.txt")]
+    export = json.loads((SCRIPT.parents[1] / "docs" / "validity" / "searches_d256.json").read_text())
+    bests = list(dict.fromkeys(str(builder.complete_architecture(r["best_arch"])) for r in export["rows"]))
+    assert rows and rows == [(a, 0) for a in bests]
 
 
 def test_a_paused_builder_says_so(tmp_path):

@@ -112,3 +112,24 @@ def test_the_device_is_not_part_of_the_variant(searches, tmp_path):
     assert [r["seed"] for r in json.loads(out.read_text())["rows"]] == [0]
     with pytest.raises(SystemExit, match="holds other searches"):
         searches.main(["--set", "env.alpha=0", "--tag", "is", "--runs", str(tmp_path / "none"), "--export", str(out)])
+
+
+def test_rows_out_lists_the_distinct_bests_for_the_builders(searches, tmp_path):
+    runs, out, rows = tmp_path / "runs", tmp_path / "searches.json", tmp_path / "lists" / "rows.txt"
+    _finish(searches.run_dir(runs, "sac", 0), "0 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.4)
+    _finish(searches.run_dir(runs, "sac", 1), "0 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.5)  # the same best
+    _finish(searches.run_dir(runs, "random", 0), "1 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.3)
+    searches.main(["--seeds", "0,1", "--runs", str(runs), "--export", str(out), "--rows-out", str(rows)])
+    lines = [ln for ln in rows.read_text().splitlines() if not ln.startswith("#")]
+    assert lines == ["0 1 0 1 0 1 2 1 0 0 1 0 1 2 0", "1 1 0 1 0 1 2 1 0 0 1 0 1 2 0"]
+
+
+def test_rows_out_needs_export_and_a_writable_file(searches, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        searches.main(["--rows-out", str(tmp_path / "rows.txt")])
+    assert exc.value.code == 2 and "--rows-out needs --export" in capsys.readouterr().err
+    out = tmp_path / "searches.json"
+    with pytest.raises(SystemExit) as exc:
+        searches.main(["--export", str(out), "--rows-out", str(tmp_path)])
+    assert exc.value.code == 2 and "is a folder" in capsys.readouterr().err
+    assert not out.exists()  # refused before anything is written
