@@ -13,8 +13,9 @@ Rules (:func:`prepare_run` checks them all before anything is written):
 - A folder of another kind is refused, even with ``resume`` or ``overwrite``; so is a
   non-empty folder that is not a gan-nas run folder.
 - A folder of the same kind holding results or a checkpoint (:data:`RESULT_FILES`) is
-  refused unless ``resume`` (continue it) or ``overwrite`` (delete its contents and start
-  again) is given. One that holds none (a run killed before its first checkpoint: nothing
+  refused unless ``resume`` (continue it) or ``overwrite`` (start again; the old run waits
+  in ``OUT.overwritten`` until the new one ends without an error, so a killed rerun loses
+  nothing) is given. One that holds none (a run killed before its first checkpoint: nothing
   to resume) starts over with its run id.
 - ``resume`` compares the new config with the run's ``config.yaml`` and refuses any change
   to the proxy (:meth:`~gan_nas_env.config.Config.proxy_hash`) and to every other setting
@@ -284,6 +285,9 @@ class RunFolder:
     restarted: bool
     """Starts over a run of the same kind that never reached a checkpoint."""
     lock: RunLock = field(repr=False)
+    previous: Path | None = None
+    """The run that ``overwrite`` replaced (:func:`previous_run`), deleted when the ``with`` block
+    ends without an error; a rerun that fails or is killed leaves it there to restore."""
 
     def close(self) -> None:
         """Release the lock."""
@@ -294,6 +298,8 @@ class RunFolder:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if exc_type is None and self.previous is not None:
+            shutil.rmtree(self.previous, ignore_errors=True)
         self.close()
 
 
@@ -329,10 +335,7 @@ class RunPlan:
         self.path.mkdir(parents=True, exist_ok=True)
         lock = RunLock(self.path).acquire()
         try:
-            if self.mode == "overwrite":
-                for item in self.path.iterdir():
-                    if item.name != LOCK:
-                        shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+            previous = _set_aside(self.path) if self.mode == "overwrite" else None
             extra = dict(extra or {})
             given = self.settings or {}
             seed = self.config.seed if self.config is not None else given.get("seed", given.get("seeds"))
@@ -359,7 +362,46 @@ class RunPlan:
             lock.release()
             raise
         return RunFolder(self.path, self.kind, self.id, meta, self.config, self.resuming,
-                         self.mode == "restart", lock)
+                         self.mode == "restart", lock, previous)
+
+
+def previous_run(path: Path) -> Path:
+    """Where ``--overwrite`` keeps the run it replaces until the new run's ``with`` block ends."""
+    return path.with_name(f"{path.name}.overwritten")
+
+
+def _set_aside(path: Path) -> Path | None:
+    """Move the run in ``path`` (all but its lock) to :func:`previous_run`; return that folder.
+
+    :func:`prepare_run` checked that it does not exist. The old run is deleted only when the new
+    one ends without an error, so that a rerun killed before producing anything loses nothing.
+    Where the parent cannot take it (read-only, ``path`` a mount point) the old run is deleted at
+    once, as before, and None is returned.
+    """
+    items = [item for item in path.iterdir() if item.name != LOCK]
+    if not items:
+        return None
+    aside, made = previous_run(path), False
+    try:
+        aside.mkdir()
+        made = True
+        for item in items:
+            item.rename(aside / item.name)
+    except OSError:
+        if made:  # what was moved before the failure goes too
+            shutil.rmtree(aside, ignore_errors=True)
+        for item in path.iterdir():
+            if item.name != LOCK:
+                _remove(item)
+        return None
+    return aside
+
+
+def _remove(item: Path) -> None:
+    if item.is_dir() and not item.is_symlink():
+        shutil.rmtree(item)
+    elif item.exists() or item.is_symlink():
+        item.unlink()
 
 
 def check_folder(out: str | Path, kind: str) -> None:
@@ -403,7 +445,8 @@ def prepare_run(
     :param cfg: the run's config (``config.yaml``; compared with the stored one on resume),
         or None for kinds without one, which pass their ``settings`` (recorded in ``meta.json``).
     :param resume: continue the run in ``out`` (search and retrain).
-    :param overwrite: delete the contents of the same kind's run in ``out`` and start again.
+    :param overwrite: start again in ``out``: the same kind's run there is moved aside to
+        :func:`previous_run` and deleted when the new run ends without an error.
     :raises RunFolderError: the folder cannot be used as asked (one line saying why).
     """
     if kind not in KINDS:
@@ -433,6 +476,11 @@ def prepare_run(
         raise _other_kind(path, found, kind)
     rid = str(meta.get("id") or path.name)  # old folders: the name their steps are keyed by
     if overwrite:
+        if previous_run(path).exists():
+            raise RunFolderError(
+                f"{previous_run(path)} exists: it holds the run an earlier --overwrite of {path} set "
+                "aside, and that rerun did not finish; move it back, or delete it, then run again"
+            )
         return RunPlan(path, kind, cfg, settings, "overwrite", _new_id(), {}, None, {})
     if resume:
         stored = load_config(path / CONFIG) if (path / CONFIG).is_file() else None

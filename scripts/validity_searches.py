@@ -20,7 +20,8 @@ protocol, and ``scripts/validity.py`` places them among the uniform sample.
     # the 256-step proxy (the preset search-fmnist-d256; about an hour of one core a search)
     python scripts/validity_searches.py --config search-fmnist-d256 --tag d256 --seeds 0,1,2,3,4
     python scripts/validity_searches.py --config search-fmnist-d256 --tag d256 --seeds 0,1,2,3,4 \
-        --export docs/validity/searches_d256.json
+        --export docs/validity/searches_d256.json --rows-out scripts/rows_v2_d256.txt
+    # --rows-out: the distinct bests as a rows list, which scripts/build_v2.sh trains by v2
 """
 
 from __future__ import annotations

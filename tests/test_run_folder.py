@@ -113,6 +113,25 @@ def test_overwrite_deletes_and_starts_again(tmp_path):
         search(out, resume=True, overwrite=True)
 
 
+def test_overwrite_keeps_the_old_run_until_the_new_one_ends(tmp_path):
+    """A rerun with --overwrite that dies loses nothing: the old run waits in OUT.overwritten."""
+    out = tmp_path / "run"
+    search(out, episodes=2)
+    before = snapshot(out)
+    with pytest.raises(KeyboardInterrupt):  # killed at the rerun's first step
+        search(out, episodes=3, overwrite=True, evaluator=FakeEvaluator(16, interrupt_at=1))
+    aside = tmp_path / "run.overwritten"
+    assert snapshot(aside) == {k: v for k, v in before.items() if k != "run.lock"}
+    # a second --overwrite would replace the only copy of the finished run: refused, nothing written
+    during = snapshot(out)
+    with pytest.raises(RunFolderError, match=r"run.overwritten exists: .*move it back, or delete it"):
+        search(out, episodes=3, overwrite=True)
+    assert snapshot(out) == during and snapshot(aside) == {k: v for k, v in before.items() if k != "run.lock"}
+    shutil.rmtree(aside)
+    assert search(out, episodes=3, overwrite=True).episodes == 3
+    assert not aside.exists()  # the rerun ended: the run it replaced is gone
+
+
 def test_a_folder_that_is_no_run_is_refused_even_with_overwrite(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match="neither empty nor a gan-nas run folder"):

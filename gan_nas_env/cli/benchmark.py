@@ -24,7 +24,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/benchmark",
                    help="run folder (kind benchmark; an existing benchmark there needs --overwrite)")
     p.add_argument("--overwrite", action="store_true",
-                   help="delete the benchmark run in --out and run it again")
+                   help="delete the benchmark run in --out and run it again (the old run waits in OUT.overwritten until the new one ends without an error)")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="AGENT:NAME:VALUE",
                    help="hyper-parameter overrides of one agent, e.g. sac:learning_starts:32 "
                         "(win over configs/agents/<agent>.yaml)")

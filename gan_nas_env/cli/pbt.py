@@ -24,7 +24,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/pbt",
                    help="run folder (kind pbt; an existing PBT run there needs --overwrite)")
     p.add_argument("--overwrite", action="store_true",
-                   help="delete the PBT run in --out and run it again")
+                   help="delete the PBT run in --out and run it again (the old run waits in OUT.overwritten until the new one ends without an error)")
 
 
 @subcommand("pbt", _args)

@@ -62,7 +62,7 @@ def _retrain_args(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--resume", action="store_true",
                       help="continue from OUT/checkpoint.pt (config and arch default to the run's own)")
     mode.add_argument("--overwrite", action="store_true",
-                      help="delete the retraining run in OUT and start again")
+                      help="delete the retraining run in OUT and start again (the old run waits in OUT.overwritten until the new one ends without an error)")
     p.add_argument("--iters", type=int, default=None, help="generator iterations (retrain.g_iters)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

@@ -40,7 +40,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
                       help="continue the run in --out from its last checkpoint, with its own "
                            "settings (see below)")
     mode.add_argument("--overwrite", action="store_true",
-                      help="delete the search run in --out and start again")
+                      help="delete the search run in --out and start again (the old run waits in OUT.overwritten until the new one ends without an error)")
     p.add_argument("--workers", type=int, default=1,
                    help="envs run in parallel (see --vec-env)")
     p.add_argument("--vec-env", choices=["ray", "thread"], default="ray",

@@ -64,7 +64,7 @@ def _toy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="delete the toy run in --out and run it again (an existing one is refused otherwise)",
+        help="delete the toy run in --out and run it again (an existing one is refused otherwise; the old run waits in OUT.overwritten until the new one ends without an error)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
