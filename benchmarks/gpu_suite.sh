@@ -104,7 +104,7 @@ finals | finals-detach | finals-collect)
     # restore here (build_finals.py --restore), with finals_run.json (the window, the workers,
     # the rows made) and the logs. FINALS_ARGS picks the rows (default: the GPU's share,
     # scripts/rows_v2_gpu.txt, which the CPU builders leave alone, then the unmeasured bests of
-    # scripts/rows_v2_bests.txt, then scripts/rows_v2_gpu_next.txt; the committed rows are skipped). GRAPH_CHECK=1 (default) first runs the GPU test
+    # scripts/rows_v2_bests_gpu.txt, then scripts/rows_v2_gpu_next.txt; the committed rows are skipped). GRAPH_CHECK=1 (default) first runs the GPU test
     # and the speed of the retraining iteration as one CUDA graph; if the test fails the workers
     # train eagerly. THREADS=auto lets that check's stream timings pick the layout for WORKERS
     # rows in flight (benchmarks/final_row_speed_gpu.py pick: e.g. 2 workers x 8 rows when 8
@@ -122,9 +122,10 @@ finals | finals-detach | finals-collect)
     WORKERS="${WORKERS:-10}"
     MINUTES="${MINUTES:-8}"
     WIP="${WIP:-state/finals_v2_gpu}"
-    # the GPU's share first (its paused rows), the v2 benchmark's unmeasured bests from the front
-    # (the CPU builders take them from the back), then the CPU's list from its far end
-    FINALS_ARGS="${FINALS_ARGS:---rows-from scripts/rows_v2_gpu.txt --rows-from scripts/rows_v2_bests.txt --rows-from scripts/rows_v2_gpu_next.txt}"
+    # the GPU's share first (its paused rows), the v2 benchmark's unmeasured bests from the back
+    # (scripts/rows_v2_bests_gpu.txt; the CPU builders take them from the front), then the CPU's
+    # list from its far end
+    FINALS_ARGS="${FINALS_ARGS:---rows-from scripts/rows_v2_gpu.txt --rows-from scripts/rows_v2_bests_gpu.txt --rows-from scripts/rows_v2_gpu_next.txt}"
     FINALS_SET="${FINALS_SET:-}"   # extra --set overrides (a dry run: retrain.g_iters=20 ...)
     [ "$PART" = finals ] || WORK="${WORK_GIVEN:-/tmp/gpu_finals}"
     need_data

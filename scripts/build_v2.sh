@@ -7,8 +7,9 @@
 # rows come in the list's order whatever each one costs. The second seeds handed over from the
 # GPU's share (scripts/rows_v2_seeds_cpu.txt) come first, then the best architectures of the
 # d256 searches (scripts/rows_v2_d256.txt, written by validity_searches.py --rows-out; issue 28).
-# Then the v2 benchmark's unmeasured bests (scripts/rows_v2_bests_cpu.txt: from the last back,
-# as the GPU windows take them from the front), then the rest of the list. Resumable: the store starts from the
+# Then the v2 benchmark's unmeasured bests, seed by seed (scripts/rows_v2_bests.txt from its
+# front, as the GPU windows take them from the back: scripts/rows_v2_bests_gpu.txt), then the
+# rest of the list. Resumable: the store starts from the
 # committed rows (docs/validity/finals_v2.json) and the unfinished trainings (state/finals_v2);
 # rows already stored are skipped. The GPU's share (scripts/rows_v2_gpu.txt, built by
 # benchmarks/gpu_suite.sh finals-detach in sessions lent a GPU) is left to it.
@@ -25,4 +26,4 @@ worker="${1:?usage: build_v2.sh WORKER [WORKERS]  (e.g. 0 2 and 1 2 on two cores
 workers="${2:-2}"
 exec python scripts/build_finals.py --config final-fmnist-v2 --store runs/finals_v2.sqlite --runs runs/finals_v2 \
     --keep checkpoint.pt,samples --wip state/finals_v2 --restore docs/validity/finals_v2.json \
-    --rows-from scripts/rows_v2_seeds_cpu.txt --rows-from scripts/rows_v2_d256.txt --rows-from scripts/rows_v2_bests_cpu.txt --rows-from scripts/rows_v2.txt --skip-rows-from scripts/rows_v2_gpu.txt --claim runs/claims --worker "$worker" --workers "$workers"
+    --rows-from scripts/rows_v2_seeds_cpu.txt --rows-from scripts/rows_v2_d256.txt --rows-from scripts/rows_v2_bests.txt --rows-from scripts/rows_v2.txt --skip-rows-from scripts/rows_v2_gpu.txt --claim runs/claims --worker "$worker" --workers "$workers"

@@ -66,7 +66,7 @@ def test_detach_returns_with_its_workers_running_and_collect_stops_them(tmp_path
         assert all(os.getsid(p) == p for p in pids)  # each leads its own session: it outlives the call
         calls = (tmp_path / "calls.txt").read_text().splitlines()
         workers = [c for c in calls if "--worker " in c]
-        assert len(workers) == 2 and all("--claim" in c and "--rows-from scripts/rows_v2_gpu.txt --rows-from scripts/rows_v2_bests.txt "
+        assert len(workers) == 2 and all("--claim" in c and "--rows-from scripts/rows_v2_gpu.txt --rows-from scripts/rows_v2_bests_gpu.txt "
                                          "--rows-from scripts/rows_v2_gpu_next.txt" in c and "--threads 1 " in c + " " for c in workers)
         assert (tmp_path / "work" / "src" / "gan_nas_env").is_dir()  # the workers' own copy of the code
         assert "finals-collect" in r.stdout

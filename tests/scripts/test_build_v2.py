@@ -41,16 +41,16 @@ def test_one_shared_ordered_list(tmp_path):
     assert "--worker 1 --workers 2" in call and "--wip state/finals_v2" in call
     assert "--restore docs/validity/finals_v2.json" in call
     assert ("--rows-from scripts/rows_v2_seeds_cpu.txt --rows-from scripts/rows_v2_d256.txt "
-            "--rows-from scripts/rows_v2_bests_cpu.txt --rows-from scripts/rows_v2.txt "
+            "--rows-from scripts/rows_v2_bests.txt --rows-from scripts/rows_v2.txt "
             "--skip-rows-from scripts/rows_v2_gpu.txt --claim runs/claims") in call
 
 
-def test_the_cpus_bests_are_the_gpus_from_the_other_end(load_script):
-    """The CPU builders take the v2 benchmark's unmeasured bests from the last back, the GPU from the front."""
+def test_the_gpus_bests_are_the_cpus_from_the_other_end(load_script):
+    """The CPU builders take the v2 benchmark's unmeasured bests from the front, the GPU from the last back."""
     builder = load_script("build_finals")
-    gpu = [(str(a), s) for a, s in builder.read_rows_list(SCRIPT.parent / "rows_v2_bests.txt")]
-    cpu = [(str(a), s) for a, s in builder.read_rows_list(SCRIPT.parent / "rows_v2_bests_cpu.txt")]
-    assert gpu and cpu == gpu[::-1]
+    cpu = [(str(a), s) for a, s in builder.read_rows_list(SCRIPT.parent / "rows_v2_bests.txt")]
+    gpu = [(str(a), s) for a, s in builder.read_rows_list(SCRIPT.parent / "rows_v2_bests_gpu.txt")]
+    assert cpu and gpu == cpu[::-1]
 
 
 def test_the_list_puts_the_first_100_before_the_second_seeds(load_script):

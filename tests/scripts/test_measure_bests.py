@@ -105,3 +105,48 @@ def test_bad_output_paths_are_refused_before_anything_is_written(tmp_path, bench
     nested = tmp_path / "new" / "dir" / "rows.txt"  # missing folders are made
     rc = ms.main([str(bench_run), "--rows-out", str(nested)])
     assert rc in (0, 1) and nested.is_file()
+
+
+def test_seed_order_lists_every_agents_seed_0_first(bench_run, load_script, capsys):
+    """A build stopped part-way leaves every agent measured at the same seeds."""
+    from agents.benchmark.final_scores import best_arch_curve
+    from agents.benchmark.report import RunLog
+
+    ms = load_script("measure_bests")
+    by_seed, by_agent = ms.missing_bests(bench_run), ms.missing_bests(bench_run, order="agent")
+    assert sorted(by_seed["missing"]) == sorted(by_agent["missing"])
+    runs = json.loads((bench_run / "curves.json").read_text())["runs"]
+    bests = {name: [best_arch_curve(RunLog(**r))[-1] for r in rs] for name, rs in runs.items()}
+    lacking = set(by_seed["missing"])
+    expected = [bests[name][i] for i in range(2) for name in ("random", "ls") if bests[name][i] in lacking]
+    assert by_seed["missing"] == list(dict.fromkeys(expected))
+    assert by_agent["missing"] == list(dict.fromkeys(
+        [b for name in ("random", "ls") for b in bests[name] if b in lacking]))
+    # two folders (here the same one twice) are listed as one, each architecture once
+    rows = bench_run / "rows_two.txt"
+    assert ms.main([str(bench_run), str(bench_run), "--rows-out", str(rows)]) == (1 if lacking else 0)
+    assert [str(a) for a, _ in load_script("build_finals").read_rows_list(rows)] == by_seed["missing"]
+    assert "listed seed by seed" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        ms.main([str(bench_run), "--order", "alphabetical"])
+    assert "invalid choice: 'alphabetical'" in capsys.readouterr().err
+
+
+def test_several_folders_are_merged_seed_by_seed(load_script):
+    ms = load_script("measure_bests")
+
+    def listing(folder, by_seed, final_hash="h"):
+        missing = list(dict.fromkeys(a for s in by_seed for a in s))
+        return {"folder": folder, "table": "t.npz", "final_hash": final_hash, "objective": folder,
+                "missing": missing, "by_seed": by_seed}
+
+    final = listing("final", [["a", "b"], ["c"], ["d"]])
+    proxy = listing("proxy", [["e", "a"], ["f"]])
+    merged = ms.merge([final, proxy])
+    assert merged["missing"] == ["a", "b", "e", "c", "f", "d"]  # seed 0 of both, then seed 1, ...
+    assert merged["rows"] == [{"best_arch": a} for a in merged["missing"]]
+    assert merged["objective"] == "final/proxy" and merged["runs"] == [final, proxy]
+    assert ms.merge([final, proxy], order="agent")["missing"] == ["a", "b", "c", "d", "e", "f"]
+    assert ms.merge([final]) is final
+    with pytest.raises(ms.UserError, match="other final protocols"):
+        ms.merge([final, listing("proxy", [["e"]], final_hash="other")])
