@@ -41,7 +41,8 @@ def test_one_shared_ordered_list(tmp_path):
     assert "--worker 1 --workers 2" in call and "--wip state/finals_v2" in call
     assert "--restore docs/validity/finals_v2.json" in call
     assert ("--rows-from scripts/rows_v2_seeds_cpu.txt --rows-from scripts/rows_v2_d256.txt "
-            "--rows-from scripts/rows_v2_bests.txt --rows-from scripts/rows_v2.txt "
+            "--rows-from scripts/rows_v2_bests.txt --rows-from scripts/rows_v2_bests_all.txt "
+            "--rows-from scripts/rows_v2.txt "
             "--skip-rows-from scripts/rows_v2_gpu.txt --claim runs/claims") in call
 
 
