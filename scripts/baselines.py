@@ -104,7 +104,7 @@ def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: P
     return {"command": cmd, "wall_s": summary["wall_s"], "reference": {"mean": summary["ref_mean"],
             "best": summary["ref_best"], "best_arch": summary["ref_best_arch"]}, "agents": agents,
             "probability_of_improvement": summary["probability_of_improvement"],
-            "missing_bests": len(missing["missing"])}
+            "missing_bests": len(missing["missing"]), "measured_seeds": ff.get("measured_seeds")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.benchmark.report import sample_sd
+from agents.benchmark.report import measured_seeds_line, sample_sd
 from gan_nas_env.errors import UserError
 from gan_nas_env.user_files import read_json_file
 
@@ -222,6 +222,8 @@ def _v2_block(s: dict[str, Any], objective: str) -> str:
         cells += [ci(fq) if fq else "-", _p(x.get("final_fidelity_p_vs_random")),
                   f"{100 * (x.get('final_fidelity_measured_share') or 0):.0f}%"]
         lines.append("| " + " | ".join(cells) + " |")
+    if "measured_seeds" in r:  # re-analyses since the seed-by-seed build order record it
+        lines += ["", measured_seeds_line(r["measured_seeds"])]
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.benchmark.report import RunLog
+from agents.benchmark.report import RunLog, probability_of_improvement
 from gan_nas_env.bench import GANBench
 from gan_nas_env.evaluators.tabular import TableError, sampling_order
 
@@ -116,7 +116,34 @@ def final_curves(table: Table, logs: dict[str, list[RunLog]], ref: dict[str, Any
         curves[algo] = np.nan_to_num(np.array(rows), nan=-1.0)[:, None, :]
         per_agent[algo] = {
             "final_score": [float(x["score"]) for x in last],
+            "measured": [bool(x["measured"]) for x in last],
             "measured_share": float(np.mean([bool(x["measured"]) for x in last])),
             "best_archs": [best_arch_curve(r)[-1] for r in runs],
         }
     return curves, per_agent
+
+
+def measured_seeds(per_agent: dict[str, Any], ref: dict[str, Any], seeds: list[int],
+                   reps: int = 2000) -> dict[str, Any]:
+    """The comparison no surrogate enters: the seeds at which every agent's best is measured.
+
+    ``per_agent`` is :func:`final_curves`' (runs in ``seeds``' order). With two such seeds or
+    more: per agent the mean normalised final objective of those bests and, against
+    ``random`` when it ran, P(agent > random) with its interval. While the bests are trained
+    seed by seed (``scripts/measure_bests.py``' default order) these seeds grow one at a time
+    for every agent alike.
+    """
+    flags = [a["measured"] for a in per_agent.values()]
+    runs = min((len(f) for f in flags), default=0)
+    common = [i for i in range(runs) if all(f[i] for f in flags)]
+    out: dict[str, Any] = {"seeds": [int(seeds[i]) if i < len(seeds) else i for i in common], "of": runs}
+    if len(common) < 2:
+        return out
+    span = ref["best"] - ref["mean"]
+    scores = {a: ((np.array(v["final_score"], float)[common] - ref["mean"]) / span)[:, None]
+              for a, v in per_agent.items()}
+    out["mean"] = {a: float(x.mean()) for a, x in scores.items()}
+    if "random" in scores:
+        out["p_vs_random"] = {a: probability_of_improvement(x, scores["random"], reps)
+                              for a, x in scores.items() if a != "random"}
+    return out

@@ -242,7 +242,22 @@ def _final_fidelity_lines(ff: dict[str, Any]) -> list[str]:
     lines += ["", "| X, Y | P(X > Y) at the final fidelity |", "|---|---|"]
     for k, v in ff["probability_of_improvement"].items():
         lines.append(f"| {k.replace(',', ', ')} | {_fmt(v)} |")
-    return lines
+    return [*lines, "", measured_seeds_line(ff.get("measured_seeds"))]
+
+
+def measured_seeds_line(ms: dict[str, Any] | None) -> str:
+    """One sentence on the seeds at which every agent's best is measured (no surrogate at all)."""
+    if not ms:
+        return "Measured seeds: not recorded (re-analyse with `gan-nas benchmark --analyse`)."
+    seeds = ms["seeds"]
+    if len(seeds) < 2:
+        return (f"Measured bests only: every agent's best is measured at {len(seeds)} of {ms['of']} seeds "
+                f"({', '.join(map(str, seeds)) or 'none'}); a comparison without the surrogate needs two or more "
+                "(`scripts/measure_bests.py` trains the bests seed by seed).")
+    parts = [f"{a} {m:.3f}" + (f" (P > random {_fmt(ms['p_vs_random'][a])})" if a in ms.get("p_vs_random", {}) else "")
+             for a, m in sorted(ms["mean"].items(), key=lambda kv: -kv[1])]
+    return (f"Measured bests only, at the {len(seeds)} of {ms['of']} seeds where every agent's best is "
+            f"measured ({', '.join(map(str, seeds))}): normalised mean final objective " + "; ".join(parts) + ".")
 
 
 def write_report(out: Path, info: dict[str, Any], summary: dict[str, Any]) -> Path:

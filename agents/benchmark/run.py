@@ -348,7 +348,7 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
 
 def _final_fidelity(info: dict[str, Any], logs: dict[str, list[RunLog]], reps: int) -> dict[str, Any]:
     """The runs' best architectures scored at the table's final fidelity (empty without one)."""
-    from agents.benchmark.final_scores import final_curves, final_reference
+    from agents.benchmark.final_scores import final_curves, final_reference, measured_seeds
     from gan_nas_env.evaluators.tabular import load_table
 
     path = (info.get("table") or {}).get("path")
@@ -365,7 +365,9 @@ def _final_fidelity(info: dict[str, Any], logs: dict[str, list[RunLog]], reps: i
     final = table.meta["final"]
     return {"reference": ref, "agents": per_agent, "final_hash": table.finals.final_hash,  # type: ignore[union-attr]
             "final_config": (final.get("config") or {}).get("name"), "final_budget": final.get("budget"),
-            "surrogate": final.get("surrogate", {}), "ranked_by": ranked_by, **stats}
+            "surrogate": final.get("surrogate", {}), "ranked_by": ranked_by,
+            "measured_seeds": measured_seeds(per_agent, ref, list(info.get("seeds") or []), reps),
+            **stats}
 
 
 def analyse(out: str | Path, info: dict[str, Any] | None = None,

@@ -67,12 +67,36 @@ def test_benchmark_reports_the_final_fidelity(final_table, small_table, tmp_path
     share = ff["agents"]["random"]["measured_share"]
     assert 0 <= share <= 1
     assert set(ff["aggregates"]) == {"random"} and "IQM" in ff["aggregates"]["random"]
-    assert "## At the final fidelity" in (tmp_path / "report.md").read_text()
+    flags = ff["agents"]["random"]["measured"]
+    assert len(flags) == 3 and share == pytest.approx(np.mean(flags))
+    assert ff["measured_seeds"]["seeds"] == [s for s, m in zip([0, 1, 2], flags) if m]
+    report = (tmp_path / "report.md").read_text()
+    assert "## At the final fidelity" in report and "Measured bests only" in report
     # a proxy-only table reports no final fidelity
     res = run_benchmark(["random"], [0], 4, tmp_path / "p", env_kwargs={"table": str(small_table[0])},
                         reps=20, progress=False, timing_steps=10)
     assert res["final_fidelity"] == {}
     assert "final fidelity" not in (tmp_path / "p" / "report.md").read_text()
+
+
+def test_measured_seeds_compare_only_bests_that_every_agent_has_measured():
+    from agents.benchmark.final_scores import measured_seeds
+    from agents.benchmark.report import measured_seeds_line
+
+    ref = {"mean": 1.0, "best": 3.0}
+    per_agent = {"random": {"final_score": [1.0, 2.0, 9.0, 1.5], "measured": [True, True, False, True]},
+                 "ls": {"final_score": [3.0, 2.0, 3.0, 8.0], "measured": [True, True, True, False]}}
+    ms = measured_seeds(per_agent, ref, [10, 11, 12, 13], reps=50)
+    assert ms["seeds"] == [10, 11] and ms["of"] == 4  # seed 12: random's is predicted; 13: ls's
+    assert ms["mean"] == {"random": pytest.approx(0.25), "ls": pytest.approx(0.75)}  # (x - 1) / 2
+    assert set(ms["p_vs_random"]) == {"ls"} and ms["p_vs_random"]["ls"]["value"] == pytest.approx(0.875)  # ties count half
+    line = measured_seeds_line(ms)
+    assert line.startswith("Measured bests only, at the 2 of 4 seeds") and "ls 0.750 (P > random 0.875" in line
+    one = measured_seeds({a: {**v, "measured": [True, False, False, False]} for a, v in per_agent.items()},
+                         ref, [10, 11, 12, 13])
+    assert one == {"seeds": [10], "of": 4}
+    assert "at 1 of 4 seeds (10); a comparison without the surrogate needs two" in measured_seeds_line(one)
+    assert "not recorded" in measured_seeds_line(None)
 
 
 def test_intervals_are_seeded_and_per_agent():

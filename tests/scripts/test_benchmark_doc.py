@@ -97,7 +97,9 @@ def test_v2_blocks_come_from_the_baselines_digest(doc, tmp_path, capsys):
         agents = digest["objectives"][obj]["agents"]
         order = sorted(agents, key=lambda a: -agents[a]["IQM"]["value"])
         block = text.split(f"<!-- benchmark_doc:v2-{obj} -->\n")[1].split("<!--")[0].splitlines()
-        assert block[0].endswith(head) and len(block) == 2 + len(order)
+        ms = digest["objectives"][obj].get("measured_seeds")
+        assert block[2 + len(order):] == (["", doc.measured_seeds_line(ms)] if ms is not None else [])
+        assert block[0].endswith(head) and all(r.startswith("| ") for r in block[2:2 + len(order)])
         assert [r.split(" | ")[0][2:] for r in block[2:]] == [doc.name(a) for a in order]
         assert doc.ci(agents[order[0]]["IQM"]) in block[2]
     assert "`gan-nas benchmark --algos random,re,ls,tpe" in text and " s; normalised with 0 =" in text
@@ -116,6 +118,12 @@ def test_v2_blocks_come_from_the_baselines_digest(doc, tmp_path, capsys):
     assert "`gan-nas benchmark --algos random,re,ls,tpe" in text
     assert "Re-analysed against the table at `abcdef0` (its final rows and surrogate) by " \
            "`python scripts/baselines.py --analyse`" in text
+    # since the seed-by-seed build order: the seeds at which every agent's best is measured
+    seeds = {**digest, "objectives": {o: {**r, "measured_seeds": {"seeds": [0], "of": 10}}
+                                      for o, r in digest["objectives"].items()}}
+    src.write_text(json.dumps(seeds))
+    assert doc.main(["--v2", str(src), "--doc", str(page)]) == 0
+    assert page.read_text().count("every agent's best is measured at 1 of 10 seeds (0)") == 2
     src.write_text(json.dumps(digest))
     assert doc.main(["--v2", str(src), "--doc", str(page)]) == 0
     assert doc.main(["--check", "--v2", str(src), "--doc", str(page)]) == 0
