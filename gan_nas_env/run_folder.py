@@ -366,7 +366,13 @@ class RunPlan:
 
 
 def previous_run(path: Path) -> Path:
-    """Where ``--overwrite`` keeps the run it replaces until the new run's ``with`` block ends."""
+    """Where ``--overwrite`` keeps the run it replaces until the new run's ``with`` block ends.
+
+    Beside the folder, named after it (``--out .`` included: the current folder's own name).
+    """
+    path = path.resolve()
+    if not path.name:
+        raise RunFolderError(f"{path} has no parent to keep the old run in; choose another --out")
     return path.with_name(f"{path.name}.overwritten")
 
 

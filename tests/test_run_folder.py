@@ -132,6 +132,16 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_ends(tmp_path):
     assert not aside.exists()  # the rerun ended: the run it replaced is gone
 
 
+def test_overwrite_of_the_current_folder_keeps_the_old_run_beside_it(tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    search(".", episodes=2)
+    with pytest.raises(KeyboardInterrupt):
+        search(".", episodes=3, overwrite=True, evaluator=FakeEvaluator(16, interrupt_at=1))
+    assert (tmp_path / "here.overwritten" / "top_architectures.json").is_file()
+
+
 def test_a_folder_that_is_no_run_is_refused_even_with_overwrite(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match="neither empty nor a gan-nas run folder"):
