@@ -232,6 +232,14 @@ def run_folder(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any
          lambda w: search(w, episodes=3), is_refused)
     case(lost, "search --overwrite onto a retraining run", refused, rt,
          lambda w: search(w, "--overwrite", episodes=3), is_refused)
+    def aside_intact(r: subprocess.CompletedProcess, work: Path, _: list[str]) -> bool:
+        aside = work.with_name(f"{work.name}.overwritten")
+        return (r.returncode == -9 and aside.is_dir() and results(aside) == ref_results
+                and (aside / "top_architectures.json").is_file())
+
+    case(lost, "search --overwrite killed (SIGKILL) at its first step",
+         "killed there; the finished run whole in OUT.overwritten", ref,
+         lambda w: search(w, "--overwrite", episodes=3, kill_at="step:1"), aside_intact)
     case(lost, "--resume of a finished run without --episodes (preset says 4, run had 3)",
          "exit 0, the run's own 3 episodes, every row unchanged", ref,
          lambda w: gan_nas(["search", "--out", str(w), "--resume", "--no-progress"], tmp), same_results)
