@@ -105,9 +105,11 @@ def export(args: argparse.Namespace, path: Path) -> None:
 
 
 def write_rows_list(rows: list[dict], path: Path, command: str) -> None:
-    """The searches' distinct best architectures as a ``build_finals.py --rows-from`` list (seed 0),
-    so that the builders (``scripts/build_v2.sh``) train them in the searches' order."""
-    bests = list(dict.fromkeys(r["best_arch"] for r in rows if r.get("best_arch")))
+    """The searches' distinct best architectures as a ``build_finals.py --rows-from`` list (seed 0)
+    for the builders (``scripts/build_v2.sh``): seed by seed (every algorithm's seed-0 best, then
+    seed 1, ...), so that a build stopped part-way can already compare the algorithms."""
+    seed_major = sorted(rows, key=lambda r: int(r["seed"]))  # stable: the export's algorithm order
+    bests = list(dict.fromkeys(r["best_arch"] for r in seed_major if r.get("best_arch")))
     head = [f"# The best architectures of the searches, written by: {command}",
             "# one row per line: the architecture, then the final protocol's training seed"]
     path.parent.mkdir(parents=True, exist_ok=True)

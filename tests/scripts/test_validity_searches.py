@@ -119,9 +119,12 @@ def test_rows_out_lists_the_distinct_bests_for_the_builders(searches, tmp_path):
     _finish(searches.run_dir(runs, "sac", 0), "0 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.4)
     _finish(searches.run_dir(runs, "sac", 1), "0 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.5)  # the same best
     _finish(searches.run_dir(runs, "random", 0), "1 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.3)
+    _finish(searches.run_dir(runs, "random", 1), "2 1 0 1 0 1 2 1 0 0 1 0 1 2", 0.3)
     searches.main(["--seeds", "0,1", "--runs", str(runs), "--export", str(out), "--rows-out", str(rows)])
     lines = [ln for ln in rows.read_text().splitlines() if not ln.startswith("#")]
-    assert lines == ["0 1 0 1 0 1 2 1 0 0 1 0 1 2 0", "1 1 0 1 0 1 2 1 0 0 1 0 1 2 0"]
+    # seed by seed: sac 0, random 0, (sac 1: the same as sac 0), random 1
+    assert lines == ["0 1 0 1 0 1 2 1 0 0 1 0 1 2 0", "1 1 0 1 0 1 2 1 0 0 1 0 1 2 0",
+                     "2 1 0 1 0 1 2 1 0 0 1 0 1 2 0"]
 
 
 def test_rows_out_needs_export_and_a_writable_file(searches, tmp_path, capsys):
