@@ -365,6 +365,10 @@ class RunPlan:
                          self.mode == "restart", lock, previous)
 
 
+OVERWRITE_NOTE = "the old run waits in OUT.overwritten until the new one ends without an error"
+"""What every ``--overwrite`` help says of :func:`previous_run`."""
+
+
 def previous_run(path: Path) -> Path:
     """Where ``--overwrite`` keeps the run it replaces until the new run's ``with`` block ends.
 
@@ -482,9 +486,9 @@ def prepare_run(
         raise _other_kind(path, found, kind)
     rid = str(meta.get("id") or path.name)  # old folders: the name their steps are keyed by
     if overwrite:
-        if previous_run(path).exists():
+        if (aside := previous_run(path)).exists():
             raise RunFolderError(
-                f"{previous_run(path)} exists: it holds the run an earlier --overwrite of {path} set "
+                f"{aside} exists: it holds the run an earlier --overwrite of {path} set "
                 "aside, and that rerun did not finish; move it back, or delete it, then run again"
             )
         return RunPlan(path, kind, cfg, settings, "overwrite", _new_id(), {}, None, {})

@@ -81,7 +81,6 @@ def missing_bests(folder: Path, table: str | Path | None = None, order: str = "s
         raise UserError(f"table {path} has no final fidelity (proxy rows only): nothing is measured there")
     agents: dict[str, Any] = {}
     names = sorted(bests, key=lambda a: a != "random")
-    missing: list[str] = []
     for name in names:
         archs = [a for a in bests[name] if a]
         measured = {a: bool(bench.query(a, "final", cost=False)["measured"]) for a in set(archs)}
@@ -89,13 +88,11 @@ def missing_bests(folder: Path, table: str | Path | None = None, order: str = "s
         agents[name] = {"runs": len(bests[name]), "measured": sum(measured[a] for a in archs),
                         "measured_share": sum(measured[a] for a in archs) / max(1, len(bests[name])),
                         "missing": lacking}
-        missing += [a for a in lacking if a not in missing]
-    unmeasured = {a for v in agents.values() for a in v["missing"]}
+    by_agent = list(dict.fromkeys(a for v in agents.values() for a in v["missing"]))
     by_seed = [list(dict.fromkeys(bests[name][i] for name in names if i < len(bests[name])
-                                  and bests[name][i] in unmeasured))
+                                  and bests[name][i] in by_agent))
                for i in range(max((len(v) for v in bests.values()), default=0))]
-    if order == "seed":
-        missing = list(dict.fromkeys(a for seed in by_seed for a in seed))
+    missing = list(dict.fromkeys(a for seed in by_seed for a in seed)) if order == "seed" else by_agent
     return {"folder": str(folder), "table": str(path), "final_hash": bench.table.finals.final_hash,
             "objective": info.get("objective", "proxy"), "order": order,
             "agents": agents, "missing": missing, "by_seed": by_seed,
@@ -130,8 +127,8 @@ def rows_list(res: dict[str, Any]) -> str:
     if table.is_absolute() and table.is_relative_to(Path.cwd()):  # not this machine's folders
         table = table.relative_to(Path.cwd())
     head = (f"# The best architectures of {res['folder']} (objective {res['objective']}) without a measured\n"
-            f"# final row in {table} ({res['final_hash']}), listed {res.get('order', 'agent')} by "
-            f"{res.get('order', 'agent')}, written by\n# scripts/measure_bests.py --rows-out: one row per line, "
+            f"# final row in {table} ({res['final_hash']}), listed {res['order']} by {res['order']}, "
+            "written by\n# scripts/measure_bests.py --rows-out: one row per line, "
             "an architecture then its seed.\n")
     return head + "".join(f"{a} 0\n" for a in res["missing"])
 

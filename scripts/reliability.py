@@ -186,7 +186,7 @@ def _first_line(exc: BaseException) -> str:
 # -- run folders ------------------------------------------------------------------------------
 def run_folder(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """Finished results kept, runs keyed by their id, no mixed results, one writer at a time."""
-    from gan_nas_env.run_folder import RunLock
+    from gan_nas_env.run_folder import RunLock, previous_run
 
     progress("run folders: a finished 3-episode search and a 2-iteration retraining")
     ref = tmp / "finished"
@@ -233,7 +233,7 @@ def run_folder(tmp: Path, progress: Callable[[str], None]) -> list[dict[str, Any
     case(lost, "search --overwrite onto a retraining run", refused, rt,
          lambda w: search(w, "--overwrite", episodes=3), is_refused)
     def aside_intact(r: subprocess.CompletedProcess, work: Path, _: list[str]) -> bool:
-        aside = work.with_name(f"{work.name}.overwritten")
+        aside = previous_run(work)
         return (r.returncode == -9 and aside.is_dir() and results(aside) == ref_results
                 and (aside / "top_architectures.json").is_file())
 

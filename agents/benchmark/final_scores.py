@@ -114,10 +114,11 @@ def final_curves(table: Table, logs: dict[str, list[RunLog]], ref: dict[str, Any
             rows.append([(look(a)["score"] - ref["mean"]) / span if a else np.nan for a in archs])
             last.append(look(archs[-1]) if archs and archs[-1] else {"score": np.nan, "measured": False})
         curves[algo] = np.nan_to_num(np.array(rows), nan=-1.0)[:, None, :]
+        measured = [bool(x["measured"]) for x in last]
         per_agent[algo] = {
             "final_score": [float(x["score"]) for x in last],
-            "measured": [bool(x["measured"]) for x in last],
-            "measured_share": float(np.mean([bool(x["measured"]) for x in last])),
+            "measured": measured,
+            "measured_share": float(np.mean(measured)),
             "best_archs": [best_arch_curve(r)[-1] for r in runs],
         }
     return curves, per_agent

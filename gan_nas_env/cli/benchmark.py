@@ -7,6 +7,7 @@ from typing import Any
 
 from gan_nas_env.cli.app import add_env_args, check_env_id, env_kwargs_from_args, subcommand
 from gan_nas_env.config import ConfigError
+from gan_nas_env.run_folder import OVERWRITE_NOTE
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/benchmark",
                    help="run folder (kind benchmark; an existing benchmark there needs --overwrite)")
     p.add_argument("--overwrite", action="store_true",
-                   help="delete the benchmark run in --out and run it again (the old run waits in OUT.overwritten until the new one ends without an error)")
+                   help=f"delete the benchmark run in --out and run it again ({OVERWRITE_NOTE})")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="AGENT:NAME:VALUE",
                    help="hyper-parameter overrides of one agent, e.g. sac:learning_starts:32 "
                         "(win over configs/agents/<agent>.yaml)")

@@ -6,7 +6,7 @@ import argparse
 
 from gan_nas_env.cli.app import add_env_args, check_env_id, env_kwargs_from_args, subcommand
 from gan_nas_env.config import SEED_MAX, ConfigError
-from gan_nas_env.run_folder import check_folder
+from gan_nas_env.run_folder import OVERWRITE_NOTE, check_folder
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/pbt",
                    help="run folder (kind pbt; an existing PBT run there needs --overwrite)")
     p.add_argument("--overwrite", action="store_true",
-                   help="delete the PBT run in --out and run it again (the old run waits in OUT.overwritten until the new one ends without an error)")
+                   help=f"delete the PBT run in --out and run it again ({OVERWRITE_NOTE})")
 
 
 @subcommand("pbt", _args)

@@ -10,7 +10,7 @@ from pathlib import Path
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
 from gan_nas_env.config import SAME_RESULT_KEYS, ConfigError
 from gan_nas_env.errors import EXIT_BAD_INPUT, EXIT_DIVERGED, MissingFileError
-from gan_nas_env.run_folder import RunFolderError, check_folder
+from gan_nas_env.run_folder import OVERWRITE_NOTE, RunFolderError, check_folder
 from gan_nas_env.space import NAMED_ARCHITECTURES, resolve_architecture
 
 
@@ -62,7 +62,7 @@ def _retrain_args(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--resume", action="store_true",
                       help="continue from OUT/checkpoint.pt (config and arch default to the run's own)")
     mode.add_argument("--overwrite", action="store_true",
-                      help="delete the retraining run in OUT and start again (the old run waits in OUT.overwritten until the new one ends without an error)")
+                      help=f"delete the retraining run in OUT and start again ({OVERWRITE_NOTE})")
     p.add_argument("--iters", type=int, default=None, help="generator iterations (retrain.g_iters)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

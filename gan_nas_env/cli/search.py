@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gan_nas_env.cli.app import add_config_args, config_from_args, subcommand
 from gan_nas_env.config import SAME_RESULT_KEYS, ConfigError
-from gan_nas_env.run_folder import CONFIG, check_folder, read_meta, stored_config
+from gan_nas_env.run_folder import CONFIG, OVERWRITE_NOTE, check_folder, read_meta, stored_config
 
 EPILOG = (
     "run folder (--out): checked before anything is written, locked while the search runs. An "
@@ -40,7 +40,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
                       help="continue the run in --out from its last checkpoint, with its own "
                            "settings (see below)")
     mode.add_argument("--overwrite", action="store_true",
-                      help="delete the search run in --out and start again (the old run waits in OUT.overwritten until the new one ends without an error)")
+                      help=f"delete the search run in --out and start again ({OVERWRITE_NOTE})")
     p.add_argument("--workers", type=int, default=1,
                    help="envs run in parallel (see --vec-env)")
     p.add_argument("--vec-env", choices=["ray", "thread"], default="ray",

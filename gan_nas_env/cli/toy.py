@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gan_nas_env.cli.app import subcommand
 from gan_nas_env.config import LOSS_NAMES, SEED_MAX, ConfigError
-from gan_nas_env.run_folder import prepare_run
+from gan_nas_env.run_folder import OVERWRITE_NOTE, prepare_run
 from gan_nas_env.toy.settings import TOY_TARGET_NAMES, ToyConfig
 
 
@@ -64,7 +64,7 @@ def _toy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="delete the toy run in --out and run it again (an existing one is refused otherwise; the old run waits in OUT.overwritten until the new one ends without an error)",
+        help=f"delete the toy run in --out and run it again (an existing one is refused otherwise; {OVERWRITE_NOTE})",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
