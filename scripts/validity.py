@@ -396,6 +396,8 @@ def search_summary(searches: list[dict[str, Any]], reps: int = 2000) -> dict[str
                                      else {"value": float(np.mean([u > v for u in x[:, 0] for v in y[:, 0]])),
                                            "ci": None})
         out[ev] = {"mean_p_better": {a: float(np.mean([r["p_better"] for r in v])) for a, v in by.items()},
+                   "median_percentile": {a: float(np.median([r["percentile"] for r in v])) for a, v in by.items()},
+                   "top_quarter": {a: sum(r["percentile"] >= 75 for r in v) for a, v in by.items()},
                    "runs": {a: len(v) for a, v in by.items()}, "p_improvement": pairs}
     return out
 
@@ -691,6 +693,30 @@ def _proxy_vs_final(searches: list[dict[str, Any]], evaluator: str) -> str:
     return f" The bests' mean proxy value (what the search maximised): {proxy}; their mean final score: {final}."
 
 
+def _verdict(ss: dict[str, Any]) -> str:
+    """What one evaluator's searches show, as a sentence written from the numbers: how many
+    bests reach the uniform sample's top quarter, and whether SAC and random search separate
+    (the interval of P(SAC > random search) excludes 0.5) or not."""
+    runs = ss["runs"]
+    tops = sum(ss.get("top_quarter", {}).values())
+    if "median_percentile" not in ss:
+        return ""
+    median = ", ".join(f"{a} {m:.0f}" for a, m in ss["median_percentile"].items())
+    text = (f" **What it shows:** {tops} of the {sum(runs.values())} trained bests reach the uniform "
+            f"sample's top quarter (75th percentile or above); median percentile {median}")
+    p = ss["p_improvement"].get("sac>random")
+    if p is None:
+        return text + "."
+    if not p["ci"]:
+        return text + "; SAC against random search: too few runs for an interval."
+    lo, hi = p["ci"]
+    if lo > 0.5:
+        return text + "; SAC's bests beat random search's (the interval of P(sac > random) is above 0.5)."
+    if hi < 0.5:
+        return text + "; random search's bests beat SAC's (the interval of P(sac > random) is below 0.5)."
+    return text + "; SAC and random search are not separated (the interval of P(sac > random) contains 0.5)."
+
+
 def search_lines(res: dict[str, Any]) -> list[str]:
     """Search bests placed among the uniform sample's final scores, per evaluator."""
     if not res["searches"]:
@@ -720,7 +746,7 @@ def search_lines(res: dict[str, Any]) -> list[str]:
                  for k, v in ss["p_improvement"].items() if not k.startswith("random>")]
         lines += [f"- **{EVALUATOR_NAMES.get(ev, ev)}**: " + "; ".join(parts)
                   + (". Across seeds (rliable, final scores of the bests): " + "; ".join(pairs) if pairs else "")
-                  + "." + _proxy_vs_final(res["searches"], ev)]
+                  + "." + _proxy_vs_final(res["searches"], ev) + _verdict(ss)]
     lines += ["", "With a handful of runs each, and a seed-to-seed spread of the final score that is a "
               "large share of the spread between architectures (noise floor), an interval that "
               "contains 0.5 is no separation.", ""]

@@ -103,6 +103,13 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     text = (tmp_path / "docs" / "validity.md").read_text()
     assert "| proxy | sac | 0 |" in text and "not trained yet" in text
     assert "| is | random | 1 |" in text and "P(sac > random) 0.00 [0.00, 0.00]" in text
+    # the verdict is written from the numbers: random's IS-only bests are the uniform sample's
+    # top two, SAC's its bottom two, and the interval [0, 0] is below 0.5
+    assert summary["is"]["top_quarter"] == {"sac": 0, "random": 2}
+    assert summary["is"]["median_percentile"]["sac"] < 25 < 75 < summary["is"]["median_percentile"]["random"]
+    assert ("2 of the 4 trained bests reach the uniform sample's top quarter" in text
+            and "random search's bests beat SAC's" in text)
+    assert text.count("**What it shows:**") == 2  # the proxy's too: SAC's one trained best, no pair
     # what the searches maximised against what it bought (trained bests of both algorithms only)
     final_random = np.mean([1.5 + table.score(by_final[i]) - 0.01 * 15.0 for i in (-1, -2)])
     assert (f"The bests' mean proxy value (what the search maximised): random 1.000, sac 1.000; "
@@ -115,6 +122,18 @@ def test_report_from_synthetic_finals(validity, tmp_path, monkeypatch):
     assert np.isfinite(e2["proxy_score"]) and not auto["final_measured"]
     assert 0 <= e2["proxy_percentile"] <= 100
     assert "| E2GAN | `0 1 0 1 0 1 2 1 0 0 1 0 1 2` |" in text and "| AutoGAN |" in text
+
+
+def test_search_verdict_is_written_from_the_interval(validity):
+    base = {"runs": {"sac": 5, "random": 5}, "median_percentile": {"sac": 30.0, "random": 20.0},
+            "top_quarter": {"sac": 1, "random": 0}}
+    mixed = validity._verdict({**base, "p_improvement": {"sac>random": {"value": 0.6, "ci": [0.2, 0.9]}}})
+    assert "1 of the 10 trained bests" in mixed and "median percentile sac 30, random 20" in mixed
+    assert "not separated" in mixed
+    ahead = validity._verdict({**base, "p_improvement": {"sac>random": {"value": 0.9, "ci": [0.7, 1.0]}}})
+    assert "SAC's bests beat random search's" in ahead
+    one = validity._verdict({**base, "p_improvement": {"sac>random": {"value": 1.0, "ci": None}}})
+    assert one.endswith("too few runs for an interval.")
 
 
 def test_paired_difference_and_the_rebuild_rule(validity):
