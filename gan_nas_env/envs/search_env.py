@@ -176,7 +176,9 @@ class GANCellSearchEnv(gym.Env):
     alone); its lead over
     the first two is not yet clear of the noise;
     ``scripts/evaluator_study.py`` names the best of these settings at every refresh of
-    the final rows.
+    the final rows. Searched for real (5 SAC and 5 random searches, bests trained by the
+    v2 protocol; ``docs/validity.md``), the 256-step proxy's bests are not top GANs and
+    SAC does not beat random search on it.
 
     **End**: ``terminated=True`` after cell 3 (or on divergence); no truncation
     inside the env (the registration adds ``max_episode_steps=3``).
