@@ -697,12 +697,9 @@ def _verdict(ss: dict[str, Any]) -> str:
     """What one evaluator's searches show, as a sentence written from the numbers: how many
     bests reach the uniform sample's top quarter, and whether SAC and random search separate
     (the interval of P(SAC > random search) excludes 0.5) or not."""
-    runs = ss["runs"]
-    tops = sum(ss.get("top_quarter", {}).values())
-    if "median_percentile" not in ss:
-        return ""
+    tops, runs = sum(ss["top_quarter"].values()), sum(ss["runs"].values())
     median = ", ".join(f"{a} {m:.0f}" for a, m in ss["median_percentile"].items())
-    text = (f" **What it shows:** {tops} of the {sum(runs.values())} trained bests reach the uniform "
+    text = (f" **What it shows:** {tops} of the {runs} trained bests reach the uniform "
             f"sample's top quarter (75th percentile or above); median percentile {median}")
     p = ss["p_improvement"].get("sac>random")
     if p is None:
