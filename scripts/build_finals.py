@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -71,6 +72,7 @@ from gan_nas_env.errors import UserError  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
+from gan_nas_env.run_folder import RunLockedError  # noqa: E402
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture  # noqa: E402
 from gan_nas_env.training.retrain import RetrainStopped, read_checkpoint  # noqa: E402
 from gan_nas_env.user_files import check_output_file, read_json_file  # noqa: E402
@@ -304,60 +306,37 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
     return rows
 
 
+_HELD: dict[Path, int] = {}  # the claims this process holds: claim file -> its locked descriptor
+
+
 def claim_row(folder: Path, key: str, arch: str, seed: int) -> bool:
-    """Claim the row ``(arch, seed)`` of ``key`` for this process (``--claim``); False when a live
-    process holds it. The claim is a file created atomically (``O_EXCL``) holding the PID and
-    the boot's id; a claim whose process is gone (killed mid-row, or of an earlier boot, whose
-    PIDs mean nothing now) is taken over, by one process only (the rename of the stale file
-    succeeds once). PIDs are this machine's: share ``folder`` between its processes only."""
+    """Claim the row ``(arch, seed)`` of ``key`` for this process (``--claim``); False when another
+    live process (or another thread's claim) holds it. The claim is an exclusive
+    :func:`fcntl.flock` on the file ``folder/key/<row>``, held until :func:`release_row` or the
+    process's end: the kernel drops it when its holder dies, however it dies, so a claim is never
+    stale and no takeover (a check-then-act race between two builders) is needed. The file keeps
+    the holder's PID for the reader. Locks are this machine's: share ``folder`` on it only."""
     path = folder / key / _folder_name(arch, seed)
+    if path in _HELD:
+        return True
     path.parent.mkdir(parents=True, exist_ok=True)
-    mine = f"{os.getpid()} {_boot_id()}"
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                text = path.read_text().strip()
-            except FileNotFoundError:  # taken over by another process just now
-                return False
-            if not text:  # just created, its PID not yet written
-                return False
-            if text == mine:
-                return True
-            pid, _, boot = text.partition(" ")
-            if boot == _boot_id() and pid.isdigit() and _alive(int(pid)):
-                return False
-            try:  # stale: only one process's rename succeeds
-                os.rename(path, path.with_name(f"{path.name}.stale-{os.getpid()}"))
-            except FileNotFoundError:
-                return False
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(mine)
-        return True
-    return False
-
-
-def _boot_id() -> str:
-    """This boot's id (Linux), so that a claim from before a restart is known stale."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return "unknown"
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine."""
-    if pid <= 0:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD[path] = fd
     return True
+
+
+def release_row(folder: Path, key: str, arch: str, seed: int) -> None:
+    """Give up this process's claim on a row (idempotent): it is stored, or it was paused."""
+    fd = _HELD.pop(folder / key / _folder_name(arch, seed), None)
+    if fd is not None:
+        os.close(fd)  # releases the flock
 
 
 def saved_step(checkpoint: Path) -> int:
@@ -419,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--claim", default=None, metavar="DIR",
                    help="share the rows dynamically instead of by --worker/--workers: every worker "
                         "walks the whole list in order and trains the next row no live worker has "
-                        "claimed (a file per row in DIR holding the claimer's PID and boot id), so that the "
+                        "claimed (a file per row in DIR, locked by its trainer while it lives), so that the "
                         "rows are made in the list's order whatever each one costs")
     p.add_argument("--rows-from", action="append", default=None, metavar="FILE",
                    help="train these rows, in this order, instead of --archs/--extra/--seeds: one "
@@ -538,12 +517,18 @@ def build_rows(args: argparse.Namespace, cfg: Config, key: str, next_row: Any, s
         t_row = time.time()
         try:
             rec = train_one(protocol_config(args.config, args.overrides, seed), arch, folder, keep)
+            # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
+            store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
+                                 timings={"train_s": rec["wall_s"], "cpu": cpu, "device": device})
         except RetrainStopped as stopped:  # SIGTERM/SIGINT: saved where it was, resumed next time
             print(f"paused: {stopped}; the same command resumes it")
             return 128 + int(getattr(signal, stopped.signame))
-        # the CPU with the time: a row's seconds (and, in the last digits, its metrics) depend on it
-        store.put_evaluation(key, str(arch), seed, 3, rec["metrics"], np.zeros(0, np.float32),
-                             timings={"train_s": rec["wall_s"], "cpu": cpu, "device": device})
+        except RunLockedError as exc:  # a builder without --claim (or of another claims folder) has it
+            tqdm.write(f"[row] {arch} seed {seed}: skipped, {exc}")
+            continue
+        finally:  # stored or paused: the claim has done its work (kept until the row is stored)
+            if args.claim:
+                release_row(Path(args.claim), key, str(arch), seed)
         slowest = max(slowest, time.time() - t_row)
     return 0
 

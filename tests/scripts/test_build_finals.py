@@ -241,8 +241,10 @@ def test_row_seconds_scale_each_row_to_the_budget(builder, tmp_path):
     assert builder.row_seconds(store, "other", 10) is None
 
 
-def test_claims_are_atomic_and_a_dead_claimers_row_is_taken_over(builder, tmp_path):
-    """``--claim``: one live process holds a row; a claim left by a killed process is taken over."""
+def test_claims_are_locks_that_die_with_their_holder(builder, tmp_path):
+    """``--claim``: one live holder per row (another process, or another open of the file in this
+    one); the claim of a killed holder is free at once, with no staleness guess to race on."""
+    import fcntl
     import os
     import subprocess
     import sys
@@ -250,25 +252,38 @@ def test_claims_are_atomic_and_a_dead_claimers_row_is_taken_over(builder, tmp_pa
     assert builder.claim_row(tmp_path, "k", "0 1", 0)
     assert builder.claim_row(tmp_path, "k", "0 1", 0)  # this process's own claim
     assert builder.claim_row(tmp_path, "k", "0 1", 1)  # another seed: another row
-    boot = builder._boot_id()
-    other = tmp_path / "k" / "01-s2"
-    other.write_text(f"{os.getppid()} {boot}")  # a live process (the test runner's parent)
+    assert (tmp_path / "k" / "01-s0").read_text() == f"{os.getpid()}\n"  # for the reader
+    other = os.open(tmp_path / "k" / "01-s2", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)  # held through another descriptor, as another builder would
     assert not builder.claim_row(tmp_path, "k", "0 1", 2)
-    (tmp_path / "k" / "01-s3").write_text("")  # just created by another, its PID not yet written
-    assert not builder.claim_row(tmp_path, "k", "0 1", 3)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    (tmp_path / "k" / "01-s4").write_text(f"{dead} {boot}")
+    os.close(other)
+    assert builder.claim_row(tmp_path, "k", "0 1", 2)
+    # a live holder in another process refuses the row; once it is killed the row is free
+    holder = subprocess.Popen(  # what another builder's claim_row does: an flock it keeps
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()", str(tmp_path / "k" / "01-s3")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert not builder.claim_row(tmp_path, "k", "0 1", 3)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert builder.claim_row(tmp_path, "k", "0 1", 3)
+    # a claim file left with any text (an older builder's "PID boot" format) is no lock
+    (tmp_path / "k" / "01-s4").write_text("1 another-boot")
     assert builder.claim_row(tmp_path, "k", "0 1", 4)
-    assert (tmp_path / "k" / "01-s4").read_text() == f"{os.getpid()} {boot}"
-    # a live PID of an earlier boot (the machine restarted; the PID now names another process)
-    (tmp_path / "k" / "01-s5").write_text(f"{os.getppid()} another-boot")
-    assert builder.claim_row(tmp_path, "k", "0 1", 5)
+    builder.release_row(tmp_path, "k", "0 1", 4)
+    builder.release_row(tmp_path, "k", "0 1", 4)  # idempotent
+    other = os.open(tmp_path / "k" / "01-s4", os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released: another can take it
+    os.close(other)
 
 
 def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, protocol, tmp_path, monkeypatch, capsys):
     """``--rows-from`` trains the listed rows in order (a duplicate once); ``--claim`` skips a row
     a live process holds; ``--finish-by`` starts no row that would end after the deadline."""
+    import fcntl
     import os
 
     archs = [str(a) for a in builder.distinct_order("tiny", 3)]
@@ -290,7 +305,8 @@ def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, proto
     key = builder.protocol_key(load_config(str(protocol)))
     claims = tmp_path / "claims"
     (claims / key).mkdir(parents=True)
-    (claims / key / f"{archs[0].replace(' ', '')}-s0").write_text(f"{os.getppid()} {builder._boot_id()}")  # held
+    held = os.open(claims / key / f"{archs[0].replace(' ', '')}-s0", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a live builder's claim
     trained = []
     real = builder.train_one
 
@@ -310,6 +326,38 @@ def test_rows_from_a_list_in_its_order_with_claims_and_a_deadline(builder, proto
     monkeypatch.setattr(builder, "train_one", record)
     assert builder.main(base) == 0
     assert trained == [(archs[2], 1), (archs[1], 0)]  # the claimed row is left to its holder
+    os.close(held)
+
+
+def test_a_row_whose_run_folder_is_locked_is_skipped_not_fatal(builder, protocol, tmp_path, monkeypatch, capsys):
+    """A builder outside the claims (no ``--claim``, or another folder) training a row: the run
+    lock refuses it here; the builder says so, frees its claim and goes on to the next row."""
+    import fcntl
+    import os
+
+    from gan_nas_env.run_folder import RunLockedError
+
+    archs = [str(a) for a in builder.distinct_order("tiny", 2)]
+    rows = tmp_path / "rows.txt"
+    rows.write_text(f"{archs[0]} 0\n{archs[1]} 0\n")
+    trained = []
+
+    def train(cfg, arch, folder, keep=()):
+        if str(arch) == archs[0]:
+            raise RunLockedError(f"another gan-nas process is writing {folder} (pid 1)")
+        trained.append(str(arch))
+        return {"metrics": {"IS": 1.0, "FID": 1.0}, "wall_s": 1.0}
+
+    monkeypatch.setattr(builder, "train_one", train)
+    claims = tmp_path / "claims"
+    assert builder.main(["--config", str(protocol), "--store", str(tmp_path / "f.sqlite"), "--runs",
+                         str(tmp_path / "runs"), "--rows-from", str(rows), "--claim", str(claims)]) == 0
+    assert trained == [archs[1]]
+    assert "skipped, another gan-nas process is writing" in capsys.readouterr().out
+    for claim in (claims / builder.protocol_key(load_config(str(protocol)))).iterdir():
+        fd = os.open(claim, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # every claim released
+        os.close(fd)
 
 
 def test_skip_rows_from_leaves_another_machines_share(builder, protocol, tmp_path, monkeypatch):
