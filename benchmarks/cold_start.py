@@ -5,7 +5,8 @@ Each of ``--runs`` fresh Python processes times, with ``time.perf_counter``:
 ``import`` (gymnasium + gan_nas_env), ``gym.make("GANCellSearchBench-v0")``, the first
 ``reset`` + ``step`` (an architecture the table does not hold, so the surrogate
 answers), and then ``--steps`` uniformly random steps (resets included). Reports the
-median over runs of each phase, the cold start (import + make + first step) and the
+median over runs of each phase, the cold start (import + make + first step), the cold
+start with 10 steps in all (the two first steps and the next eight: issue 26's figure) and the
 step-time distribution (median, p99, max over every step of every run); also whether
 torch and scikit-learn were imported. Writes JSON (with the machine, version, git
 SHA and command) and Markdown::
@@ -69,10 +70,13 @@ def measure(runs: int, steps: int, env_kwargs: dict[str, Any],
                              capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     steps_ms = np.concatenate([r["step_ms"] for r in results])
-    phases = ("import_s", "make_s", "first_steps_s", "cold_start_s")
+    for r in results:  # import + make + reset + 10 steps: the two first steps and the next eight
+        r["cold_start_10_steps_s"] = r["cold_start_s"] + sum(r["step_ms"][:8]) / 1000
+    phases = ("import_s", "make_s", "first_steps_s", "cold_start_s", "cold_start_10_steps_s")
     return {
         **{k: statistics.median(r[k] for r in results) for k in phases},
         "cold_start_s_max": max(r["cold_start_s"] for r in results),
+        "cold_start_10_steps_s_max": max(r["cold_start_10_steps_s"] for r in results),
         "step_ms": {"median": float(np.median(steps_ms)), "p99": float(np.percentile(steps_ms, 99)),
                     "max": float(steps_ms.max()), "steps": int(len(steps_ms))},
         "torch_imported": any(r["torch_imported"] for r in results),
@@ -87,7 +91,8 @@ def markdown(res: dict[str, Any]) -> str:
     m = prov["machine"]
     machine = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}"
     return "\n".join([
-        f"# {res.get('env', 'GANCellSearchBench-v0')} cold start", "",
+        f"# {res.get('env', 'GANCellSearchBench-v0')} cold start"
+        + (f" ({json.dumps(res['env_kwargs'])})" if res.get("env_kwargs") else ""), "",
         f"Machine: {machine}. gan-nas-env {prov['version']} at {prov['git_sha']}. "
         f"Command: `python -m benchmarks.cold_start {' '.join(prov['command'][1:])}`.", "",
         f"| phase (median of {res['runs']} fresh processes) | seconds |", "|---|---|",
@@ -95,6 +100,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"| gym.make | {res['make_s']:.3f} |",
         f"| reset + first two steps (surrogate answers) | {res['first_steps_s']:.3f} |",
         f"| **cold start** (all three) | **{res['cold_start_s']:.3f}** (max {res['cold_start_s_max']:.3f}) |",
+        f"| cold start + 8 more steps (10 steps in all) | {res['cold_start_10_steps_s']:.3f} "
+        f"(max {res['cold_start_10_steps_s_max']:.3f}) |",
         "", f"Step time over {s['steps']} random steps: median {s['median']:.3f} ms, "
         f"p99 {s['p99']:.3f} ms, max {s['max']:.2f} ms. torch imported: {res['torch_imported']}; "
         f"scikit-learn imported: {res['sklearn_imported']}.", "",
