@@ -9,13 +9,17 @@ rests on (architectures with >= 2 seeds, their rows, degrees of freedom, which o
 95% interval of the sds (as factors, chi-square with those degrees of freedom), and for scale
 the sd across measured architectures of their seed-mean final score.
 
-    python scripts/seed_noise.py --out docs/benchmark/seed_noise.json
+    python scripts/seed_noise.py --out docs/benchmark/seed_noise.json --doc docs/bench_api.md
+
+``--doc`` rewrites the page's ``<!-- seed_noise:final -->`` block from the report (``--check``:
+change nothing, exit 1 when the block is stale), so the page's numbers are the JSON's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -68,13 +72,81 @@ def _with_interval(model: dict[str, Any]) -> dict[str, Any]:
     return {**model, "sd_ci95_factor": factor}
 
 
+BLOCK = re.compile(r"(<!-- seed_noise:final -->\n)(?P<body>.*?)(<!-- /seed_noise:final -->)", re.S)
+
+
+def doc_block(report: dict[str, Any], source: str = "benchmark/seed_noise.json") -> str:
+    """The page's paragraph on the final fidelity's model, from ``report`` (linked as ``source``)."""
+    final, rows = report["final"], report.get("final_rows")
+    if not final or not final["available"] or not rows:
+        why = (final or {}).get("why") or "the table holds no final rows"
+        return f"The table gives no seed-noise model at the final fidelity: {why}.\n"
+    prov = report["provenance"]
+    by_rows = rows["architectures_by_rows"]
+    multi = ", ".join(f"{n} with {k} seeds" for k, n in by_rows.items() if int(k) >= 2)
+    sd, dof = final["sd"], final["dof"]
+    lo, hi = final["sd_ci95_factor"]
+    between = report["between_architecture_score_sd"]
+    lines = [
+        f"On the shipped table (numbers from [`{source}`]({source}): `{' '.join(prov['command'])}` at "
+        f"`{prov['git_sha'][:7]}`): of the {rows['rows']} final rows of {rows['architectures']} architectures, "
+        f"{final['n_archs']} architectures have several seeds ({multi}) and {by_rows.get('1', 0)} one row, so the "
+        f"model at the budget rests on {final['n_archs']} architectures, {final['n_rows']} rows, {dof} degrees of "
+        "freedom. Its sds:", "",
+        "| IS | FID | KID | score = objective | corr(IS, FID) |", "|---|---|---|---|---|",
+        f"| {sd['IS']:.3f} | {sd['FID']:.2f} | {sd['KID']:.4f} | {sd['score']:.3f} | {final['corr_IS_FID']:.2f} |", "",
+        f"For scale, the sd of the seed-mean score across the {rows['architectures']} measured architectures is "
+        f"{between:.3f}: one seed's noise is {sd['score'] / between:.2f} of it, so a single-seed row ranks "
+        f"architectures only roughly. With {dof} degrees of freedom each sd is uncertain: its 95% interval is "
+        f"{lo:.2f}x to {hi:.2f}x the estimate (chi-square, Gaussian noise assumed).",
+    ]
+    checkpoints = [c for c in report.get("final_checkpoints") or [] if c["available"]]
+    if checkpoints:
+        steps = ", ".join(f"{c['iters']:,} {c['sd']['score']:.3f}" for c in checkpoints)
+        lines += ["", "The final rows hold learning curves, so `bench.seed_noise(\"final\", iters=...)` gives a "
+                  f"model per checkpoint (architectures with several seeds there: "
+                  f"{min(c['n_archs'] for c in checkpoints)}-{max(c['n_archs'] for c in checkpoints)}). "
+                  f"Score sd by generator iteration: {steps}."]
+    else:
+        lines += ["", "The final rows have no learning curves, so there is one model, at the budget."]
+    return "\n".join(lines) + "\n"
+
+
+def update_doc(doc: Path, report: dict[str, Any], check: bool) -> int:
+    """Rewrite (or, with ``check``, compare) ``doc``'s block; 1 when ``check`` finds it stale."""
+    text = doc.read_text()
+    m = BLOCK.search(text)
+    if m is None:
+        raise SystemExit(f"{doc}: no <!-- seed_noise:final --> block")
+    body = doc_block(report)
+    if check:
+        if m["body"] != body:
+            print(f"{doc}: the seed_noise block is stale; run python scripts/seed_noise.py "
+                  "--out docs/benchmark/seed_noise.json --doc docs/bench_api.md", file=sys.stderr)
+            return 1
+        return 0
+    doc.write_text(text[:m.start("body")] + body + text[m.end("body"):])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the report; ``--out`` also writes it as JSON with provenance."""
+    """Print the report; ``--out`` also writes it as JSON with provenance, ``--doc`` the page's block."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", default=str(DEFAULT_TABLE), help="the table file (default: the shipped one)")
     p.add_argument("--out", default=None, help="also write the report as JSON here")
+    p.add_argument("--doc", type=Path, default=None, help="rewrite this page's <!-- seed_noise:final --> block")
+    p.add_argument("--check", action="store_true",
+                   help="with --doc and --out: compare the page with the committed report in --out, change nothing")
     args = p.parse_args(argv)
+    if args.doc is not None and not args.doc.is_file():
+        p.error(f"--doc {args.doc}: no such file")
+    if args.check:
+        if args.doc is None or args.out is None or not Path(args.out).is_file():
+            p.error("--check needs --doc and an existing --out report")
+        return update_doc(args.doc, json.loads(Path(args.out).read_text()), check=True)
     check_outputs(p, args, "--out")  # before the work, not after it
+    if args.doc is not None and not BLOCK.search(args.doc.read_text()):
+        p.error(f"--doc {args.doc}: no <!-- seed_noise:final --> block")
     report = noise_report(GANBench.load(args.table))
     report["provenance"] = provenance(["python", "scripts/seed_noise.py",
                                        *(sys.argv[1:] if argv is None else argv)])
@@ -82,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
+    if args.doc is not None:
+        update_doc(args.doc, report, check=False)
     return 0
 
 
