@@ -32,6 +32,7 @@ from agents.search import run_search  # noqa: E402
 from benchmarks.presets import add_common_args, preset_config  # noqa: E402
 from gan_nas_env.devices import resolve_device  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
+from gan_nas_env.provenance import provenance, provenance_line
 from gan_nas_env.run_folder import run_id  # noqa: E402
 from gan_nas_env.user_files import check_outputs  # noqa: E402
 
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
         fake_short = timed_search(cfg, root / "fake_short", args.episodes, "fake", progress)
         fake_full = timed_search(cfg, root / "fake_full", args.project_episodes, "fake", progress)
     result = {
+        "provenance": provenance(),
         "preset": args.preset, "algo": cfg.search.algo, "torch": torch.__version__,
         "device": torch.cuda.get_device_name() if dev.type == "cuda" else "CPU",
         "cpu_threads": torch.get_num_threads(), "amp": cfg.train.amp, "images": cfg.data.synthetic_images
@@ -129,6 +131,8 @@ def markdown(r: dict) -> str:
         f"| **projected {pr['episodes']}-episode search** | **{pr['projected_s']:.0f} s = "
         f"{pr['projected_min']:.1f} min** |",
     ]
+    if r.get("provenance"):  # results before provenance was recorded have none
+        lines[2:2] = [provenance_line(r["provenance"]), ""]
     return "\n".join(lines) + "\n"
 
 

@@ -46,6 +46,7 @@ from gan_nas_env.devices import resolve_device
 from gan_nas_env.metrics.scorer import FeatureScorer
 from gan_nas_env.models.discriminator import Discriminator
 from gan_nas_env.models.generator import build_generator
+from gan_nas_env.provenance import provenance, provenance_line
 from gan_nas_env.space import E2GAN_ARCH, NUM_CELLS
 from gan_nas_env.training.losses import get_loss
 from gan_nas_env.training.proxy import ProxyTrainer
@@ -263,7 +264,8 @@ def main(argv: list[str] | None = None) -> dict:
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
     flops = count_flops(cfg, dev)
     paths = args.paths.split(",")
-    result = {"preset": args.preset, "device": torch.cuda.get_device_name() if dev.type == "cuda"
+    result = {"provenance": provenance(), "preset": args.preset,
+              "device": torch.cuda.get_device_name() if dev.type == "cuda"
               else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
               "torch": torch.__version__, "images": len(images), "amp": cfg.train.amp,
               "repeats": args.repeats, "flops_per_stage": flops, "paths": {}, "ablations": {}}
@@ -332,6 +334,8 @@ def markdown(r: dict) -> str:
             total = sum(s["step_s"] for s in d["steps"])
             lines.append(f"| {label} | " + " | ".join(f"{s['step_s']:.2f}" for s in d["steps"])
                          + f" | {total:.2f} | {total / base:.2f}x |")
+    if r.get("provenance"):  # results before provenance was recorded have none
+        lines[2:2] = [provenance_line(r["provenance"]), ""]
     return "\n".join(lines) + "\n"
 
 

@@ -44,6 +44,7 @@ import torch
 from benchmarks.presets import add_common_args, preset_config  # noqa: E402
 from gan_nas_env.config import load_config  # noqa: E402
 from gan_nas_env.devices import resolve_device  # noqa: E402
+from gan_nas_env.provenance import provenance, provenance_line
 from gan_nas_env.space import NUM_CELLS  # noqa: E402
 from gan_nas_env.user_files import check_outputs  # noqa: E402
 
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = load_config(cfg, {"device": str(dev)})  # the envs use what the parent resolved
     cores = os.cpu_count() or 1
     result: dict[str, Any] = {
+        "provenance": provenance(),
         "preset": args.preset, "backend": args.backend,
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
         else f"CPU ({platform.processor() or platform.machine()}, {cores} cores)",
@@ -222,6 +224,8 @@ def markdown(r: dict) -> str:
         step = f"{x['env_step_s_mean']:.2f}" if x["env_step_s_mean"] is not None else "n/a"
         lines.append(f"| {x['envs']} | {x['s_per_vec_step']:.2f} | {x['env_steps_per_min']:.1f} | "
                      f"{x['speedup']:.2f}x | {100 * x['efficiency']:.0f}% | {step} | {mem} |")
+    if r.get("provenance"):  # results before provenance was recorded have none
+        lines[2:2] = [provenance_line(r["provenance"]), ""]
     return "\n".join(lines) + "\n"
 
 

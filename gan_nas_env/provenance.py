@@ -66,3 +66,11 @@ def provenance(command: list[str] | None = None) -> dict[str, Any]:
     return {"machine": machine(), "version": gan_nas_env.__version__, "git_sha": git_sha(),
             "command": list(sys.argv if command is None else command),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def provenance_line(prov: dict[str, Any]) -> str:
+    """One Markdown sentence naming a :func:`provenance` record's machine, version, SHA and command."""
+    m = prov["machine"]
+    cmd = " ".join(str(c) for c in prov["command"])
+    return (f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {m['gpu'] or 'none'}. gan-nas-env {prov['version']} "
+            f"at {str(prov['git_sha'])[:12]}. Command: `{cmd}`.")

@@ -25,6 +25,9 @@ def test_step_time_reports_both_paths_speedup_and_ablations(tmp_path):
     assert set(r["ablations"]) == {"no host sync (one added per step, no graphs)", "channels_last", "cached real statistics"}
     text = md.read_text()
     assert "| default | episode (3 steps) |" in text and "| channels_last |" in text
+    prov = json.loads(out.read_text())["provenance"]  # the machine, version, SHA and command
+    assert prov["machine"]["cores"] and prov["git_sha"] and prov["command"]
+    assert f"Machine: {prov['machine']['cpu']}" in text
 
 
 def test_search_time_measures_episodes_and_projects(tmp_path):
@@ -39,3 +42,4 @@ def test_search_time_measures_episodes_and_projects(tmp_path):
     assert pr["projected_s"] == pytest.approx(parts) and pr["projected_s"] > r["real"]["env_s"]
     assert (tmp_path / "runs" / "real" / "results.sqlite").exists()
     assert "projected 5-episode search" in (tmp_path / "s.md").read_text()
+    assert f"at {r['provenance']['git_sha'][:12]}" in (tmp_path / "s.md").read_text()

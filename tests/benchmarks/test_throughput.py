@@ -14,7 +14,7 @@ def load_throughput():
 
 def check(r: dict, out: Path, md: Path, backend: str) -> None:
     assert json.loads(out.read_text()) == json.loads(json.dumps(r))
-    assert {"device", "torch", "preset", "backend", "steps_per_env", "results"} <= r.keys()
+    assert {"provenance", "device", "torch", "preset", "backend", "steps_per_env", "results"} <= r.keys()
     assert r["preset"] == "tiny" and r["backend"] == backend and r["device"].startswith("CPU")
     assert [x["envs"] for x in r["results"]] == [1, 2]
     for x in r["results"]:
@@ -25,6 +25,7 @@ def check(r: dict, out: Path, md: Path, backend: str) -> None:
     assert r["results"][0]["speedup"] == pytest.approx(1.0)
     text = md.read_text()
     assert "| envs |" in text and "\n| 2 |" in text
+    assert "Machine: " in text and r["provenance"]["command"]
 
 
 # thread in the default run; the process backends (30-80 s each on 2 busy cores) in the slow run
