@@ -257,10 +257,15 @@ def main(argv: list[str] | None = None) -> dict:
                    help="also time the default path with each technique turned off, one at a time")
     p.add_argument("--repeats", type=int, default=1, help="timed episodes per path (median)")
     p.add_argument("--no-warmup", action="store_true", help="skip the short untimed warm-up episode")
+    p.add_argument("--flops-only", action="store_true",
+                   help="only count the model FLOPs of one epoch per stage (no data, no timing; any device)")
     args = p.parse_args(argv)
     check_outputs(p, args, "--out", "--md")  # before the work, not after it
     cfg = preset_config(args)
     dev = resolve_device(cfg.device)
+    if args.flops_only:
+        return save_flops({"provenance": provenance(), "preset": args.preset, "torch": torch.__version__,
+                           "flops_per_stage": count_flops(cfg, dev)}, args.out, args.md)
     images = load_images(cfg.data, "train", device=dev, seed=cfg.seed)
     flops = count_flops(cfg, dev)
     paths = args.paths.split(",")
@@ -295,6 +300,21 @@ def main(argv: list[str] | None = None) -> dict:
                     f"stage {s['stage']} {s['step_s']:.2f} s" for s in result["ablations"][label]["steps"]))
                 save(result, args.out, args.md)
     save(result, args.out, args.md)
+    return result
+
+
+def save_flops(result: dict, out: str | None, md: str | None) -> dict:
+    """Write ``--flops-only``'s count: per stage and per episode, with its provenance."""
+    result["flops_episode"] = sum(result["flops_per_stage"].values())
+    lines = [f"### Model FLOPs of one proxy epoch, `{result['preset']}` preset", "",
+             provenance_line(result["provenance"]), "", "| stage | TFLOP |", "|---|---|",
+             *(f"| {k} | {v / 1e12:.2f} |" for k, v in result["flops_per_stage"].items()),
+             f"| episode | {result['flops_episode'] / 1e12:.1f} |", ""]
+    if out:
+        Path(out).write_text(json.dumps(result, indent=1))
+    if md:
+        Path(md).write_text("\n".join(lines))
+    print("\n".join(lines))
     return result
 
 

@@ -30,6 +30,17 @@ def test_step_time_reports_both_paths_speedup_and_ablations(tmp_path):
     assert f"Machine: {prov['machine']['cpu']}" in text
 
 
+def test_flops_only_counts_each_stage_without_timing(tmp_path):
+    step_time = load("step_time")
+    out, md = tmp_path / "f.json", tmp_path / "f.md"
+    r = step_time.main(["--preset", "tiny", "--flops-only", "--out", str(out), "--md", str(md)])
+    saved = json.loads(out.read_text())
+    assert set(saved["flops_per_stage"]) == {"1", "2", "3"} and "paths" not in saved
+    stages = list(r["flops_per_stage"].values())
+    assert 0 < stages[0] < stages[1] < stages[2] and r["flops_episode"] == pytest.approx(sum(stages))
+    assert "| episode |" in md.read_text() and saved["provenance"]["git_sha"]
+
+
 def test_search_time_measures_episodes_and_projects(tmp_path):
     search_time = load("search_time")
     r = search_time.main(["--preset", "tiny", "--episodes", "2", "--project-episodes", "5", "--no-progress",
