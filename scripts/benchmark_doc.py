@@ -32,6 +32,8 @@ SUMMARY = ROOT / "docs" / "benchmark" / "final" / "summary.json"
 DOC = ROOT / "docs" / "benchmark.md"
 GOLD = ROOT / "docs" / "validity" / "gold.json"
 V2 = ROOT / "docs" / "benchmark" / "v2" / "baselines.json"  # scripts/baselines.py --ship docs/benchmark/v2
+FACTS = ROOT / "docs" / "benchmark" / "table_facts.json"  # scripts/table_stats.py (speed block)
+VALIDITY = ROOT / "docs" / "validity" / "validity.json"  # scripts/validity.py report (v2-surrogate block)
 NAMES = {"sac": "SAC", "td3": "TD3", "ddpg": "DDPG", "tqc": "TQC", "crossq": "CrossQ", "ppo": "PPO",
          "a2c": "A2C", "maskable_ppo": "MaskablePPO", "dqn": "DQN", "qrdqn": "QR-DQN", "random": "random",
          "re": "regularized evolution", "ls": "local search", "tpe": "TPE (Optuna)"}
@@ -227,10 +229,34 @@ def _v2_block(s: dict[str, Any], objective: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def speed_block(s: dict[str, Any]) -> str:
+    """The env's step time, from the table facts (``scripts/table_stats.py``)."""
+    f = s.get("facts")
+    if not f:
+        return "(no table facts: run `python scripts/table_stats.py --out docs/benchmark/table_facts.json`)\n"
+    m = f["provenance"]["machine"]
+    over = f" over {f['step_count']:,} steps" if "step_count" in f else ""
+    return (f"**Speed.** Env step with random actions: median {f['step_ms_median']:.3f} ms, p95 "
+            f"{f['step_ms_p95']:.3f} ms{over} ({m['cpu']}, {m['cores']} cores, one torch thread; "
+            "[`benchmark/table_facts.json`](benchmark/table_facts.json)).\n")
+
+
+def v2_surrogate_block(s: dict[str, Any]) -> str:
+    """What the v2 benchmark's unmeasured bests are scored with: the final surrogate's fit."""
+    fs = ((s.get("validity") or {}).get("v2") or {}).get("final_surrogate")
+    if not fs:
+        return "(no v2 final surrogate in docs/validity/validity.json: run `python scripts/validity.py report`)\n"
+    return (f"The final surrogate: {fs['kind'].replace('_', ' ')} fitted on the {fs['n']} architectures with v2 "
+            f"rows; {fs['folds']}-fold out-of-fold Spearman {fs['score_spearman']:.2f}, score MAE "
+            f"{fs['score_mae']:.3f} against {fs['score_mae_mean_predictor']:.3f} for always predicting the mean "
+            "([`validity/validity.json`](validity/validity.json), key `v2.final_surrogate`).\n")
+
+
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": run_block, "proxy": proxy_block, "final-setup": final_setup_block, "final": final_block,
     "pairs": pairs_block, "holdout": holdout_block, "gold": gold_block, "v2-run": v2_run_block,
-    "v2-proxy": lambda s: _v2_block(s, "proxy"), "v2-final": lambda s: _v2_block(s, "final")}
+    "v2-proxy": lambda s: _v2_block(s, "proxy"), "v2-final": lambda s: _v2_block(s, "final"),
+    "speed": speed_block, "v2-surrogate": v2_surrogate_block}
 
 
 def render(doc: str, summary: dict[str, Any]) -> tuple[str, list[str]]:
@@ -254,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doc", type=Path, default=DOC, help="the Markdown page with benchmark_doc blocks")
     p.add_argument("--gold", type=Path, default=GOLD, help="the gold subset's report (gold block)")
     p.add_argument("--v2", type=Path, default=V2, help="the v2 benchmark's baselines.json (v2 blocks)")
+    p.add_argument("--facts", type=Path, default=FACTS, help="the table facts (speed block)")
+    p.add_argument("--validity", type=Path, default=VALIDITY, help="the validity report (v2-surrogate block)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is stale")
     args = p.parse_args(argv)
     for f in (args.summary, args.doc):
@@ -263,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = read_json_file(args.summary, "--summary")
         gold = read_json_file(args.gold, "--gold") if args.gold.is_file() else None
         v2 = read_json_file(args.v2, "--v2") if args.v2.is_file() else None
+        facts = read_json_file(args.facts, "--facts") if args.facts.is_file() else None
+        validity = read_json_file(args.validity, "--validity") if args.validity.is_file() else None
     except UserError as exc:
         p.error(str(exc))
     if not summary.get("agents") or not summary.get("final_fidelity"):
@@ -272,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = {**summary, "gold": gold}
     if v2 is not None:  # the v2 blocks' source (scripts/baselines.py --ship docs/benchmark/v2)
         summary = {**summary, "v2": v2}
+    summary = {**summary, "facts": facts, "validity": validity}
     doc = args.doc.read_text()
     new, changed = render(doc, summary)
     if not BLOCK.search(doc):

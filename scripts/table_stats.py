@@ -59,7 +59,7 @@ def main() -> None:
         "best_arch": best, "best_score": float(scores.max()), "mean_score": float(scores.mean()),
         "surrogate_holdout_mae": sur.holdout_mae,
         "step_ms_median": 1000 * float(np.median(times)),
-        "step_ms_p95": 1000 * float(np.percentile(times, 95)),
+        "step_ms_p95": 1000 * float(np.percentile(times, 95)), "step_count": len(times),
         "table_hits": evaluator.lookups, "surrogate_calls": evaluator.surrogate_calls,
     }
     top = sorted(zip(scores.tolist(), table.complete(), strict=True), reverse=True)[:5]

@@ -129,3 +129,24 @@ def test_v2_blocks_come_from_the_baselines_digest(doc, tmp_path, capsys):
     assert doc.main(["--check", "--v2", str(src), "--doc", str(page)]) == 0
     with pytest.raises(SystemExit, match="no v2 benchmark was found"):
         doc.main(["--v2", str(tmp_path / "none.json"), "--doc", str(page)])
+
+
+def test_the_speed_and_surrogate_blocks_follow_their_reports(doc, tmp_path, capsys):
+    """The step time comes from the table facts, the v2 surrogate's fit from the validity report."""
+    page = tmp_path / "page.md"
+    page.write_text("<!-- benchmark_doc:speed -->\n<!-- /benchmark_doc:speed -->\n"
+                    "<!-- benchmark_doc:v2-surrogate -->\n<!-- /benchmark_doc:v2-surrogate -->\n")
+    facts, validity = tmp_path / "facts.json", tmp_path / "validity.json"
+    facts.write_text(json.dumps({"step_ms_median": 0.0812, "step_ms_p95": 0.2, "step_count": 3000,
+                                 "provenance": {"machine": {"cpu": "CPU-X", "cores": 4}}}))
+    validity.write_text(json.dumps({"v2": {"final_surrogate": {
+        "n": 77, "folds": 5, "kind": "gradient_boosting", "score_spearman": 0.613, "score_kendall": 0.4,
+        "score_mae": 0.15, "score_mae_mean_predictor": 0.19}}}))
+    assert doc.main(["--doc", str(page), "--facts", str(facts), "--validity", str(validity)]) == 0
+    text = page.read_text()
+    assert "median 0.081 ms, p95 0.200 ms over 3,000 steps (CPU-X, 4 cores" in text
+    assert "fitted on the 77 architectures with v2 rows; 5-fold out-of-fold Spearman 0.61" in text
+    assert doc.main(["--check", "--doc", str(page), "--facts", str(facts), "--validity", str(validity)]) == 0
+    facts.write_text(json.dumps({"step_ms_median": 0.09, "step_ms_p95": 0.2,
+                                 "provenance": {"machine": {"cpu": "CPU-X", "cores": 4}}}))
+    assert doc.main(["--check", "--doc", str(page), "--facts", str(facts), "--validity", str(validity)]) == 1
