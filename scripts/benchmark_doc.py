@@ -252,11 +252,45 @@ def v2_surrogate_block(s: dict[str, Any]) -> str:
             "([`validity/validity.json`](validity/validity.json), key `v2.final_surrogate`).\n")
 
 
+def _versus_random(ps: dict[str, dict[str, Any] | None]) -> str:
+    """Methods grouped by where the 95% interval of their P(> random search) lies."""
+    groups: dict[str, list[str]] = {"ahead of random search": [], "not separated from it": [], "behind it": []}
+    for a, v in ps.items():
+        key = ("not separated from it" if not v or v["ci"][0] <= 0.5 <= v["ci"][1]
+               else "ahead of random search" if v["ci"][0] > 0.5 else "behind it")
+        groups[key].append(f"{name(a)} {_p(v)}")
+    return "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items() if v)
+
+
+def v2_verdict_block(s: dict[str, Any]) -> str:
+    """Per objective, which methods beat random search (the interval of P(> random) above 0.5), as
+    the runs saw it and at today's final fidelity, with the measured share behind the latter."""
+    objectives = _v2(s)["objectives"]
+    seen = {"proxy": "**Rewarded by the proxy score**, P(method > random search) [95% CI] at that score",
+            "final": "**Rewarded by the final objective**, P(method > random search) [95% CI] as the runs saw it, "
+                     "on the final surrogate of the table they ran on"}
+    later = {"proxy": "Their bests at today's final fidelity", "final": "The same bests rescored by today's table"}
+    lines = []
+    for objective in ("proxy", "final"):
+        r = objectives[objective]
+        ag, poi = r["agents"], r["probability_of_improvement"]
+        methods = [a for a in _by_iqm(ag) if a != "random"]
+        shares = [100 * (ag[a].get("final_fidelity_measured_share") or 0) for a in ag]
+        lines += [
+            f"- {seen[objective]}, methods by IQM: "
+            f"{_versus_random({a: poi.get(f'{a},random') for a in methods})}.",
+            f"  {later[objective]} (measured rows for {min(shares):.0f}-{max(shares):.0f}% of each method's "
+            f"bests, the final surrogate for the rest): "
+            f"{_versus_random({a: ag[a].get('final_fidelity_p_vs_random') for a in methods})}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
     "run": run_block, "proxy": proxy_block, "final-setup": final_setup_block, "final": final_block,
     "pairs": pairs_block, "holdout": holdout_block, "gold": gold_block, "v2-run": v2_run_block,
     "v2-proxy": lambda s: _v2_block(s, "proxy"), "v2-final": lambda s: _v2_block(s, "final"),
-    "speed": speed_block, "v2-surrogate": v2_surrogate_block}
+    "speed": speed_block, "v2-surrogate": v2_surrogate_block, "v2-verdict": v2_verdict_block}
 
 
 def render(doc: str, summary: dict[str, Any]) -> tuple[str, list[str]]:

@@ -150,3 +150,22 @@ def test_the_speed_and_surrogate_blocks_follow_their_reports(doc, tmp_path, caps
     facts.write_text(json.dumps({"step_ms_median": 0.09, "step_ms_p95": 0.2,
                                  "provenance": {"machine": {"cpu": "CPU-X", "cores": 4}}}))
     assert doc.main(["--check", "--doc", str(page), "--facts", str(facts), "--validity", str(validity)]) == 1
+
+
+def test_the_v2_verdict_groups_methods_by_their_interval_against_random(doc):
+    """A method is ahead of random search when its interval of P(> random) lies above 0.5,
+    behind when below, not separated when it holds 0.5, at each objective and at the final fidelity."""
+    def agent(iqm, final_p, share):
+        return {"IQM": {"value": iqm, "ci": [iqm, iqm]}, "final_fidelity_p_vs_random": final_p,
+                "final_fidelity_measured_share": share}
+
+    p = lambda v, lo, hi: {"value": v, "ci": [lo, hi]}  # noqa: E731
+    r = {"agents": {"tpe": agent(0.9, p(0.3, 0.1, 0.45), 0.6), "sac": agent(0.5, p(0.55, 0.3, 0.8), 0.0),
+                    "random": agent(0.4, None, 0.1)},
+         "probability_of_improvement": {"tpe,random": p(0.9, 0.7, 1.0), "sac,random": p(0.6, 0.4, 0.8)}}
+    text = doc.v2_verdict_block({"v2": {"objectives": {"proxy": r, "final": r}}})
+    first, later = text.splitlines()[:2]
+    assert "ahead of random search: TPE (Optuna) 0.90 [0.70, 1.00]; not separated from it: SAC 0.60" in first
+    assert "behind it: TPE (Optuna) 0.30 [0.10, 0.45]" in later and "not separated from it: SAC 0.55" in later
+    assert "measured rows for 0-60% of each method's bests" in later
+    assert text.count("**Rewarded by the") == 2 and "random search 0." not in text
