@@ -509,8 +509,12 @@ def build_rows(args: argparse.Namespace, cfg: Config, key: str, next_row: Any, s
             break
         if _done(store.get_evaluation(key, str(arch), seed), budget):  # another process made it
             continue
-        if args.claim and not claim_row(Path(args.claim), key, str(arch), seed):
-            continue  # a live worker is training it
+        if args.claim:
+            if not claim_row(Path(args.claim), key, str(arch), seed):
+                continue  # a live worker is training it
+            if _done(store.get_evaluation(key, str(arch), seed), budget):  # stored since the check above
+                release_row(Path(args.claim), key, str(arch), seed)
+                continue
         folder = Path(args.runs) / key / _folder_name(arch, seed)
         start = saved_step(folder / "checkpoint.pt") if (folder / "checkpoint.pt").exists() else 0
         tqdm.write(f"[row] {arch} seed {seed}: from iteration {start}")  # for the logs' readers

@@ -500,3 +500,33 @@ def test_a_bad_restore_or_export_file_is_refused_before_the_store_opens(builder,
         with pytest.raises(SystemExit, match=says):
             builder.main([*base, *extra])
         assert not store.exists()
+
+
+def test_a_row_stored_between_the_check_and_the_claim_is_not_trained_again(builder, protocol, tmp_path, monkeypatch):
+    """Claims are released once a row is stored, so a worker may win the claim of a row another
+    one has just finished: it looks at the store again after claiming and moves on."""
+    import fcntl
+    import os
+
+    archs = [str(a) for a in builder.distinct_order("tiny", 2)]
+    rows = tmp_path / "rows.txt"
+    rows.write_text(f"{archs[0]} 0\n{archs[1]} 0\n")
+    key = builder.protocol_key(load_config(str(protocol)))
+    real_claim, trained = builder.claim_row, []
+
+    def claim_after_another_finished(folder, k, arch, seed):
+        if arch == archs[0]:  # the other worker stores it and lets its claim go just before ours
+            ResultsStore(tmp_path / "f.sqlite").put_evaluation(k, arch, seed, 3, {"IS": 2.0, "FID": 9.0},
+                                                               np.zeros(0, np.float32))
+        return real_claim(folder, k, arch, seed)
+
+    monkeypatch.setattr(builder, "claim_row", claim_after_another_finished)
+    monkeypatch.setattr(builder, "train_one", lambda cfg, arch, folder, keep=(): trained.append(str(arch)) or
+                        {"metrics": {"IS": 1.0, "FID": 1.0}, "wall_s": 1.0})
+    claims = tmp_path / "claims"
+    assert builder.main(["--config", str(protocol), "--store", str(tmp_path / "f.sqlite"), "--runs",
+                         str(tmp_path / "runs"), "--rows-from", str(rows), "--claim", str(claims)]) == 0
+    assert trained == [archs[1]]
+    fd = os.open(claims / key / f"{archs[0].replace(' ', '')}-s0", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # its claim was released
+    os.close(fd)
