@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in vars(cfg).items()
             if k not in ("target", "loss", "num_generators", "seed")
         },
-        "provenance": provenance(),
+        "provenance": provenance(["python", "scripts/seed_comparison.py", *(sys.argv[1:] if argv is None else argv)]),
         "machine": f"{cpu_model()}, {os.cpu_count()} cores shared with other jobs "
         f"(load average {os.getloadavg()[0]:.1f} at start), 1 torch thread, "
         f"torch {torch.__version__}, Python {platform.python_version()}",
