@@ -185,16 +185,21 @@ def check_resume_config(folder: Path, kind: str, old: Config, new: Config) -> di
 
 
 class RunLock:
-    """``run.lock`` of a folder held with :func:`fcntl.flock` (released on close or by the kernel)."""
+    """``run.lock`` of a folder held with :func:`fcntl.flock` (released on close or by the kernel).
 
-    def __init__(self, folder: str | Path) -> None:
+    ``name`` picks another lock file in ``folder``: the builders' row claims
+    (``scripts/build_finals.py --claim``) are locks of this kind, one file per row.
+    """
+
+    def __init__(self, folder: str | Path, name: str = LOCK) -> None:
         self.folder = Path(folder)
+        self.name = name
         self._fd: int | None = None
 
     @property
     def path(self) -> Path:
         """The lock file."""
-        return self.folder / LOCK
+        return self.folder / self.name
 
     def _refuse(self) -> RunLockedError:
         try:

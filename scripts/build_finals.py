@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -72,7 +71,7 @@ from gan_nas_env.errors import UserError  # noqa: E402
 from gan_nas_env.evaluators.store import ResultsStore  # noqa: E402
 from gan_nas_env.evaluators.tabular import sampling_order  # noqa: E402
 from gan_nas_env.provenance import cpu_model  # noqa: E402
-from gan_nas_env.run_folder import RunLockedError  # noqa: E402
+from gan_nas_env.run_folder import RunLock, RunLockedError  # noqa: E402
 from gan_nas_env.space import Architecture, ArchitectureError, resolve_architecture  # noqa: E402
 from gan_nas_env.training.retrain import RetrainStopped, read_checkpoint  # noqa: E402
 from gan_nas_env.user_files import check_output_file, read_json_file  # noqa: E402
@@ -306,13 +305,13 @@ def read_rows_list(path: Path) -> list[tuple[Architecture, int]]:
     return rows
 
 
-_HELD: dict[Path, int] = {}  # the claims this process holds: claim file -> its locked descriptor
+_HELD: dict[Path, RunLock] = {}  # the claims this process holds: claim file -> its held lock
 
 
 def claim_row(folder: Path, key: str, arch: str, seed: int) -> bool:
     """Claim the row ``(arch, seed)`` of ``key`` for this process (``--claim``); False when another
-    live process (or another thread's claim) holds it. The claim is an exclusive
-    :func:`fcntl.flock` on the file ``folder/key/<row>``, held until :func:`release_row` or the
+    live process (or another thread's claim) holds it. The claim is a :class:`RunLock` on the file
+    ``folder/key/<row>`` (an exclusive :func:`fcntl.flock`), held until :func:`release_row` or the
     process's end: the kernel drops it when its holder dies, however it dies, so a claim is never
     stale and no takeover (a check-then-act race between two builders) is needed. The file keeps
     the holder's PID for the reader. Locks are this machine's: share ``folder`` on it only."""
@@ -320,23 +319,18 @@ def claim_row(folder: Path, key: str, arch: str, seed: int) -> bool:
     if path in _HELD:
         return True
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        _HELD[path] = RunLock(path.parent, path.name).acquire()
+    except RunLockedError:
         return False
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    _HELD[path] = fd
     return True
 
 
 def release_row(folder: Path, key: str, arch: str, seed: int) -> None:
     """Give up this process's claim on a row (idempotent): it is stored, or it was paused."""
-    fd = _HELD.pop(folder / key / _folder_name(arch, seed), None)
-    if fd is not None:
-        os.close(fd)  # releases the flock
+    lock = _HELD.pop(folder / key / _folder_name(arch, seed), None)
+    if lock is not None:
+        lock.release()
 
 
 def saved_step(checkpoint: Path) -> int:
