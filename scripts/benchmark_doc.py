@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from agents.benchmark.report import measured_seeds_line, sample_sd
+from gan_nas_env.doc_blocks import has_block, render_blocks
 from gan_nas_env.errors import UserError
 from gan_nas_env.user_files import read_json_file
 
@@ -37,8 +37,6 @@ VALIDITY = ROOT / "docs" / "validity" / "validity.json"  # scripts/validity.py r
 NAMES = {"sac": "SAC", "td3": "TD3", "ddpg": "DDPG", "tqc": "TQC", "crossq": "CrossQ", "ppo": "PPO",
          "a2c": "A2C", "maskable_ppo": "MaskablePPO", "dqn": "DQN", "qrdqn": "QR-DQN", "random": "random",
          "re": "regularized evolution", "ls": "local search", "tpe": "TPE (Optuna)"}
-BLOCK = re.compile(r"(<!-- benchmark_doc:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /benchmark_doc:(?P=name) -->)",
-                   re.S)
 
 
 def name(algo: str) -> str:
@@ -295,17 +293,13 @@ RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
 
 def render(doc: str, summary: dict[str, Any]) -> tuple[str, list[str]]:
     """The page with every block rendered from ``summary``, and the names of blocks that changed."""
-    changed: list[str] = []
 
-    def sub(m: re.Match[str]) -> str:
-        if m["name"] not in RENDER:
-            raise SystemExit(f"unknown block benchmark_doc:{m['name']} (known: {', '.join(RENDER)})")
-        body = RENDER[m["name"]](summary)
-        if body != m["body"]:
-            changed.append(m["name"])
-        return m.group(1) + body + m.group(4)
+    def body(block: str) -> str:
+        if block not in RENDER:
+            raise SystemExit(f"unknown block benchmark_doc:{block} (known: {', '.join(RENDER)})")
+        return RENDER[block](summary)
 
-    return BLOCK.sub(sub, doc), changed
+    return render_blocks(doc, "benchmark_doc", body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {**summary, "facts": facts, "validity": validity}
     doc = args.doc.read_text()
     new, changed = render(doc, summary)
-    if not BLOCK.search(doc):
+    if not has_block(doc, "benchmark_doc"):
         p.error(f"{args.doc}: no <!-- benchmark_doc:NAME --> blocks")
     if args.check:
         if changed:

@@ -9,7 +9,7 @@
 Every run has the same budget (steps, batch, learning rate, network sizes);
 only the loss (a) or K (b) changes. Results (every run) go to ``--json``; the
 tables, budget, seeds, machine and wall time replace the text between the
-``<!-- results:begin -->`` / ``<!-- results:end -->`` markers of ``--doc`` (the
+``<!-- seed_comparison:results -->`` / ``<!-- /seed_comparison:results -->`` markers of ``--doc`` (the
 hand-written discussion outside the markers is kept).
 
     python scripts/seed_comparison.py                 # 5 seeds, 3000 steps, ~6-10 min on 2 cores
@@ -31,11 +31,11 @@ from typing import Any
 
 import torch
 
+from gan_nas_env.doc_blocks import has_block, render_blocks
 from gan_nas_env.provenance import cpu_model, provenance
 from gan_nas_env.toy.experiment import ToyConfig, ToyResult, plot_toy, train_toy
 from gan_nas_env.user_files import check_outputs
 
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 EXPERIMENT_A = [(t, loss) for t in ("clusters1d", "mog5") for loss in ("ns", "rpgan")]
 EXPERIMENT_B = [1, 2, 4, 8]
 
@@ -162,13 +162,13 @@ def render(res: dict[str, Any]) -> str:
 
 
 def write_doc(doc: Path, body: str) -> None:
-    """Replace the text between the result markers of ``doc`` (create it if needed)."""
-    block = f"{BEGIN}\n{body}\n{END}"
-    if doc.exists() and BEGIN in (text := doc.read_text()) and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    """Replace the results block of ``doc`` (create the page if it has none)."""
+    text = doc.read_text() if doc.exists() else ""
+    if has_block(text, "seed_comparison", "results"):
+        text = render_blocks(text, "seed_comparison", lambda _name: body)[0]
     else:
-        text = f"# Seed systems: toy comparison\n\n## Results\n\n{block}\n"
+        text = (f"# Seed systems: toy comparison\n\n## Results\n\n<!-- seed_comparison:results -->\n{body}\n"
+                "<!-- /seed_comparison:results -->\n")
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
 

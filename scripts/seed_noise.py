@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from gan_nas_env.bench import GANBench
+from gan_nas_env.doc_blocks import has_block, render_blocks
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE
 from gan_nas_env.provenance import ROOT, provenance
 from gan_nas_env.user_files import check_outputs, run_main
@@ -72,7 +72,6 @@ def _with_interval(model: dict[str, Any]) -> dict[str, Any]:
     return {**model, "sd_ci95_factor": factor}
 
 
-BLOCK = re.compile(r"(<!-- seed_noise:final -->\n)(?P<body>.*?)(<!-- /seed_noise:final -->)", re.S)
 
 
 def doc_block(report: dict[str, Any], source: str = "benchmark/seed_noise.json") -> str:
@@ -115,17 +114,22 @@ def doc_block(report: dict[str, Any], source: str = "benchmark/seed_noise.json")
 def update_doc(doc: Path, report: dict[str, Any], check: bool) -> int:
     """Rewrite (or, with ``check``, compare) ``doc``'s block; 1 when ``check`` finds it stale."""
     text = doc.read_text()
-    m = BLOCK.search(text)
-    if m is None:
+    if not has_block(text, "seed_noise", "final"):
         raise SystemExit(f"{doc}: no <!-- seed_noise:final --> block")
-    body = doc_block(report)
+
+    def body(name: str) -> str:
+        if name != "final":
+            raise SystemExit(f"{doc}: unknown block seed_noise:{name} (known: final)")
+        return doc_block(report)
+
+    new, changed = render_blocks(text, "seed_noise", body)
     if check:
-        if m["body"] != body:
+        if changed:
             print(f"{doc}: the seed_noise block is stale; run python scripts/seed_noise.py "
                   "--out docs/benchmark/seed_noise.json --doc docs/bench_api.md", file=sys.stderr)
             return 1
         return 0
-    doc.write_text(text[:m.start("body")] + body + text[m.end("body"):])
+    doc.write_text(new)
     return 0
 
 
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--check needs --doc and an existing --out report")
         return update_doc(args.doc, json.loads(Path(args.out).read_text()), check=True)
     check_outputs(p, args, "--out")  # before the work, not after it
-    if args.doc is not None and not BLOCK.search(args.doc.read_text()):
+    if args.doc is not None and not has_block(args.doc.read_text(), "seed_noise", "final"):
         p.error(f"--doc {args.doc}: no <!-- seed_noise:final --> block")
     report = noise_report(GANBench.load(args.table))
     report["provenance"] = provenance(["python", "scripts/seed_noise.py",

@@ -7,7 +7,7 @@ import json
 def test_writes_every_run_with_provenance_and_only_the_marked_part(load_script, tmp_path):
     script = load_script("seed_comparison")
     doc, out = tmp_path / "seeds.md", tmp_path / "runs.json"
-    doc.write_text("# hand-written\n<!-- results:begin -->\nold\n<!-- results:end -->\n## Discussion\nkept\n")
+    doc.write_text("# hand-written\n<!-- seed_comparison:results -->\nold\n<!-- /seed_comparison:results -->\n## Discussion\nkept\n")
     assert script.main(["--seeds", "1", "--steps", "20", "--plots", "", "--json", str(out), "--doc", str(doc)]) == 0
     res = json.loads(out.read_text())
     assert res["num_runs"] == len(script.EXPERIMENT_A) + len(script.EXPERIMENT_B)
