@@ -87,14 +87,13 @@ def measure(runs: int, steps: int, env_kwargs: dict[str, Any],
 
 def markdown(res: dict[str, Any]) -> str:
     """The report table."""
+    from gan_nas_env.provenance import provenance_line
+
     s, prov = res["step_ms"], res["provenance"]
-    m = prov["machine"]
-    machine = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}"
     return "\n".join([
         f"# {res.get('env', 'GANCellSearchBench-v0')} cold start"
         + (f" ({json.dumps(res['env_kwargs'])})" if res.get("env_kwargs") else ""), "",
-        f"Machine: {machine}. gan-nas-env {prov['version']} at {prov['git_sha']}. "
-        f"Command: `python -m benchmarks.cold_start {' '.join(prov['command'][1:])}`.", "",
+        provenance_line(prov, command=f"python -m benchmarks.cold_start {' '.join(prov['command'][1:])}".rstrip()), "",
         f"| phase (median of {res['runs']} fresh processes) | seconds |", "|---|---|",
         f"| import gymnasium + gan_nas_env | {res['import_s']:.3f} |",
         f"| gym.make | {res['make_s']:.3f} |",

@@ -68,9 +68,13 @@ def provenance(command: list[str] | None = None) -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def provenance_line(prov: dict[str, Any]) -> str:
-    """One Markdown sentence naming a :func:`provenance` record's machine, version, SHA and command."""
+def provenance_line(prov: dict[str, Any], command: str | None = None) -> str:
+    """One Markdown sentence naming a :func:`provenance` record's machine, version, SHA and command.
+
+    ``command`` replaces the recorded one where a report names it better (``python -m ...``
+    rather than the script path ``sys.argv`` saw).
+    """
     m = prov["machine"]
-    cmd = " ".join(str(c) for c in prov["command"])
+    cmd = " ".join(str(c) for c in prov["command"]) if command is None else command
     return (f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {m['gpu'] or 'none'}. gan-nas-env {prov['version']} "
             f"at {str(prov['git_sha'])[:12]}. Command: `{cmd}`.")
