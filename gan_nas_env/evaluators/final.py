@@ -129,7 +129,12 @@ class FinalRows:
         return archs, np.stack([groups[a].mean(0) for a in archs])
 
 
-def fit_final_surrogate(rows: FinalRows, alpha: float, kind: str = "gradient_boosting",
+# The regressor of the final surrogate (a key of gan_nas_env.evaluators.surrogate.MODELS), chosen by
+# scripts/final_surrogate_study.py (docs/validity/final_surrogate_study.md).
+FINAL_SURROGATE_KIND = "gradient_boosting"
+
+
+def fit_final_surrogate(rows: FinalRows, alpha: float, kind: str = FINAL_SURROGATE_KIND,
                         seed: int = 0, folds: int = 5) -> tuple[Any, dict[str, Any]]:
     """Fit a regressor of final ``[IS, FID]`` on the seed-averaged rows; report it out of fold.
 

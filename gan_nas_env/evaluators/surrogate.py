@@ -71,8 +71,29 @@ def _gradient_boosting(seed: int) -> RegressorMixin:
         n_estimators=300, max_depth=4, learning_rate=0.03, subsample=0.8, random_state=seed))
 
 
+def _ridge(seed: int) -> RegressorMixin:
+    """An additive model: one weight per field value (regularisation chosen by leave-one-out)."""
+    from sklearn.linear_model import RidgeCV
+
+    return RidgeCV(alphas=np.logspace(-2, 3, 21), alpha_per_target=True)
+
+
+def _gaussian_process(seed: int) -> RegressorMixin:
+    """A Gaussian process on the one-hot encoding.
+
+    An RBF kernel there is a function of the Hamming distance, so nearby architectures share
+    information without the landscape being additive; the white-noise term absorbs the seed
+    noise of the rows.
+    """
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    return GaussianProcessRegressor(ConstantKernel() * RBF(length_scale=3.0) + WhiteKernel(),
+                                    normalize_y=True, random_state=seed)
+
+
 MODELS = {"random_forest": _random_forest, "extra_trees": _extra_trees,
-          "gradient_boosting": _gradient_boosting}
+          "gradient_boosting": _gradient_boosting, "ridge": _ridge, "gaussian_process": _gaussian_process}
 
 
 def cell_one_hot(cell: Cell, cell_index: int) -> np.ndarray:
