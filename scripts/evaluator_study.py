@@ -26,8 +26,8 @@ computed ranks last):
   at initialisation: log|K| of the ReLU activation patterns of a batch of latent codes,
   averaged over init seeds (its seconds measured here);
 - the hand-made rule "cells without instance norm" (the count; a baseline, not a method);
-- a surrogate (the project's gradient-boosted trees on the one-hot encoding, predicting
-  final IS and FID) scored out of fold: no held-out architecture's rows are in its training
+- a surrogate (the table's final-surrogate regressor, ``FINAL_SURROGATE_KIND``, on the one-hot
+  encoding, predicting final IS and FID) scored out of fold: no held-out architecture's rows are in its training
   set; it costs nothing per new architecture but needs its training rows;
 - v2 only: the score after K iterations of the same training (the curves' early
   checkpoints; cost: the curve's ``wall_s`` at K) and a power-law fit (exponent fixed at 0.5
@@ -364,6 +364,7 @@ def surrogate_oof(train: dict[str, np.ndarray], archs: list[str], obj: Objective
     """
     from sklearn.model_selection import KFold
 
+    from gan_nas_env.evaluators.final import FINAL_SURROGATE_KIND
     from gan_nas_env.evaluators.surrogate import MODELS, one_hot
 
     x = {a: one_hot(Architecture.parse(a)) for a in set(train) | set(archs)}
@@ -373,7 +374,7 @@ def surrogate_oof(train: dict[str, np.ndarray], archs: list[str], obj: Objective
         for _, test in KFold(min(folds, len(archs)), shuffle=True, random_state=seed + r).split(archs):
             held = {archs[i] for i in test}
             fit = [a for a in train if a not in held]
-            model = MODELS["gradient_boosting"](seed).fit(np.stack([x[a] for a in fit]),
+            model = MODELS[FINAL_SURROGATE_KIND](seed).fit(np.stack([x[a] for a in fit]),
                                                             np.stack([train[a] for a in fit]))
             t0 = time.perf_counter()
             pred[test] += model.predict(np.stack([x[archs[i]] for i in test])) / repeats

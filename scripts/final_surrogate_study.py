@@ -99,6 +99,7 @@ def study(table: Table, kinds: list[str], reference: str, reps: int, folds: int,
             lo, hi = paired_interval(mean_pred[kind], mean_pred[reference], true, boot)
             out["candidates"][kind]["vs_reference"] = {
                 "spearman_diff_mean_over_splits": float(np.mean(np.subtract(per_split[kind], per_split[reference]))),
+                "splits_better": int(np.sum(np.greater(per_split[kind], per_split[reference]))),
                 "spearman_diff_ci": [lo, hi]}
     return out
 
@@ -115,7 +116,7 @@ def markdown(res: dict[str, Any]) -> str:
              f"bootstrap interval over architectures ({res['boot']} resamples) of the difference between the "
              "split-averaged predictions. Score sd across the architectures: "
              f"{res['score_sd']:.3f}; always predicting the mean: MAE {res['score_mae_mean_predictor']:.3f}.", "",
-             "| regressor | Spearman | Kendall | score MAE | Spearman - reference [95% CI] | seconds |",
+             "| regressor | Spearman | Kendall | score MAE | Spearman - reference [95% CI] | seconds to run |",
              "|---|---|---|---|---|---|"]
     cands = res["candidates"]
     for kind in sorted(cands, key=lambda k: -cands[k]["spearman"]["mean"]):
@@ -123,7 +124,8 @@ def markdown(res: dict[str, Any]) -> str:
         ms = lambda v, f=".3f": f"{v['mean']:{f}}" + (f" +- {v['sd']:{f}}" if v["sd"] is not None else "")  # noqa: E731
         vs = c.get("vs_reference")
         diff = (f"{vs['spearman_diff_mean_over_splits']:+.3f} [{vs['spearman_diff_ci'][0]:+.3f}, "
-                f"{vs['spearman_diff_ci'][1]:+.3f}]" if vs else "(reference)")
+                f"{vs['spearman_diff_ci'][1]:+.3f}]; higher in {vs['splits_better']} of {res['reps']} splits"
+                if vs else "(reference)")
         lines.append(f"| `{kind}` | {ms(c['spearman'])} | {ms(c['kendall'])} | {ms(c['score_mae'], '.4f')} "
                      f"| {diff} | {c['seconds']:.0f} |")
     return "\n".join(lines) + "\n"

@@ -775,12 +775,14 @@ def surrogate_lines(res: dict[str, Any], protocol: str) -> list[str]:
     fsur = res.get("final_surrogate") or {}
     if fsur.get("score_spearman") is None:
         return []
-    return [f"The table's final surrogate (gradient boosting on the one-hot architecture, fitted on "
+    kind = str(fsur.get("kind", "gradient_boosting")).replace("_", " ")
+    return [f"The table's final surrogate ({kind} on the one-hot architecture, fitted on "
             f"the {fsur['n']} architectures with {protocol} final rows in the shipped table): {fsur['folds']}-fold out-of-fold "
             f"Spearman {fsur['score_spearman']:.3f}, Kendall {fsur['score_kendall']:.3f}, score MAE "
             f"{fsur['score_mae']:.4f} (always predicting the mean: "
             f"{fsur['score_mae_mean_predictor']:.4f}). `gan-nas benchmark` uses it for best "
-            "architectures without a final row.", ""]
+            "architectures without a final row; its regressor was chosen by `scripts/final_surrogate_study.py` "
+            "([`validity/final_surrogate_study.md`](validity/final_surrogate_study.md)).", ""]
 
 
 def markdown(res: dict[str, Any], grids: dict[str, str], prov: dict[str, Any],

@@ -130,7 +130,9 @@ def test_surrogate_never_trains_on_a_held_out_architecture(study, monkeypatch):
             seen.append((self.x, x))
             return np.zeros((len(x), 2))
 
-    monkeypatch.setitem(surrogate.MODELS, "gradient_boosting", lambda seed: Recorder())
+    from gan_nas_env.evaluators.final import FINAL_SURROGATE_KIND
+
+    monkeypatch.setitem(surrogate.MODELS, FINAL_SURROGATE_KIND, lambda seed: Recorder())
     values, secs = study.surrogate_oof(train, archs, study.Objective(0.01), folds=4)
     assert values.shape == (12,) and len(seen) == 4 and secs >= 0
     seen.clear()
