@@ -27,23 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from gan_nas_env.evaluators.final import FINAL_SURROGATE_KIND, GRID_KEYS
-from gan_nas_env.evaluators.surrogate import MODELS, one_hot
+from gan_nas_env.evaluators.final import (
+    FINAL_SURROGATE_KIND,
+    GRID_KEYS,
+    final_training_set,
+    out_of_fold,
+)
+from gan_nas_env.evaluators.surrogate import MODELS
 from gan_nas_env.evaluators.tabular import DEFAULT_TABLE, Table
 from gan_nas_env.metrics.score import score_columns
 from gan_nas_env.provenance import provenance, provenance_line
-from gan_nas_env.space import Architecture
 from gan_nas_env.user_files import check_outputs, run_main
-
-
-def oof_scores(kind: str, x: np.ndarray, y: np.ndarray, alpha: float, folds: int, rep: int) -> np.ndarray:
-    """The out-of-fold predicted score of every architecture, split ``rep`` of ``folds`` folds."""
-    from sklearn.model_selection import KFold
-
-    pred = np.zeros_like(y)
-    for tr, te in KFold(folds, shuffle=True, random_state=rep).split(x):
-        pred[te] = MODELS[kind](rep).fit(x[tr], y[tr]).predict(x[te])
-    return score_columns(pred, alpha, GRID_KEYS)
 
 
 def paired_interval(pred: np.ndarray, ref: np.ndarray, true: np.ndarray, boot: int, seed: int = 0
@@ -68,9 +62,7 @@ def study(table: Table, kinds: list[str], reference: str, reps: int, folds: int,
 
     if table._finals is None:
         raise SystemExit("the table has no final rows")
-    archs, metrics = table._finals.mean_metrics()
-    x = np.stack([one_hot(Architecture.parse(a)) for a in archs])
-    y = metrics[:, : len(GRID_KEYS)]
+    archs, x, y = final_training_set(table._finals)
     true = score_columns(y, table.alpha, GRID_KEYS)
     if len(archs) < 2 * folds:
         raise SystemExit(f"{len(archs)} architectures with final rows: too few for {folds} folds")
@@ -81,7 +73,7 @@ def study(table: Table, kinds: list[str], reference: str, reps: int, folds: int,
     per_split: dict[str, list[float]] = {}
     for kind in kinds:
         t0 = time.perf_counter()
-        preds = [oof_scores(kind, x, y, table.alpha, folds, r) for r in range(reps)]
+        preds = [score_columns(out_of_fold(kind, x, y, folds, r), table.alpha, GRID_KEYS) for r in range(reps)]
         rho = [float(spearmanr(p, true).statistic) for p in preds]
         tau = [float(kendalltau(p, true).statistic) for p in preds]
         mae = [float(np.abs(p - true).mean()) for p in preds]

@@ -72,8 +72,6 @@ def _with_interval(model: dict[str, Any]) -> dict[str, Any]:
     return {**model, "sd_ci95_factor": factor}
 
 
-
-
 def doc_block(report: dict[str, Any], source: str = "benchmark/seed_noise.json") -> str:
     """The page's paragraph on the final fidelity's model, from ``report`` (linked as ``source``)."""
     final, rows = report["final"], report.get("final_rows")

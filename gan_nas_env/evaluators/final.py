@@ -138,6 +138,26 @@ class FinalRows:
 FINAL_SURROGATE_KIND = "gaussian_process"
 
 
+def final_training_set(rows: FinalRows) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct architectures, their one-hot encodings and seed-mean final ``[IS, FID]``: what the final surrogate learns."""
+    from gan_nas_env.evaluators.surrogate import one_hot
+
+    archs, metrics = rows.mean_metrics()
+    return archs, np.stack([one_hot(Architecture.parse(a)) for a in archs]), metrics[:, : len(GRID_KEYS)]
+
+
+def out_of_fold(kind: str, x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """``folds``-fold out-of-fold predictions of ``y`` by regressor ``kind`` (split and model seeded by ``seed``)."""
+    from sklearn.model_selection import KFold
+
+    from gan_nas_env.evaluators.surrogate import MODELS
+
+    pred = np.zeros_like(y)
+    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(x):
+        pred[te] = MODELS[kind](seed).fit(x[tr], y[tr]).predict(x[te])
+    return pred
+
+
 def fit_final_surrogate(rows: FinalRows, alpha: float, kind: str = FINAL_SURROGATE_KIND,
                         seed: int = 0, folds: int = 5) -> tuple[Any, dict[str, Any]]:
     """Fit a regressor of final ``[IS, FID]`` on the seed-averaged rows; report it out of fold.
@@ -147,18 +167,13 @@ def fit_final_surrogate(rows: FinalRows, alpha: float, kind: str = FINAL_SURROGA
         (with ``score_mae_mean_predictor`` for scale).
     """
     from scipy.stats import kendalltau, spearmanr
-    from sklearn.model_selection import KFold
 
-    from gan_nas_env.evaluators.surrogate import MODELS, one_hot
+    from gan_nas_env.evaluators.surrogate import MODELS
 
-    archs, metrics = rows.mean_metrics()
-    x = np.stack([one_hot(Architecture.parse(a)) for a in archs])
-    y = metrics[:, : len(GRID_KEYS)]
+    archs, x, y = final_training_set(rows)
     report: dict[str, Any] = {"n": len(archs), "folds": folds, "kind": kind}
     if len(archs) >= 2 * folds:
-        pred = np.zeros_like(y)
-        for tr, te in KFold(folds, shuffle=True, random_state=seed).split(x):
-            pred[te] = MODELS[kind](seed).fit(x[tr], y[tr]).predict(x[te])
+        pred = out_of_fold(kind, x, y, folds, seed)
         true_s, pred_s = score_columns(y, alpha, GRID_KEYS), score_columns(pred, alpha, GRID_KEYS)
         report.update(
             score_spearman=float(spearmanr(pred_s, true_s).statistic),
