@@ -312,10 +312,26 @@ def optimizer_class(name: str) -> type[Optimizer]:
     return cls
 
 
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` may stand where a constructor's ``default`` does (only scalar defaults are checked)."""
+    kind = type(default)
+    if kind not in _KIND_NAMES:  # no default, None or a container: the constructor decides
+        return True
+    if kind is bool or isinstance(value, bool):
+        return isinstance(value, bool) and kind is bool
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
 def make_optimizer(name: str, seed: int = 0, **params: Any) -> Optimizer:
     """The optimizer ``name`` (see :func:`optimizer_class`) with ``params`` as keyword arguments.
 
-    :raises ConfigError: a parameter its constructor does not take.
+    :raises ConfigError: a parameter its constructor does not take, or of another type than
+        that parameter's scalar default (``--hyperparams re:population_size:abc``).
     """
     cls = optimizer_class(name)
     sig = inspect.signature(cls.__init__)
@@ -325,6 +341,11 @@ def make_optimizer(name: str, seed: int = 0, **params: Any) -> Optimizer:
         known = [k for k in sig.parameters if k not in ("self", "seed", "kwargs")]
         raise ConfigError(f"optimizer {name} takes no parameter {', '.join(unknown)}; "
                           f"known: {', '.join(known) or 'none'}")
+    for key, value in params.items():
+        default = sig.parameters[key].default if key in sig.parameters else inspect.Parameter.empty
+        if not _same_kind(value, default):
+            raise ConfigError(f"optimizer {name}: {key} must be {_KIND_NAMES[type(default)]} "
+                              f"(like its default {default!r}), not {value!r}")
     try:
         return cls(seed=seed, **params)
     except TypeError as exc:

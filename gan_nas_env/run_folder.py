@@ -337,7 +337,10 @@ class RunPlan:
         :param session: fields of this session's entry in ``meta["resumes"]`` (resume only;
             e.g. the step it resumes at).
         """
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # where os.access said yes (e.g. /proc for root): the first write fails
+            raise RunFolderError(f"cannot create {self.path}: {exc.strerror}; choose another --out") from None
         lock = RunLock(self.path).acquire()
         try:
             previous = _set_aside(self.path) if self.mode == "overwrite" else None

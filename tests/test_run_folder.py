@@ -507,3 +507,20 @@ def test_an_unwritable_out_is_refused_before_anything_is_written(tmp_path, monke
     with pytest.raises(RunFolderError, match="no write permission"):
         rf.prepare_run(tmp_path / "run", "toy", settings={})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_created_is_a_one_line_error(tmp_path, monkeypatch):
+    # os.access can say yes where mkdir then fails (root on /proc): the first write says why
+    from pathlib import Path
+
+    import gan_nas_env.run_folder as rf
+
+    plan = rf.prepare_run(tmp_path / "run", "toy", settings={})
+
+    def refuse(self, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(RunFolderError, match=r"cannot create .*run: No such file or directory; choose another --out"):
+        plan.open()
+    assert list(tmp_path.iterdir()) == []

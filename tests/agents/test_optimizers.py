@@ -107,6 +107,13 @@ def test_names_parameters_and_outside_methods(outside):
     with pytest.raises(ConfigError, match="takes no parameter population"):
         make_optimizer("ls", population=3)
     assert make_optimizer("re", seed=3, population_size=4).population_size == 4
+    # a value of the wrong type is named, not a TypeError from inside the constructor
+    with pytest.raises(ConfigError, match=r"optimizer re: population_size must be an integer \(like its default 10\), not 'abc'"):
+        make_optimizer("re", population_size="abc")
+    with pytest.raises(ConfigError, match="num_init must be an integer"):
+        make_optimizer("ls", num_init=2.5)
+    with pytest.raises(ConfigError, match="sample_size must be an integer"):
+        make_optimizer("re", sample_size=True)
     cls = optimizer_class(outside)
     assert cls.__name__ == "Mine" and issubclass(cls, Optimizer)
     with pytest.raises(ConfigError, match="not a subclass"):
