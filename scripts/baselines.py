@@ -158,6 +158,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_settings(shipped: dict[str, Any]) -> dict[str, Any]:
+    """``algos``, ``seeds`` and ``episodes`` of a shipped ``baselines.json``.
+
+    Files written before those keys were recorded (``docs/benchmark/baselines``) keep them in
+    each objective's ``gan-nas benchmark`` command, where they are read instead.
+    """
+    if all(k in shipped for k in ("algos", "seeds", "episodes")):
+        return {k: shipped[k] for k in ("algos", "seeds", "episodes")}
+    runs: dict[str, Any] = shipped.get("objectives") or {}
+    first: dict[str, Any] = next(iter(runs.values()), {})
+    cmd: list[str] = first.get("command", [])
+    flags = dict(zip(cmd, cmd[1:]))  # each flag and the token after it
+    try:
+        return {"algos": flags["--algos"].split(","), "seeds": int(flags["--seeds"]),
+                "episodes": int(flags["--episodes"])}
+    except (KeyError, ValueError):
+        raise SystemExit("baselines --analyse: the shipped baselines.json records neither the runs' "
+                         "algos, seeds and episodes nor a gan-nas benchmark command holding them; "
+                         "run without --analyse") from None
+
+
 def reanalyse(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None) -> int:
     """``--analyse``: the shipped runs scored again by today's table; their commands kept."""
     try:
@@ -165,8 +186,8 @@ def reanalyse(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[s
         check_writable(args.runs)
     except UserError as exc:
         p.error(str(exc).replace("--out", "--runs"))
-    res = {k: before[k] for k in ("what", "algos", "seeds", "episodes")}
-    res["objectives"] = {o: run_objective(o, ",".join(before["algos"]), before["seeds"], before["episodes"],
+    res = {"what": before.get("what", ""), **run_settings(before)}
+    res["objectives"] = {o: run_objective(o, ",".join(res["algos"]), res["seeds"], res["episodes"],
                                           args.runs, args.ship, ran=r["command"])
                          for o, r in before["objectives"].items()}
     for o, r in res["objectives"].items():  # the runs' own wall time, not the analysis's

@@ -66,3 +66,19 @@ def test_analyse_without_shipped_runs_says_so(tmp_path, load_script, capsys):
     with pytest.raises(SystemExit) as exc:
         script.main(["--analyse", "--runs", str(tmp_path / "runs"), "--ship", str(tmp_path / "ship")])
     assert exc.value.code == 2 and "baselines.json: no such file" in capsys.readouterr().err
+
+
+def test_analyse_reads_the_settings_of_an_older_baselines_json(load_script):
+    # docs/benchmark/baselines/baselines.json predates the algos/seeds/episodes keys (a KeyError
+    # once): its runs' settings are read from the gan-nas benchmark command it records
+    script = load_script("baselines")
+    cmd = ["gan-nas", "benchmark", "--algos", "random,re,ls,tpe", "--seeds", "10", "--episodes", "100",
+           "--objective", "proxy", "--out", "runs/baselines_proxy"]
+    old = {"what": "x", "objectives": {"proxy": {"command": cmd}}}
+    assert script.run_settings(old) == {"algos": ["random", "re", "ls", "tpe"], "seeds": 10, "episodes": 100}
+    new = {"algos": ["sac"], "seeds": 3, "episodes": 7, "objectives": {"proxy": {"command": cmd}}}
+    assert script.run_settings(new) == {"algos": ["sac"], "seeds": 3, "episodes": 7}
+    with pytest.raises(SystemExit, match="records neither"):
+        script.run_settings({"objectives": {"proxy": {"command": ["gan-nas", "benchmark", "--seeds", "x"]}}})
+    shipped = json.loads((script.SHIPPED / "baselines.json").read_text())
+    assert script.run_settings(shipped)["algos"] == ["random", "re", "ls", "tpe"]
