@@ -5,10 +5,12 @@ The page's prose is hand-written; its numbers are not. Every block between
 ``<!-- benchmark_doc:NAME -->`` and ``<!-- /benchmark_doc:NAME -->`` is rendered here from
 the committed summary (``gan-nas benchmark`` / ``agents.benchmark.run.analyse`` output), so
 a re-analysis updates the page with one command and ``--check`` (run by the test suite)
-fails when the page and its JSON disagree.
+fails when the page and its JSON disagree. The facts that the hand-written "Reading it"
+bullets of the v2 section state are listed in ``CLAIMS``, each with its test over the v2
+digest: both commands exit 1, naming the sentence, when a refresh makes one false.
 
     python scripts/benchmark_doc.py                 # rewrite the blocks in docs/benchmark.md
-    python scripts/benchmark_doc.py --check         # exit 1 when a block is stale
+    python scripts/benchmark_doc.py --check         # exit 1 when a block is stale or a claim false
 """
 
 from __future__ import annotations
@@ -250,14 +252,73 @@ def v2_surrogate_block(s: dict[str, Any]) -> str:
             "([`validity/validity.json`](validity/validity.json), key `v2.final_surrogate`).\n")
 
 
+AHEAD, TIED, BEHIND = "ahead of random search", "not separated from it", "behind it"
+
+
+def _side(v: dict[str, Any] | None) -> str:
+    """Where the 95% interval of one P(method > random search) lies against 0.5."""
+    if not v or v["ci"][0] <= 0.5 <= v["ci"][1]:
+        return TIED
+    return AHEAD if v["ci"][0] > 0.5 else BEHIND
+
+
 def _versus_random(ps: dict[str, dict[str, Any] | None]) -> str:
     """Methods grouped by where the 95% interval of their P(> random search) lies."""
-    groups: dict[str, list[str]] = {"ahead of random search": [], "not separated from it": [], "behind it": []}
+    groups: dict[str, list[str]] = {AHEAD: [], TIED: [], BEHIND: []}
     for a, v in ps.items():
-        key = ("not separated from it" if not v or v["ci"][0] <= 0.5 <= v["ci"][1]
-               else "ahead of random search" if v["ci"][0] > 0.5 else "behind it")
-        groups[key].append(f"{name(a)} {_p(v)}")
+        groups[_side(v)].append(f"{name(a)} {_p(v)}")
     return "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items() if v)
+
+
+def _sides(v2: dict[str, Any], objective: str, later: bool = False) -> dict[str, set[str]]:
+    """The v2 methods (random search left out) by side of random search at ``objective``: as the
+    runs saw it, or (``later``) at today's final fidelity (the proxy's bests) / rescored."""
+    r = v2["objectives"][objective]
+    ag, poi = r["agents"], r["probability_of_improvement"]
+    out: dict[str, set[str]] = {AHEAD: set(), TIED: set(), BEHIND: set()}
+    for a in ag:
+        if a != "random":
+            out[_side(ag[a].get("final_fidelity_p_vs_random") if later else poi.get(f"{a},random"))].add(a)
+    return out
+
+
+def _final_iqm(v2: dict[str, Any], objective: str, a: str) -> float:
+    return float(v2["objectives"][objective]["agents"][a]["final_fidelity_IQM"]["value"])
+
+
+# The facts that the hand-written "Reading it" bullets of the v2 section state, each with the test
+# over the v2 digest (docs/benchmark/v2/baselines.json) that makes it true. The generated blocks
+# follow every refresh; prose does not, so --check also fails when a refresh turns one of these
+# false (or the page stops saying it): rewrite the sentence, and this list with it.
+CLAIMS: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
+    ("SAC is the one method the proxy does not separate from random search",
+     lambda v2: _sides(v2, "proxy")[TIED] == {"sac"} and not _sides(v2, "proxy")[BEHIND]),
+    ("its IQM is the lowest after random search's",
+     lambda v2: _by_iqm(v2["objectives"]["proxy"]["agents"])[-2:] == ["sac", "random"]),
+    ("No method's proxy bests are ahead of random search's at the final fidelity",
+     lambda v2: not _sides(v2, "proxy", later=True)[AHEAD]),
+    ("those of the proxy's best optimisers lean below them",
+     lambda v2: all(_final_iqm(v2, "proxy", a) < _final_iqm(v2, "proxy", "random")
+                    for a in [a for a in _by_iqm(v2["objectives"]["proxy"]["agents"]) if a != "random"][:2])),
+    ("SAC and QR-DQN are not separated from random search even on the landscape the runs saw",
+     lambda v2: {"sac", "qrdqn"} <= _sides(v2, "final")[TIED]),
+    ("rescored, only TPE and local search stay ahead of random search",
+     lambda v2: _sides(v2, "final", later=True)[AHEAD] == {"tpe", "ls"}),
+]
+
+
+def false_claims(doc: str, v2: dict[str, Any] | None) -> list[str]:
+    """The sentences of :data:`CLAIMS` that the page no longer says or the v2 digest no longer bears out."""
+    if v2 is None or not has_block(doc, "benchmark_doc", "v2-verdict"):
+        return []
+    flat = " ".join(doc.split())  # the page's line breaks fall anywhere in a sentence
+    out = []
+    for sentence, holds in CLAIMS:
+        if sentence not in flat:
+            out.append(f"the page no longer says {sentence!r} (update CLAIMS in scripts/benchmark_doc.py)")
+        elif not holds(v2):
+            out.append(f"{sentence!r} is no longer true of {V2.relative_to(ROOT)}: rewrite it")
+    return out
 
 
 def v2_verdict_block(s: dict[str, Any]) -> str:
@@ -335,16 +396,22 @@ def main(argv: list[str] | None = None) -> int:
     new, changed = render(doc, summary)
     if not has_block(doc, "benchmark_doc"):
         p.error(f"{args.doc}: no <!-- benchmark_doc:NAME --> blocks")
+    wrong = false_claims(new, v2)
     if args.check:
         if changed:
             print(f"{args.doc}: stale blocks {', '.join(changed)}; run python scripts/benchmark_doc.py",
                   file=sys.stderr)
+        for w in wrong:
+            print(f"{args.doc}: prose: {w}", file=sys.stderr)
+        if changed or wrong:
             return 1
-        print(f"{args.doc}: every block matches {args.summary}")
+        print(f"{args.doc}: every block matches {args.summary}, and the prose's claims hold")
         return 0
     args.doc.write_text(new)
     print(f"{args.doc}: rewrote {', '.join(changed) or 'nothing (already current)'}")
-    return 0
+    for w in wrong:  # the blocks are written either way; the prose is the author's to mend
+        print(f"{args.doc}: prose: {w}", file=sys.stderr)
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":

@@ -169,3 +169,28 @@ def test_the_v2_verdict_groups_methods_by_their_interval_against_random(doc):
     assert "behind it: TPE (Optuna) 0.30 [0.10, 0.45]" in later and "not separated from it: SAC 0.55" in later
     assert "measured rows for 0-60% of each method's bests" in later
     assert text.count("**Rewarded by the") == 2 and "random search 0." not in text
+
+
+def test_the_reading_it_prose_is_checked_against_the_v2_digest(doc, tmp_path, capsys):
+    """--check fails when a refresh turns a sentence of the hand-written bullets false, or the
+    page stops saying one that CLAIMS checks; the committed page and digest pass."""
+    v2 = json.loads(doc.V2.read_text())
+    page = doc.DOC.read_text()
+    assert doc.false_claims(page, v2) == []
+    # SAC moves ahead of random search at the proxy: the first claim is now false
+    moved = json.loads(json.dumps(v2))
+    moved["objectives"]["proxy"]["probability_of_improvement"]["sac,random"]["ci"] = [0.6, 0.9]
+    wrong = doc.false_claims(page, moved)
+    assert len(wrong) == 1 and "SAC is the one method the proxy does not separate" in wrong[0]
+    # a method's rescored interval leaves 0.5: "only TPE and local search stay ahead" is false
+    moved = json.loads(json.dumps(v2))
+    moved["objectives"]["final"]["agents"]["re"]["final_fidelity_p_vs_random"]["ci"] = [0.55, 0.9]
+    assert any("only TPE and local search" in w for w in doc.false_claims(page, moved))
+    # a sentence rewritten away is reported too (CLAIMS would otherwise check nothing)
+    gone = page.replace("lean below them", "sit near them")
+    assert any("no longer says" in w and "lean below them" in w for w in doc.false_claims(gone, v2))
+    src, out = tmp_path / "v2.json", tmp_path / "page.md"
+    src.write_text(json.dumps(moved))
+    out.write_text(page)
+    assert doc.main(["--v2", str(src), "--doc", str(out), "--check"]) == 1
+    assert "prose: 'rescored, only TPE and local search" in capsys.readouterr().err
