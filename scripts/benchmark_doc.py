@@ -302,8 +302,8 @@ CLAIMS: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
                     for a in [a for a in _by_iqm(v2["objectives"]["proxy"]["agents"]) if a != "random"][:2])),
     ("SAC and QR-DQN are not separated from random search even on the landscape the runs saw",
      lambda v2: {"sac", "qrdqn"} <= _sides(v2, "final")[TIED]),
-    ("rescored, only TPE and local search stay ahead of random search",
-     lambda v2: _sides(v2, "final", later=True)[AHEAD] == {"tpe", "ls"}),
+    ("rescored, no method stays ahead of random search",
+     lambda v2: not _sides(v2, "final", later=True)[AHEAD]),
 ]
 
 
