@@ -11,6 +11,9 @@
 #
 #   bash scripts/refresh_finals.sh [BENCHMARK_FOLDER]   # default runs/bench_all_final
 set -euo pipefail
+# the body is one compound command, read whole before it runs: editing this file (or a git
+# checkout) while a refresh runs cannot make bash read on from the wrong place
+{
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 bench="${1:-runs/bench_all_final}"
@@ -40,3 +43,5 @@ cp "$bench"/{summary.json,report.md,sample_efficiency.png,performance_profile.pn
 gzip -9 -n -c "$bench/curves.json" > "$shipped/curves.json.gz"  # -n: the same curves give the same bytes
 python scripts/benchmark_doc.py
 echo "refresh_finals: done; review git diff (docs/benchmark.md and docs/validity.md prose) and commit"
+exit
+}

@@ -13,6 +13,9 @@
 #
 #   bash scripts/refresh_v2.sh [BUDGET]   # the protocol's final checkpoint, default 8500
 set -euo pipefail
+# the body is one compound command, read whole before it runs: editing this file (or a git
+# checkout) while a refresh runs cannot make bash read on from the wrong place
+{
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 budget="${1:-8500}"
@@ -31,3 +34,5 @@ python scripts/validity.py report --v2-iters "$budget"
 python scripts/benchmark_doc.py
 python scripts/benchmark_doc.py --check
 echo "refresh_v2: done; review git diff (docs/validity.md, the presets' and README's quoted numbers) and commit"
+exit
+}
