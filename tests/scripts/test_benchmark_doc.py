@@ -194,3 +194,21 @@ def test_the_reading_it_prose_is_checked_against_the_v2_digest(doc, tmp_path, ca
     out.write_text(page)
     assert doc.main(["--v2", str(src), "--doc", str(out), "--check"]) == 1
     assert "prose: 'rescored, no method stays ahead of random search' is no longer true" in capsys.readouterr().err
+
+
+def test_the_all_agents_prose_is_checked_against_its_summary(doc, tmp_path, capsys):
+    """SUMMARY_CLAIMS: the "Every algorithm" bullets whose facts move with the final rows."""
+    summary = json.loads(doc.SUMMARY.read_text())
+    page = doc.DOC.read_text()
+    assert doc.false_claims(page, None, summary) == []
+    moved = json.loads(json.dumps(summary))
+    moved["final_fidelity"]["probability_of_improvement"]["sac,random"]["ci"] = [0.55, 0.9]
+    wrong = doc.false_claims(page, None, moved, tmp_path / "summary.json")
+    assert wrong == [f"'SAC, the E2GAN agent, is not separated from random search at either fidelity' is no "
+                     f"longer true of {tmp_path / 'summary.json'}: rewrite it"]
+    src = tmp_path / "summary.json"
+    src.write_text(json.dumps(moved))
+    out = tmp_path / "page.md"
+    out.write_text(page)
+    assert doc.main(["--summary", str(src), "--doc", str(out), "--check"]) == 1
+    assert "prose: 'SAC, the E2GAN agent, is not separated" in capsys.readouterr().err
