@@ -271,15 +271,19 @@ def _versus_random(ps: dict[str, dict[str, Any] | None]) -> str:
     return "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items() if v)
 
 
-def _sides(v2: dict[str, Any], objective: str, later: bool = False) -> dict[str, set[str]]:
-    """The v2 methods (random search left out) by side of random search at ``objective``: as the
-    runs saw it, or (``later``) at today's final fidelity (the proxy's bests) / rescored."""
-    r = v2["objectives"][objective]
+def _p_vs_random(r: dict[str, Any], later: bool = False) -> dict[str, dict[str, Any] | None]:
+    """P(method > random search) of every v2 method at one objective's results ``r``, best IQM
+    first: as the runs saw it, or (``later``) at today's final fidelity (the proxy's bests) / rescored."""
     ag, poi = r["agents"], r["probability_of_improvement"]
+    return {a: ag[a].get("final_fidelity_p_vs_random") if later else poi.get(f"{a},random")
+            for a in _by_iqm(ag) if a != "random"}
+
+
+def _sides(v2: dict[str, Any], objective: str, later: bool = False) -> dict[str, set[str]]:
+    """The v2 methods by side of random search at ``objective`` (see :func:`_p_vs_random`)."""
     out: dict[str, set[str]] = {AHEAD: set(), TIED: set(), BEHIND: set()}
-    for a in ag:
-        if a != "random":
-            out[_side(ag[a].get("final_fidelity_p_vs_random") if later else poi.get(f"{a},random"))].add(a)
+    for a, v in _p_vs_random(v2["objectives"][objective], later).items():
+        out[_side(v)].add(a)
     return out
 
 
@@ -354,15 +358,11 @@ def v2_verdict_block(s: dict[str, Any]) -> str:
     lines = []
     for objective in ("proxy", "final"):
         r = objectives[objective]
-        ag, poi = r["agents"], r["probability_of_improvement"]
-        methods = [a for a in _by_iqm(ag) if a != "random"]
-        shares = [100 * (ag[a].get("final_fidelity_measured_share") or 0) for a in ag]
+        shares = [100 * (x.get("final_fidelity_measured_share") or 0) for x in r["agents"].values()]
         lines += [
-            f"- {seen[objective]}, methods by IQM: "
-            f"{_versus_random({a: poi.get(f'{a},random') for a in methods})}.",
+            f"- {seen[objective]}, methods by IQM: {_versus_random(_p_vs_random(r))}.",
             f"  {later[objective]} (measured rows for {min(shares):.0f}-{max(shares):.0f}% of each method's "
-            f"bests, the final surrogate for the rest): "
-            f"{_versus_random({a: ag[a].get('final_fidelity_p_vs_random') for a in methods})}.",
+            f"bests, the final surrogate for the rest): {_versus_random(_p_vs_random(r, later=True))}.",
         ]
     return "\n".join(lines) + "\n"
 
