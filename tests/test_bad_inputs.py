@@ -205,6 +205,8 @@ CLI_GROUPS: dict[str, dict[str, tuple]] = {
     },
     "benchmark": {
         "benchmark unknown agent": ([*B, "--algos", "nope"], "unknown agent 'nope'"),
+        "benchmark no agent": ([*B, "--algos", " , "], "no agent to run"),
+        "benchmark agent twice": ([*B, "--algos", "random,RANDOM"], "agent random given more than once"),
         "benchmark seeds 0": ([*B[:1], "--seeds", "0", *B[3:]], "--seeds and --episodes must be > 0"),
         "benchmark episodes 0": ([*B[:3], "--episodes", "0", *B[5:]], "--seeds and --episodes must be > 0"),
         "env kwargs not json": ([*B, "--env-kwargs", "{nope"], "--env-kwargs is not valid JSON"),

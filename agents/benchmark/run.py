@@ -64,7 +64,7 @@ from agents.callbacks import (
     search_hyperparams,
 )
 from agents.optimizers import OPTIMIZERS, is_optimizer, make_optimizer, optimizer_class
-from gan_nas_env.config import SearchConfig
+from gan_nas_env.config import ConfigError, SearchConfig
 from gan_nas_env.envs.bench_env import tabular_evaluator
 from gan_nas_env.provenance import provenance
 from gan_nas_env.registry import UnknownNameError
@@ -92,6 +92,27 @@ def check_agent(name: str) -> None:
     elif name not in ALGOS:
         raise UnknownNameError(f"unknown agent {name!r}; known: {', '.join(agent_names())} "
                                "or an ask/tell optimizer as module:Class")
+
+
+def check_plan(algos: list[str], seeds: list[int], episodes: int) -> None:
+    """Refuse a benchmark that would run nothing or the same run twice, before anything is written.
+
+    An empty agent or seed list, a repeated agent or seed (a run would overwrite its twin's
+    curves) or ``episodes < 1`` is a :class:`~gan_nas_env.config.ConfigError`; unknown agents
+    are checked by :func:`check_agent`.
+    """
+    if not algos:
+        raise ConfigError("no agent to run: give at least one in --algos (e.g. sac,random)")
+    if not seeds or episodes < 1:
+        raise ConfigError(f"a benchmark needs at least one seed and one episode, got {len(seeds)} "
+                          f"seed(s) and {episodes} episode(s)")
+    for what, items in (("agent", algos), ("seed", seeds)):
+        repeated = sorted({str(x) for x in items if list(items).count(x) > 1})
+        if repeated:
+            raise ConfigError(f"{what} {', '.join(repeated)} given more than once; each "
+                              f"{what} runs once")
+    for a in algos:
+        check_agent(a)
 
 
 class EpisodeScores(BaseCallback):
@@ -288,8 +309,7 @@ def run_benchmark(algos: list[str], seeds: list[int], episodes: int, out: str | 
     :param overwrite: delete the benchmark in ``out`` and run it again.
     :return: the summary (also in ``out/summary.json``).
     """
-    for a in algos:
-        check_agent(a)
+    check_plan(algos, seeds, episodes)
     out = Path(out)
     kwargs = dict(env_kwargs or {})
     check_search_settings("gan-nas benchmark", kwargs, (*SCHEDULE_KEYS, *AGENT_KEYS),

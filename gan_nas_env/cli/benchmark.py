@@ -65,7 +65,7 @@ def _reanalyse(args: argparse.Namespace) -> int:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     """Compare RL agents and NAS baselines on the (tabular, cached or real) search env."""
     import gan_nas_env  # noqa: F401 - registers the env ids
-    from agents.benchmark.run import check_agent, run_benchmark
+    from agents.benchmark.run import check_agent, check_plan, run_benchmark
 
     if args.seeds <= 0 or args.episodes <= 0:
         raise ConfigError("--seeds and --episodes must be > 0")
@@ -82,8 +82,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.objective is not None:
         env_kwargs["objective"] = args.objective
     algos = [a.strip() if ":" in a else a.strip().lower() for a in args.algos.split(",") if a.strip()]
+    check_plan(algos, list(range(args.seeds)), args.episodes)
     hyperparams = parse_agent_hyperparams(args.hyperparams)
-    for a in [*algos, *hyperparams]:
+    for a in hyperparams:
         check_agent(a)
     from agents.hyperparams import check_hyperparams, load_hyperparams
     from agents.optimizers import is_optimizer, make_optimizer

@@ -8,6 +8,7 @@ pytest.importorskip("rliable")
 
 from agents.benchmark.run import analyse, best_so_far, rliable_summary, run_benchmark  # noqa: E402
 from gan_nas_env.cli import main  # noqa: E402
+from gan_nas_env.config import ConfigError  # noqa: E402
 
 
 def test_best_so_far_ignores_diverged_episodes():
@@ -77,6 +78,21 @@ def test_benchmark_reports_the_final_fidelity(final_table, small_table, tmp_path
                         reps=20, progress=False, timing_steps=10)
     assert res["final_fidelity"] == {}
     assert "final fidelity" not in (tmp_path / "p" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("algos, seeds, episodes, fragment", [
+    ([], [0], 5, "no agent to run"),
+    (["random"], [], 5, "at least one seed"),
+    (["random"], [0], 0, "at least one seed and one episode"),
+    (["random", "re", "random"], [0], 5, "agent random given more than once"),
+    (["random"], [0, 1, 0], 5, "seed 0 given more than once"),
+])
+def test_a_benchmark_that_would_run_nothing_or_twice_is_refused_before_writing(
+        algos, seeds, episodes, fragment, tmp_path):
+    out = tmp_path / "b"
+    with pytest.raises(ConfigError, match=fragment):
+        run_benchmark(algos, seeds, episodes, out, progress=False)
+    assert not out.exists()
 
 
 def test_measured_seeds_compare_only_bests_that_every_agent_has_measured():
