@@ -259,6 +259,7 @@ CLI_GROUPS: dict[str, dict[str, tuple]] = {
                                          "does not use search.explore_fraction"),
     },
     "benchmark tables": {
+        "table given as a number": ([*B, "--env-kwargs", '{"table": 3}'], "a table is the path of a .npz"),
         "table without proxy_hash": ([*B, "--env-kwargs", '{"table": "no_proxy_hash.npz"}'],
                                      "no_proxy_hash.npz: its metadata lacks the key 'proxy_hash'"),
         "table without config": ([*B, "--env-kwargs", '{"table": "no_config.npz"}'],
@@ -356,6 +357,8 @@ def api_groups() -> dict[str, dict[str, tuple]]:
         "string action": (lambda p: _env().step(["0"] * 6), ValueError, "outside the action space"),
         "short action": (lambda p: _env().step([0] * 5), ValueError, "outside the action space"),
         "missing table": (lambda p: _bench(p / "missing.npz"), UserError, "does not exist"),
+        "table given as a number": (lambda p: _bench_env(table=3), UserError, "a table is the path of a .npz table file"),
+        "table given as None": (lambda p: _bench_api(None), UserError, "a table is the path"),
         "corrupt table": (lambda p: _bench(p / "garbage.npz"), UserError, "is not a benchmark table"),
         "agent gamma": (lambda p: _agent({"gamma": 2}), UserError, "gamma of sac must be in [0, 1]"),
         "agent buffer": (lambda p: _agent({"buffer_size": 0}), UserError, "buffer_size of sac must be > 0"),
@@ -486,12 +489,22 @@ def _evaluate(overrides, root):
     return evaluate_checkpoint(_finished_retraining() / "best.pt", overrides, num_samples=64, out=root / "ev")
 
 
+def _bench_api(path):
+    from gan_nas_env.bench import GANBench
+
+    return GANBench.load(path)
+
+
 def _bench(path):
+    return _bench_env(table=str(path))
+
+
+def _bench_env(**kwargs):
     import gymnasium as gym
 
     import gan_nas_env  # noqa: F401
 
-    return gym.make("GANCellSearchBench-v0", table=str(path))
+    return gym.make("GANCellSearchBench-v0", **kwargs)
 
 
 def _agent(overrides):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,7 +264,7 @@ class Table:
     @classmethod
     def load(cls, path: str | Path = DEFAULT_TABLE, expect_hash: str | None = None) -> Table:
         """Load a table file; ``expect_hash`` refuses a table made with another proxy."""
-        path = Path(path)
+        path = table_path(path)
         if not path.exists():
             raise TableError(f"table file {path} does not exist; build one with scripts/build_table.py")
         try:
@@ -531,13 +532,24 @@ def file_stamp(path: Path) -> tuple[Any, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, members)
 
 
+def table_path(path: object) -> Path:
+    """``path`` as a :class:`~pathlib.Path`; anything but a string or path is a :class:`TableError`.
+
+    ``gym.make(..., table=3)`` or ``GANBench.load(None)`` would otherwise end in the
+    ``TypeError`` of :class:`~pathlib.Path`, deep in the env's creator.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TableError(f"a table is the path of a .npz table file, not {path!r}")
+    return Path(path)
+
+
 def load_table(path: str | Path = DEFAULT_TABLE, expect_hash: str | None = None) -> Table:
     """:meth:`Table.load`, shared between envs of one process (so the surrogate is fitted once).
 
     The shared copy is used while :func:`file_stamp` of the file is unchanged; a file that
     changed is loaded again.
     """
-    p = Path(path).resolve()
+    p = table_path(path).resolve()
     stamp, key = file_stamp(p), (str(p), expect_hash)
     hit = _LOADED.get(key)
     if stamp is not None and hit is not None and hit[0] == stamp:
