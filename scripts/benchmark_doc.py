@@ -359,10 +359,12 @@ def v2_verdict_block(s: dict[str, Any]) -> str:
     for objective in ("proxy", "final"):
         r = objectives[objective]
         shares = [100 * (x.get("final_fidelity_measured_share") or 0) for x in r["agents"].values()]
+        source = ("every method's bests measured" if min(shares) >= 100 else
+                  f"measured rows for {min(shares):.0f}-{max(shares):.0f}% of each method's bests, "
+                  "the final surrogate for the rest")
         lines += [
             f"- {seen[objective]}, methods by IQM: {_versus_random(_p_vs_random(r))}.",
-            f"  {later[objective]} (measured rows for {min(shares):.0f}-{max(shares):.0f}% of each method's "
-            f"bests, the final surrogate for the rest): {_versus_random(_p_vs_random(r, later=True))}.",
+            f"  {later[objective]} ({source}): {_versus_random(_p_vs_random(r, later=True))}.",
         ]
     return "\n".join(lines) + "\n"
 

@@ -169,6 +169,10 @@ def test_the_v2_verdict_groups_methods_by_their_interval_against_random(doc):
     assert "behind it: TPE (Optuna) 0.30 [0.10, 0.45]" in later and "not separated from it: SAC 0.55" in later
     assert "measured rows for 0-60% of each method's bests" in later
     assert text.count("**Rewarded by the") == 2 and "random search 0." not in text
+    for a in r["agents"].values():  # once every best is measured the surrogate is not named
+        a["final_fidelity_measured_share"] = 1.0
+    later = doc.v2_verdict_block({"v2": {"objectives": {"proxy": r, "final": r}}}).splitlines()[1]
+    assert "(every method's bests measured)" in later and "surrogate" not in later
 
 
 def test_the_reading_it_prose_is_checked_against_the_v2_digest(doc, tmp_path, capsys):
