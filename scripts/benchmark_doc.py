@@ -329,13 +329,14 @@ def _unsupported(flat: str, claims: list[tuple[str, Callable[[dict[str, Any]], b
 
 
 def false_claims(doc: str, v2: dict[str, Any] | None, summary: dict[str, Any] | None = None,
-                 summary_path: Path = SUMMARY) -> list[str]:
+                 summary_path: Path = SUMMARY, v2_path: Path = V2) -> list[str]:
     """The sentences of :data:`CLAIMS` (about the v2 digest) and :data:`SUMMARY_CLAIMS` (about the
-    all-agents ``summary``) that the page no longer says or its data no longer bears out."""
+    all-agents ``summary``) that the page no longer says or its data no longer bears out; each
+    message names the file the data came from (``v2_path``, ``summary_path``)."""
     flat = " ".join(doc.split())  # the page's line breaks fall anywhere in a sentence
     out = []
     if v2 is not None and has_block(doc, "benchmark_doc", "v2-verdict"):
-        out += _unsupported(flat, CLAIMS, v2, V2, "CLAIMS")
+        out += _unsupported(flat, CLAIMS, v2, v2_path, "CLAIMS")
     # a page holding the whole all-agents section (its run block first), not only some of its tables
     if summary is not None and summary.get("final_fidelity") and has_block(doc, "benchmark_doc", "run"):
         out += _unsupported(flat, SUMMARY_CLAIMS, summary, summary_path, "SUMMARY_CLAIMS")
@@ -415,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     new, changed = render(doc, summary)
     if not has_block(doc, "benchmark_doc"):
         p.error(f"{args.doc}: no <!-- benchmark_doc:NAME --> blocks")
-    wrong = false_claims(new, v2, summary, args.summary)
+    wrong = false_claims(new, v2, summary, args.summary, args.v2)
     if args.check:
         if changed:
             print(f"{args.doc}: stale blocks {', '.join(changed)}; run python scripts/benchmark_doc.py",

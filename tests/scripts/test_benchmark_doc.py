@@ -201,7 +201,8 @@ def test_the_reading_it_prose_is_checked_against_the_v2_digest(doc, tmp_path, ca
     src.write_text(json.dumps(moved))
     out.write_text(page)
     assert doc.main(["--v2", str(src), "--doc", str(out), "--check"]) == 1
-    assert "prose: 'rescored, no method stays ahead of random search' is no longer true" in capsys.readouterr().err
+    assert (f"prose: 'rescored, no method stays ahead of random search' is no longer true of {src}"
+            in capsys.readouterr().err)
 
 
 def test_the_all_agents_prose_is_checked_against_its_summary(doc, tmp_path, capsys):
