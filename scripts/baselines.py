@@ -107,6 +107,43 @@ def run_objective(objective: str, algos: str, seeds: int, episodes: int, runs: P
             "missing_bests": len(missing["missing"]), "measured_seeds": ff.get("measured_seeds")}
 
 
+def objective_effect(runs: Path, reps: int = 2000) -> dict[str, Any] | None:
+    """Per method, its bests at the final fidelity when rewarded by the proxy against when rewarded
+    by the final objective (the runs in ``runs/baselines_{proxy,final}``); None without both.
+
+    Only measured final rows enter: each method's seeds at which both of its runs' bests are
+    measured. Per method: those seeds, the normalised mean final objective of either run's
+    bests (0 = the uniform sample's mean, 1 = its best) and P(rewarded by the final objective >
+    rewarded by the proxy) with its 95% interval (rliable, as every P of the benchmark).
+    """
+    import numpy as np
+
+    from agents.benchmark.report import probability_of_improvement
+
+    ff = {}
+    for objective in ("proxy", "final"):
+        f = runs / f"baselines_{objective}" / "summary.json"
+        ff[objective] = (json.loads(f.read_text()).get("final_fidelity") or {}) if f.is_file() else {}
+    if not all(ff[o].get("agents") for o in ff):
+        return None
+    ref = ff["proxy"]["reference"]
+    span = ref["best"] - ref["mean"]
+    out: dict[str, Any] = {}
+    for algo, by_proxy in ff["proxy"]["agents"].items():
+        by_final = ff["final"]["agents"].get(algo)
+        if not by_final:
+            continue
+        both = [i for i, (a, b) in enumerate(zip(by_proxy["measured"], by_final["measured"])) if a and b]
+        entry: dict[str, Any] = {"seeds": len(both), "of": min(len(by_proxy["measured"]), len(by_final["measured"]))}
+        if len(both) >= 2:
+            x = {o: ((np.array(r["final_score"], float)[both] - ref["mean"]) / span)[:, None]
+                 for o, r in (("proxy", by_proxy), ("final", by_final))}
+            entry.update({"mean_proxy": float(x["proxy"].mean()), "mean_final": float(x["final"].mean()),
+                          "p_final_over_proxy": probability_of_improvement(x["final"], x["proxy"], reps)})
+        out[algo] = entry
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algos", default="random,re,ls,tpe")
@@ -152,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
            "algos": algos, "seeds": args.seeds, "episodes": args.episodes,
            "objectives": {o: run_objective(o, args.algos, args.seeds, args.episodes, args.runs, args.ship,
                                            args.table) for o in ("proxy", "final")},
+           "objective_effect": objective_effect(args.runs),
            "provenance": {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}}
     (args.ship / "baselines.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {args.ship / 'baselines.json'}")
@@ -192,6 +230,7 @@ def reanalyse(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[s
                          for o, r in before["objectives"].items()}
     for o, r in res["objectives"].items():  # the runs' own wall time, not the analysis's
         r["wall_s"] = before["objectives"][o]["wall_s"]
+    res["objective_effect"] = objective_effect(args.runs)
     res["run_provenance"] = before.get("run_provenance") or before["provenance"]
     res["provenance"] = {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}
     (args.ship / "baselines.json").write_text(json.dumps(res, indent=1))

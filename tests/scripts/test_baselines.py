@@ -82,3 +82,30 @@ def test_analyse_reads_the_settings_of_an_older_baselines_json(load_script):
         script.run_settings({"objectives": {"proxy": {"command": ["gan-nas", "benchmark", "--seeds", "x"]}}})
     shipped = json.loads((script.SHIPPED / "baselines.json").read_text())
     assert script.run_settings(shipped)["algos"] == ["random", "re", "ls", "tpe"]
+
+
+def _final_summary(folder, scores, measured, ref=(3.0, 4.0)):
+    """A benchmark folder whose summary holds only what objective_effect reads."""
+    folder.mkdir(parents=True)
+    agents = {a: {"final_score": s, "measured": m} for (a, s), m in zip(scores.items(), measured)}
+    (folder / "summary.json").write_text(json.dumps({"final_fidelity": {
+        "reference": {"mean": ref[0], "best": ref[1]}, "agents": agents}}))
+
+
+def test_objective_effect_compares_the_two_objectives_on_measured_bests_only(tmp_path, load_script):
+    """Per method: the normalised means of its bests rewarded by either objective, over the seeds
+    where both are measured, and P(by the final objective > by the proxy)."""
+    script = load_script("baselines")
+    runs = tmp_path / "runs"
+    assert script.objective_effect(runs) is None  # no runs, no comparison
+    _final_summary(runs / "baselines_proxy", {"ls": [3.0, 3.2, 3.4, 9.9], "re": [3.5, 3.5, 3.5, 3.5]},
+                   [[True, True, True, False], [True, False, False, False]])
+    assert script.objective_effect(runs) is None  # one objective alone
+    _final_summary(runs / "baselines_final", {"ls": [3.6, 3.8, 4.0, 0.0], "re": [3.0, 3.0, 3.0, 3.0]},
+                   [[True, True, True, True], [True, True, True, True]])
+    eff = script.objective_effect(runs, reps=200)
+    ls = eff["ls"]  # the unmeasured 4th seed (proxy side) is left out on both sides
+    assert (ls["seeds"], ls["of"]) == (3, 4)
+    assert ls["mean_proxy"] == pytest.approx(0.2) and ls["mean_final"] == pytest.approx(0.8)
+    assert ls["p_final_over_proxy"]["value"] == pytest.approx(1.0)  # every final-rewarded best is higher
+    assert eff["re"] == {"seeds": 1, "of": 4}  # one common measured seed: no comparison

@@ -221,3 +221,25 @@ def test_the_all_agents_prose_is_checked_against_its_summary(doc, tmp_path, caps
     out.write_text(page)
     assert doc.main(["--summary", str(src), "--doc", str(out), "--check"]) == 1
     assert "prose: 'SAC, the E2GAN agent, is not separated" in capsys.readouterr().err
+
+
+def test_the_objective_block_and_its_claims_follow_the_digest(doc):
+    """v2-objective: one row per method, best final-rewarded mean first; the verdict's two claims
+    about the objective hold only while every interval is above 0.5 / random search's final-rewarded
+    mean tops every proxy-rewarded one."""
+    p = lambda v, lo, hi: {"value": v, "ci": [lo, hi]}  # noqa: E731
+    eff = {"random": {"seeds": 10, "of": 10, "mean_proxy": -0.2, "mean_final": 0.2, "p_final_over_proxy": p(0.8, 0.6, 1.0)},
+           "ls": {"seeds": 10, "of": 10, "mean_proxy": -0.1, "mean_final": 0.6, "p_final_over_proxy": p(0.9, 0.7, 1.0)}}
+    v2 = {"objective_effect": eff}
+    rows = doc.v2_objective_block({"v2": v2}).splitlines()[2:]
+    assert rows[0].startswith("| local search | 10 of 10 | -0.100 | 0.600 | 0.90 [0.70, 1.00]")
+    assert rows[1].startswith("| random |")
+    assert doc._objective_wins_everywhere(v2) and doc._random_by_final_beats_all_by_proxy(v2)
+    eff["ls"]["p_final_over_proxy"] = p(0.7, 0.45, 0.9)  # an interval that holds 0.5
+    assert not doc._objective_wins_everywhere(v2)
+    eff["ls"]["mean_proxy"] = 0.3  # a proxy-rewarded method above final-rewarded random search
+    assert not doc._random_by_final_beats_all_by_proxy(v2)
+    eff["ls"] = {"seeds": 1, "of": 10}  # too few measured seeds: a dash, and the claim does not hold
+    assert "| local search | 1 of 10 | - | - | - |" in doc.v2_objective_block({"v2": v2})
+    assert not doc._objective_wins_everywhere(v2)
+    assert "no objective effect" in doc.v2_objective_block({"v2": {"objectives": {}}})
