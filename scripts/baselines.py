@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             check_writable(folder)
         except UserError as exc:
             p.error(str(exc).replace("--out", flag))
+    # before anything is written: the shipped copies land in the repository and would mark the
+    # commit "+dirty"
+    prov = {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}
     rl = [a for a in algos if a not in CLASSIC]
     what = (f"RL agents ({', '.join(rl)}) and classic NAS baselines" if rl else
             "classic NAS baselines (agents/optimizers.py)")
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
            "objectives": {o: run_objective(o, args.algos, args.seeds, args.episodes, args.runs, args.ship,
                                            args.table) for o in ("proxy", "final")},
            "objective_effect": objective_effect(args.runs),
-           "provenance": {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}}
+           "provenance": prov}
     (args.ship / "baselines.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {args.ship / 'baselines.json'}")
     return 0
@@ -224,6 +227,7 @@ def reanalyse(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[s
         check_writable(args.runs)
     except UserError as exc:
         p.error(str(exc).replace("--out", "--runs"))
+    prov = {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}  # before any write
     res = {"what": before.get("what", ""), **run_settings(before)}
     res["objectives"] = {o: run_objective(o, ",".join(res["algos"]), res["seeds"], res["episodes"],
                                           args.runs, args.ship, ran=r["command"])
@@ -232,7 +236,7 @@ def reanalyse(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[s
         r["wall_s"] = before["objectives"][o]["wall_s"]
     res["objective_effect"] = objective_effect(args.runs)
     res["run_provenance"] = before.get("run_provenance") or before["provenance"]
-    res["provenance"] = {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}
+    res["provenance"] = prov
     (args.ship / "baselines.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {args.ship / 'baselines.json'} (the runs of {' '.join(res['run_provenance']['command'])}, "
           "re-analysed)")

@@ -109,3 +109,21 @@ def test_objective_effect_compares_the_two_objectives_on_measured_bests_only(tmp
     assert ls["mean_proxy"] == pytest.approx(0.2) and ls["mean_final"] == pytest.approx(0.8)
     assert ls["p_final_over_proxy"]["value"] == pytest.approx(1.0)  # every final-rewarded best is higher
     assert eff["re"] == {"seeds": 1, "of": 4}  # one common measured seed: no comparison
+
+
+def test_the_provenance_is_taken_before_anything_is_written(tmp_path, load_script, monkeypatch):
+    """The shipped copies land in the repository: a provenance taken after them would record the
+    commit as "+dirty" (it did once), so both paths take it before the first run or re-analysis."""
+    script = load_script("baselines")
+    calls = []
+    monkeypatch.setattr(script, "provenance", lambda: calls.append("provenance") or {"git_sha": "x"})
+    monkeypatch.setattr(script, "run_objective", lambda o, *a, **k: calls.append(o) or {"wall_s": 0.0, "command": [o]})
+    monkeypatch.setattr(script, "objective_effect", lambda runs: None)
+    (tmp_path / "ship").mkdir()  # the real run_objective makes it
+    assert script.main(["--algos", "random", "--runs", str(tmp_path / "runs"), "--ship", str(tmp_path / "ship")]) == 0
+    assert calls == ["provenance", "proxy", "final"]
+    calls.clear()
+    assert script.main(["--analyse", "--runs", str(tmp_path / "runs"), "--ship", str(tmp_path / "ship")]) == 0
+    assert calls == ["provenance", "proxy", "final"]
+    shipped = json.loads((tmp_path / "ship" / "baselines.json").read_text())
+    assert shipped["provenance"]["git_sha"] == "x" and shipped["run_provenance"]["git_sha"] == "x"
