@@ -34,6 +34,24 @@ def git_sha() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
+def dirty_files(limit: int = 50) -> list[str]:
+    """The tracked files with uncommitted changes (at most ``limit``, then ``"... N more"``).
+
+    A refresh runs its steps one after the other, each writing committed results that the next
+    step's provenance sees as uncommitted: the list tells such a "+dirty" (generated outputs
+    only) from code that was changed by hand.
+    """
+    if os.environ.get("GAN_NAS_GIT_SHA"):  # a copy of the tree sent elsewhere: its .git is not the source
+        return []
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    paths = [line[3:] for line in out.splitlines() if len(line) > 3]
+    return paths[:limit] + ([f"... {len(paths) - limit} more"] if len(paths) > limit else [])
+
+
 def cpu_model() -> str:
     """The CPU's model name (from ``/proc/cpuinfo`` where there is one)."""
     try:
@@ -60,10 +78,15 @@ def machine() -> dict[str, Any]:
 
 
 def provenance(command: list[str] | None = None) -> dict[str, Any]:
-    """Machine, package version, git SHA, command line and date of a measurement."""
+    """Machine, package version, git SHA, command line and date of a measurement.
+
+    With a "+dirty" SHA it also lists the files that were uncommitted (:func:`dirty_files`).
+    """
     import gan_nas_env
 
-    return {"machine": machine(), "version": gan_nas_env.__version__, "git_sha": git_sha(),
+    sha = git_sha()
+    return {"machine": machine(), "version": gan_nas_env.__version__, "git_sha": sha,
+            **({"dirty_files": dirty_files()} if sha.endswith("+dirty") else {}),
             "command": list(sys.argv if command is None else command),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
