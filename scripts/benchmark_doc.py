@@ -294,6 +294,16 @@ def _all_measured(v2: dict[str, Any], seeds: int) -> bool:
         and len((r.get("measured_seeds") or {}).get("seeds", [])) >= seeds for r in v2["objectives"].values())
 
 
+def _objective_beats_method(v2: dict[str, Any]) -> bool:
+    """Every method's gain from the final objective (difference of means) larger than the spread
+    of the methods' means at either objective."""
+    eff = [e for e in (v2.get("objective_effect") or {}).values() if "mean_final" in e]
+    if not eff:
+        return False
+    spread = max(max(e[k] for e in eff) - min(e[k] for e in eff) for k in ("mean_proxy", "mean_final"))
+    return min(e["mean_final"] - e["mean_proxy"] for e in eff) > spread
+
+
 AHEAD, TIED, BEHIND = "ahead of random search", "not separated from it", "behind it"
 
 
@@ -355,6 +365,7 @@ CLAIMS: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
      _objective_wins_everywhere),
     ("random search rewarded by the final objective finds better GANs, on average, than every method "
      "rewarded by the proxy", _random_by_final_beats_all_by_proxy),
+    ("an effect larger than any between methods", _objective_beats_method),
 ]
 
 

@@ -249,6 +249,10 @@ def test_the_objective_block_and_its_claims_follow_the_digest(doc):
     assert rows[0].startswith("| local search | 10 of 10 | -0.100 | 0.600 | 0.90 [0.70, 1.00]")
     assert rows[1].startswith("| random |")
     assert doc._objective_wins_everywhere(v2) and doc._random_by_final_beats_all_by_proxy(v2)
+    assert doc._objective_beats_method(v2)  # gains 0.4 and 0.7 against spreads 0.1 and 0.4
+    eff["random"]["mean_final"] = 0.1  # random's gain 0.3 < the final-rewarded spread 0.5
+    assert not doc._objective_beats_method(v2)
+    eff["random"]["mean_final"] = 0.2
     eff["ls"]["p_final_over_proxy"] = p(0.7, 0.45, 0.9)  # an interval that holds 0.5
     assert not doc._objective_wins_everywhere(v2)
     eff["ls"]["mean_proxy"] = 0.3  # a proxy-rewarded method above final-rewarded random search
