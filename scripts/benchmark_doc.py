@@ -294,6 +294,13 @@ def _all_measured(v2: dict[str, Any], seeds: int) -> bool:
         and len((r.get("measured_seeds") or {}).get("seeds", [])) >= seeds for r in v2["objectives"].values())
 
 
+def _closest(v2: dict[str, Any], n: int) -> list[str]:
+    """The ``n`` methods with the highest rescored P(> random search) when rewarded by the final
+    objective, highest first."""
+    ps = {a: p["value"] for a, p in _p_vs_random(v2["objectives"]["final"], later=True).items() if p}
+    return sorted(ps, key=lambda a: -ps[a])[:n]
+
+
 def _objective_beats_method(v2: dict[str, Any]) -> bool:
     """Every method's gain from the final objective (difference of means) larger than the spread
     of the methods' means at either objective."""
@@ -361,6 +368,8 @@ CLAIMS: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
      lambda v2: {"sac", "qrdqn"} <= _sides(v2, "final")[TIED]),
     ("rescored, no method stays ahead of random search",
      lambda v2: not _sides(v2, "final", later=True)[AHEAD]),
+    ("QR-DQN and local search come closest",
+     lambda v2: _closest(v2, 2) == ["qrdqn", "ls"]),
     ("Every method trains into better GANs when rewarded by the final objective than by the proxy",
      _objective_wins_everywhere),
     ("random search rewarded by the final objective finds better GANs, on average, than every method "

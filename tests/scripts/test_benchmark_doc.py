@@ -195,6 +195,10 @@ def test_the_reading_it_prose_is_checked_against_the_v2_digest(doc, tmp_path, ca
     wrong = doc.false_claims(page, moved)
     assert any("no method stays ahead" in w for w in wrong)
     assert any("At the final fidelity, no method beats random search" in w for w in wrong)
+    # another method overtakes QR-DQN and local search in the rescored comparison
+    passed = json.loads(json.dumps(v2))
+    passed["objectives"]["final"]["agents"]["sac"]["final_fidelity_p_vs_random"]["value"] = 0.99
+    assert any("QR-DQN and local search come closest" in w for w in doc.false_claims(page, passed))
     # a best without its measured row: the verdict's premise is false
     unmeasured = json.loads(json.dumps(v2))
     unmeasured["objectives"]["proxy"]["agents"]["ls"]["final_fidelity_measured_share"] = 0.9
