@@ -144,6 +144,12 @@ def objective_effect(runs: Path, reps: int = 2000) -> dict[str, Any] | None:
     return out
 
 
+def _provenance(argv: list[str] | None) -> dict[str, Any]:
+    """This script's provenance; taken before anything is written, since the shipped copies land
+    in the repository and would mark the commit "+dirty"."""
+    return {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algos", default="random,re,ls,tpe")
@@ -180,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             check_writable(folder)
         except UserError as exc:
             p.error(str(exc).replace("--out", flag))
-    # before anything is written: the shipped copies land in the repository and would mark the
-    # commit "+dirty"
-    prov = {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}
+    prov = _provenance(argv)
     rl = [a for a in algos if a not in CLASSIC]
     what = (f"RL agents ({', '.join(rl)}) and classic NAS baselines" if rl else
             "classic NAS baselines (agents/optimizers.py)")
@@ -227,7 +231,7 @@ def reanalyse(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[s
         check_writable(args.runs)
     except UserError as exc:
         p.error(str(exc).replace("--out", "--runs"))
-    prov = {**provenance(), "command": ["python", "scripts/baselines.py", *(argv or sys.argv[1:])]}  # before any write
+    prov = _provenance(argv)
     res = {"what": before.get("what", ""), **run_settings(before)}
     res["objectives"] = {o: run_objective(o, ",".join(res["algos"]), res["seeds"], res["episodes"],
                                           args.runs, args.ship, ran=r["command"])
