@@ -16,22 +16,30 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def git_sha() -> str:
-    """The repository's commit (``+dirty`` with uncommitted changes), or 'unknown'.
+def _git_state(limit: int = 50) -> tuple[str, list[str]]:
+    """The commit (``+dirty`` with uncommitted changes) and the uncommitted tracked files.
 
-    ``GAN_NAS_GIT_SHA``, when set, is taken as it is: a GPU machine's copy of the working tree
-    may carry an older ``.git`` than the commit it was sent from.
+    At most ``limit`` files, then ``"... N more"``; both from one ``git status``; ``('unknown', [])``
+    without git. ``GAN_NAS_GIT_SHA``, when set, is taken as the commit, with no files: a GPU
+    machine's copy of the working tree may carry an older ``.git`` than the commit it was sent from.
     """
     if sha := os.environ.get("GAN_NAS_GIT_SHA"):
-        return sha
+        return sha, []
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                              check=True, cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, check=True, cwd=ROOT).stdout
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha + ("+dirty" if dirty else "")
+        return "unknown", []
+    paths = [line[3:] for line in status.splitlines() if len(line) > 3]
+    capped = paths[:limit] + ([f"... {len(paths) - limit} more"] if len(paths) > limit else [])
+    return sha + ("+dirty" if paths else ""), capped
+
+
+def git_sha() -> str:
+    """The repository's commit (``+dirty`` with uncommitted changes), or 'unknown'."""
+    return _git_state()[0]
 
 
 def dirty_files(limit: int = 50) -> list[str]:
@@ -41,15 +49,7 @@ def dirty_files(limit: int = 50) -> list[str]:
     step's provenance sees as uncommitted: the list tells such a "+dirty" (generated outputs
     only) from code that was changed by hand.
     """
-    if os.environ.get("GAN_NAS_GIT_SHA"):  # a copy of the tree sent elsewhere: its .git is not the source
-        return []
-    try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return []
-    paths = [line[3:] for line in out.splitlines() if len(line) > 3]
-    return paths[:limit] + ([f"... {len(paths) - limit} more"] if len(paths) > limit else [])
+    return _git_state(limit)[1]
 
 
 def cpu_model() -> str:
@@ -84,9 +84,9 @@ def provenance(command: list[str] | None = None) -> dict[str, Any]:
     """
     import gan_nas_env
 
-    sha = git_sha()
+    sha, dirty = _git_state()  # one git status for both
     return {"machine": machine(), "version": gan_nas_env.__version__, "git_sha": sha,
-            **({"dirty_files": dirty_files()} if sha.endswith("+dirty") else {}),
+            **({"dirty_files": dirty} if dirty else {}),
             "command": list(sys.argv if command is None else command),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
