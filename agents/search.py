@@ -243,7 +243,7 @@ def plot_rewards(returns: list[float], path: Path) -> None:
 def worker_env(cfg: Config, evaluator: Evaluator | str, algo: str, store_path: Path) -> Any:
     """The env of one parallel worker: records its evaluations in the run's results store."""
     base = GANCellSearchEnv(cfg, evaluator=evaluator)
-    base.attach_store(ResultsStore(store_path), replay=True)
+    base.attach_store(ResultsStore(store_path), replay=True, owned=True)  # closed with the env
     return Monitor(wrap_for_algo(base, algo))
 
 
@@ -356,30 +356,38 @@ def run_search(
             env, sampler = venv, (lambda info: venv.sample(info["worker"], cfg.search.grid_samples))
             model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
         store = ResultsStore(out / "results.sqlite")
-        if base is not None:
-            base.attach_store(store, replay=True)
-        state: dict[str, Any] = {}
-        if ckpt is not None and base is not None:
-            assert isinstance(env, gym.Env)  # the single-process Monitor
-            model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
-        done = int(state.get("episodes_done", 0))
-        # steps of the episode in flight are redone (and those of finished episodes past a
-        # checkpoint that is behind them, exactly as they were: only with the run's own
-        # episodes); a top list naming a deleted row is rewritten at once, so that a kill
-        # never leaves one behind
-        if store.delete_steps_after(run.id, done) and (out / TOP).exists():
-            _write_top(out, store.top_architectures(run.id, k=cfg.search.top_k))
-        schedule = E2GANSchedule.from_search(cfg.search, episodes)
-        schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
-        recorder = SearchRecorder(store, base, run.id, out, episodes, progress, schedule, state,
-                                  sampler, cfg.search.grid_samples)
-        try:
+        learned = False
+        try:  # a store left open would change the run's files later
+            if base is not None:
+                base.attach_store(store, replay=True)
+            state: dict[str, Any] = {}
+            if ckpt is not None and base is not None:
+                assert isinstance(env, gym.Env)  # the single-process Monitor
+                model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
+            done = int(state.get("episodes_done", 0))
+            # steps of the episode in flight are redone (and those of finished episodes past a
+            # checkpoint that is behind them, exactly as they were: only with the run's own
+            # episodes); a top list naming a deleted row is rewritten at once, so that a kill
+            # never leaves one behind
+            if store.delete_steps_after(run.id, done) and (out / TOP).exists():
+                _write_top(out, store.top_architectures(run.id, k=cfg.search.top_k))
+            schedule = E2GANSchedule.from_search(cfg.search, episodes)
+            schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
+            recorder = SearchRecorder(store, base, run.id, out, episodes, progress, schedule, state,
+                                      sampler, cfg.search.grid_samples)
             with torch_threads(cfg.train.threads):  # the agent's updates too, not only the proxy's
                 _learn_remaining(model, episodes - done, distributed, workers, algo,
                                  [schedule, recorder], reset_num_timesteps=ckpt is None)
             model.save(out / "model.zip")
+            learned = True
         finally:
             (env if base is None else base).close()
+            if not learned:
+                # a run that dies (or cannot start) closes its store now: left to the garbage
+                # collector, the connection's close would checkpoint results.sqlite-wal into
+                # results.sqlite at some later moment, changing the run's files under whoever
+                # reads them next
+                store.close()
         res = _write_results(store, recorder.episode_returns, out, run.id, cfg.search.top_k,
                              time.perf_counter() - t0)
         res.new_episodes = res.episodes - done

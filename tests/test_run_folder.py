@@ -5,6 +5,7 @@ held from this process through the API (flock locks of two open files conflict e
 one process), so no test sleeps or races.
 """
 
+import gc
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +132,76 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_ends(tmp_path):
     shutil.rmtree(aside)
     assert search(out, episodes=3, overwrite=True).episodes == 3
     assert not aside.exists()  # the rerun ended: the run it replaced is gone
+
+
+def settled(folder):
+    """``folder``'s files after a garbage collection: an unclosed results store would checkpoint
+    its ``-wal`` file into results.sqlite right then (seen in CI as a refused command that
+    "changed" a killed run's files, whenever the collector happened to run inside it)."""
+    gc.collect()
+    return snapshot(folder)
+
+
+def held_open(folder):
+    """The files under ``folder`` that this process still holds open (Linux: /proc/self/fd)."""
+    held = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith(f"{folder}{os.sep}"):
+            held.add(Path(target).name)
+    return held
+
+
+@pytest.fixture
+def no_gc():
+    """No collection mid-test: what is still open stays open until the test looks."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+
+
+@needs_proc
+def test_a_search_that_dies_has_closed_its_store(tmp_path, no_gc):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        search(out, episodes=3, evaluator=FakeEvaluator(16, interrupt_at=4))
+    assert held_open(out) <= {"run.lock"}  # run.lock: the folder's lock, released but not yet
+    files = snapshot(out)
+    assert "results.sqlite-wal" not in files and settled(out) == files
+    assert len(steps(out)) == 3  # the first episode, checkpointed into results.sqlite
+
+
+@needs_proc
+def test_a_resume_that_fails_after_opening_its_store_closes_it(tmp_path, no_gc, monkeypatch):
+    out = tmp_path / "run"
+    search(out, episodes=2)
+
+    def broken(*args, **kwargs):  # any failure while the agent is restored, the store open
+        raise RuntimeError("restoring failed")
+
+    monkeypatch.setattr(agents.search, "_resume_from_checkpoint", broken)
+    with pytest.raises(RuntimeError, match="restoring failed"):  # its traceback kept
+        search(out, episodes=3, resume=True)
+    assert "results.sqlite" not in held_open(out)
+    files = snapshot(out)
+    assert "results.sqlite-wal" not in files and settled(out) == files
+
+
+@needs_proc
+def test_a_search_of_parallel_envs_in_threads_leaves_no_store_open(tmp_path, no_gc):
+    out = tmp_path / "run"
+    res = run_search(tiny(), out, algo="sac", episodes=3, evaluator="fake", progress=False,
+                     workers=2, vec_env="thread")
+    assert "results.sqlite" not in held_open(out)
+    files = snapshot(out)
+    assert "results.sqlite-wal" not in files and settled(out) == files
+    assert res.episodes >= 3 and len(steps(out)) == 3 * res.episodes  # 4-cell tiny episodes: 3 steps
 
 
 def test_overwrite_of_the_current_folder_keeps_the_old_run_beside_it(tmp_path, monkeypatch):

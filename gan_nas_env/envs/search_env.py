@@ -263,8 +263,8 @@ class GANCellSearchEnv(gym.Env):
             raise ConfigError(f"unknown mode {mode!r}; use 'cached' or 'record'")
         if store is None:
             raise ConfigError(f"mode={mode!r} needs results_store=PATH (the SQLite results file)")
-        if not isinstance(store, ResultsStore):
-            store = ResultsStore(store)
+        owned = not isinstance(store, ResultsStore)  # opened here: closed with the env
+        opened = store if isinstance(store, ResultsStore) else ResultsStore(store)
         if isinstance(evaluator, Evaluator):
             rdim = evaluator.representation_dim
         else:
@@ -272,8 +272,8 @@ class GANCellSearchEnv(gym.Env):
         from gan_nas_env.evaluators.cached import CachedEvaluator
 
         return CachedEvaluator(
-            lambda: self._make_evaluator(evaluator), store, self.cfg.proxy_hash(), rdim,
-            replay=mode == "cached",
+            lambda: self._make_evaluator(evaluator), opened, self.cfg.proxy_hash(), rdim,
+            replay=mode == "cached", owns_store=owned,
         )
 
     @property
@@ -299,13 +299,17 @@ class GANCellSearchEnv(gym.Env):
         self._arch, self._last, self._done = None, self.evaluator.baseline(), False
         return self._obs(self._last), self._info(self._last)
 
-    def attach_store(self, store: ResultsStore, replay: bool = False) -> None:
-        """Record every evaluation in ``store`` (and replay stored ones when ``replay``)."""
+    def attach_store(self, store: ResultsStore, replay: bool = False, owned: bool = False) -> None:
+        """Record every evaluation in ``store`` (and replay stored ones when ``replay``).
+
+        ``owned``: :meth:`close` closes ``store`` too (a store opened for this env alone).
+        """
         from gan_nas_env.evaluators.cached import CachedEvaluator
 
         inner = self.evaluator
         self.evaluator = CachedEvaluator(
-            lambda: inner, store, self.cfg.proxy_hash(), inner.representation_dim, replay=replay
+            lambda: inner, store, self.cfg.proxy_hash(), inner.representation_dim, replay=replay,
+            owns_store=owned,
         )
 
     # -- gymnasium API -----------------------------------------------------------
@@ -371,7 +375,7 @@ class GANCellSearchEnv(gym.Env):
         return None
 
     def close(self) -> None:
-        """Close the evaluator."""
+        """Close the evaluator (and the results store the env opened or was handed to own)."""
         self.evaluator.close()
 
     def action_masks(self) -> np.ndarray:

@@ -26,15 +26,19 @@ class CachedEvaluator(Evaluator):
     :param store: a :class:`~gan_nas_env.evaluators.store.ResultsStore`.
     :param config_hash: :meth:`Config.proxy_hash` of the proxy settings.
     :param representation_dim: size of the representation (known without training).
+    :param owns_store: close ``store`` in :meth:`close` (a store opened for this evaluator
+        alone); a store left to the garbage collector checkpoints its ``-wal`` file into the
+        results file whenever it is collected, changing a finished run's files later.
     """
 
     def __init__(
         self, make_inner: Callable[[], Evaluator], store: ResultsStore, config_hash: str,
-        representation_dim: int, replay: bool = True,
+        representation_dim: int, replay: bool = True, owns_store: bool = False,
     ) -> None:
         self._make_inner = make_inner
         self._inner: Evaluator | None = None
         self.store = store
+        self.owns_store = owns_store
         self.config_hash = config_hash
         self.representation_dim = representation_dim
         self.replay = replay
@@ -97,9 +101,13 @@ class CachedEvaluator(Evaluator):
         return None if self._inner is None else self._inner.sample(n)
 
     def close(self) -> None:
-        """Close the inner evaluator, if one was made."""
-        if self._inner is not None:
-            self._inner.close()
+        """Close the inner evaluator, if one was made, and the store if this evaluator owns it."""
+        try:
+            if self._inner is not None:
+                self._inner.close()
+        finally:
+            if self.owns_store:
+                self.store.close()
 
 
 def _from_row(row: dict) -> Evaluation:

@@ -135,6 +135,25 @@ def test_cached_miss_after_hits_retrains_prefix(tmp_path):
     assert info["arch"] == "0 0 0 0 0 0 0 0 0 1 1 1 1 3" and not info["cached"]
 
 
+def test_close_closes_the_store_the_env_opened_and_no_other(tmp_path):
+    """A store given as a path is the env's own: closed with it (an unclosed one would checkpoint
+    its -wal file into the results file whenever it is garbage-collected). A store object stays
+    open for whoever handed it over."""
+    env = make(evaluator=FakeEvaluator(8), mode="record", results_store=tmp_path / "own.sqlite")
+    env.reset(seed=0)
+    env.step([0, 0, 0, 0, 0, 0])
+    assert (tmp_path / "own.sqlite-wal").exists()  # the step's row, not yet checkpointed
+    env.close()
+    assert not (tmp_path / "own.sqlite-wal").exists()  # closed: checkpointed into own.sqlite
+    assert ResultsStore(tmp_path / "own.sqlite").count_evaluations() >= 1
+    shared = ResultsStore(tmp_path / "shared.sqlite")
+    env = make(evaluator=FakeEvaluator(8), mode="record", results_store=shared)
+    env.reset(seed=0)
+    env.step([0, 0, 0, 0, 0, 0])
+    env.close()
+    assert shared.count_evaluations() >= 1  # still open
+
+
 def test_mode_needs_store():
     with pytest.raises(ValueError, match="results_store"):
         make(mode="cached")
