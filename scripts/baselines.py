@@ -116,8 +116,7 @@ def objective_effect(runs: Path, reps: int = 2000) -> dict[str, Any] | None:
     bests (0 = the uniform sample's mean, 1 = its best) and P(rewarded by the final objective >
     rewarded by the proxy) with its 95% interval (rliable, as every P of the benchmark).
     """
-    import numpy as np
-
+    from agents.benchmark.final_scores import normalised_at
     from agents.benchmark.report import probability_of_improvement
 
     ff = {}
@@ -127,7 +126,6 @@ def objective_effect(runs: Path, reps: int = 2000) -> dict[str, Any] | None:
     if not all(ff[o].get("agents") for o in ff):
         return None
     ref = ff["proxy"]["reference"]
-    span = ref["best"] - ref["mean"]
     out: dict[str, Any] = {}
     for algo, by_proxy in ff["proxy"]["agents"].items():
         by_final = ff["final"]["agents"].get(algo)
@@ -136,8 +134,7 @@ def objective_effect(runs: Path, reps: int = 2000) -> dict[str, Any] | None:
         both = [i for i, (a, b) in enumerate(zip(by_proxy["measured"], by_final["measured"])) if a and b]
         entry: dict[str, Any] = {"seeds": len(both), "of": min(len(by_proxy["measured"]), len(by_final["measured"]))}
         if len(both) >= 2:
-            x = {o: ((np.array(r["final_score"], float)[both] - ref["mean"]) / span)[:, None]
-                 for o, r in (("proxy", by_proxy), ("final", by_final))}
+            x = {o: normalised_at(r["final_score"], ref, both) for o, r in (("proxy", by_proxy), ("final", by_final))}
             entry.update({"mean_proxy": float(x["proxy"].mean()), "mean_final": float(x["final"].mean()),
                           "p_final_over_proxy": probability_of_improvement(x["final"], x["proxy"], reps)})
         out[algo] = entry

@@ -287,11 +287,15 @@ def _random_by_final_beats_all_by_proxy(v2: dict[str, Any]) -> bool:
     return "mean_final" in r and all(r["mean_final"] > e["mean_proxy"] for e in eff.values() if "mean_proxy" in e)
 
 
+def _measured_shares(run: dict[str, Any]) -> list[float]:
+    """Per method of one objective's runs, the % of its bests with a measured final row."""
+    return [100 * (x.get("final_fidelity_measured_share") or 0) for x in run["agents"].values()]
+
+
 def _all_measured(v2: dict[str, Any], seeds: int) -> bool:
     """Every method's bests measured at both objectives, at ``seeds`` seeds or more."""
-    return all(
-        min(100 * (x.get("final_fidelity_measured_share") or 0) for x in r["agents"].values()) >= 100
-        and len((r.get("measured_seeds") or {}).get("seeds", [])) >= seeds for r in v2["objectives"].values())
+    return all(min(_measured_shares(r)) >= 100 and len((r.get("measured_seeds") or {}).get("seeds", [])) >= seeds
+               for r in v2["objectives"].values())
 
 
 def _closest(v2: dict[str, Any], n: int) -> list[str]:
@@ -425,7 +429,7 @@ def v2_verdict_block(s: dict[str, Any]) -> str:
     lines = []
     for objective in ("proxy", "final"):
         r = objectives[objective]
-        shares = [100 * (x.get("final_fidelity_measured_share") or 0) for x in r["agents"].values()]
+        shares = _measured_shares(r)
         source = ("every method's bests measured" if min(shares) >= 100 else
                   f"measured rows for {min(shares):.0f}-{max(shares):.0f}% of each method's bests, "
                   "the final surrogate for the rest")

@@ -124,6 +124,16 @@ def final_curves(table: Table, logs: dict[str, list[RunLog]], ref: dict[str, Any
     return curves, per_agent
 
 
+def normalised_at(final_scores: list[float], ref: dict[str, Any], runs: list[int]) -> np.ndarray:
+    """The final scores at indices ``runs``, normalised by ``ref``, as one column.
+
+    0 is the uniform sample's mean and 1 its best; one column is the layout rliable's probability
+    of improvement takes.
+    """
+    span = ref["best"] - ref["mean"]
+    return ((np.array(final_scores, float)[runs] - ref["mean"]) / span)[:, None]
+
+
 def measured_seeds(per_agent: dict[str, Any], ref: dict[str, Any], seeds: list[int],
                    reps: int = 2000) -> dict[str, Any]:
     """The comparison no surrogate enters: the seeds at which every agent's best is measured.
@@ -140,9 +150,7 @@ def measured_seeds(per_agent: dict[str, Any], ref: dict[str, Any], seeds: list[i
     out: dict[str, Any] = {"seeds": [int(seeds[i]) if i < len(seeds) else i for i in common], "of": runs}
     if len(common) < 2:
         return out
-    span = ref["best"] - ref["mean"]
-    scores = {a: ((np.array(v["final_score"], float)[common] - ref["mean"]) / span)[:, None]
-              for a, v in per_agent.items()}
+    scores = {a: normalised_at(v["final_score"], ref, common) for a, v in per_agent.items()}
     out["mean"] = {a: float(x.mean()) for a, x in scores.items()}
     if "random" in scores:
         out["p_vs_random"] = {a: probability_of_improvement(x, scores["random"], reps)
