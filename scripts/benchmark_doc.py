@@ -119,6 +119,11 @@ def final_block(s: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def final_measured_block(s: dict[str, Any]) -> str:
+    """The comparison without the surrogate: the seeds at which every agent's best is measured."""
+    return measured_seeds_line(s["final_fidelity"].get("measured_seeds")) + "\n"
+
+
 def final_setup_block(s: dict[str, Any]) -> str:
     """How the final scores were obtained: reference, surrogate, measured share."""
     ff = s["final_fidelity"]
@@ -445,7 +450,7 @@ RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
     "pairs": pairs_block, "holdout": holdout_block, "gold": gold_block, "v2-run": v2_run_block,
     "v2-proxy": lambda s: _v2_block(s, "proxy"), "v2-final": lambda s: _v2_block(s, "final"),
     "speed": speed_block, "v2-surrogate": v2_surrogate_block, "v2-verdict": v2_verdict_block,
-    "v2-objective": v2_objective_block}
+    "v2-objective": v2_objective_block, "final-measured": final_measured_block}
 
 
 def render(doc: str, summary: dict[str, Any]) -> tuple[str, list[str]]:

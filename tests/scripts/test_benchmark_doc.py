@@ -265,3 +265,21 @@ def test_the_objective_block_and_its_claims_follow_the_digest(doc):
     assert "| local search | 1 of 10 | - | - | - |" in doc.v2_objective_block({"v2": v2})
     assert not doc._objective_wins_everywhere(v2)
     assert "no objective effect" in doc.v2_objective_block({"v2": {"objectives": {}}})
+
+
+def test_the_final_measured_block_is_the_summarys_measured_seeds_line(doc):
+    """Under the all-agents final table: the agents compared on measured bests only."""
+    summary = json.loads(doc.SUMMARY.read_text())
+    ms = summary["final_fidelity"]["measured_seeds"]
+    block = doc.final_measured_block(summary)
+    assert block == doc.measured_seeds_line(ms) + "\n"
+    if len(ms["seeds"]) >= 2:  # every agent named once, highest mean first
+        named = re.findall(r"(?:: normalised mean final objective |; )([a-z_0-9]+) -?\d", block)
+        assert named == sorted(ms["mean"], key=lambda a: -ms["mean"][a])
+    fewer = {**summary, "final_fidelity": {**summary["final_fidelity"],
+                                           "measured_seeds": {"seeds": [3], "of": 10}}}
+    assert "measured at 1 of 10 seeds (3); a comparison without the surrogate needs two or more" in \
+        doc.final_measured_block(fewer)
+    older = {**summary, "final_fidelity": {k: v for k, v in summary["final_fidelity"].items()
+                                           if k != "measured_seeds"}}
+    assert "not recorded" in doc.final_measured_block(older)
