@@ -335,9 +335,9 @@ def run_search(
     if plan.resuming and ckpt is not None and done_before == finished == episodes:
         with plan.open({"algo": algo, "episodes": episodes, "hyperparams": hp},
                        session={"at_episode": done_before}) as run:
-            res = _write_results(ResultsStore(out / "results.sqlite"),
-                                 load_state(ckpt).get("episode_returns", []), out, run.id,
-                                 cfg.search.top_k, time.perf_counter() - t0)
+            with ResultsStore(out / "results.sqlite") as store:
+                res = _write_results(store, load_state(ckpt).get("episode_returns", []), out,
+                                     run.id, cfg.search.top_k, time.perf_counter() - t0)
         res.nothing_to_run, res.new_episodes = True, 0
         return res
     base: GANCellSearchEnv | None = None
@@ -355,42 +355,37 @@ def run_search(
                                  gpus_per_worker, cpus_per_worker)
             env, sampler = venv, (lambda info: venv.sample(info["worker"], cfg.search.grid_samples))
             model = make_agent(algo, env, seed=cfg.seed, overrides=hp, tensorboard_log=out / "tb")
-        store = ResultsStore(out / "results.sqlite")
-        learned = False
-        try:  # a store left open would change the run's files later
-            if base is not None:
-                base.attach_store(store, replay=True)
-            state: dict[str, Any] = {}
-            if ckpt is not None and base is not None:
-                assert isinstance(env, gym.Env)  # the single-process Monitor
-                model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
-            done = int(state.get("episodes_done", 0))
-            # steps of the episode in flight are redone (and those of finished episodes past a
-            # checkpoint that is behind them, exactly as they were: only with the run's own
-            # episodes); a top list naming a deleted row is rewritten at once, so that a kill
-            # never leaves one behind
-            if store.delete_steps_after(run.id, done) and (out / TOP).exists():
-                _write_top(out, store.top_architectures(run.id, k=cfg.search.top_k))
-            schedule = E2GANSchedule.from_search(cfg.search, episodes)
-            schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
-            recorder = SearchRecorder(store, base, run.id, out, episodes, progress, schedule, state,
-                                      sampler, cfg.search.grid_samples)
-            with torch_threads(cfg.train.threads):  # the agent's updates too, not only the proxy's
-                _learn_remaining(model, episodes - done, distributed, workers, algo,
-                                 [schedule, recorder], reset_num_timesteps=ckpt is None)
-            model.save(out / "model.zip")
-            learned = True
-        finally:
-            (env if base is None else base).close()
-            if not learned:
-                # a run that dies (or cannot start) closes its store now: left to the garbage
-                # collector, the connection's close would checkpoint results.sqlite-wal into
-                # results.sqlite at some later moment, changing the run's files under whoever
-                # reads them next
-                store.close()
-        res = _write_results(store, recorder.episode_returns, out, run.id, cfg.search.top_k,
-                             time.perf_counter() - t0)
-        res.new_episodes = res.episodes - done
+        # closed however the search ends: a connection left to the garbage collector would
+        # checkpoint results.sqlite-wal into results.sqlite at some later moment, changing
+        # the run's files under whoever reads them next (_write_results closes it earlier)
+        with ResultsStore(out / "results.sqlite") as store:
+            try:
+                if base is not None:
+                    base.attach_store(store, replay=True)
+                state: dict[str, Any] = {}
+                if ckpt is not None and base is not None:
+                    assert isinstance(env, gym.Env)  # the single-process Monitor
+                    model, state = _resume_from_checkpoint(ckpt, algo, env, base, out)
+                done = int(state.get("episodes_done", 0))
+                # steps of the episode in flight are redone (and those of finished episodes past a
+                # checkpoint that is behind them, exactly as they were: only with the run's own
+                # episodes); a top list naming a deleted row is rewritten at once, so that a kill
+                # never leaves one behind
+                if store.delete_steps_after(run.id, done) and (out / TOP).exists():
+                    _write_top(out, store.top_architectures(run.id, k=cfg.search.top_k))
+                schedule = E2GANSchedule.from_search(cfg.search, episodes)
+                schedule.episodes_done = int(state.get("schedule_episodes_done", 0))
+                recorder = SearchRecorder(store, base, run.id, out, episodes, progress, schedule, state,
+                                          sampler, cfg.search.grid_samples)
+                with torch_threads(cfg.train.threads):  # the agent's updates too, not only the proxy's
+                    _learn_remaining(model, episodes - done, distributed, workers, algo,
+                                     [schedule, recorder], reset_num_timesteps=ckpt is None)
+                model.save(out / "model.zip")
+            finally:
+                (env if base is None else base).close()  # before the run's store: workers' own first
+            res = _write_results(store, recorder.episode_returns, out, run.id, cfg.search.top_k,
+                                 time.perf_counter() - t0)
+            res.new_episodes = res.episodes - done
         return res
 
 
